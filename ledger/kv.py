@@ -1,0 +1,188 @@
+"""Key-value storage: a small interface, LevelDB and in-memory backends.
+
+Everything the ledger persists goes through :class:`KVStore`: point reads,
+ordered range scans, and one atomic, durable write of many keys at once.
+Keys are raw bytes; the layers above use short prefixes followed by
+fixed-width big-endian integers so that byte order is height order.
+
+:class:`Overlay` buffers writes over a store so that the Merkle log, the
+state tree and the block store can prepare one block's changes, read their
+own pending writes, and commit them all in a single batch.
+"""
+
+from __future__ import annotations
+
+import bisect
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import plyvel
+
+from ledger.errors import StoreError
+
+Batch = Mapping[bytes, bytes | None]
+"""Keys to write: a value to put, or ``None`` to delete."""
+
+
+class KVStore(ABC):
+    """Ordered byte-keyed storage with atomic, durable batch writes."""
+
+    @abstractmethod
+    def get(self, key: bytes) -> bytes | None:
+        """The value at ``key``, or ``None`` when absent."""
+
+    @abstractmethod
+    def scan(
+        self, start: bytes, stop: bytes, *, reverse: bool = False
+    ) -> Iterator[tuple[bytes, bytes]]:
+        """Pairs with ``start <= key < stop`` in key order (or reversed)."""
+
+    @abstractmethod
+    def write(self, batch: Batch, *, sync: bool = True) -> None:
+        """Apply every put and delete of ``batch`` atomically; durable when ``sync``."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release the store; further use is an error."""
+
+    def scan_prefix(self, prefix: bytes, *, reverse: bool = False) -> Iterator[tuple[bytes, bytes]]:
+        """Pairs whose key starts with ``prefix``."""
+        return self.scan(prefix, prefix_end(prefix), reverse=reverse)
+
+    def __enter__(self) -> KVStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def prefix_end(prefix: bytes) -> bytes:
+    """The smallest key greater than every key starting with ``prefix``."""
+    trimmed = prefix.rstrip(b"\xff")
+    if not trimmed:
+        return b"\xff" * (len(prefix) + 64)
+    return trimmed[:-1] + bytes([trimmed[-1] + 1])
+
+
+class MemoryKV(KVStore):
+    """In-memory store for unit tests and simulations; passes the shared suite."""
+
+    def __init__(self) -> None:
+        self._data: dict[bytes, bytes] = {}
+        self._keys: list[bytes] = []
+        self._closed = False
+
+    def _live(self) -> None:
+        if self._closed:
+            raise StoreError("store is closed")
+
+    def get(self, key: bytes) -> bytes | None:
+        self._live()
+        return self._data.get(key)
+
+    def scan(
+        self, start: bytes, stop: bytes, *, reverse: bool = False
+    ) -> Iterator[tuple[bytes, bytes]]:
+        self._live()
+        lo = bisect.bisect_left(self._keys, start)
+        hi = bisect.bisect_left(self._keys, stop)
+        keys = self._keys[lo:hi]
+        if reverse:
+            keys.reverse()
+        snapshot = [(k, self._data[k]) for k in keys]
+        return iter(snapshot)
+
+    def write(self, batch: Batch, *, sync: bool = True) -> None:
+        self._live()
+        for key, value in batch.items():
+            if value is None:
+                if key in self._data:
+                    del self._data[key]
+                    del self._keys[bisect.bisect_left(self._keys, key)]
+            else:
+                if key not in self._data:
+                    bisect.insort(self._keys, key)
+                self._data[key] = bytes(value)
+
+    def close(self) -> None:
+        self._closed = True
+
+
+class LevelDBKV(KVStore):
+    """LevelDB through plyvel; every synced write is fsynced before returning."""
+
+    def __init__(self, path: str | os.PathLike[str], *, create: bool = True) -> None:
+        self.path = Path(path)
+        try:
+            self._db = plyvel.DB(
+                str(self.path),
+                create_if_missing=create,
+                paranoid_checks=True,
+                lru_cache_size=64 << 20,
+                write_buffer_size=16 << 20,
+            )
+        except plyvel.Error as e:
+            raise StoreError(f"cannot open LevelDB at {self.path}: {e}") from e
+
+    def get(self, key: bytes) -> bytes | None:
+        try:
+            return self._db.get(key)  # type: ignore[no-any-return]
+        except (plyvel.Error, RuntimeError) as e:
+            raise StoreError(f"read failed: {e}") from e
+
+    def scan(
+        self, start: bytes, stop: bytes, *, reverse: bool = False
+    ) -> Iterator[tuple[bytes, bytes]]:
+        try:
+            yield from self._db.iterator(start=start, stop=stop, reverse=reverse)
+        except (plyvel.Error, RuntimeError) as e:
+            raise StoreError(f"scan failed: {e}") from e
+
+    def write(self, batch: Batch, *, sync: bool = True) -> None:
+        try:
+            with self._db.write_batch(sync=sync, transaction=True) as wb:
+                for key, value in batch.items():
+                    if value is None:
+                        wb.delete(key)
+                    else:
+                        wb.put(key, value)
+        except (plyvel.Error, RuntimeError) as e:
+            raise StoreError(f"write failed: {e}") from e
+
+    def close(self) -> None:
+        if not self._db.closed:
+            self._db.close()
+
+
+class Overlay:
+    """Pending writes over a store: reads see them, ``flush`` commits them at once."""
+
+    def __init__(self, base: KVStore) -> None:
+        self.base = base
+        self.pending: dict[bytes, bytes | None] = {}
+
+    def get(self, key: bytes) -> bytes | None:
+        """The pending value if any, else the stored one."""
+        if key in self.pending:
+            return self.pending[key]
+        return self.base.get(key)
+
+    def put(self, key: bytes, value: bytes) -> None:
+        """Stage a put."""
+        self.pending[key] = value
+
+    def delete(self, key: bytes) -> None:
+        """Stage a delete."""
+        self.pending[key] = None
+
+    def flush(self, *, sync: bool = True) -> None:
+        """Write every staged change in one atomic batch, then forget them."""
+        if self.pending:
+            self.base.write(self.pending, sync=sync)
+        self.pending = {}
+
+    def discard(self) -> None:
+        """Forget every staged change."""
+        self.pending = {}
