@@ -1,0 +1,164 @@
+"""The block store: committed blocks, their certificates and indexes.
+
+Layout (fixed-width big-endian integers after one-byte prefixes, so byte
+order is height order)::
+
+    M chain            chain id (UTF-8)
+    M genesis          genesis hash
+    M height           latest committed height (8 bytes)
+    B <height:8>       block bytes
+    C <height:8>       commit certificate of that block
+    I <block hash>     height (8 bytes)
+    T <tx id>          height (8) + index in block (4) + index in the log (8)
+
+The Merkle log (``L``) and the state tree (``N``, ``V``, ``K``) live in the
+same store. Everything one block changes is staged in an :class:`Overlay`
+and written by :meth:`ChainStore.commit` as one atomic, fsynced batch: after
+a crash the store holds the last committed block or the one before, never a
+mix. A certificate stored with the tip is replaced by the canonical one the
+next block carries, so every node ends with the same bytes.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+from ledger.block import Block
+from ledger.errors import CorruptStore, LedgerError, WrongChain
+from ledger.genesis import Genesis
+from ledger.kv import KVStore, Overlay
+from ledger.votes import Certificate
+
+_CHAIN = b"Mchain"
+_GENESIS = b"Mgenesis"
+_HEIGHT = b"Mheight"
+_U64 = struct.Struct(">Q")
+_TXLOC = struct.Struct(">QIQ")
+
+
+def _h(prefix: bytes, height: int) -> bytes:
+    return prefix + _U64.pack(height)
+
+
+@dataclass(frozen=True, slots=True)
+class TxLocation:
+    """Where a committed transaction is: block height, index in it, index in the log."""
+
+    height: int
+    index: int
+    log_index: int
+
+
+class ChainStore:
+    """Committed blocks of one chain over a :class:`KVStore`."""
+
+    def __init__(self, kv: KVStore, genesis: Genesis) -> None:
+        self.kv = kv
+        self.genesis = genesis
+        chain = kv.get(_CHAIN)
+        if chain is None:
+            if any(True for _ in kv.scan(b"", b"\xff" * 9)):
+                raise CorruptStore("store has records but no chain id")
+            kv.write(
+                {_CHAIN: genesis.chain.encode(), _GENESIS: genesis.hash, _HEIGHT: _U64.pack(0)}
+            )
+        elif chain != genesis.chain.encode():
+            raise WrongChain(f"store belongs to chain {chain.decode(errors='replace')!r}")
+        elif kv.get(_GENESIS) != genesis.hash:
+            raise WrongChain("store was created from another genesis for this chain id")
+        self._height = self._read_height()
+        self._check_tip()
+
+    def _read_height(self) -> int:
+        raw = self.kv.get(_HEIGHT)
+        if raw is None or len(raw) != 8:
+            raise CorruptStore("latest height record missing or malformed")
+        return int(_U64.unpack(raw)[0])
+
+    def _check_tip(self) -> None:
+        if self._height == 0:
+            return
+        block = self.block(self._height)
+        if self.certificate(self._height) is None:
+            raise CorruptStore(f"no certificate for the latest block {self._height}")
+        if self.kv.get(_h(b"B", self._height + 1)) is not None:
+            raise CorruptStore(f"a block above the latest height {self._height} exists")
+        if self.kv.get(b"I" + block.hash) != _U64.pack(self._height):
+            raise CorruptStore(f"block hash index disagrees at height {self._height}")
+
+    @property
+    def height(self) -> int:
+        """Latest committed height (0 before block 1)."""
+        return self._height
+
+    def block_bytes(self, height: int) -> bytes:
+        """Stored bytes of the block at ``height``."""
+        raw = self.kv.get(_h(b"B", height))
+        if raw is None:
+            if 1 <= height <= self._height:
+                raise CorruptStore(f"block {height} missing")
+            raise KeyError(height)
+        return raw
+
+    def block(self, height: int) -> Block:
+        """The block at ``height`` (``KeyError`` above the tip)."""
+        raw = self.block_bytes(height)
+        try:
+            block = Block.decode(raw)
+        except LedgerError as e:
+            raise CorruptStore(f"block {height} unreadable: {e}") from e
+        if block.height != height:
+            raise CorruptStore(f"record for height {height} holds block {block.height}")
+        return block
+
+    def certificate_bytes(self, height: int) -> bytes | None:
+        """Stored bytes of the certificate of the block at ``height``."""
+        return self.kv.get(_h(b"C", height))
+
+    def certificate(self, height: int) -> Certificate | None:
+        """The commit certificate of the block at ``height``, if stored."""
+        raw = self.certificate_bytes(height)
+        if raw is None:
+            return None
+        try:
+            return Certificate.decode(raw)
+        except LedgerError as e:
+            raise CorruptStore(f"certificate {height} unreadable: {e}") from e
+
+    def height_of(self, block_hash: bytes) -> int | None:
+        """Height of the committed block with this hash."""
+        raw = self.kv.get(b"I" + block_hash)
+        return None if raw is None else int(_U64.unpack(raw)[0])
+
+    def tx_location(self, tx_id: bytes) -> TxLocation | None:
+        """Where the committed transaction ``tx_id`` is, if it is."""
+        raw = self.kv.get(b"T" + tx_id)
+        if raw is None:
+            return None
+        return TxLocation(*_TXLOC.unpack(raw))
+
+    def stage(self, overlay: Overlay, block: Block, certificate: Certificate) -> None:
+        """Stage a block with its certificate and indexes in ``overlay``."""
+        height = block.height
+        if height != self._height + 1:
+            raise CorruptStore(f"block {height} does not follow the tip {self._height}")
+        if certificate.height != height or certificate.block_hash != block.hash:
+            raise CorruptStore("certificate is not for this block")
+        overlay.put(_h(b"B", height), block.encode())
+        overlay.put(_h(b"C", height), certificate.encode())
+        if block.last_commit is not None:
+            overlay.put(_h(b"C", height - 1), block.last_commit.encode())
+        overlay.put(b"I" + block.hash, _U64.pack(height))
+        first_log_index = block.header.log_size - len(block.txs)
+        for i, tx in enumerate(block.txs):
+            overlay.put(b"T" + tx.id, _TXLOC.pack(height, i, first_log_index + i))
+        overlay.put(_HEIGHT, _U64.pack(height))
+
+    def commit(self, overlay: Overlay) -> None:
+        """Write everything staged in ``overlay`` in one fsynced batch."""
+        raw = overlay.pending.get(_HEIGHT)
+        if raw is None:
+            raise CorruptStore("nothing staged")
+        overlay.flush(sync=True)
+        self._height = int(_U64.unpack(raw)[0])

@@ -1,0 +1,189 @@
+"""Chain verification: replay blocks from genesis and trust nothing unchecked.
+
+For every block, in order, :func:`replay` checks
+
+1. the header: chain id, height, link to the previous block (genesis hash
+   for block 1), block time strictly increasing, the validator set hash;
+2. the certificate of the previous block carried in this one, against the
+   validator set in force at that height;
+3. the transactions: decoded, bound to this chain, every signature valid
+   under the project's rule (batch-verified), ``txs_root``;
+4. the transaction log: appending the block's transactions gives the
+   header's ``log_size`` and ``log_root``;
+5. the state: the :class:`StateMachine` callback (the contracts) applies the
+   block and returns the state root and the next validator set, which must
+   match ``state_root`` and ``next_validators_hash``;
+
+and finally the certificate of the last block, when one is given. The first
+failure raises :class:`ReplayError` with the height, the transaction index
+where one applies, and the reason. Memory stays constant in the chain length:
+blocks are consumed from an iterator and the log is kept as its O(log n)
+frontier only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from ledger.block import Block, txs_root
+from ledger.crypto import Verifier
+from ledger.errors import LedgerError, ReplayError
+from ledger.genesis import Genesis
+from ledger.merkle import leaf_hash, node_hash
+from ledger.merkle import root_of as _root_of
+from ledger.validators import ValidatorSet
+from ledger.votes import Certificate
+
+
+@dataclass(frozen=True, slots=True)
+class BlockOutcome:
+    """What the state machine reports after applying a block."""
+
+    state_root: bytes
+    next_validators: ValidatorSet
+
+
+class StateMachine(Protocol):
+    """Deterministic application of blocks to state (provided by the contracts)."""
+
+    def apply_block(self, block: Block) -> BlockOutcome:
+        """Apply ``block`` and report the resulting state root and next validator set."""
+        ...
+
+
+class LogFrontier:
+    """The right edge of an RFC 9162 tree: append and root in O(log n) memory."""
+
+    def __init__(self) -> None:
+        self.size = 0
+        self._stack: list[bytes] = []  # perfect subtree hashes, largest first
+
+    def append(self, leaf: bytes) -> None:
+        """Append one leaf hash."""
+        h = leaf
+        n = self.size
+        while n & 1:
+            h = node_hash(self._stack.pop(), h)
+            n >>= 1
+        self._stack.append(h)
+        self.size += 1
+
+    def root(self) -> bytes:
+        """Root of the tree of every leaf appended so far."""
+        if not self._stack:
+            return _root_of([])
+        h = self._stack[-1]
+        for left in reversed(self._stack[:-1]):
+            h = node_hash(left, h)
+        return h
+
+
+@dataclass(slots=True)
+class ReplaySummary:
+    """What a successful replay went through."""
+
+    height: int = 0
+    transactions: int = 0
+    tip_hash: bytes = b""
+    log_root: bytes = b""
+    state_root: bytes = b""
+    tx_types: dict[str, int] = field(default_factory=dict)
+
+
+def replay(
+    genesis: Genesis,
+    blocks: Iterable[Block],
+    machine: StateMachine,
+    verifier: Verifier,
+    *,
+    final_certificate: Certificate | None = None,
+    progress: Callable[[ReplaySummary], None] | None = None,
+) -> ReplaySummary:
+    """Verify ``blocks`` from height 1 against ``genesis``; raise :class:`ReplayError`."""
+    chain = genesis.chain
+    validators = genesis.validators
+    previous_validators = validators
+    prev_hash = genesis.hash
+    prev_time = genesis.time
+    log = LogFrontier()
+    summary = ReplaySummary(tip_hash=genesis.hash, log_root=log.root())
+    for block in blocks:
+        height = summary.height + 1
+        header = block.header
+        if header.height != height:
+            raise ReplayError(f"expected height {height}, found {header.height}", height=height)
+        if header.chain != chain:
+            raise ReplayError(f"block is for chain {header.chain!r}", height=height)
+        if header.prev_hash != prev_hash:
+            raise ReplayError("prev_hash does not link to the previous block", height=height)
+        if header.time <= prev_time:
+            raise ReplayError("block time does not increase", height=height)
+        if header.validators_hash != validators.hash:
+            raise ReplayError("validators_hash is not the set in force", height=height)
+        if block.last_commit is not None:
+            try:
+                block.last_commit.verify(
+                    chain, previous_validators, verifier, height=height - 1, block_hash=prev_hash
+                )
+            except LedgerError as e:
+                raise ReplayError(f"certificate of block {height - 1}: {e}", height=height) from e
+        _check_transactions(block, chain, verifier)
+        if header.txs_root != txs_root(block.txs):
+            raise ReplayError("txs_root does not match the transactions", height=height)
+        for tx in block.txs:
+            log.append(leaf_hash(tx.wire))
+        if header.log_size != log.size:
+            raise ReplayError(f"log_size {header.log_size}, expected {log.size}", height=height)
+        if header.log_root != log.root():
+            raise ReplayError("log_root does not match the transaction log", height=height)
+        try:
+            outcome = machine.apply_block(block)
+        except LedgerError as e:
+            raise ReplayError(f"state machine: {e}", height=height) from e
+        if header.state_root != outcome.state_root:
+            raise ReplayError("state_root does not match the replayed state", height=height)
+        if header.next_validators_hash != outcome.next_validators.hash:
+            raise ReplayError("next_validators_hash does not match governance", height=height)
+        previous_validators = validators
+        validators = outcome.next_validators
+        prev_hash = block.hash
+        prev_time = header.time
+        summary.height = height
+        summary.transactions += len(block.txs)
+        summary.tip_hash = prev_hash
+        summary.log_root = header.log_root
+        summary.state_root = header.state_root
+        for tx in block.txs:
+            summary.tx_types[tx.type] = summary.tx_types.get(tx.type, 0) + 1
+        if progress is not None:
+            progress(summary)
+    if final_certificate is not None:
+        if summary.height == 0:
+            raise ReplayError("a final certificate without any block", height=0)
+        try:
+            final_certificate.verify(
+                chain, previous_validators, verifier, height=summary.height, block_hash=prev_hash
+            )
+        except LedgerError as e:
+            raise ReplayError(f"final certificate: {e}", height=summary.height) from e
+    return summary
+
+
+def _check_transactions(block: Block, chain: str, verifier: Verifier) -> None:
+    items: list[tuple[bytes, bytes, bytes]] = []
+    owners: list[int] = []
+    for i, tx in enumerate(block.txs):
+        if tx.chain != chain:
+            raise ReplayError(
+                f"transaction is for chain {tx.chain!r}", height=block.height, tx_index=i
+            )
+        for item in tx.verify_items():
+            items.append(item)
+            owners.append(i)
+    for i, ok in zip(owners, verifier.verify_many(items), strict=True):
+        if not ok:
+            raise ReplayError(
+                "transaction signature does not verify", height=block.height, tx_index=i
+            )
