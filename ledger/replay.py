@@ -112,26 +112,11 @@ def replay(
     for block in blocks:
         height = summary.height + 1
         header = block.header
-        if header.height != height:
-            raise ReplayError(f"expected height {height}, found {header.height}", height=height)
-        if header.chain != chain:
-            raise ReplayError(f"block is for chain {header.chain!r}", height=height)
-        if header.prev_hash != prev_hash:
-            raise ReplayError("prev_hash does not link to the previous block", height=height)
-        if header.time <= prev_time:
-            raise ReplayError("block time does not increase", height=height)
-        if header.validators_hash != validators.hash:
-            raise ReplayError("validators_hash is not the set in force", height=height)
-        if block.last_commit is not None:
-            try:
-                block.last_commit.verify(
-                    chain, previous_validators, verifier, height=height - 1, block_hash=prev_hash
-                )
-            except LedgerError as e:
-                raise ReplayError(f"certificate of block {height - 1}: {e}", height=height) from e
-        _check_transactions(block, chain, verifier)
-        if header.txs_root != txs_root(block.txs):
-            raise ReplayError("txs_root does not match the transactions", height=height)
+        check_block(
+            block,
+            Tip(chain, height - 1, prev_hash, prev_time, validators, previous_validators),
+            verifier,
+        )
         for tx in block.txs:
             log.append(leaf_hash(tx.wire))
         if header.log_size != log.size:
@@ -169,6 +154,52 @@ def replay(
         except LedgerError as e:
             raise ReplayError(f"final certificate: {e}", height=summary.height) from e
     return summary
+
+
+@dataclass(frozen=True, slots=True)
+class Tip:
+    """What a new block must extend: the chain's last block and the validator sets."""
+
+    chain: str
+    height: int
+    hash: bytes
+    time: int
+    validators: ValidatorSet
+    """The set in force for the next block."""
+    previous_validators: ValidatorSet
+    """The set that signed the tip (whose certificate the next block carries)."""
+
+
+def check_block(block: Block, tip: Tip, verifier: Verifier) -> None:
+    """Check everything about ``block`` that needs no state: links, certificate, signatures.
+
+    Raises :class:`ReplayError` (a :class:`ChainError`) naming the height and
+    transaction.
+    """
+    header = block.header
+    height = tip.height + 1
+    if header.height != height:
+        raise ReplayError(f"expected height {height}, found {header.height}", height=height)
+    if header.chain != tip.chain:
+        raise ReplayError(f"block is for chain {header.chain!r}", height=height)
+    if header.prev_hash != tip.hash:
+        raise ReplayError("prev_hash does not link to the previous block", height=height)
+    if header.time <= tip.time:
+        raise ReplayError("block time does not increase", height=height)
+    if header.validators_hash != tip.validators.hash:
+        raise ReplayError("validators_hash is not the set in force", height=height)
+    if height > 1:
+        if block.last_commit is None:
+            raise ReplayError("missing the certificate of the previous block", height=height)
+        try:
+            block.last_commit.verify(
+                tip.chain, tip.previous_validators, verifier, height=height - 1, block_hash=tip.hash
+            )
+        except LedgerError as e:
+            raise ReplayError(f"certificate of block {height - 1}: {e}", height=height) from e
+    _check_transactions(block, tip.chain, verifier)
+    if header.txs_root != txs_root(block.txs):
+        raise ReplayError("txs_root does not match the transactions", height=height)
 
 
 def _check_transactions(block: Block, chain: str, verifier: Verifier) -> None:

@@ -1,0 +1,313 @@
+"""Transactions on declarations: submit, amend, cancel, decide, delegate.
+
+Bodies::
+
+    declaration.submit   {"declaration": <document>}
+    declaration.amend    {"id": str, "declaration": <document>, "reason": str}
+    declaration.cancel   {"id": str, "reason": str}
+    declaration.decide   {"id": str, "decision": accepted|refused|cleared|held|released|
+                          loaded|discharged, "reason": str}
+    delegation.grant     {"forwarder": <organisation>}
+    delegation.revoke    {"forwarder": <organisation>}
+
+Every version of a declaration stays in the state under
+``declv/<id>/<version>``, linked by ``replaces`` to the transaction it
+follows; ``decl/<id>`` holds the current version and status.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Final
+
+from contracts.checks import validate
+from contracts.errors import DeclarationInvalid, TransactionRejected, Violation
+from contracts.lifecycle import DECISIONS, SUBMITTER, TABLE, Action, Role, Status
+
+if TYPE_CHECKING:
+    from contracts.engine import Context, Handler, Signer
+    from contracts.state import StateView
+    from ledger.tx import Transaction
+
+MAX_REASON: Final = 1000
+
+
+def _reject(code: str, path: str, message: str) -> TransactionRejected:
+    return TransactionRejected([Violation(code, path, message)])
+
+
+def _field(body: Mapping[str, Any], name: str, allowed: frozenset[str]) -> Any:
+    extra = set(body) - allowed
+    if extra:
+        raise _reject("body.unknown_field", f"$.body.{sorted(extra)[0]}", "field not allowed here")
+    if name not in body:
+        raise _reject("body.missing_field", f"$.body.{name}", "required field missing")
+    return body[name]
+
+
+def _text(body: Mapping[str, Any], name: str, allowed: frozenset[str], *, required: bool) -> str:
+    if not required and name not in body:
+        return ""
+    value = _field(body, name, allowed)
+    if type(value) is not str or len(value) > MAX_REASON:
+        raise _reject(
+            "body.invalid_field", f"$.body.{name}", f"text of at most {MAX_REASON} characters"
+        )
+    return value
+
+
+def _decl_id(body: Mapping[str, Any], allowed: frozenset[str]) -> str:
+    value = _field(body, "id", allowed)
+    if type(value) is not str or not 1 <= len(value) <= 100:
+        raise _reject("body.invalid_field", "$.body.id", "a declaration id of 1 to 100 characters")
+    return value
+
+
+def index_keys(record: Mapping[str, Any]) -> list[str]:
+    """The index entries a declaration record appears under."""
+    doc = record["declaration"]
+    decl_id = record["id"]
+    transport = doc.get("transport", {})
+    keys = [
+        f"idx/status/{record['status']}/{decl_id}",
+        f"idx/org/{record['org']}/{decl_id}",
+        f"idx/vessel/{transport.get('vesselIMONumber', '')}/{transport.get('voyageNumber', '')}/{decl_id}",
+    ]
+    for container in doc.get("containers", []):
+        keys.append(f"idx/container/{container.get('equipmentReference', '')}/{decl_id}")
+    return sorted(set(keys))
+
+
+class DeclarationRules:
+    """Handlers for declaration and delegation transactions."""
+
+    def __init__(self, list_in_force: Callable[[StateView], Any]) -> None:
+        self.list_in_force = list_in_force
+
+    def handlers(self) -> dict[str, Handler]:
+        """Transaction type -> handler."""
+        return {
+            "declaration.submit": self.submit,
+            "declaration.amend": self.amend,
+            "declaration.cancel": self.cancel,
+            "declaration.decide": self.decide,
+            "delegation.grant": self.grant,
+            "delegation.revoke": self.revoke,
+        }
+
+    def _document(self, view: StateView, doc: Any) -> dict[str, Any]:
+        try:
+            declaration = validate(doc, self.list_in_force(view))
+        except DeclarationInvalid as e:
+            raise TransactionRejected(
+                [
+                    Violation(
+                        v.code, v.path.replace("$", "$.body.declaration", 1), v.message, v.paragraph
+                    )
+                    for v in e.violations
+                ]
+            ) from e
+        value: dict[str, Any] = declaration.to_value()
+        return value
+
+    def _write(
+        self,
+        view: StateView,
+        record: dict[str, Any],
+        old: Mapping[str, Any] | None,
+        tx: Transaction,
+        signer: Signer,
+        ctx: Context,
+        action: Action,
+        reason: str,
+    ) -> dict[str, Any]:
+        version = 1 if old is None else old["version"] + 1
+        record.update(
+            version=version,
+            updated_at=ctx.time,
+            height=ctx.height,
+            last_tx=tx.id,
+            reason=reason,
+        )
+        view.put(
+            f"declv/{record['id']}/{version:06d}",
+            {
+                "version": version,
+                "action": action.value,
+                "status": record["status"],
+                "tx": tx.id,
+                "signer": signer.key_id,
+                "org": signer.org,
+                "time": ctx.time,
+                "height": ctx.height,
+                "replaces": None if old is None else old["last_tx"],
+                "reason": reason,
+                "declaration": record["declaration"]
+                if action in (Action.SUBMIT, Action.AMEND)
+                else None,
+            },
+        )
+        old_keys = set() if old is None else set(index_keys(old))
+        new_keys = set(index_keys(record))
+        for key in old_keys - new_keys:
+            view.delete(key)
+        for key in new_keys - old_keys:
+            view.put(key, record["id"])
+        view.put(f"decl/{record['id']}", record)
+        return {"declaration": record["id"], "status": record["status"], "version": version}
+
+    def _current(self, view: StateView, decl_id: str) -> dict[str, Any]:
+        record = view.get(f"decl/{decl_id}")
+        if record is None:
+            raise _reject("declaration.unknown", "$.body.id", f"no declaration {decl_id!r}")
+        return dict(record)
+
+    def _check_transition(
+        self, view: StateView, record: Mapping[str, Any] | None, action: Action, signer: Signer
+    ) -> None:
+        rule = TABLE[action]
+        status = None if record is None else Status(record["status"])
+        if status not in rule.sources:
+            raise _reject(
+                "lifecycle.transition_not_allowed",
+                "$.body",
+                f"cannot {action.value} a declaration that is {status.value if status else 'new'}",
+            )
+        if rule.who == SUBMITTER:
+            if record is None:
+                raise AssertionError("submitter rule on a new declaration")
+            owner = record["org"]
+            if signer.org != owner and (
+                signer.role is not Role.FORWARDER
+                or view.get(f"delegation/{owner}/{signer.org}") is None
+            ):
+                raise _reject(
+                    "role.not_allowed",
+                    "$.env.signer",
+                    f"only {owner} or a forwarder it delegated to may {action.value} this declaration",
+                )
+        elif isinstance(rule.who, frozenset) and signer.role not in rule.who:
+            allowed = ", ".join(sorted(r.value for r in rule.who))
+            raise _reject(
+                "role.not_allowed",
+                "$.env.signer",
+                f"a {signer.role.value} may not {action.value}; allowed: {allowed}",
+            )
+
+    def submit(
+        self, view: StateView, tx: Transaction, signer: Signer, ctx: Context
+    ) -> dict[str, Any]:
+        """A new declaration."""
+        allowed = frozenset({"declaration"})
+        doc = _field(tx.body, "declaration", allowed)
+        self._check_transition(view, None, Action.SUBMIT, signer)
+        value = self._document(view, doc)
+        decl_id = value["declarationId"]
+        if view.get(f"decl/{decl_id}") is not None:
+            raise _reject(
+                "declaration.exists",
+                "$.body.declaration.declarationId",
+                f"{decl_id!r} already exists",
+            )
+        record = {
+            "id": decl_id,
+            "status": Status.SUBMITTED.value,
+            "org": signer.org,
+            "submitter": signer.key_id,
+            "submitted_at": ctx.time,
+            "declaration": value,
+        }
+        return self._write(view, record, None, tx, signer, ctx, Action.SUBMIT, "")
+
+    def amend(
+        self, view: StateView, tx: Transaction, signer: Signer, ctx: Context
+    ) -> dict[str, Any]:
+        """A new version of an open declaration."""
+        allowed = frozenset({"id", "declaration", "reason"})
+        decl_id = _decl_id(tx.body, allowed)
+        reason = _text(tx.body, "reason", allowed, required=False)
+        old = self._current(view, decl_id)
+        self._check_transition(view, old, Action.AMEND, signer)
+        value = self._document(view, _field(tx.body, "declaration", allowed))
+        if value["declarationId"] != decl_id:
+            raise _reject(
+                "declaration.id_mismatch",
+                "$.body.declaration.declarationId",
+                f"amendment of {decl_id!r} carries declarationId {value['declarationId']!r}",
+            )
+        record = {**old, "status": Status.AMENDED.value, "declaration": value}
+        return self._write(view, record, old, tx, signer, ctx, Action.AMEND, reason)
+
+    def cancel(
+        self, view: StateView, tx: Transaction, signer: Signer, ctx: Context
+    ) -> dict[str, Any]:
+        """Withdraw an open declaration before loading."""
+        allowed = frozenset({"id", "reason"})
+        decl_id = _decl_id(tx.body, allowed)
+        reason = _text(tx.body, "reason", allowed, required=False)
+        old = self._current(view, decl_id)
+        self._check_transition(view, old, Action.CANCEL, signer)
+        record = {**old, "status": Status.CANCELLED.value}
+        return self._write(view, record, old, tx, signer, ctx, Action.CANCEL, reason)
+
+    def decide(
+        self, view: StateView, tx: Transaction, signer: Signer, ctx: Context
+    ) -> dict[str, Any]:
+        """A decision of the port authority or customs."""
+        allowed = frozenset({"id", "decision", "reason"})
+        decl_id = _decl_id(tx.body, allowed)
+        decision = _field(tx.body, "decision", allowed)
+        reason = _text(tx.body, "reason", allowed, required=False)
+        action = DECISIONS.get((decision, signer.role)) if type(decision) is str else None
+        if action is None:
+            words = sorted({w for (w, role) in DECISIONS if role is signer.role})
+            raise _reject(
+                "role.not_allowed" if not words or type(decision) is str else "body.invalid_field",
+                "$.body.decision",
+                f"a {signer.role.value} may decide: {', '.join(words) or 'nothing'}",
+            )
+        rule = TABLE[action]
+        if rule.needs_reason and not reason.strip():
+            raise _reject("decision.reason_required", "$.body.reason", f"{decision} needs a reason")
+        old = self._current(view, decl_id)
+        self._check_transition(view, old, action, signer)
+        record = {**old, "status": rule.target.value}
+        return self._write(view, record, old, tx, signer, ctx, action, reason)
+
+    def _delegation(self, view: StateView, tx: Transaction, signer: Signer) -> str:
+        allowed = frozenset({"forwarder"})
+        forwarder = _field(tx.body, "forwarder", allowed)
+        if signer.role not in (Role.SHIPPER, Role.FORWARDER):
+            raise _reject(
+                "role.not_allowed", "$.env.signer", "only shippers and forwarders delegate"
+            )
+        org = view.get(f"org/{forwarder}") if type(forwarder) is str else None
+        if org is None or org["role"] != Role.FORWARDER.value:
+            raise _reject(
+                "delegation.not_a_forwarder",
+                "$.body.forwarder",
+                f"{forwarder!r} is not a forwarder",
+            )
+        if forwarder == signer.org:
+            raise _reject(
+                "delegation.self", "$.body.forwarder", "an organisation cannot delegate to itself"
+            )
+        return f"delegation/{signer.org}/{forwarder}"
+
+    def grant(
+        self, view: StateView, tx: Transaction, signer: Signer, ctx: Context
+    ) -> dict[str, Any]:
+        """Let a forwarder amend and cancel this organisation's declarations."""
+        key = self._delegation(view, tx, signer)
+        view.put(key, {"granted_at": ctx.height})
+        return {"delegation": key}
+
+    def revoke(
+        self, view: StateView, tx: Transaction, signer: Signer, ctx: Context
+    ) -> dict[str, Any]:
+        """Withdraw a delegation."""
+        key = self._delegation(view, tx, signer)
+        if view.get(key) is None:
+            raise _reject("delegation.unknown", "$.body.forwarder", "no such delegation")
+        view.delete(key)
+        return {"delegation": key}

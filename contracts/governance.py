@@ -1,0 +1,236 @@
+"""Governance: membership, keys, validators and reference data, by supermajority.
+
+One transaction type, ``governance``, with body::
+
+    {"action": <action>, "effective_height": int, "params": {...}}
+
+    org.add         {"name", "role", "keys": [<public key>, ...]}
+    org.remove      {"name"}
+    key.add         {"org", "key": <public key>}
+    key.revoke      {"key_id"}
+    key.rotate      {"key_id", "key": <public key>}     revoke one key, add another
+    validators.set  {"validators": [{"key", "power", "org"}, ...]}
+    dgl.set         {"dgl": <SHA-256 of the new Dangerous Goods List>}
+
+It carries several signatures: member keys of validator organisations
+holding together more than two thirds of the voting power in force. It is
+accepted at once and takes effect at ``effective_height``, which must be at
+least ``governance_delay`` blocks later: transactions from that height on
+see the change, and a validator set change is the set that signs that
+height's block.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Final
+
+from ledger.crypto import PublicKey
+
+from contracts.errors import ContractError, TransactionRejected, Violation
+from contracts.lifecycle import Role
+from contracts.membership import ORG_NAME, Organisation
+from ledger.errors import LedgerError
+from ledger.validators import ValidatorSet
+
+if TYPE_CHECKING:
+    from contracts.engine import Context, Handler, Signer
+    from contracts.state import StateView
+    from ledger.tx import Transaction
+
+MAX_PENDING: Final = 256
+ACTIONS: Final = frozenset(
+    {"org.add", "org.remove", "key.add", "key.revoke", "key.rotate", "validators.set", "dgl.set"}
+)
+
+
+def _reject(code: str, path: str, message: str) -> TransactionRejected:
+    return TransactionRejected([Violation(code, path, message)])
+
+
+def _params(params: Any, keys: set[str]) -> dict[str, Any]:
+    if type(params) is not dict or set(params) != keys:
+        raise _reject("governance.invalid_params", "$.body.params", f"params are {sorted(keys)}")
+    return params
+
+
+def _public_key(raw: Any, path: str) -> PublicKey:
+    try:
+        return PublicKey(raw if type(raw) is bytes else b"")
+    except LedgerError as e:
+        raise _reject("governance.invalid_params", path, f"not a valid Ed25519 key: {e}") from e
+
+
+class Governance:
+    """Handler for ``governance`` transactions and activation of pending actions."""
+
+    def handlers(self) -> dict[str, Handler]:
+        """Transaction type -> handler."""
+        return {"governance": self.propose}
+
+    def propose(
+        self, view: StateView, tx: Transaction, signer: Signer, ctx: Context
+    ) -> dict[str, Any]:
+        """Check the supermajority and the action; queue it for its height."""
+        body = tx.body
+        if set(body) != {"action", "effective_height", "params"}:
+            raise _reject("body.invalid", "$.body", "body is {action, effective_height, params}")
+        action = body["action"]
+        if action not in ACTIONS:
+            raise _reject("governance.unknown_action", "$.body.action", f"one of {sorted(ACTIONS)}")
+        delay = view.get("params")["governance_delay"]
+        effective = body["effective_height"]
+        if type(effective) is not int or not ctx.height + delay <= effective <= ctx.height + 10**9:
+            raise _reject(
+                "governance.too_soon",
+                "$.body.effective_height",
+                f"must be at least height {ctx.height + delay}",
+            )
+        self._check_supermajority(view, tx, ctx)
+        self._check_action(view, action, body["params"])
+        pending = list(view.get("gov/pending"))
+        if len(pending) >= MAX_PENDING:
+            raise _reject("governance.queue_full", "$.body", "too many pending governance actions")
+        pending.append(
+            {"height": effective, "tx": tx.id, "action": action, "params": body["params"]}
+        )
+        pending.sort(key=lambda p: (p["height"], p["tx"]))
+        view.put("gov/pending", pending)
+        return {"action": action, "effective_height": effective}
+
+    def _check_supermajority(self, view: StateView, tx: Transaction, ctx: Context) -> None:
+        validators = ValidatorSet.from_value(view.get("validators"))
+        power_by_org: dict[str, int] = {}
+        for v in validators:
+            power_by_org[v.org] = power_by_org.get(v.org, 0) + v.power
+        signed_orgs: set[str] = set()
+        for i, key_id in enumerate(tx.signer_keys):
+            key = view.get(f"key/{key_id}")
+            path = f"$.sigs[{i}]"
+            if key is None or (key["revoked_at"] is not None and key["revoked_at"] <= ctx.height):
+                raise _reject("auth.unknown_key", path, f"{key_id} is not an active member key")
+            org = view.get(f"org/{key['org']}")
+            if org is None or not org["active"]:
+                raise _reject("auth.org_inactive", path, f"{key['org']} is not active")
+            if key["org"] not in power_by_org:
+                raise _reject("governance.not_validator", path, f"{key['org']} runs no validator")
+            signed_orgs.add(key["org"])
+        power = sum(power_by_org[o] for o in signed_orgs)
+        if not validators.has_quorum(power):
+            raise _reject(
+                "governance.no_supermajority",
+                "$.sigs",
+                f"signing organisations hold {power} of {validators.total_power} voting power;"
+                " more than two thirds is needed",
+            )
+
+    def _check_action(self, view: StateView, action: str, params: Any) -> None:
+        if action == "org.add":
+            p = _params(params, {"name", "role", "keys"})
+            try:
+                Organisation.from_value(p, "$.body.params")
+            except ContractError as e:
+                raise _reject("governance.invalid_params", e.path, e.message) from e
+            if view.get(f"org/{p['name']}") is not None:
+                raise _reject("governance.org_exists", "$.body.params.name", "organisation exists")
+        elif action == "org.remove":
+            p = _params(params, {"name"})
+            if type(p["name"]) is not str or view.get(f"org/{p['name']}") is None:
+                raise _reject(
+                    "governance.unknown_org", "$.body.params.name", "no such organisation"
+                )
+        elif action == "key.add":
+            p = _params(params, {"org", "key"})
+            if type(p["org"]) is not str or view.get(f"org/{p['org']}") is None:
+                raise _reject("governance.unknown_org", "$.body.params.org", "no such organisation")
+            key = _public_key(p["key"], "$.body.params.key")
+            if view.get(f"key/{key.key_id}") is not None:
+                raise _reject(
+                    "governance.key_exists", "$.body.params.key", "key already registered"
+                )
+        elif action in ("key.revoke", "key.rotate"):
+            p = _params(params, {"key_id"} if action == "key.revoke" else {"key_id", "key"})
+            if type(p["key_id"]) is not str or view.get(f"key/{p['key_id']}") is None:
+                raise _reject("governance.unknown_key", "$.body.params.key_id", "no such key")
+            if action == "key.rotate":
+                key = _public_key(p["key"], "$.body.params.key")
+                if view.get(f"key/{key.key_id}") is not None:
+                    raise _reject(
+                        "governance.key_exists", "$.body.params.key", "key already registered"
+                    )
+        elif action == "validators.set":
+            p = _params(params, {"validators"})
+            try:
+                new = ValidatorSet.from_value(p["validators"])
+            except LedgerError as e:
+                raise _reject(
+                    "governance.invalid_params", "$.body.params.validators", str(e)
+                ) from e
+            for v in new:
+                org = view.get(f"org/{v.org}")
+                if org is None or not ORG_NAME.match(v.org):
+                    raise _reject(
+                        "governance.unknown_org",
+                        "$.body.params.validators",
+                        f"no organisation {v.org!r}",
+                    )
+                if org["role"] not in (
+                    Role.CUSTOMS.value,
+                    Role.PORT_AUTHORITY.value,
+                    Role.FORWARDER.value,
+                ):
+                    raise _reject(
+                        "governance.invalid_params",
+                        "$.body.params.validators",
+                        f"{v.org} may not validate",
+                    )
+        elif action == "dgl.set":
+            p = _params(params, {"dgl"})
+            if type(p["dgl"]) is not bytes or len(p["dgl"]) != 32:
+                raise _reject("governance.invalid_params", "$.body.params.dgl", "a 32-byte SHA-256")
+
+    def activate(self, view: StateView, height: int) -> None:
+        """Carry out every pending action whose effective height is ``height`` or earlier."""
+        pending = view.get("gov/pending")
+        due = [p for p in pending if p["height"] <= height]
+        if not due:
+            return
+        view.put("gov/pending", [p for p in pending if p["height"] > height])
+        for item in due:
+            self._apply(view, item["action"], item["params"], height)
+
+    def _apply(self, view: StateView, action: str, p: dict[str, Any], height: int) -> None:
+        if action == "org.add":
+            org = Organisation.from_value(p, "$")
+            if view.get(f"org/{org.name}") is not None:
+                return
+            view.put(f"org/{org.name}", {"name": org.name, "role": org.role.value, "active": True})
+            for key in org.keys:
+                if view.get(f"key/{key.key_id}") is None:
+                    view.put(
+                        f"key/{key.key_id}", {"org": org.name, "pub": key.raw, "revoked_at": None}
+                    )
+        elif action == "org.remove":
+            org_rec = view.get(f"org/{p['name']}")
+            if org_rec is not None:
+                view.put(f"org/{p['name']}", {**org_rec, "active": False})
+        elif action == "key.add":
+            key = PublicKey(p["key"])
+            if view.get(f"key/{key.key_id}") is None:
+                view.put(f"key/{key.key_id}", {"org": p["org"], "pub": key.raw, "revoked_at": None})
+        elif action in ("key.revoke", "key.rotate"):
+            old = view.get(f"key/{p['key_id']}")
+            if old is None:
+                return
+            if old["revoked_at"] is None:
+                view.put(f"key/{p['key_id']}", {**old, "revoked_at": height})
+            if action == "key.rotate":
+                key = PublicKey(p["key"])
+                if view.get(f"key/{key.key_id}") is None:
+                    view.put(
+                        f"key/{key.key_id}", {"org": old["org"], "pub": key.raw, "revoked_at": None}
+                    )
+        elif action == "validators.set":
+            view.put("validators", ValidatorSet.from_value(p["validators"]).to_value())
+        elif action == "dgl.set":
+            params = view.get("params")
+            view.put("params", {**params, "dgl": p["dgl"]})

@@ -1,0 +1,214 @@
+"""A node's copy of the chain: block store, transaction log, state and rules together.
+
+:class:`Chain` is what consensus calls the application: it builds a block
+from candidate transactions (proposer), executes and checks a proposed
+block (validators), and commits a decided block with its certificate in one
+atomic, fsynced write. Execution of a proposed block is speculative, in an
+overlay of its own, and kept until the block is committed or dropped, so a
+validator executes each proposal once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ledger.crypto import Verifier
+from ledger.merkle_log import MerkleLog
+
+from contracts.engine import Context, Engine
+from contracts.errors import ContractError, TransactionRejected
+from ledger.block import Block, Header, txs_root
+from ledger.chainstore import ChainStore
+from ledger.errors import ChainError, LedgerError
+from ledger.genesis import Genesis
+from ledger.kv import KVStore, Overlay
+from ledger.replay import Tip, check_block
+from ledger.tx import Transaction
+from ledger.validators import ValidatorSet
+from ledger.votes import Certificate
+
+
+@dataclass(slots=True)
+class Execution:
+    """A block executed on top of the committed chain, not yet written."""
+
+    block: Block
+    overlay: Overlay
+    state_root: bytes
+    next_validators: ValidatorSet
+
+
+class Chain:
+    """Committed chain plus speculative execution of the next block."""
+
+    def __init__(
+        self,
+        kv: KVStore,
+        genesis: Genesis,
+        lists: Mapping[bytes, Any],
+        verifier: Verifier,
+    ) -> None:
+        self.kv = kv
+        self.genesis = genesis
+        self.lists = lists
+        self.verifier = verifier
+        self.store = ChainStore(kv, genesis)
+        if self.store.height == 0:
+            overlay = Overlay(kv)
+            engine = Engine(genesis, overlay, lists)
+            overlay.put(b"Mstate0", engine.root)
+            overlay.flush(sync=True)
+        self._executions: dict[bytes, Execution] = {}
+        self._refresh()
+
+    def _refresh(self) -> None:
+        if self.store.height == 0:
+            root = self.kv.get(b"Mstate0")
+            if root is None:
+                raise ChainError("genesis state missing from the store")
+            self.state_root = root
+            self.tip_hash = self.genesis.hash
+            self.tip_time = self.genesis.time
+            self.log_size = 0
+        else:
+            header = self.store.block(self.store.height).header
+            self.state_root = header.state_root
+            self.tip_hash = header.hash
+            self.tip_time = header.time
+            self.log_size = header.log_size
+        engine = Engine(self.genesis, Overlay(self.kv), self.lists, self.state_root)
+        self.validators = engine.validators
+        self.previous_validators = self._validators_at(self.store.height)
+
+    def _validators_at(self, height: int) -> ValidatorSet:
+        if height <= 1:
+            return self.genesis.validators
+        previous = self.store.block(height - 1).header.state_root
+        return Engine(self.genesis, Overlay(self.kv), self.lists, previous).validators
+
+    @property
+    def height(self) -> int:
+        """Latest committed height."""
+        return self.store.height
+
+    def engine(self, overlay: Overlay | None = None) -> Engine:
+        """The rules over the committed state (writes go to ``overlay``)."""
+        return Engine(self.genesis, overlay or Overlay(self.kv), self.lists, self.state_root)
+
+    def select(
+        self, candidates: Iterable[Transaction], height: int, time: int, limit: int
+    ) -> list[Transaction]:
+        """Candidates that pass the rules in order against the committed state."""
+        engine = self.engine()
+        view = engine.view()
+        ctx = Context(height, time)
+        chosen: list[Transaction] = []
+        for tx in candidates:
+            if len(chosen) >= limit:
+                break
+            try:
+                engine.check_tx(view, tx, ctx)
+            except (TransactionRejected, ContractError, LedgerError):
+                continue
+            chosen.append(tx)
+        return chosen
+
+    def build_block(
+        self,
+        txs: Sequence[Transaction],
+        *,
+        time: int,
+        proposer: str,
+        last_commit: Certificate | None,
+    ) -> Block:
+        """Execute ``txs`` as the next block and return it, fully headed."""
+        height = self.height + 1
+        fields = {
+            "chain": self.genesis.chain,
+            "height": height,
+            "time": max(time, self.tip_time + 1),
+            "prev_hash": self.tip_hash,
+            "proposer": proposer,
+        }
+        overlay = Overlay(self.kv)
+        log = MerkleLog.open(overlay)
+        for tx in txs:
+            log.append(tx.wire)
+        engine = Engine(self.genesis, overlay, self.lists, self.state_root)
+        draft = Header(
+            **fields,  # type: ignore[arg-type]
+            txs_root=txs_root(txs),
+            log_size=log.size,
+            log_root=log.root(),
+            state_root=b"\x00" * 32,
+            validators_hash=self.validators.hash,
+            next_validators_hash=b"\x00" * 32,
+        )
+        outcome = engine.apply_block(Block(draft, tuple(txs), last_commit))
+        header = Header(
+            **{
+                **draft.to_value(),
+                "state_root": outcome.state_root,
+                "next_validators_hash": outcome.next_validators.hash,
+            }
+        )
+        block = Block(header, tuple(txs), last_commit)
+        self._executions[block.hash] = Execution(
+            block, overlay, outcome.state_root, outcome.next_validators
+        )
+        return block
+
+    def validate_block(self, block: Block) -> None:
+        """Raise :class:`ChainError` unless ``block`` validly extends the committed chain."""
+        if block.hash in self._executions:
+            return
+        header = block.header
+        height = self.height + 1
+        tip = Tip(
+            self.genesis.chain,
+            self.height,
+            self.tip_hash,
+            self.tip_time,
+            self.validators,
+            self.previous_validators,
+        )
+        check_block(block, tip, self.verifier)
+        overlay = Overlay(self.kv)
+        log = MerkleLog.open(overlay)
+        for tx in block.txs:
+            log.append(tx.wire)
+        if (header.log_size, header.log_root) != (log.size, log.root()):
+            raise ChainError("log_size or log_root does not match", height=height)
+        engine = Engine(self.genesis, overlay, self.lists, self.state_root)
+        outcome = engine.apply_block(block)
+        if header.state_root != outcome.state_root:
+            raise ChainError("state_root does not match", height=height)
+        if header.next_validators_hash != outcome.next_validators.hash:
+            raise ChainError("next_validators_hash does not match", height=height)
+        self._executions[block.hash] = Execution(
+            block, overlay, outcome.state_root, outcome.next_validators
+        )
+
+    def commit_block(self, block: Block, certificate: Certificate) -> None:
+        """Write ``block`` with its certificate: one atomic, fsynced batch."""
+        certificate.verify(
+            self.genesis.chain,
+            self.validators,
+            self.verifier,
+            height=block.height,
+            block_hash=block.hash,
+        )
+        self.validate_block(block)
+        execution = self._executions.pop(block.hash)
+        self.store.stage(execution.overlay, block, certificate)
+        self.store.commit(execution.overlay)
+        self._executions.clear()
+        self.previous_validators = self.validators
+        self.validators = execution.next_validators
+        header = block.header
+        self.state_root = header.state_root
+        self.tip_hash = block.hash
+        self.tip_time = header.time
+        self.log_size = header.log_size

@@ -1,0 +1,102 @@
+"""A small port community for contract tests: fixed keys, genesis, block maker."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from contracts.dgl_builtin import builtin_list
+from ledger.crypto import SigningKey
+
+from contracts.engine import Engine
+from contracts.lifecycle import Role
+from contracts.membership import AppGenesis, Organisation
+from ledger.block import Block, Header
+from ledger.genesis import Genesis
+from ledger.kv import MemoryKV, Overlay
+from ledger.tx import Envelope, Transaction
+from ledger.validators import Validator, ValidatorSet
+from ledger.votes import Certificate
+
+CHAIN = "dg-test"
+REFERENCE = Path(__file__).resolve().parents[2].parent / "shared" / "reference"
+ORGS = {
+    "customs": Role.CUSTOMS,
+    "port-authority": Role.PORT_AUTHORITY,
+    "forwarder-a": Role.FORWARDER,
+    "forwarder-b": Role.FORWARDER,
+    "shipper-acme": Role.SHIPPER,
+    "shipper-beta": Role.SHIPPER,
+    "auditor": Role.AUDITOR,
+}
+VALIDATOR_ORGS = ("customs", "port-authority", "forwarder-a", "forwarder-b")
+
+
+def key_for(name: str, index: int = 0) -> SigningKey:
+    """A fixed key per (organisation, index)."""
+    seed = (name.encode() + bytes([index])).ljust(32, b"\x00")[:32]
+    return SigningKey.from_seed(seed)
+
+
+def sample(name: str) -> dict[str, Any]:
+    """A sample declaration from the shared reference folder."""
+    path = REFERENCE / "declarations" / name
+    assert path.exists(), f"reference declarations missing at {path}"
+    doc: dict[str, Any] = json.loads(path.read_text())
+    return doc
+
+
+@dataclass
+class Community:
+    """Genesis, an engine over an in-memory store, and a block counter."""
+
+    genesis: Genesis
+    engine: Engine
+    overlay: Overlay
+    height: int = 0
+    time: int = 1_790_000_000_000
+    nonces: dict[str, int] = field(default_factory=dict)
+
+    def tx(
+        self, org: str, type_: str, body: dict[str, Any], *, extra: Sequence[str] = ()
+    ) -> Transaction:
+        """A transaction signed by ``org``'s first key (and the first keys of ``extra``)."""
+        key = key_for(org)
+        kid = key.public.key_id
+        self.nonces[kid] = self.nonces.get(kid, 0) + 1
+        env = Envelope(CHAIN, type_, kid, self.nonces[kid], body, 10**9)
+        return Transaction.create(env, [key, *(key_for(o) for o in extra)])
+
+    def block(self, txs: Sequence[Transaction]) -> list[dict[str, Any]]:
+        """Apply ``txs`` as the next block; return each transaction's result."""
+        self.height += 1
+        self.time += 5_000
+        zero = b"\x00" * 32
+        header = Header(
+            CHAIN, self.height, self.time, zero, zero, 0, zero, zero, zero, zero, "0" * 40
+        )
+        commit = None
+        if self.height > 1:
+            commit = Certificate(self.height - 1, 0, zero, ())
+        self.engine.apply_block(Block(header, tuple(txs), commit))
+        self.overlay.flush()
+        view = self.engine.view()
+        return [view.get(f"tx/{tx.id.hex()}") for tx in txs]
+
+
+def community() -> Community:
+    """A fresh community at genesis."""
+    orgs = [Organisation(name, role, (key_for(name).public,)) for name, role in ORGS.items()]
+    validators = ValidatorSet.create(
+        [Validator(key_for(f"{o}-node").public, 10, o) for o in VALIDATOR_ORGS]
+    )
+    dgl = builtin_list()
+    app = AppGenesis(tuple(orgs), dgl.digest(), 2)
+    genesis = Genesis.create(CHAIN, 1_790_000_000_000, validators, app.to_value())
+    overlay = Overlay(MemoryKV())
+    engine = Engine(genesis, overlay, {dgl.digest(): dgl})
+    overlay.flush()
+    return Community(genesis, engine, overlay)

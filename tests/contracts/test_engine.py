@@ -1,0 +1,347 @@
+"""The rules as a state machine: lifecycle, roles, nonces, governance, determinism."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from contracts.lifecycle import TABLE, Status, allowed_targets
+from ledger.errors import ChainError
+from tests.contracts.fixtures import Community, community, key_for, sample
+
+VALID = "valid-gasoline-methanol.json"
+
+
+def doc(decl_id: str = "FRLEH-ACME-2026-000123") -> dict[str, Any]:
+    d = sample(VALID)
+    d["declarationId"] = decl_id
+    return d
+
+
+def submit(c: Community, org: str = "shipper-acme", decl_id: str = "D-1") -> dict[str, Any]:
+    return c.block([c.tx(org, "declaration.submit", {"declaration": doc(decl_id)})])[0]
+
+
+def decide(
+    c: Community, org: str, decision: str, decl_id: str = "D-1", reason: str = ""
+) -> dict[str, Any]:
+    body = {"id": decl_id, "decision": decision, "reason": reason}
+    return c.block([c.tx(org, "declaration.decide", body)])[0]
+
+
+def status(c: Community, decl_id: str = "D-1") -> str:
+    record = c.engine.view().get(f"decl/{decl_id}")
+    assert record is not None
+    return str(record["status"])
+
+
+def codes(result: dict[str, Any]) -> set[str]:
+    assert result["ok"] is False, result
+    return {v["code"] for v in result["violations"]}
+
+
+def test_submit_by_shipper_records_declaration_and_indexes() -> None:
+    c = community()
+    result = submit(c)
+    assert result["ok"] is True, result
+    view = c.engine.view()
+    record = view.get("decl/D-1")
+    assert record["status"] == "submitted"
+    assert record["org"] == "shipper-acme"
+    assert record["version"] == 1
+    assert view.get("idx/status/submitted/D-1") == "D-1"
+    assert view.get("idx/container/CSQU3054383/D-1") == "D-1"
+    assert view.get("idx/vessel/9454436/0AB12W/D-1") == "D-1"
+    assert view.get("declv/D-1/000001")["action"] == "submit"
+
+
+def test_submit_by_customs_is_refused_by_role() -> None:
+    c = community()
+    assert codes(submit(c, "customs")) == {"role.not_allowed"}
+
+
+def test_duplicate_declaration_id_refused() -> None:
+    c = community()
+    submit(c)
+    assert "declaration.exists" in codes(submit(c, "shipper-beta"))
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "invalid-class-mismatch.json",
+        "invalid-container-check-digit.json",
+        "invalid-imo-check-digit.json",
+        "invalid-missing-flashpoint.json",
+        "invalid-segregation-3-vs-5.1-same-container.json",
+        "invalid-unknown-un-number.json",
+    ],
+)
+def test_invalid_samples_are_rejected_with_paths_into_the_body(name: str) -> None:
+    c = community()
+    tx = c.tx("shipper-acme", "declaration.submit", {"declaration": sample(name)})
+    result = c.block([tx])[0]
+    assert result["ok"] is False
+    assert all(v["path"].startswith("$.body.declaration") for v in result["violations"])
+    assert c.engine.view().get(f"decl/{sample(name)['declarationId']}") is None
+
+
+def test_full_lifecycle_to_discharge() -> None:
+    c = community()
+    submit(c)
+    assert decide(c, "port-authority", "accepted")["ok"]
+    assert decide(c, "customs", "held", reason="documents incomplete")["ok"]
+    assert decide(c, "customs", "released")["ok"]
+    assert decide(c, "port-authority", "loaded")["ok"]
+    assert decide(c, "port-authority", "discharged")["ok"]
+    assert status(c) == "discharged"
+    history = [c.engine.view().get(f"declv/D-1/{v:06d}") for v in range(1, 7)]
+    assert [h["status"] for h in history] == [
+        "submitted",
+        "accepted",
+        "held",
+        "released",
+        "loaded",
+        "discharged",
+    ]
+    for older, newer in zip(history, history[1:], strict=False):
+        assert newer["replaces"] == older["tx"]
+
+
+def test_hold_needs_a_reason() -> None:
+    c = community()
+    submit(c)
+    decide(c, "port-authority", "accepted")
+    assert codes(decide(c, "customs", "held")) == {"decision.reason_required"}
+
+
+def test_customs_cannot_accept_and_port_cannot_clear() -> None:
+    c = community()
+    submit(c)
+    assert codes(decide(c, "customs", "accepted")) == {"role.not_allowed"}
+    assert codes(decide(c, "port-authority", "cleared")) == {"role.not_allowed"}
+
+
+def test_transition_outside_the_table_refused() -> None:
+    c = community()
+    submit(c)
+    assert codes(decide(c, "customs", "cleared")) == {"lifecycle.transition_not_allowed"}
+
+
+def test_amend_by_owner_then_decisions_start_again() -> None:
+    c = community()
+    submit(c)
+    decide(c, "port-authority", "accepted")
+    amended = doc("D-1")
+    amended["containers"][0]["dangerousGoods"][0]["numberOfPackages"] = 79
+    tx = c.tx("shipper-acme", "declaration.amend", {"id": "D-1", "declaration": amended})
+    assert c.block([tx])[0]["ok"]
+    assert status(c) == "amended"
+    view = c.engine.view()
+    assert (
+        view.get("declv/D-1/000003")["declaration"]["containers"][0]["dangerousGoods"][0][
+            "numberOfPackages"
+        ]
+        == 79
+    )
+    assert (
+        view.get("declv/D-1/000001")["declaration"]["containers"][0]["dangerousGoods"][0][
+            "numberOfPackages"
+        ]
+        == 80
+    )
+    assert view.get("idx/status/accepted/D-1") is None
+    assert view.get("idx/status/amended/D-1") == "D-1"
+
+
+def test_amend_by_other_shipper_refused_but_delegated_forwarder_allowed() -> None:
+    c = community()
+    submit(c)
+    body = {"id": "D-1", "declaration": doc("D-1")}
+    assert codes(c.block([c.tx("shipper-beta", "declaration.amend", body)])[0]) == {
+        "role.not_allowed"
+    }
+    assert codes(c.block([c.tx("forwarder-a", "declaration.amend", body)])[0]) == {
+        "role.not_allowed"
+    }
+    grant = c.tx("shipper-acme", "delegation.grant", {"forwarder": "forwarder-a"})
+    assert c.block([grant])[0]["ok"]
+    assert c.block([c.tx("forwarder-a", "declaration.amend", body)])[0]["ok"]
+
+
+def test_cancel_only_before_loading() -> None:
+    c = community()
+    submit(c)
+    for org, decision in (
+        ("port-authority", "accepted"),
+        ("customs", "cleared"),
+        ("port-authority", "loaded"),
+    ):
+        assert decide(c, org, decision)["ok"]
+    cancel = c.tx("shipper-acme", "declaration.cancel", {"id": "D-1", "reason": "sold"})
+    assert codes(c.block([cancel])[0]) == {"lifecycle.transition_not_allowed"}
+
+
+def test_replayed_nonce_rejected_and_consumed_nonce_stays() -> None:
+    c = community()
+    first = c.tx("shipper-acme", "declaration.submit", {"declaration": doc("D-1")})
+    c.block([first])
+    c.nonces[key_for("shipper-acme").public.key_id] = 0
+    again = c.tx("shipper-acme", "declaration.submit", {"declaration": doc("D-2")})
+    assert codes(c.block([again])[0]) == {"tx.nonce_reused"}
+
+
+def test_unknown_key_refused() -> None:
+    c = community()
+    from ledger.tx import Envelope, Transaction
+
+    stranger = key_for("stranger")
+    env = Envelope(
+        "dg-test", "declaration.submit", stranger.public.key_id, 1, {"declaration": doc()}, 10**9
+    )
+    result = c.block([Transaction.create(env, [stranger])])[0]
+    assert codes(result) == {"auth.unknown_key"}
+
+
+def test_unknown_type_refused() -> None:
+    c = community()
+    assert codes(c.block([c.tx("shipper-acme", "declaration.frobnicate", {})])[0]) == {
+        "tx.unknown_type"
+    }
+
+
+def _org_add(c: Community, signers: list[str], effective: int) -> dict[str, Any]:
+    body = {
+        "action": "org.add",
+        "effective_height": effective,
+        "params": {
+            "name": "shipper-new",
+            "role": "shipper",
+            "keys": [key_for("shipper-new").public.raw],
+        },
+    }
+    return c.block([c.tx(signers[0], "governance", body, extra=signers[1:])])[0]
+
+
+def test_governance_needs_more_than_two_thirds() -> None:
+    c = community()
+    assert codes(_org_add(c, ["customs", "port-authority"], 10)) == {"governance.no_supermajority"}
+    assert codes(_org_add(c, ["customs", "shipper-acme", "port-authority"], 10)) == {
+        "governance.not_validator"
+    }
+
+
+def test_governance_takes_effect_at_its_height() -> None:
+    c = community()
+    result = _org_add(c, ["customs", "port-authority", "forwarder-a"], 4)
+    assert result["ok"], result
+    assert c.engine.view().get("org/shipper-new") is None
+    c.block([])  # height 2
+    assert c.engine.view().get("org/shipper-new") is None
+    c.block([])  # height 3: at its end the change for height 4 is applied
+    assert c.engine.view().get("org/shipper-new") is not None
+    assert submit(c, "shipper-new", "D-9")["ok"]
+
+
+def test_governance_too_soon_refused() -> None:
+    c = community()
+    assert codes(_org_add(c, ["customs", "port-authority", "forwarder-a"], 2)) == {
+        "governance.too_soon"
+    }
+
+
+def test_key_revocation_blocks_the_key() -> None:
+    c = community()
+    body = {
+        "action": "key.revoke",
+        "effective_height": 3,
+        "params": {"key_id": key_for("shipper-acme").public.key_id},
+    }
+    assert c.block([c.tx("customs", "governance", body, extra=["port-authority", "forwarder-b"])])[
+        0
+    ]["ok"]
+    c.block([])
+    assert codes(submit(c)) == {"auth.key_revoked"}
+
+
+def test_validator_set_change_reported_as_next_validators() -> None:
+    c = community()
+    new = [
+        {"key": key_for(f"{o}-node2").public.raw, "power": 10, "org": o}
+        for o in ("customs", "port-authority", "forwarder-a")
+    ]
+    body = {"action": "validators.set", "effective_height": 3, "params": {"validators": new}}
+    tx = c.tx("customs", "governance", body, extra=["port-authority", "forwarder-b"])
+    assert c.block([tx])[0]["ok"]
+    before = c.engine.validators
+    c.block([])
+    assert c.engine.validators != before
+    assert len(c.engine.validators) == 3
+
+
+ACTIONS = [
+    ("shipper-acme", "declaration.amend", None),
+    ("shipper-acme", "declaration.cancel", None),
+    ("shipper-beta", "declaration.cancel", None),
+    ("port-authority", "declaration.decide", "accepted"),
+    ("port-authority", "declaration.decide", "refused"),
+    ("customs", "declaration.decide", "cleared"),
+    ("customs", "declaration.decide", "held"),
+    ("customs", "declaration.decide", "released"),
+    ("customs", "declaration.decide", "refused"),
+    ("port-authority", "declaration.decide", "loaded"),
+    ("port-authority", "declaration.decide", "discharged"),
+    ("forwarder-a", "declaration.decide", "cleared"),
+]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from(ACTIONS), max_size=12))
+def test_no_sequence_leaves_the_lifecycle_table(steps: list[tuple[str, str, str | None]]) -> None:
+    c = community()
+    submit(c)
+    current = Status.SUBMITTED
+    seen = [current]
+    for org, type_, decision in steps:
+        body: dict[str, Any] = {"id": "D-1"}
+        if type_ == "declaration.amend":
+            body["declaration"] = doc("D-1")
+        elif decision is not None:
+            body |= {"decision": decision, "reason": "r"}
+        result = c.block([c.tx(org, type_, body)])[0]
+        new = Status(status(c))
+        if result["ok"]:
+            assert new in allowed_targets(current), (current, new, org, type_)
+        else:
+            assert new == current
+            assert all(v["code"] for v in result["violations"])
+        current = new
+        seen.append(current)
+    assert set(seen) <= {t.target for t in TABLE.values()}
+
+
+def test_state_root_depends_only_on_transactions() -> None:
+    a, b = community(), community()
+    assert a.engine.root == b.engine.root
+    txs = [
+        a.tx("shipper-acme", "declaration.submit", {"declaration": doc("D-1")}),
+        a.tx("shipper-beta", "declaration.submit", {"declaration": doc("D-2")}),
+    ]
+    a.block(txs)
+    b.block(copy.copy(txs))
+    assert a.engine.root == b.engine.root
+    c = community()
+    c.block(list(reversed(txs)))
+    assert c.engine.root != a.engine.root  # order is part of what the chain says
+
+
+def test_duplicate_transaction_makes_the_block_invalid() -> None:
+    c = community()
+    tx = c.tx("shipper-acme", "declaration.submit", {"declaration": doc("D-1")})
+    c.block([tx])
+    with pytest.raises(ChainError, match="already committed"):
+        c.block([tx])
