@@ -1,0 +1,193 @@
+"""Node configuration: one TOML file per node, validated field by field.
+
+::
+
+    [node]
+    name = "customs"                    # this node's name (log lines, metrics)
+    data_dir = "customs/data"           # LevelDB and the consensus sign state
+    genesis = "genesis.json"
+    key = "customs/node-key.pem"        # the node's consensus/peer key (PKCS#8)
+    key_password_env = ""               # name of an env variable holding the key password
+    dgl = "builtin"                     # or a path to a Dangerous Goods List file
+    listen = "127.0.0.1:7100"
+    validator = true                    # false: observer, follows without voting
+
+    [[peers]]
+    name = "port-authority"
+    url = "http://127.0.0.1:7101"
+
+    [consensus]                         # milliseconds
+    propose_ms = 1000
+    prevote_ms = 500
+    precommit_ms = 500
+    round_increment_ms = 500
+    commit_ms = 0
+    block_delay_ms = 50                 # wait this long after the first pending tx
+    max_block_txs = 2000
+    max_clock_drift_ms = 10000
+
+    [mempool]
+    max_txs = 20000
+    max_bytes = 67108864
+    max_per_signer = 2000
+
+    [api]
+    max_body_bytes = 1048576
+    rate_per_key = 200                  # requests per second per key, burst of 2x
+
+Relative paths are relative to the configuration file. Unknown sections
+or keys are errors, so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Final
+
+MAX_CONFIG_SIZE: Final = 256 * 1024
+
+
+class ConfigError(Exception):
+    """A configuration file that cannot be used; names the file and field."""
+
+
+@dataclass(frozen=True, slots=True)
+class Peer:
+    """Another node to talk to."""
+
+    name: str
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConsensusConfig:
+    """Timeouts and block limits."""
+
+    propose_ms: int = 1000
+    prevote_ms: int = 500
+    precommit_ms: int = 500
+    round_increment_ms: int = 500
+    commit_ms: int = 0
+    block_delay_ms: int = 50
+    max_block_txs: int = 2000
+    max_clock_drift_ms: int = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class MempoolConfig:
+    """Bounds of the pending pool."""
+
+    max_txs: int = 20_000
+    max_bytes: int = 64 * 1024 * 1024
+    max_per_signer: int = 2_000
+
+
+@dataclass(frozen=True, slots=True)
+class ApiConfig:
+    """HTTP limits."""
+
+    max_body_bytes: int = 1024 * 1024
+    rate_per_key: int = 200
+
+
+@dataclass(frozen=True, slots=True)
+class NodeConfig:
+    """Everything a node needs to start."""
+
+    path: Path
+    name: str
+    data_dir: Path
+    genesis: Path
+    key: Path
+    key_password_env: str
+    dgl: str
+    host: str
+    port: int
+    validator: bool
+    peers: tuple[Peer, ...] = ()
+    consensus: ConsensusConfig = field(default_factory=ConsensusConfig)
+    mempool: MempoolConfig = field(default_factory=MempoolConfig)
+    api: ApiConfig = field(default_factory=ApiConfig)
+
+
+def _section(cls: Any, raw: Any, where: str) -> Any:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"[{where}] must be a table")
+    known = {f.name: f for f in fields(cls)}
+    values = {}
+    for key, value in raw.items():
+        if key not in known:
+            raise ConfigError(f"[{where}] unknown key {key!r}")
+        if type(value) is not int or not 0 <= value <= 10**12:
+            raise ConfigError(f"[{where}] {key} must be a non-negative integer")
+        values[key] = value
+    return cls(**values)
+
+
+def load_config(path: str | Path) -> NodeConfig:
+    """Read and validate a node configuration file."""
+    path = Path(path)
+    try:
+        if path.stat().st_size > MAX_CONFIG_SIZE:
+            raise ConfigError(f"{path}: larger than {MAX_CONFIG_SIZE} bytes")
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read: {e.strerror}") from e
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: not valid TOML: {e}") from e
+    unknown = set(raw) - {"node", "peers", "consensus", "mempool", "api"}
+    if unknown:
+        raise ConfigError(f"{path}: unknown section {sorted(unknown)[0]!r}")
+    node = raw.get("node")
+    if not isinstance(node, dict):
+        raise ConfigError(f"{path}: [node] section missing")
+    allowed = {"name", "data_dir", "genesis", "key", "key_password_env", "dgl", "listen", "validator"}
+    for key in node:
+        if key not in allowed:
+            raise ConfigError(f"{path}: [node] unknown key {key!r}")
+
+    def text(key: str, default: str | None = None) -> str:
+        value = node.get(key, default)
+        if not isinstance(value, str) or (default is None and not value):
+            raise ConfigError(f"{path}: [node] {key} must be a non-empty string")
+        return value
+
+    base = path.parent
+    listen = text("listen")
+    host, _, port_text = listen.rpartition(":")
+    if not host or not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise ConfigError(f"{path}: [node] listen must be HOST:PORT")
+    validator = node.get("validator", True)
+    if not isinstance(validator, bool):
+        raise ConfigError(f"{path}: [node] validator must be true or false")
+    peers_raw = raw.get("peers", [])
+    if not isinstance(peers_raw, list) or len(peers_raw) > 256:
+        raise ConfigError(f"{path}: [[peers]] must be a list of at most 256 tables")
+    peers = []
+    for i, p in enumerate(peers_raw):
+        if not isinstance(p, dict) or set(p) != {"name", "url"}:
+            raise ConfigError(f"{path}: peers[{i}] must have exactly name and url")
+        if not all(isinstance(v, str) and v for v in p.values()):
+            raise ConfigError(f"{path}: peers[{i}] name and url must be non-empty strings")
+        if not p["url"].startswith(("http://", "https://")):
+            raise ConfigError(f"{path}: peers[{i}].url must be an http(s) URL")
+        peers.append(Peer(p["name"], p["url"].rstrip("/")))
+    dgl = text("dgl", "builtin")
+    return NodeConfig(
+        path=path,
+        name=text("name"),
+        data_dir=base / text("data_dir"),
+        genesis=base / text("genesis"),
+        key=base / text("key"),
+        key_password_env=text("key_password_env", ""),
+        dgl=dgl if dgl == "builtin" else str(base / dgl),
+        host=host,
+        port=int(port_text),
+        validator=validator,
+        peers=tuple(peers),
+        consensus=_section(ConsensusConfig, raw.get("consensus", {}), "consensus"),
+        mempool=_section(MempoolConfig, raw.get("mempool", {}), "mempool"),
+        api=_section(ApiConfig, raw.get("api", {}), "api"),
+    )

@@ -1,0 +1,144 @@
+"""Pending transactions: admission, fair selection, re-check after each commit.
+
+Admission runs, in order: the decode limits (done by the caller when it
+builds the :class:`Transaction`), the signature rule, then the contracts'
+own pre-check against the latest committed state plus every transaction
+already admitted (so two submissions of one declaration id, or two uses of
+one nonce, cannot both be admitted). The pool is bounded by count and by
+bytes, and by count per signer so one busy or hostile key cannot crowd out
+the others. Selection for a block keeps admission order.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from contracts.engine import Context, Engine
+from contracts.errors import ContractError, TransactionRejected, Violation
+from contracts.state import StateView
+from ledger.crypto import Verifier
+from ledger.errors import LedgerError
+from ledger.tx import Transaction
+
+
+@dataclass(frozen=True, slots=True)
+class MempoolLimits:
+    """Bounds of the pool."""
+
+    max_txs: int = 20_000
+    max_bytes: int = 64 * 1024 * 1024
+    max_per_signer: int = 2_000
+
+
+class Rejected(Exception):
+    """A transaction the pool will not admit, with a stable code and the violations."""
+
+    def __init__(self, code: str, message: str, violations: list[Violation] | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.violations = violations or []
+
+
+class Mempool:
+    """Admitted transactions waiting for a block."""
+
+    def __init__(
+        self,
+        engine_factory: Callable[[], Engine],
+        verifier: Verifier,
+        limits: MempoolLimits | None = None,
+    ) -> None:
+        self.engine_factory = engine_factory
+        self.verifier = verifier
+        self.limits = limits or MempoolLimits()
+        self._txs: OrderedDict[bytes, Transaction] = OrderedDict()
+        self._by_signer: dict[str, list[bytes]] = {}
+        self._bytes = 0
+        self._engine = engine_factory()
+        self._view: StateView = self._engine.view()
+        self._ctx = Context(1, 0)
+        self.rejected: dict[str, int] = {}
+
+    def __len__(self) -> int:
+        return len(self._txs)
+
+    def __contains__(self, tx_id: object) -> bool:
+        return tx_id in self._txs
+
+    @property
+    def size_bytes(self) -> int:
+        """Bytes of every admitted transaction."""
+        return self._bytes
+
+    def set_context(self, height: int, time: int) -> None:
+        """The height and time the next block will roughly have (for expiry and rules)."""
+        self._ctx = Context(height, time)
+
+    def _refuse(self, code: str, message: str, violations: list[Violation] | None = None) -> Rejected:
+        self.rejected[code] = self.rejected.get(code, 0) + 1
+        return Rejected(code, message, violations)
+
+    def add(self, tx: Transaction) -> dict[str, Any]:
+        """Admit ``tx`` or raise :class:`Rejected`; returns the pre-check outcome."""
+        if tx.id in self._txs:
+            raise self._refuse("mempool.duplicate", "transaction already pending")
+        if len(self._txs) >= self.limits.max_txs:
+            raise self._refuse("mempool.full", "too many pending transactions; retry later")
+        if self._bytes + len(tx.wire) > self.limits.max_bytes:
+            raise self._refuse("mempool.full", "pending transactions over the byte limit")
+        if len(self._by_signer.get(tx.signer, ())) >= self.limits.max_per_signer:
+            raise self._refuse("mempool.signer_full", "too many pending transactions for this key")
+        if not all(self.verifier.verify_many(tx.verify_items())):
+            raise self._refuse("tx.invalid_signature", "a signature does not verify")
+        if self._view.raw(f"tx/{tx.id.hex()}") is not None:
+            raise self._refuse("tx.already_committed", "transaction already committed")
+        try:
+            outcome = self._engine.check_tx(self._view, tx, self._ctx)
+        except TransactionRejected as e:
+            first = e.violations[0]
+            raise self._refuse(first.code, first.message, list(e.violations)) from e
+        except (ContractError, LedgerError) as e:
+            raise self._refuse(getattr(e, "code", "tx.invalid"), str(e)) from e
+        self._txs[tx.id] = tx
+        self._by_signer.setdefault(tx.signer, []).append(tx.id)
+        self._bytes += len(tx.wire)
+        return outcome
+
+    def select(self, max_txs: int, max_bytes: int) -> list[Transaction]:
+        """Transactions for the next block, in admission order.
+
+        Admission order is the order the pre-checks saw (a decision after the
+        submission it decides on), so a block built from it executes as
+        admitted. Fairness between signers is kept at admission, by the
+        per-signer bound.
+        """
+        chosen: list[Transaction] = []
+        size = 0
+        for tx in self._txs.values():
+            if len(chosen) >= max_txs or size + len(tx.wire) > max_bytes:
+                break
+            chosen.append(tx)
+            size += len(tx.wire)
+        return chosen
+
+    def pending(self) -> list[Transaction]:
+        """Every admitted transaction in admission order."""
+        return list(self._txs.values())
+
+    def committed(self, tx_ids: set[bytes]) -> None:
+        """Drop committed transactions and re-check the rest against the new state."""
+        remaining = [tx for tx_id, tx in self._txs.items() if tx_id not in tx_ids]
+        self._txs.clear()
+        self._by_signer.clear()
+        self._bytes = 0
+        self._engine = self.engine_factory()
+        self._view = self._engine.view()
+        for tx in remaining:
+            try:
+                self.add(tx)
+            except Rejected:
+                self.rejected["mempool.evicted"] = self.rejected.get("mempool.evicted", 0) + 1
