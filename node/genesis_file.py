@@ -1,0 +1,118 @@
+"""The genesis file on disk: JSON that people can read, canonical bytes underneath.
+
+The file is JSON with byte fields written as lower-case hex::
+
+    {"chain": "dg-port-1", "time": 1790000000000,
+     "validators": [{"key": "<hex>", "power": 10, "org": "customs"}, ...],
+     "app": {"orgs": [{"name": ..., "role": ..., "keys": ["<hex>", ...]}, ...],
+             "dgl": "<hex sha-256>", "params": {"governance_delay": 2}}}
+
+Reading converts exactly those fields back to bytes, builds the canonical
+value and validates it (ledger and contracts), so the genesis hash is the
+same whatever the JSON whitespace or key order.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Final
+
+from contracts.errors import ContractError
+from contracts.membership import AppGenesis
+from ledger.errors import LedgerError
+from ledger.genesis import Genesis
+
+MAX_FILE: Final = 4 * 1024 * 1024
+
+
+class GenesisFileError(Exception):
+    """A genesis file that cannot be used; names the field."""
+
+
+def _hex(value: Any, where: str) -> bytes:
+    if not isinstance(value, str):
+        raise GenesisFileError(f"{where}: expected a hex string")
+    try:
+        return bytes.fromhex(value)
+    except ValueError as e:
+        raise GenesisFileError(f"{where}: not hex") from e
+
+
+def genesis_to_json(genesis: Genesis) -> str:
+    """The genesis document as the JSON text of the file."""
+    value = genesis.to_value()
+    out = {
+        "chain": value["chain"],
+        "time": value["time"],
+        "validators": [{**v, "key": v["key"].hex()} for v in value["validators"]],
+        "app": {
+            "orgs": [{**o, "keys": [k.hex() for k in o["keys"]]} for o in value["app"]["orgs"]],
+            "dgl": value["app"]["dgl"].hex(),
+            "params": value["app"]["params"],
+        },
+    }
+    return json.dumps(out, indent=2, sort_keys=True) + "\n"
+
+
+def genesis_from_json(text: str) -> Genesis:
+    """Parse and validate the JSON text of a genesis file."""
+    try:
+        raw = json.loads(text, parse_float=_no_float, parse_constant=_no_float)
+    except (json.JSONDecodeError, ValueError) as e:
+        raise GenesisFileError(f"not valid JSON: {e}") from e
+    if not isinstance(raw, dict) or set(raw) != {"chain", "time", "validators", "app"}:
+        raise GenesisFileError("genesis has exactly chain, time, validators, app")
+    app = raw["app"]
+    validators = raw["validators"]
+    if not isinstance(app, dict) or not isinstance(app.get("orgs"), list):
+        raise GenesisFileError("app.orgs must be a list")
+    if not isinstance(validators, list):
+        raise GenesisFileError("validators must be a list")
+    try:
+        value = {
+            "chain": raw["chain"],
+            "time": raw["time"],
+            "validators": [
+                {**v, "key": _hex(v.get("key"), f"validators[{i}].key")}
+                for i, v in enumerate(validators)
+                if isinstance(v, dict)
+            ],
+            "app": {
+                **app,
+                "orgs": [
+                    {**o, "keys": [_hex(k, f"app.orgs[{i}].keys") for k in o.get("keys", [])]}
+                    for i, o in enumerate(app["orgs"])
+                    if isinstance(o, dict) and isinstance(o.get("keys", []), list)
+                ],
+                "dgl": _hex(app.get("dgl"), "app.dgl"),
+            },
+        }
+        if len(value["validators"]) != len(validators) or len(value["app"]["orgs"]) != len(
+            app["orgs"]
+        ):
+            raise GenesisFileError("validators and orgs must be objects with list fields")
+        genesis = Genesis.from_value(value)
+        AppGenesis.from_value(genesis.app)
+    except LedgerError as e:
+        raise GenesisFileError(f"invalid genesis: {e}") from e
+    except ContractError as e:
+        raise GenesisFileError(f"invalid genesis: {e.path}: {e.message}") from e
+    return genesis
+
+
+def _no_float(text: str) -> Any:
+    raise ValueError(f"numbers must be integers, found {text}")
+
+
+def load_genesis(path: str | Path) -> Genesis:
+    """Read a genesis file with a size limit."""
+    path = Path(path)
+    try:
+        if path.stat().st_size > MAX_FILE:
+            raise GenesisFileError(f"{path}: larger than {MAX_FILE} bytes")
+        return genesis_from_json(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise GenesisFileError(f"{path}: cannot read: {e.strerror}") from e
+    except UnicodeDecodeError as e:
+        raise GenesisFileError(f"{path}: not UTF-8") from e
