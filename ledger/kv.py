@@ -71,7 +71,7 @@ class MemoryKV(KVStore):
 
     def __init__(self) -> None:
         self._data: dict[bytes, bytes] = {}
-        self._keys: list[bytes] = []
+        self._sorted: list[bytes] | None = []
         self._closed = False
 
     def _live(self) -> None:
@@ -86,24 +86,26 @@ class MemoryKV(KVStore):
         self, start: bytes, stop: bytes, *, reverse: bool = False
     ) -> Iterator[tuple[bytes, bytes]]:
         self._live()
-        lo = bisect.bisect_left(self._keys, start)
-        hi = bisect.bisect_left(self._keys, stop)
-        keys = self._keys[lo:hi]
+        if self._sorted is None:
+            # Sorted lazily: writes stay O(1) per key, scans pay once per change.
+            self._sorted = sorted(self._data)
+        keys = self._sorted
+        lo = bisect.bisect_left(keys, start)
+        hi = bisect.bisect_left(keys, stop)
+        selected = keys[lo:hi]
         if reverse:
-            keys.reverse()
-        snapshot = [(k, self._data[k]) for k in keys]
-        return iter(snapshot)
+            selected.reverse()
+        return iter([(k, self._data[k]) for k in selected])
 
     def write(self, batch: Batch, *, sync: bool = True) -> None:
         self._live()
         for key, value in batch.items():
             if value is None:
-                if key in self._data:
-                    del self._data[key]
-                    del self._keys[bisect.bisect_left(self._keys, key)]
+                if self._data.pop(key, None) is not None:
+                    self._sorted = None
             else:
                 if key not in self._data:
-                    bisect.insort(self._keys, key)
+                    self._sorted = None
                 self._data[key] = bytes(value)
 
     def close(self) -> None:

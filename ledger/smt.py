@@ -1,0 +1,472 @@
+"""The authenticated state: a sparse Merkle tree over SHA-256(key), kept in the store.
+
+The tree's shape and hashes, the proof format and the verifier are defined
+in :mod:`ledger.smt_proof` (which an auditor can reimplement from its
+docstring alone). This module keeps the tree in a :class:`~ledger.kv.KVStore`
+through an :class:`~ledger.kv.Overlay` and updates it in batches.
+
+Keys are byte strings of at most :data:`MAX_KEY_SIZE` bytes (the empty key is
+allowed); values are non-empty byte strings of at most :data:`MAX_VALUE_SIZE`
+bytes. Absence is the only "no value": there is no empty value to confuse
+with it.
+
+Store layout (hashes are 32 bytes)::
+
+    N <node hash>   the node's hash preimage: 0x00 || key_hash || value_hash
+                    for a leaf, 0x01 || left || right for an internal node
+                    (65 bytes either way, so SHA-256 of the record is its key)
+    V <value hash>  the value bytes
+    K <key hash>    value hash of the key at the indexed root (see below)
+    Mstate_index    the root the ``K`` index describes
+
+``N`` and ``V`` records are content-addressed and never rewritten with other
+bytes, so every root ever written stays readable and provable: a block's
+header root is enough to answer "what was K at height h" for as long as the
+records are kept. ``EMPTY_ROOT`` (32 zero bytes) has no record.
+
+The ``K`` index answers :meth:`StateTree.get` at the latest root with two
+point reads instead of a walk down the tree. It describes exactly one root,
+recorded under ``Mstate_index``; :meth:`StateTree.update` moves it forward only
+when the tree being updated is at that root, in the same overlay as the new
+nodes, so the index and its root are always written in one batch. Reads at
+any other root walk the tree, which is always correct.
+
+Writes only ever go to the caller's overlay (``overlay.put``); the caller
+flushes it once per block with the block's other records, so a block's
+state changes are committed atomically or not at all.
+
+Pruning is not done here but stays possible: nodes and values unreachable
+from the roots one wants to keep can be found by marking every ``N`` and
+``V`` record reachable from those roots and sweeping the rest (records are
+shared between roots and a node can reappear after being replaced, so a
+per-update list of replaced nodes would need reference counts).
+
+An update applies a whole batch in one recursive pass over the sorted key
+hashes: every internal node on the touched paths is read once and hashed
+once per batch, so the new root depends only on the old root and the batch,
+never on the order of the mapping. Deleting an absent key changes nothing.
+A batch with a bad key or value is refused before anything is staged; a
+:class:`~ledger.errors.CorruptStore` raised during the pass leaves partial
+writes in the overlay, which the caller must then discard.
+
+A :class:`NodeCache` shared by the trees over one store keeps decoded nodes
+between batches (without one, every block reads its paths back from the
+store). Nodes are immutable and named by their hash, so a cached node is
+never stale; a root is always read from the store when a tree is opened, so
+a root whose records were discarded is refused even if its nodes are cached.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from bisect import bisect_left
+from collections.abc import Mapping
+from typing import Final
+
+from ledger.errors import CorruptStore, SchemaError, TooLarge
+from ledger.kv import Overlay
+from ledger.smt_proof import (
+    EMPTY_ROOT,
+    HASH_SIZE,
+    INTERNAL_TAG,
+    LEAF_TAG,
+    StateLeaf,
+    StateProof,
+    verify_state_proof,
+)
+
+__all__ = [
+    "DEFAULT_CACHE_ENTRIES",
+    "EMPTY_ROOT",
+    "INDEX_PREFIX",
+    "INDEX_ROOT_KEY",
+    "MAX_KEY_SIZE",
+    "MAX_VALUE_SIZE",
+    "NODE_PREFIX",
+    "VALUE_PREFIX",
+    "NodeCache",
+    "StateLeaf",
+    "StateProof",
+    "StateTree",
+    "verify_state_proof",
+]
+
+MAX_KEY_SIZE: Final = 1024
+MAX_VALUE_SIZE: Final = 1 << 20
+DEFAULT_CACHE_ENTRIES: Final = 1 << 16
+
+NODE_PREFIX: Final = b"N"
+VALUE_PREFIX: Final = b"V"
+INDEX_PREFIX: Final = b"K"
+INDEX_ROOT_KEY: Final = b"Mstate_index"
+
+_RECORD_SIZE: Final = 1 + 2 * HASH_SIZE
+_LEAF_BYTE: Final = LEAF_TAG[0]
+_INTERNAL_BYTE: Final = INTERNAL_TAG[0]
+
+# A decoded node: (is_leaf, key_hash, value_hash) or (is_leaf, left, right).
+Node = tuple[bool, bytes, bytes]
+
+
+class NodeCache:
+    """Decoded nodes by hash, shared by the trees over one store; about ``max_entries`` nodes.
+
+    Two generations: new entries go to the young one; when it holds half of
+    ``max_entries`` the old one is dropped and the young one takes its place.
+    A hit in the old generation copies the node into the young one, so nodes
+    in use survive. ``max_entries=0`` caches nothing. Threads may share one:
+    a race can only lose an entry, which costs a read from the store.
+    """
+
+    def __init__(self, max_entries: int = DEFAULT_CACHE_ENTRIES) -> None:
+        if type(max_entries) is not int or max_entries < 0:
+            raise SchemaError("must be a non-negative integer", field="max_entries")
+        self.max_entries = max_entries
+        self._young: dict[bytes, Node] = {}
+        self._old: dict[bytes, Node] = {}
+
+    def __len__(self) -> int:
+        return len(self._young) + len(self._old)
+
+    def get(self, node_hash: bytes) -> Node | None:
+        """The cached node, or None."""
+        node = self._young.get(node_hash)
+        if node is None:
+            node = self._old.get(node_hash)
+            if node is not None:
+                self._young[node_hash] = node
+        return node
+
+    def add(self, node_hash: bytes, node: Node) -> None:
+        """Remember ``node``."""
+        if self.max_entries:
+            self._young[node_hash] = node
+            self.trim()
+
+    def trim(self) -> None:
+        """Drop the old generation once the young one is full."""
+        if len(self._young) * 2 >= self.max_entries and self._young:
+            self._old = self._young
+            self._young = {}
+
+
+def _check_key(key: object) -> bytes:
+    if type(key) is not bytes:
+        raise SchemaError(f"state key must be bytes, not {type(key).__name__}", field="key")
+    if len(key) > MAX_KEY_SIZE:
+        raise TooLarge(f"state key of {len(key)} bytes is over {MAX_KEY_SIZE}", field="key")
+    return key
+
+
+def _check_value(value: object) -> bytes:
+    if type(value) is not bytes:
+        raise SchemaError(f"state value must be bytes, not {type(value).__name__}", field="value")
+    if not value:
+        raise SchemaError("state value must not be empty (delete with None)", field="value")
+    if len(value) > MAX_VALUE_SIZE:
+        raise TooLarge(f"state value of {len(value)} bytes is over {MAX_VALUE_SIZE}", field="value")
+    return value
+
+
+def _check_root(root: object) -> bytes:
+    if type(root) is not bytes or len(root) != HASH_SIZE:
+        raise SchemaError(f"state root must be {HASH_SIZE} bytes", field="root")
+    return root
+
+
+class StateTree:
+    """The state tree at one root, read from and written to ``overlay``.
+
+    ``cache`` should be one :class:`NodeCache` shared by every tree over the
+    same store (without it each tree keeps a small one of its own).
+    """
+
+    def __init__(self, overlay: Overlay, root: bytes, *, cache: NodeCache | None = None) -> None:
+        self._overlay = overlay
+        self._cache = NodeCache() if cache is None else cache
+        self._root = _check_root(root)
+        # Read the root from the store, not the cache: a root whose records were
+        # never written (its overlay discarded) must fail here, not after a restart.
+        if root != EMPTY_ROOT:
+            self._read(root)
+
+    @property
+    def root(self) -> bytes:
+        """The current root hash."""
+        return self._root
+
+    # -- reading -----------------------------------------------------------
+
+    def _read(self, node_hash: bytes) -> Node:
+        """The node named ``node_hash`` read from the store; it must exist."""
+        record = self._overlay.get(NODE_PREFIX + node_hash)
+        if record is None:
+            raise CorruptStore(f"state node {node_hash.hex()} is missing")
+        if len(record) != _RECORD_SIZE or record[0] not in (_LEAF_BYTE, _INTERNAL_BYTE):
+            raise CorruptStore(f"state node {node_hash.hex()} is malformed")
+        return (record[0] == _LEAF_BYTE, record[1:33], record[33:])
+
+    def _node(self, node_hash: bytes) -> Node:
+        """The node named ``node_hash``, from the cache or the store."""
+        node = self._cache.get(node_hash)
+        if node is None:
+            node = self._read(node_hash)
+            self._cache.add(node_hash, node)
+        return node
+
+    def _value(self, value_hash: bytes) -> bytes:
+        value = self._overlay.get(VALUE_PREFIX + value_hash)
+        if value is None:
+            raise CorruptStore(f"state value {value_hash.hex()} is missing")
+        return value
+
+    def _walk(self, key_hash: bytes, root: bytes) -> tuple[list[bytes], Node | None]:
+        """Siblings down the path of ``key_hash`` and the node where it ends (None: empty)."""
+        siblings: list[bytes] = []
+        node_hash = root
+        path = int.from_bytes(key_hash, "big")
+        shift = 255
+        while node_hash != EMPTY_ROOT:
+            node = self._node(node_hash)
+            if node[0]:
+                return siblings, node
+            if shift < 0:
+                raise CorruptStore(f"state path of {key_hash.hex()} is deeper than 256")
+            if (path >> shift) & 1:
+                siblings.append(node[1])
+                node_hash = node[2]
+            else:
+                siblings.append(node[2])
+                node_hash = node[1]
+            shift -= 1
+        return siblings, None
+
+    def _indexed_root(self) -> bytes:
+        # No record yet: no ``K`` entry was ever written, which is the empty state's index.
+        return self._overlay.get(INDEX_ROOT_KEY) or EMPTY_ROOT
+
+    def get(self, key: bytes, *, root: bytes | None = None) -> bytes | None:
+        """The value of ``key`` at ``root`` (default: the current root), or None."""
+        key_hash = hashlib.sha256(_check_key(key)).digest()
+        root = self._root if root is None else _check_root(root)
+        if root == EMPTY_ROOT:
+            return None
+        if self._indexed_root() == root:
+            value_hash = self._overlay.get(INDEX_PREFIX + key_hash)
+            return None if value_hash is None else self._value(value_hash)
+        _, node = self._walk(key_hash, root)
+        if node is None or node[1] != key_hash:
+            return None
+        return self._value(node[2])
+
+    def prove(self, key: bytes, *, root: bytes | None = None) -> StateProof:
+        """A proof of the value or absence of ``key`` at ``root`` (default: the current root)."""
+        key_hash = hashlib.sha256(_check_key(key)).digest()
+        root = self._root if root is None else _check_root(root)
+        siblings, node = self._walk(key_hash, root)
+        leaf = None if node is None else StateLeaf(node[1], node[2])
+        return StateProof(tuple(siblings), leaf)
+
+    # -- writing -----------------------------------------------------------
+
+    def update(self, changes: Mapping[bytes, bytes | None]) -> bytes:
+        """Apply puts (bytes) and deletes (None) at once; return and adopt the new root."""
+        if not isinstance(changes, Mapping):
+            raise SchemaError("changes must be a mapping", field="changes")
+        sha256 = hashlib.sha256
+        staged: list[tuple[bytes, bytes | None]] = []
+        values: list[tuple[bytes, bytes]] = []
+        # Check the whole batch before staging anything: a refused batch leaves no trace.
+        for key, value in changes.items():
+            key_hash = sha256(_check_key(key)).digest()
+            if value is None:
+                staged.append((key_hash, None))
+            else:
+                value_hash = sha256(_check_value(value)).digest()
+                staged.append((key_hash, value_hash))
+                values.append((value_hash, value))
+        if not staged:
+            return self._root
+        staged.sort(key=_first)
+        overlay = self._overlay
+        put = overlay.put
+        for value_hash, value in values:
+            put(VALUE_PREFIX + value_hash, value)
+        old_root = self._root
+        new_root = _apply_batch(self, [kh for kh, _ in staged], [vh for _, vh in staged])
+        if self._indexed_root() == old_root:
+            for path, new_value in staged:
+                if new_value is None:
+                    overlay.delete(INDEX_PREFIX + path)
+                else:
+                    put(INDEX_PREFIX + path, new_value)
+            put(INDEX_ROOT_KEY, new_root)
+        self._root = new_root
+        return new_root
+
+
+def _first(item: tuple[bytes, bytes | None]) -> bytes:
+    return item[0]
+
+
+def _apply_batch(
+    tree: StateTree, key_hashes: list[bytes], value_hashes: list[bytes | None]
+) -> bytes:
+    """The root after applying the sorted batch to ``tree``: one recursive pass.
+
+    Written as closures over local names, with the cache's dictionaries used
+    directly, because this is the hot path of block execution: every touched
+    node costs a lookup, a hash and a put.
+    """
+    paths = [int.from_bytes(kh, "big") for kh in key_hashes]
+    put = tree._overlay.put
+    read = tree._read
+    cache = tree._cache
+    caching = cache.max_entries > 0
+    # The generations are swapped only after the pass (by ``trim``), so these stay valid.
+    young = cache._young
+    young_get = young.get
+    old_get = cache._old.get
+    sha256 = hashlib.sha256
+    empty = EMPTY_ROOT
+    leaf_tag = LEAF_TAG
+    internal_tag = INTERNAL_TAG
+    node_prefix = NODE_PREFIX
+    # Leaves made, or moved up, in this pass: ``join`` need not read them back.
+    leaves: set[bytes] = set()
+
+    def load(node_hash: bytes) -> Node:
+        node = young_get(node_hash)
+        if node is None:
+            node = old_get(node_hash)
+            if node is None:
+                node = read(node_hash)
+            if caching:
+                young[node_hash] = node
+        return node
+
+    def join(left: bytes, right: bytes) -> bytes:
+        # A lone leaf moves up to where it is alone; anything else is an internal node.
+        if right == empty:
+            if left == empty or left in leaves or load(left)[0]:
+                return left
+        elif left == empty and (right in leaves or load(right)[0]):
+            return right
+        record = internal_tag + left + right
+        node_hash = sha256(record).digest()
+        put(node_prefix + node_hash, record)
+        if caching:
+            young[node_hash] = (False, left, right)
+        return node_hash
+
+    def leaf(index: int) -> bytes:
+        value_hash = value_hashes[index]
+        if value_hash is None:
+            return empty
+        key_hash = key_hashes[index]
+        record = leaf_tag + key_hash + value_hash
+        node_hash = sha256(record).digest()
+        put(node_prefix + node_hash, record)
+        leaves.add(node_hash)
+        if caching:
+            young[node_hash] = (True, key_hash, value_hash)
+        return node_hash
+
+    def build(depth: int, lo: int, hi: int, extra_path: int, extra: bytes) -> bytes:
+        # A new subtree over items lo:hi plus, unless ``extra`` is empty, the
+        # existing leaf ``extra`` whose path is ``extra_path``.
+        if extra == empty:
+            if hi - lo <= 1:
+                return empty if hi == lo else leaf(lo)
+            first = paths[lo]
+        else:
+            if hi == lo:
+                leaves.add(extra)
+                return extra
+            first = extra_path
+        shift = 255 - depth
+        split = ((first >> shift) | 1) << shift
+        mid = bisect_left(paths, split, lo, hi)
+        if extra == empty or extra_path >= split:
+            return join(
+                build(depth + 1, lo, mid, 0, empty), build(depth + 1, mid, hi, extra_path, extra)
+            )
+        return join(
+            build(depth + 1, lo, mid, extra_path, extra), build(depth + 1, mid, hi, 0, empty)
+        )
+
+    def apply_one(node_hash: bytes, depth: int, index: int) -> bytes:
+        # ``apply`` for a single item, most of every path: a loop down and back up.
+        path = paths[index]
+        trail: list[tuple[int, bytes]] = []
+        current = node_hash
+        while current != empty:
+            node_is_leaf, a, b = young_get(current) or load(current)
+            if node_is_leaf:
+                if a == key_hashes[index]:
+                    new = leaf(index)
+                elif value_hashes[index] is None:
+                    return node_hash
+                else:
+                    new = build(depth, index, index + 1, int.from_bytes(a, "big"), current)
+                break
+            shift = 255 - depth
+            if shift < 0:
+                raise CorruptStore(f"state node {current.hex()} is deeper than 256")
+            if (path >> shift) & 1:
+                trail.append((1, a))
+                current = b
+            else:
+                trail.append((0, b))
+                current = a
+            depth += 1
+        else:
+            new = leaf(index)
+        if new == current:
+            return node_hash
+        for went_right, sibling in reversed(trail):
+            if empty in (new, sibling):
+                new = join(sibling, new) if went_right else join(new, sibling)
+                continue
+            left, right = (sibling, new) if went_right else (new, sibling)
+            record = internal_tag + left + right
+            new = sha256(record).digest()
+            put(node_prefix + new, record)
+            if caching:
+                young[new] = (False, left, right)
+        return new
+
+    def apply(node_hash: bytes, depth: int, lo: int, hi: int) -> bytes:
+        # The subtree ``node_hash`` at ``depth`` with items lo:hi (at least one) applied.
+        if node_hash == empty:
+            return build(depth, lo, hi, 0, empty)
+        if hi - lo == 1:
+            return apply_one(node_hash, depth, lo)
+        node_is_leaf, a, b = young_get(node_hash) or load(node_hash)
+        if node_is_leaf:
+            path = int.from_bytes(a, "big")
+            at = bisect_left(paths, path, lo, hi)
+            if at < hi and paths[at] == path:
+                return build(depth, lo, hi, 0, empty)
+            return build(depth, lo, hi, path, node_hash)
+        shift = 255 - depth
+        if shift < 0:
+            raise CorruptStore(f"state node {node_hash.hex()} is deeper than 256")
+        mid = bisect_left(paths, ((paths[lo] >> shift) | 1) << shift, lo, hi)
+        left = apply(a, depth + 1, lo, mid) if mid > lo else a
+        right = apply(b, depth + 1, mid, hi) if hi > mid else b
+        if left == a and right == b:
+            return node_hash
+        if empty not in (left, right):
+            record = internal_tag + left + right
+            new_hash = sha256(record).digest()
+            put(node_prefix + new_hash, record)
+            if caching:
+                young[new_hash] = (False, left, right)
+            return new_hash
+        return join(left, right)
+
+    try:
+        return apply(tree.root, 0, 0, len(paths))
+    finally:
+        cache.trim()
