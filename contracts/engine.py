@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from ledger.smt import EMPTY_ROOT, StateTree
+from ledger.smt import EMPTY_ROOT, NodeCache, StateTree
 
 from contracts.declarations_tx import DeclarationRules
 from contracts.errors import ContractError, TransactionRejected, Violation
@@ -70,8 +70,11 @@ class Engine:
         overlay: Overlay,
         lists: Mapping[bytes, Any],
         root: bytes | None = None,
+        *,
+        cache: NodeCache | None = None,
     ) -> None:
         self.genesis = genesis
+        self.cache = NodeCache() if cache is None else cache
         self.app = AppGenesis.from_value(genesis.app)
         self.overlay = overlay
         self.lists = dict(lists)
@@ -87,7 +90,7 @@ class Engine:
         self.validators = self._validators()
 
     def _genesis_state(self) -> bytes:
-        tree = StateTree(self.overlay, EMPTY_ROOT)
+        tree = StateTree(self.overlay, EMPTY_ROOT, cache=self.cache)
         view = StateView(tree)
         for org in self.app.orgs:
             view.put(f"org/{org.name}", {"name": org.name, "role": org.role.value, "active": True})
@@ -102,7 +105,7 @@ class Engine:
         return view.commit(self.overlay)
 
     def _validators(self) -> ValidatorSet:
-        tree = StateTree(self.overlay, self.root)
+        tree = StateTree(self.overlay, self.root, cache=self.cache)
         return ValidatorSet.from_value(StateView(tree).get("validators"))
 
     def _list_in_force(self, view: StateView) -> Any:
@@ -118,12 +121,12 @@ class Engine:
 
     def view(self) -> StateView:
         """A fresh view of the latest state, for queries and mempool checks."""
-        return StateView(StateTree(self.overlay, self.root))
+        return StateView(StateTree(self.overlay, self.root, cache=self.cache))
 
     def apply_block(self, block: Block) -> BlockOutcome:
         """Apply every transaction of ``block``; stage the state in the overlay."""
         ctx = Context(block.height, block.header.time)
-        tree = StateTree(self.overlay, self.root)
+        tree = StateTree(self.overlay, self.root, cache=self.cache)
         view = StateView(tree)
         for index, tx in enumerate(block.txs):
             if view.raw(f"tx/{tx.id.hex()}") is not None:

@@ -16,6 +16,7 @@ from typing import Any
 
 from ledger.crypto import Verifier
 from ledger.merkle_log import MerkleLog
+from ledger.smt import NodeCache
 
 from contracts.engine import Context, Engine
 from contracts.errors import ContractError, TransactionRejected
@@ -55,9 +56,10 @@ class Chain:
         self.lists = lists
         self.verifier = verifier
         self.store = ChainStore(kv, genesis)
+        self.cache = NodeCache(1 << 20)
         if self.store.height == 0:
             overlay = Overlay(kv)
-            engine = Engine(genesis, overlay, lists)
+            engine = Engine(genesis, overlay, lists, cache=self.cache)
             overlay.put(b"Mstate0", engine.root)
             overlay.flush(sync=True)
         self._executions: dict[bytes, Execution] = {}
@@ -78,7 +80,7 @@ class Chain:
             self.tip_hash = header.hash
             self.tip_time = header.time
             self.log_size = header.log_size
-        engine = Engine(self.genesis, Overlay(self.kv), self.lists, self.state_root)
+        engine = self._engine(Overlay(self.kv), self.state_root)
         self.validators = engine.validators
         self.previous_validators = self._validators_at(self.store.height)
 
@@ -86,7 +88,10 @@ class Chain:
         if height <= 1:
             return self.genesis.validators
         previous = self.store.block(height - 1).header.state_root
-        return Engine(self.genesis, Overlay(self.kv), self.lists, previous).validators
+        return self._engine(Overlay(self.kv), previous).validators
+
+    def _engine(self, overlay: Overlay, root: bytes) -> Engine:
+        return Engine(self.genesis, overlay, self.lists, root, cache=self.cache)
 
     @property
     def height(self) -> int:
@@ -95,7 +100,7 @@ class Chain:
 
     def engine(self, overlay: Overlay | None = None) -> Engine:
         """The rules over the committed state (writes go to ``overlay``)."""
-        return Engine(self.genesis, overlay or Overlay(self.kv), self.lists, self.state_root)
+        return self._engine(overlay or Overlay(self.kv), self.state_root)
 
     def select(
         self, candidates: Iterable[Transaction], height: int, time: int, limit: int
@@ -136,7 +141,7 @@ class Chain:
         log = MerkleLog.open(overlay)
         for tx in txs:
             log.append(tx.wire)
-        engine = Engine(self.genesis, overlay, self.lists, self.state_root)
+        engine = self._engine(overlay, self.state_root)
         draft = Header(
             **fields,  # type: ignore[arg-type]
             txs_root=txs_root(txs),
@@ -181,7 +186,7 @@ class Chain:
             log.append(tx.wire)
         if (header.log_size, header.log_root) != (log.size, log.root()):
             raise ChainError("log_size or log_root does not match", height=height)
-        engine = Engine(self.genesis, overlay, self.lists, self.state_root)
+        engine = self._engine(overlay, self.state_root)
         outcome = engine.apply_block(block)
         if header.state_root != outcome.state_root:
             raise ChainError("state_root does not match", height=height)
