@@ -1,0 +1,1 @@
+"""Reference data shipped with the rules (the built-in Dangerous Goods List)."""
