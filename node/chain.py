@@ -10,7 +10,7 @@ validator executes each proposal once.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,8 +18,7 @@ from ledger.crypto import Verifier
 from ledger.merkle_log import MerkleLog
 from ledger.smt import NodeCache
 
-from contracts.engine import Context, Engine
-from contracts.errors import ContractError, TransactionRejected
+from contracts.engine import Engine
 from ledger.block import Block, Header, txs_root
 from ledger.chainstore import ChainStore
 from ledger.errors import ChainError, LedgerError
@@ -101,24 +100,6 @@ class Chain:
     def engine(self, overlay: Overlay | None = None) -> Engine:
         """The rules over the committed state (writes go to ``overlay``)."""
         return self._engine(overlay or Overlay(self.kv), self.state_root)
-
-    def select(
-        self, candidates: Iterable[Transaction], height: int, time: int, limit: int
-    ) -> list[Transaction]:
-        """Candidates that pass the rules in order against the committed state."""
-        engine = self.engine()
-        view = engine.view()
-        ctx = Context(height, time)
-        chosen: list[Transaction] = []
-        for tx in candidates:
-            if len(chosen) >= limit:
-                break
-            try:
-                engine.check_tx(view, tx, ctx)
-            except (TransactionRejected, ContractError, LedgerError):
-                continue
-            chosen.append(tx)
-        return chosen
 
     def build_block(
         self,

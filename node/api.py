@@ -1,0 +1,281 @@
+"""The HTTP surface of a node: peer routes, transaction submission, status, metrics.
+
+Every error is JSON ``{"error": {"code", "path", "message"}}`` with a 4xx
+status; request bodies are size-limited (413) before they are read whole;
+a malformed request is never a 500. Read routes over confidential data take
+a signed request (:mod:`node.auth`); they live in :mod:`node.api_reads`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import json
+import time
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ledger.encoding import encode
+from ledger.errors import LedgerError
+from ledger.tx import MAX_TX_SIZE, Transaction
+from node.auth import AuthError, Caller, RequestVerifier
+from node.metrics import render_metrics
+from node.mempool import Rejected
+from node.peer_messages import MAX_BATCH, PeerMessageError, open_batch
+from node.service import NodeService
+
+MAX_WAIT_S = 60.0
+
+
+class ApiError(Exception):
+    """An error answered as JSON with a stable code."""
+
+    def __init__(
+        self, status: int, code: str, message: str, path: str | None = None, **extra: Any
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.path = path
+        self.extra = extra
+
+
+def error_response(
+    status: int, code: str, message: str, path: str | None = None, **extra: Any
+) -> JSONResponse:
+    """The one shape of every error answer."""
+    body: dict[str, Any] = {"code": code, "message": message}
+    if path is not None:
+        body["path"] = path
+    body.update(extra)
+    return JSONResponse({"error": body}, status_code=status)
+
+
+class RateLimiter:
+    """Token bucket per key: ``rate`` requests per second, bursts of twice that."""
+
+    def __init__(self, rate: int) -> None:
+        self.rate = max(1, rate)
+        self._buckets: dict[str, tuple[float, float]] = {}
+
+    def allow(self, key: str) -> bool:
+        """Take one token for ``key`` if there is one."""
+        now = time.monotonic()
+        tokens, last = self._buckets.get(key, (2.0 * self.rate, now))
+        tokens = min(2.0 * self.rate, tokens + (now - last) * self.rate)
+        if tokens < 1:
+            self._buckets[key] = (tokens, now)
+            return False
+        self._buckets[key] = (tokens - 1, now)
+        if len(self._buckets) > 100_000:
+            self._buckets.clear()
+        return True
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refusing more than ``limit`` bytes without reading them all."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise ApiError(400, "request.bad_length", "Content-Length is not a number")
+        if int(declared) > limit:
+            raise ApiError(413, "request.too_large", f"body over {limit} bytes")
+    chunks = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(413, "request.too_large", f"body over {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def tx_from_body(body: bytes, content_type: str) -> Transaction:
+    """A transaction from raw MessagePack or JSON ``{"tx": "<base64>"}``."""
+    if content_type.startswith("application/json"):
+        try:
+            value = json.loads(body)
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise ApiError(400, "request.bad_json", f"body is not JSON: {e}") from e
+        if not isinstance(value, dict) or set(value) != {"tx"} or not isinstance(value["tx"], str):
+            raise ApiError(400, "request.bad_field", 'body must be {"tx": "<base64>"}', "$.tx")
+        try:
+            body = base64.b64decode(value["tx"], validate=True)
+        except (binascii.Error, ValueError) as e:
+            raise ApiError(400, "request.bad_field", "tx is not base64", "$.tx") from e
+    try:
+        return Transaction.decode(body)
+    except LedgerError as e:
+        raise ApiError(400, e.code, str(e), f"$.{e.field}" if e.field else "$") from e
+
+
+def create_app(node: NodeService) -> FastAPI:
+    """The node's FastAPI application (starts and stops the node with the server)."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> Any:
+        await node.start()
+        try:
+            yield
+        finally:
+            await node.stop()
+
+    app = FastAPI(
+        title="dgledger node",
+        version="1",
+        lifespan=lifespan,
+        description="Dangerous-goods declaration ledger: transactions, declarations, proofs.",
+    )
+    app.state.node = node
+    requests = RequestVerifier(node.genesis.chain, node.verifier)
+    limiter = RateLimiter(node.config.api.rate_per_key)
+    app.state.requests = requests
+    app.state.limiter = limiter
+
+    @app.exception_handler(ApiError)
+    async def _api_error(_: Request, e: ApiError) -> JSONResponse:
+        return error_response(e.status, e.code, e.message, e.path, **e.extra)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, e: RequestValidationError) -> JSONResponse:
+        first = e.errors()[0] if e.errors() else {}
+        loc = ".".join(str(p) for p in first.get("loc", ()) if p not in ("query", "path", "body"))
+        return error_response(
+            400, "request.invalid", str(first.get("msg", "invalid request")), f"$.{loc}"
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, e: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(e.status_code, "http_error")
+        return error_response(e.status_code, code, str(e.detail))
+
+    async def authenticate(request: Request, body: bytes = b"") -> Caller:
+        path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        try:
+            caller = requests.check(headers, request.method, path, body, node.clock())
+        except AuthError as e:
+            raise ApiError(401, e.code, e.message) from e
+        if not node.is_known_node(caller.key_id):
+            raise ApiError(403, "auth.not_a_member", "the key is not a member or node key")
+        if not limiter.allow(caller.key_id):
+            raise ApiError(429, "rate_limited", "too many requests for this key; slow down")
+        return caller
+
+    app.state.authenticate = authenticate
+
+    # ------------------------------------------------------------- peer routes
+
+    @app.post("/peer/v1/messages", include_in_schema=False)
+    async def peer_messages(request: Request) -> Response:
+        body = await read_body(request, MAX_BATCH)
+        try:
+            messages, dropped = open_batch(
+                body, node.genesis.chain, node.verifier, node.is_known_node
+            )
+        except PeerMessageError as e:
+            node.metrics.reject(e.reason)
+            raise ApiError(400, f"peer.{e.reason}", str(e)) from e
+        for reason, count in dropped.items():
+            node.metrics.reject(reason, count)
+        blocked = [m for m in messages if node.faults.blocks(node.peer_name(m.sender))]
+        if blocked:
+            node.metrics.reject("fault_injected", len(blocked))
+            messages = [m for m in messages if m not in blocked]
+        node.on_peer_messages(messages)
+        return Response(status_code=204)
+
+    @app.get("/peer/v1/blocks", include_in_schema=False)
+    async def peer_blocks(request: Request, count: int = 100) -> Response:
+        caller = await authenticate(request)
+        if node.faults.blocks(node.peer_name(caller.key_id)):
+            raise ApiError(503, "fault_injected", "dropped by fault injection")
+        start_text = request.query_params.get("from", "1")
+        if not start_text.isdigit() or not 1 <= count <= 1000:
+            raise ApiError(400, "request.invalid", "from must be >= 1, count 1..1000", "$.from")
+        start = int(start_text)
+        end = min(node.chain.height, start + count - 1)
+        items = []
+        for h in range(start, end + 1):
+            cert = node.chain.store.certificate_bytes(h)
+            if cert is None:
+                break
+            items.append([node.chain.store.block_bytes(h), cert])
+        return Response(encode(items), media_type="application/msgpack")
+
+    # -------------------------------------------------------- client routes
+
+    @app.post("/v1/transactions", tags=["transactions"], status_code=202)
+    async def submit_transaction(request: Request, wait: str | None = None) -> JSONResponse:
+        """Submit a signed transaction (MessagePack, or JSON ``{"tx": base64}``); ``?wait=commit``."""
+        if wait not in (None, "commit"):
+            raise ApiError(400, "request.invalid", "wait must be 'commit'", "$.wait")
+        body = await read_body(request, min(node.config.api.max_body_bytes, MAX_TX_SIZE * 2))
+        tx = tx_from_body(body, request.headers.get("content-type", ""))
+        if tx.chain != node.genesis.chain:
+            raise ApiError(
+                400, "tx.wrong_chain", f"transaction is for chain {tx.chain}", "$.env.chain"
+            )
+        if not limiter.allow(tx.signer):
+            raise ApiError(429, "rate_limited", "too many requests for this key; slow down")
+        already = node.chain.store.tx_location(tx.id)
+        if already is None:
+            try:
+                node.submit(tx)
+            except Rejected as e:
+                if e.code != "mempool.duplicate":
+                    status = 503 if e.code.startswith("mempool.") else 422
+                    raise ApiError(
+                        status,
+                        e.code,
+                        e.message,
+                        e.violations[0].path if e.violations else None,
+                        violations=[v.to_value() for v in e.violations],
+                        tx_id=tx.id.hex(),
+                    ) from e
+        if wait == "commit":
+            try:
+                await asyncio.wait_for(node.wait_commit(tx.id), MAX_WAIT_S)
+            except TimeoutError as e:
+                raise ApiError(
+                    504, "tx.commit_timeout", "not committed in time; query it later"
+                ) from e
+            return JSONResponse(node.receipt_summary(tx.id), status_code=200)
+        return JSONResponse({"tx_id": tx.id.hex(), "status": "pending"}, status_code=202)
+
+    @app.get("/v1/status", tags=["node"])
+    async def status() -> dict[str, Any]:
+        """Height, tip, consensus round, mempool and peers."""
+        return node.status()
+
+    @app.get("/healthz", tags=["node"])
+    async def healthz() -> dict[str, str]:
+        """Liveness: the process answers."""
+        return {"status": "ok"}
+
+    @app.get("/metrics", tags=["node"])
+    async def metrics() -> Response:
+        """Prometheus metrics."""
+        return Response(render_metrics(node), media_type="text/plain; version=0.0.4")
+
+    if node.test_admin:
+
+        @app.post("/test/v1/faults", include_in_schema=False)
+        async def set_faults(request: Request) -> dict[str, Any]:
+            body = await read_body(request, 4096)
+            try:
+                value = json.loads(body)
+                isolated = {str(p) for p in value["isolate"]}
+            except (ValueError, KeyError, TypeError) as e:
+                raise ApiError(400, "request.invalid", 'body is {"isolate": [peer names]}') from e
+            node.faults.isolated = isolated
+            return {"isolated": sorted(isolated)}
+
+    return app

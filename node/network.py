@@ -1,0 +1,154 @@
+"""``dgledger network init``: genesis, one configuration and key per node, member keys.
+
+Layout written under the target directory::
+
+    genesis.json
+    <validator org>/node.toml          node configuration
+    <validator org>/node-key.pem       the node's consensus and peer key
+    <validator org>/data/              created by the node on first start
+    keys/<org>.pem                     a member key per organisation (signs transactions)
+
+Every key file is PKCS#8, mode 0600. A validator organisation's node key is
+also registered as one of its member keys, so the node can sign the
+transactions it must send itself (evidence of misbehaviour).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from contracts.dgl_builtin import builtin_list
+from contracts.lifecycle import Role
+from contracts.membership import ORG_NAME, AppGenesis, Organisation
+from ledger.crypto import SigningKey
+from ledger.genesis import Genesis
+from ledger.keyfile import save_signing_key
+from ledger.validators import Validator, ValidatorSet
+from node.genesis_file import genesis_to_json
+
+DEFAULT_VALIDATORS = ("customs", "port-authority", "forwarder-a", "forwarder-b")
+DEFAULT_MEMBERS = ("shipper-acme:shipper", "shipper-beta:shipper", "auditor:auditor")
+CHAIN_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+class NetworkInitError(Exception):
+    """Arguments that cannot make a network."""
+
+
+@dataclass(frozen=True, slots=True)
+class NodeFiles:
+    """Where ``network init`` put one node's files."""
+
+    name: str
+    config: Path
+    url: str
+
+
+def role_of(name: str, explicit: str | None) -> Role:
+    """The role given after ``:``, or one guessed from a validator's name."""
+    if explicit:
+        try:
+            return Role(explicit.replace("-", "_"))
+        except ValueError:
+            allowed = ", ".join(r.value for r in Role)
+            raise NetworkInitError(
+                f"{name}: unknown role {explicit!r} (one of {allowed})"
+            ) from None
+    for prefix, role in (
+        ("customs", Role.CUSTOMS),
+        ("port", Role.PORT_AUTHORITY),
+        ("forwarder", Role.FORWARDER),
+    ):
+        if name.startswith(prefix):
+            return role
+    raise NetworkInitError(
+        f"{name}: give its role as NAME:ROLE (customs, port_authority, forwarder)"
+    )
+
+
+def _parse(spec: str) -> tuple[str, str | None]:
+    name, _, role = spec.partition(":")
+    name = name.strip()
+    if not ORG_NAME.match(name):
+        raise NetworkInitError(f"{name!r}: organisation names are lower-case letters, digits, '-'")
+    return name, role.strip() or None
+
+
+def init_network(
+    directory: Path,
+    *,
+    validators: list[str],
+    members: list[str],
+    base_port: int = 7100,
+    chain: str = "dgledger-local",
+    genesis_time: int,
+    host: str = "127.0.0.1",
+    consensus: dict[str, int] | None = None,
+) -> list[NodeFiles]:
+    """Write a new network's files; refuses to overwrite an existing genesis."""
+    if not CHAIN_ID.match(chain):
+        raise NetworkInitError("chain id: letters, digits, '.', '_', '-' (at most 64)")
+    if not validators:
+        raise NetworkInitError("at least one validator organisation is needed")
+    if not 1024 <= base_port <= 65535 - len(validators):
+        raise NetworkInitError("base port must leave room for every node below 65536")
+    directory.mkdir(parents=True, exist_ok=True)
+    if (directory / "genesis.json").exists():
+        raise NetworkInitError(f"{directory / 'genesis.json'} exists: choose an empty directory")
+    validator_specs = [_parse(v) for v in validators]
+    member_specs = [_parse(m) for m in members]
+    names = [n for n, _ in validator_specs + member_specs]
+    if len(set(names)) != len(names):
+        raise NetworkInitError("an organisation is named twice")
+    (directory / "keys").mkdir(exist_ok=True)
+    orgs: list[Organisation] = []
+    vals: list[Validator] = []
+    node_keys: dict[str, SigningKey] = {}
+    for name, explicit in validator_specs:
+        role = role_of(name, explicit)
+        if role not in (Role.CUSTOMS, Role.PORT_AUTHORITY, Role.FORWARDER):
+            raise NetworkInitError(f"{name}: a {role.value} does not run a validator")
+        node_key = SigningKey.generate()
+        member_key = SigningKey.generate()
+        node_keys[name] = node_key
+        (directory / name).mkdir(exist_ok=True)
+        save_signing_key(directory / name / "node-key.pem", node_key)
+        save_signing_key(directory / "keys" / f"{name}.pem", member_key)
+        orgs.append(Organisation(name, role, (member_key.public, node_key.public)))
+        vals.append(Validator(node_key.public, 10, name))
+    for name, explicit in member_specs:
+        if explicit is None:
+            raise NetworkInitError(f"{name}: members are given as NAME:ROLE")
+        role = role_of(name, explicit)
+        key = SigningKey.generate()
+        save_signing_key(directory / "keys" / f"{name}.pem", key)
+        orgs.append(Organisation(name, role, (key.public,)))
+    app = AppGenesis(tuple(orgs), builtin_list().digest(), 2)
+    genesis = Genesis.create(chain, genesis_time, ValidatorSet.create(vals), app.to_value())
+    (directory / "genesis.json").write_text(genesis_to_json(genesis), encoding="utf-8")
+    nodes = []
+    urls = {name: f"http://{host}:{base_port + i}" for i, (name, _) in enumerate(validator_specs)}
+    for i, (name, _) in enumerate(validator_specs):
+        peers = "".join(
+            f'\n[[peers]]\nname = "{other}"\nurl = "{url}"\n'
+            for other, url in urls.items()
+            if other != name
+        )
+        extra = "".join(f"{k} = {v}\n" for k, v in (consensus or {}).items())
+        text = (
+            "[node]\n"
+            f'name = "{name}"\n'
+            'data_dir = "data"\n'
+            'genesis = "../genesis.json"\n'
+            'key = "node-key.pem"\n'
+            'dgl = "builtin"\n'
+            f'listen = "{host}:{base_port + i}"\n'
+            "validator = true\n"
+            f"{peers}" + (f"\n[consensus]\n{extra}" if extra else "")
+        )
+        path = directory / name / "node.toml"
+        path.write_text(text, encoding="utf-8")
+        nodes.append(NodeFiles(name, path, urls[name]))
+    return nodes

@@ -1,0 +1,495 @@
+"""One node: the chain, the mempool, the consensus driver, peers and block sync.
+
+Everything runs on one asyncio event loop (the HTTP server's), so the chain,
+the mempool and the consensus machine are only ever touched by one thread.
+The consensus machine is driven by :meth:`NodeService._dispatch`, which
+carries out its actions in order: ``PersistSigned`` is fsynced before any
+later action of the same batch is carried out, so a signature is on disk
+before it can reach a peer.
+
+No empty blocks while idle: after a commit (and at start) the next height is
+entered only once a transaction is pending or a peer's consensus message for
+that height arrives; a pending transaction starts it within
+``block_delay_ms``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from contracts.dgl import DangerousGoodsList
+from contracts.dgl_builtin import builtin_list
+from ledger.block import Block
+from ledger.crypto import SigningKey, Verifier
+from ledger.errors import LedgerError
+from ledger.genesis import Genesis
+from ledger.keyfile import load_signing_key
+from ledger.kv import LevelDBKV
+from ledger.tx import Transaction
+from ledger.votes import Certificate, Proposal, Vote
+from node.chain import Chain
+from node.config import NodeConfig
+from node.consensus.events import (
+    Action,
+    BlockValidated,
+    BroadcastProposal,
+    BroadcastVote,
+    Commit,
+    Event,
+    NewHeight,
+    PersistSigned,
+    ProposalReady,
+    ProposalReceived,
+    RecordEvidence,
+    RequestProposal,
+    RequestValidation,
+    ScheduleTimeout,
+    Start,
+    TimeoutFired,
+    VoteReceived,
+)
+from node.consensus.machine import ConsensusMachine
+from node.consensus.params import TimeoutConfig
+from node.consensus.privval import PrivValidator, SignStateFile
+from node.genesis_file import load_genesis
+from node.mempool import Mempool, MempoolLimits
+from node.peer_messages import PeerMessage, seal
+from node.sync import BlockSync
+from node.transport import Faults, Transport
+
+log = logging.getLogger("dgledger.node")
+
+MAX_EARLY_MESSAGES = 10_000
+
+
+class StartupError(Exception):
+    """The node cannot start with this configuration, genesis or store."""
+
+
+def now_ms() -> int:
+    """Wall-clock milliseconds (the node's, never the ledger's)."""
+    return time.time_ns() // 1_000_000
+
+
+@dataclass(slots=True)
+class Metrics:
+    """Counters the node exports at /metrics."""
+
+    rejected_messages: dict[str, int] = field(default_factory=dict)
+    commit_latency_ms: deque[float] = field(default_factory=lambda: deque(maxlen=1000))
+    committed_txs: int = 0
+    blocks_synced: int = 0
+
+    def reject(self, reason: str, n: int = 1) -> None:
+        """Count a dropped message."""
+        self.rejected_messages[reason] = self.rejected_messages.get(reason, 0) + n
+
+
+def load_lists(config: NodeConfig, genesis: Genesis) -> dict[bytes, DangerousGoodsList]:
+    """The Dangerous Goods List named by the configuration; it must match genesis."""
+    dgl = builtin_list() if config.dgl == "builtin" else DangerousGoodsList.load_file(config.dgl)
+    pinned = genesis.app["dgl"]
+    if dgl.digest() != pinned:
+        raise StartupError(
+            f"the Dangerous Goods List {config.dgl!r} has digest {dgl.digest().hex()},"
+            f" genesis pins {pinned.hex()}: refusing to start"
+        )
+    return {dgl.digest(): dgl}
+
+
+def load_node_key(config: NodeConfig) -> SigningKey:
+    """The node's key, decrypted with the password from the named environment variable."""
+    password = None
+    if config.key_password_env:
+        value = os.environ.get(config.key_password_env)
+        if value is None:
+            raise StartupError(f"environment variable {config.key_password_env} is not set")
+        password = value.encode()
+    try:
+        return load_signing_key(config.key, password)
+    except LedgerError as e:
+        raise StartupError(f"node key {config.key}: {e}") from e
+
+
+class NodeService:
+    """A running node."""
+
+    def __init__(
+        self,
+        config: NodeConfig,
+        *,
+        clock: Callable[[], int] = now_ms,
+        test_admin: bool = False,
+    ) -> None:
+        self.config = config
+        self.clock = clock
+        self.test_admin = test_admin
+        self.genesis = load_genesis(config.genesis)
+        self.lists = load_lists(config, self.genesis)
+        self.key = load_node_key(config)
+        self.verifier = Verifier()
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.kv = LevelDBKV(config.data_dir / "chain")
+            self.chain = Chain(self.kv, self.genesis, self.lists, self.verifier)
+        except LedgerError as e:
+            raise StartupError(f"store {config.data_dir}: {e}") from e
+        limits = config.mempool
+        self.mempool = Mempool(
+            self.chain.engine,
+            self.verifier,
+            MempoolLimits(limits.max_txs, limits.max_bytes, limits.max_per_signer),
+        )
+        self.metrics = Metrics()
+        self.faults = Faults()
+        self.transport = Transport(config.peers, self.faults)
+        self.sync = BlockSync(self)
+        c = config.consensus
+        timeouts = TimeoutConfig(
+            propose=c.propose_ms,
+            propose_delta=c.round_increment_ms,
+            prevote=c.prevote_ms,
+            prevote_delta=c.round_increment_ms,
+            precommit=c.precommit_ms,
+            precommit_delta=c.round_increment_ms,
+            commit=c.commit_ms,
+        )
+        self.sign_file = SignStateFile(config.data_dir / "sign-state", self.genesis.chain)
+        signer = PrivValidator(self.key, self.sign_file.load()) if config.validator else None
+        self.machine = ConsensusMachine(
+            chain=self.genesis.chain, verifier=self.verifier, signer=signer, timeouts=timeouts
+        )
+        self._machine_started = False
+        self._deferred: Start | NewHeight | None = None
+        self._early: list[Event] = []
+        self._waiters: dict[bytes, list[asyncio.Future[int]]] = {}
+        self._commit_started: dict[bytes, float] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._kick_handle: asyncio.TimerHandle | None = None
+        self.evidence: dict[bytes, Any] = {}
+        self.known_nodes = self._known_node_keys()
+
+    def _known_node_keys(self) -> set[str]:
+        keys = {v.key_id for v in self.genesis.validators}
+        keys |= {
+            k.key_id
+            for v in (self.chain.validators, self.chain.previous_validators)
+            for k in (x.public for x in v)
+        }
+        return keys
+
+    def peer_name(self, key_id: str) -> str:
+        """The organisation name of a validator key (peers are named after it), else the key id."""
+        for validators in (self.chain.validators, self.genesis.validators):
+            member = validators.get(key_id)
+            if member is not None:
+                return member.org
+        return key_id
+
+    def status(self) -> dict[str, Any]:
+        """What /v1/status answers."""
+        return {
+            "chain": self.genesis.chain,
+            "genesis": self.genesis.hash.hex(),
+            "node": self.config.name,
+            "validator": self.config.validator,
+            "height": self.chain.height,
+            "tip": self.chain.tip_hash.hex(),
+            "tip_time": self.chain.tip_time,
+            "state_root": self.chain.state_root.hex(),
+            "log_size": self.chain.log_size,
+            "consensus": {"height": self.machine.height, "round": self.machine.round},
+            "mempool": {"txs": len(self.mempool), "bytes": self.mempool.size_bytes},
+            "peers": {
+                "configured": len(self.config.peers),
+                "connected": self.transport.connected(),
+            },
+        }
+
+    def receipt_summary(self, tx_id: bytes) -> dict[str, Any]:
+        """Where a committed transaction is and what the rules made of it."""
+        location = self.chain.store.tx_location(tx_id)
+        if location is None:
+            return {"tx_id": tx_id.hex(), "status": "pending"}
+        result = self.chain.engine().view().get(f"tx/{tx_id.hex()}") or {}
+        return {
+            "tx_id": tx_id.hex(),
+            "status": "committed" if result.get("ok") else "rejected",
+            "height": location.height,
+            "index": location.index,
+            "log_index": location.log_index,
+            "result": _jsonable(result),
+        }
+
+    def is_known_node(self, key_id: str) -> bool:
+        """A validator key (at genesis or now) or an active member key of the membership."""
+        if key_id in self.known_nodes:
+            return True
+        record = self.chain.engine().view().get(f"key/{key_id}")
+        return record is not None and record["revoked_at"] is None
+
+    # ------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        """Start peers, sync and (for validators) consensus."""
+        self.transport.start()
+        self._tasks.append(asyncio.create_task(self._status_loop(), name="status"))
+        self._tasks.append(asyncio.create_task(self.sync.run(), name="sync"))
+        self._defer(Start(self.chain.height + 1, self.chain.validators))
+        if self.mempool.pending():
+            self._open_gate()
+        log.info(
+            "node started",
+            extra={"fields": {"height": self.chain.height, "validator": self.config.validator}},
+        )
+
+    async def stop(self) -> None:
+        """Stop background tasks and close the store."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.transport.stop()
+        self.verifier.close()
+        self.kv.close()
+
+    async def _status_loop(self) -> None:
+        while True:
+            self.transport.broadcast(self._seal("status", {"height": self.chain.height}))
+            await asyncio.sleep(1.0)
+
+    def _seal(self, kind: str, body: Any) -> bytes:
+        return seal(self.key, self.genesis.chain, kind, body)
+
+    # --------------------------------------------------------- transactions
+
+    def submit(self, tx: Transaction, *, gossip: bool = True) -> dict[str, Any]:
+        """Admit a transaction to the mempool (raises ``node.mempool.Rejected``)."""
+        self.mempool.set_context(self.chain.height + 1, max(self.clock(), self.chain.tip_time + 1))
+        outcome = self.mempool.add(tx)
+        self._commit_started[tx.id] = time.monotonic()
+        if gossip:
+            self.transport.broadcast(self._seal("txs", [tx.wire]))
+        self._kick()
+        return outcome
+
+    def wait_commit(self, tx_id: bytes) -> asyncio.Future[int]:
+        """A future resolved with the height once ``tx_id`` is committed."""
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        location = self.chain.store.tx_location(tx_id)
+        if location is not None:
+            future.set_result(location.height)
+        else:
+            self._waiters.setdefault(tx_id, []).append(future)
+        return future
+
+    # ------------------------------------------------------ peer messages in
+
+    def on_peer_messages(self, messages: list[PeerMessage]) -> None:
+        """Handle authenticated peer messages."""
+        for m in messages:
+            try:
+                self._on_peer_message(m)
+            except (LedgerError, ValueError, TypeError, KeyError) as e:
+                self.metrics.reject(f"{m.kind}_invalid")
+                log.debug("dropped %s from %s: %s", m.kind, m.sender, e)
+
+    def _on_peer_message(self, m: PeerMessage) -> None:
+        if m.kind == "txs":
+            if type(m.body) is not list or len(m.body) > 10_000:
+                raise ValueError("txs body")
+            for raw in m.body:
+                try:
+                    self.submit(Transaction.decode(raw), gossip=False)
+                except Exception:  # noqa: BLE001 - a peer's bad transaction is only counted
+                    self.metrics.reject("tx_refused")
+        elif m.kind == "status":
+            height = m.body.get("height") if type(m.body) is dict else None
+            if type(height) is int and height > self.chain.height:
+                self.sync.peer_ahead(m.sender, height)
+        elif m.kind == "vote":
+            vote = Vote.from_value(m.body)
+            self._consensus_message(vote.height, VoteReceived(vote))
+        elif m.kind == "proposal":
+            if type(m.body) is not dict or set(m.body) != {"proposal", "block"}:
+                raise ValueError("proposal body")
+            proposal = Proposal.from_value(m.body["proposal"])
+            block = Block.decode(m.body["block"]) if type(m.body["block"]) is bytes else None
+            if block is None:
+                raise ValueError("proposal block")
+            self._consensus_message(proposal.height, ProposalReceived(proposal, block))
+        elif m.kind == "evidence":
+            self._on_evidence_value(m.body)
+
+    def _consensus_message(self, height: int, event: Event) -> None:
+        if not self.config.validator:
+            return
+        if height > self.chain.height + 1:
+            self.sync.peer_ahead(None, height - 1)
+        if not self._machine_started:
+            if len(self._early) < MAX_EARLY_MESSAGES:
+                self._early.append(event)
+            if self._deferred is not None and height >= self._deferred.height:
+                self._open_gate()
+            return
+        if self._deferred is not None and height >= self._deferred.height:
+            self._open_gate()
+        self._dispatch(event)
+
+    def _on_evidence_value(self, value: Any) -> None:
+        from node.consensus.evidence import Evidence
+
+        evidence = Evidence.from_value(value)
+        evidence.verify(self.genesis.chain, self.chain.validators, self.verifier)
+        self.evidence.setdefault(evidence.hash, evidence)
+
+    # -------------------------------------------------------- the height gate
+
+    def _defer(self, event: Start | NewHeight) -> None:
+        self._deferred = event
+
+    def _kick(self) -> None:
+        """A transaction is pending: open the gate after the block delay."""
+        if self._deferred is None or self._kick_handle is not None:
+            return
+        delay = self.config.consensus.block_delay_ms / 1000
+        self._kick_handle = asyncio.get_running_loop().call_later(delay, self._kicked)
+
+    def _kicked(self) -> None:
+        self._kick_handle = None
+        if len(self.mempool):
+            self._open_gate()
+
+    def _open_gate(self) -> None:
+        event, self._deferred = self._deferred, None
+        if event is None or not self.config.validator:
+            return
+        self._machine_started = True
+        self._dispatch(event)
+        early, self._early = self._early, []
+        for message in early:
+            self._dispatch(message)
+
+    def on_synced(self) -> None:
+        """Block sync moved the chain forward: re-enter consensus at the new height."""
+        self.mempool.committed(set())
+        if not self.config.validator:
+            return
+        event = NewHeight(self.chain.height + 1, self.chain.validators)
+        if self._machine_started and self.machine.height < event.height:
+            self._defer(event)
+            self._kick()
+        elif not self._machine_started:
+            self._defer(Start(event.height, event.validators))
+            self._kick()
+
+    # ------------------------------------------------------ consensus driver
+
+    def _dispatch(self, event: Event) -> None:
+        queue: deque[Event] = deque([event])
+        while queue:
+            actions = self.machine.handle(queue.popleft())
+            for action in actions:
+                follow = self._carry_out(action)
+                if follow is not None:
+                    queue.append(follow)
+
+    def _carry_out(self, action: Action) -> Event | None:
+        if isinstance(action, PersistSigned):
+            self.sign_file.save(action.state)
+        elif isinstance(action, BroadcastVote):
+            self.transport.broadcast(self._seal("vote", action.vote.to_value()))
+        elif isinstance(action, BroadcastProposal):
+            body = {"proposal": action.proposal.to_value(), "block": action.block.encode()}
+            self.transport.broadcast(self._seal("proposal", body))
+        elif isinstance(action, ScheduleTimeout):
+            fired = TimeoutFired(action.kind, action.height, action.round)
+            asyncio.get_running_loop().call_later(
+                action.duration / 1000, lambda: self._dispatch(fired)
+            )
+        elif isinstance(action, RequestProposal):
+            return self._propose(action)
+        elif isinstance(action, RequestValidation):
+            return BlockValidated(action.height, action.block_hash, self._valid(action.block))
+        elif isinstance(action, Commit):
+            return self._commit(action.block, action.certificate)
+        elif isinstance(action, RecordEvidence):
+            self.evidence.setdefault(action.evidence.hash, action.evidence)
+            self.transport.broadcast(self._seal("evidence", action.evidence.to_value()))
+        return None
+
+    def _propose(self, action: RequestProposal) -> ProposalReady | None:
+        if action.height != self.chain.height + 1:
+            return None
+        c = self.config.consensus
+        time_ms = max(self.clock(), self.chain.tip_time + 1)
+        self.mempool.set_context(action.height, time_ms)
+        # Admission order already passed the rules against the committed state.
+        txs = self.mempool.select(c.max_block_txs, 16 * 1024 * 1024)
+        last = self.chain.store.certificate(self.chain.height) if self.chain.height else None
+        block = self.chain.build_block(
+            txs, time=time_ms, proposer=self.key.public.key_id, last_commit=last
+        )
+        return ProposalReady(action.height, action.round, block)
+
+    def _valid(self, block: Block) -> bool:
+        drift = self.config.consensus.max_clock_drift_ms
+        if block.header.time > self.clock() + drift:
+            self.metrics.reject("block_time_ahead")
+            return False
+        try:
+            self.chain.validate_block(block)
+        except LedgerError as e:
+            log.info("invalid proposal at height %d: %s", block.height, e)
+            self.metrics.reject("invalid_block")
+            return False
+        return True
+
+    def _commit(self, block: Block, certificate: Certificate) -> NewHeight | None:
+        if block.height != self.chain.height + 1:
+            return None  # block sync got there first
+        self.commit_block(block, certificate)
+        event = NewHeight(self.chain.height + 1, self.chain.validators)
+        self._defer(event)
+        if len(self.mempool):
+            self._kick()
+        return None
+
+    def commit_block(self, block: Block, certificate: Certificate) -> None:
+        """Write a decided or synced block, then settle the mempool and waiters."""
+        self.chain.commit_block(block, certificate)
+        ids = {tx.id for tx in block.txs}
+        self.mempool.committed(ids)
+        self.metrics.committed_txs += len(ids)
+        now = time.monotonic()
+        for tx_id in ids:
+            started = self._commit_started.pop(tx_id, None)
+            if started is not None:
+                self.metrics.commit_latency_ms.append((now - started) * 1000)
+            for future in self._waiters.pop(tx_id, []):
+                if not future.done():
+                    future.set_result(block.height)
+        log.info(
+            "committed block",
+            extra={"fields": {"height": block.height, "txs": len(block.txs)}},
+        )
+
+
+def _jsonable(value: Any) -> Any:
+    """A decoded state value with bytes as hex, for JSON answers."""
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    return value

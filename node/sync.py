@@ -1,0 +1,127 @@
+"""Block sync: a node that is behind fetches blocks with certificates and verifies them.
+
+Blocks come from any peer, in batches, over ``GET /peer/v1/blocks`` (a
+request signed with the node key). Each block is checked exactly as a
+proposal is (links, the previous block's certificate, signatures, log and
+state roots) and committed only with a certificate that verifies against
+the validator set in force, so a lying peer can delay a node but never make
+it accept a block the validators did not decide. The next batch is fetched
+while the current one is applied, so catch-up speed is bounded by
+verification rather than by round trips.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any, Final
+
+import httpx
+
+from ledger.block import Block
+from ledger.encoding import decode
+from ledger.errors import LedgerError
+from ledger.votes import Certificate
+from node.auth import sign_request
+
+if TYPE_CHECKING:
+    from node.service import NodeService
+
+log = logging.getLogger("dgledger.sync")
+
+BATCH: Final = 200
+MAX_RESPONSE: Final = 256 * 1024 * 1024
+
+
+class BlockSync:
+    """Fetches and applies blocks while the node is behind its peers."""
+
+    def __init__(self, node: NodeService) -> None:
+        self.node = node
+        self.target = 0
+        self.preferred: str | None = None
+        self._wake = asyncio.Event()
+        self.client: httpx.AsyncClient | None = None
+
+    def peer_ahead(self, peer_key: str | None, height: int) -> None:
+        """A peer reports ``height``; sync if it is beyond ours."""
+        if height > self.target:
+            self.target = height
+        if height > self.node.chain.height:
+            self._wake.set()
+
+    async def run(self) -> None:
+        """Sync whenever woken, or every few seconds to be safe."""
+        self.client = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=2.0))
+        try:
+            while True:
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout=3.0)
+                except TimeoutError:
+                    pass
+                self._wake.clear()
+                if self.target > self.node.chain.height or not self.node.config.validator:
+                    await self.catch_up()
+        finally:
+            await self.client.aclose()
+
+    async def _fetch(self, url: str, start: int, count: int) -> list[Any]:
+        assert self.client is not None
+        path = f"/peer/v1/blocks?from={start}&count={count}"
+        headers = sign_request(
+            self.node.key, self.node.genesis.chain, "GET", path, b"", self.node.clock()
+        )
+        response = await self.client.get(url + path, headers=headers)
+        if response.status_code != 200:
+            return []
+        content = response.content
+        if len(content) > MAX_RESPONSE:
+            return []
+        items = decode(content, max_size=MAX_RESPONSE, max_depth=4)
+        if type(items) is not list:
+            raise LedgerError("blocks response must be a list")
+        return items
+
+    async def catch_up(self) -> None:
+        """Fetch and apply blocks from peers until none has more."""
+        progressed = False
+        for peer in self.node.config.peers:
+            if self.node.faults.blocks(peer.name):
+                continue
+            while True:
+                start = self.node.chain.height + 1
+                try:
+                    items = await self._fetch(peer.url, start, BATCH)
+                except (httpx.HTTPError, LedgerError) as e:
+                    log.debug("sync from %s failed: %s", peer.name, e)
+                    break
+                if not items:
+                    break
+                applied = self._apply(items, start, peer.name)
+                progressed = progressed or applied > 0
+                if applied < len(items) or len(items) < BATCH:
+                    break
+        if progressed:
+            self.node.on_synced()
+
+    def _apply(self, items: list[Any], start: int, peer: str) -> int:
+        applied = 0
+        for i, item in enumerate(items):
+            height = start + i
+            if height != self.node.chain.height + 1:
+                break
+            try:
+                if type(item) is not list or len(item) != 2:
+                    raise LedgerError("each entry is [block, certificate]")
+                block = Block.decode(item[0])
+                certificate = Certificate.decode(item[1])
+                if block.height != height:
+                    raise LedgerError(f"peer sent block {block.height} for {height}")
+                self.node.commit_block(block, certificate)
+            except LedgerError as e:
+                self.node.metrics.reject("sync_invalid_block")
+                log.warning("block %d from %s refused: %s", height, peer, e)
+                break
+            applied += 1
+            self.node.metrics.blocks_synced += 1
+        return applied
