@@ -71,7 +71,9 @@ class Caller:
 class RequestVerifier:
     """Checks signed requests: signature, freshness, and no replay within the window."""
 
-    def __init__(self, chain: str, verifier: Verifier, max_skew_ms: int = DEFAULT_MAX_SKEW_MS) -> None:
+    def __init__(
+        self, chain: str, verifier: Verifier, max_skew_ms: int = DEFAULT_MAX_SKEW_MS
+    ) -> None:
         self.chain = chain
         self.verifier = verifier
         self.max_skew_ms = max_skew_ms
@@ -92,7 +94,9 @@ class RequestVerifier:
         time_text = headers.get(HEADER_TIME)
         sig_hex = headers.get(HEADER_SIG)
         if not key_hex or not time_text or not sig_hex:
-            raise AuthError("auth.missing", "signed request headers X-DG-Key, X-DG-Time, X-DG-Sig needed")
+            raise AuthError(
+                "auth.missing", "signed request headers X-DG-Key, X-DG-Time, X-DG-Sig needed"
+            )
         try:
             public = PublicKey(bytes.fromhex(key_hex))
             signature = bytes.fromhex(sig_hex)

@@ -143,7 +143,16 @@ def load_config(path: str | Path) -> NodeConfig:
     node = raw.get("node")
     if not isinstance(node, dict):
         raise ConfigError(f"{path}: [node] section missing")
-    allowed = {"name", "data_dir", "genesis", "key", "key_password_env", "dgl", "listen", "validator"}
+    allowed = {
+        "name",
+        "data_dir",
+        "genesis",
+        "key",
+        "key_password_env",
+        "dgl",
+        "listen",
+        "validator",
+    }
     for key in node:
         if key not in allowed:
             raise ConfigError(f"{path}: [node] unknown key {key!r}")

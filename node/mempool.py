@@ -78,7 +78,9 @@ class Mempool:
         """The height and time the next block will roughly have (for expiry and rules)."""
         self._ctx = Context(height, time)
 
-    def _refuse(self, code: str, message: str, violations: list[Violation] | None = None) -> Rejected:
+    def _refuse(
+        self, code: str, message: str, violations: list[Violation] | None = None
+    ) -> Rejected:
         self.rejected[code] = self.rejected.get(code, 0) + 1
         return Rejected(code, message, violations)
 
