@@ -94,14 +94,19 @@ class ReplaySummary:
 
 def replay(
     genesis: Genesis,
-    blocks: Iterable[Block],
+    blocks: Iterable[tuple[Block, Certificate | None]],
     machine: StateMachine,
     verifier: Verifier,
     *,
-    final_certificate: Certificate | None = None,
     progress: Callable[[ReplaySummary], None] | None = None,
 ) -> ReplaySummary:
-    """Verify ``blocks`` from height 1 against ``genesis``; raise :class:`ReplayError`."""
+    """Verify ``blocks`` (each with the certificate held for it, if any) from height 1.
+
+    Each block's ``last_commit`` proves its predecessor final; the certificate
+    paired with the last block proves the tip final and is checked at the end
+    (certificates paired with earlier blocks are superseded by those).
+    Raises :class:`ReplayError` at the first failure.
+    """
     chain = genesis.chain
     validators = genesis.validators
     previous_validators = validators
@@ -109,7 +114,8 @@ def replay(
     prev_time = genesis.time
     log = LogFrontier()
     summary = ReplaySummary(tip_hash=genesis.hash, log_root=log.root())
-    for block in blocks:
+    final_certificate: Certificate | None = None
+    for block, final_certificate in blocks:
         height = summary.height + 1
         header = block.header
         check_block(

@@ -125,6 +125,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     p.add_argument("--unsafe-test-admin", action="store_true", help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_node_start)
+
+    from node.cli_audit import add_parser as add_audit
+
+    add_audit(sub)
     return parser
 
 

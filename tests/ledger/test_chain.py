@@ -15,7 +15,15 @@ from ledger.errors import CertificateError, LedgerError, ReplayError, SchemaErro
 from ledger.replay import replay
 from ledger.tx import Envelope, Transaction
 from ledger.votes import Certificate, Vote, VoteType
-from tests.ledger.chainmaker import CHAIN, CLIENT, VALIDATOR_KEYS, HashChainMachine, key, make_chain
+from tests.ledger.chainmaker import (
+    CHAIN,
+    ChainMaker,
+    CLIENT,
+    VALIDATOR_KEYS,
+    HashChainMachine,
+    key,
+    make_chain,
+)
 
 VERIFIER = Verifier(workers=2)
 
@@ -136,16 +144,14 @@ def test_header_round_trip_and_shape_errors() -> None:
         Header.from_value(broken)
 
 
+def pairs(maker: ChainMaker) -> list[tuple[Block, Certificate | None]]:
+    return list(zip(maker.blocks, maker.certificates, strict=True))
+
+
 def test_replay_accepts_a_sound_chain() -> None:
     maker = make_chain(6)
     machine = HashChainMachine(maker.genesis.validators)
-    summary = replay(
-        maker.genesis,
-        iter(maker.blocks),
-        machine,
-        VERIFIER,
-        final_certificate=maker.certificates[-1],
-    )
+    summary = replay(maker.genesis, pairs(maker), machine, VERIFIER)
     assert summary.height == 6
     assert summary.transactions == 18
     assert summary.tip_hash == maker.blocks[-1].hash
@@ -172,7 +178,7 @@ def test_replay_names_the_first_bad_block(field: str, value: object, reason: str
     blocks[2] = Block(header, bad.txs, bad.last_commit)
     machine = HashChainMachine(maker.genesis.validators)
     with pytest.raises(ReplayError) as info:
-        replay(maker.genesis, blocks, machine, VERIFIER)
+        replay(maker.genesis, [(b, None) for b in blocks], machine, VERIFIER)
     assert info.value.height == 3
     assert reason in str(info.value)
 
@@ -186,7 +192,12 @@ def test_replay_catches_a_tampered_transaction_with_its_index() -> None:
     forged = Transaction(tx.envelope, tx.env_bytes, sigs, tx.id, tx.wire)
     blocks[1] = Block(victim.header, (victim.txs[0], forged, victim.txs[2]), victim.last_commit)
     with pytest.raises(ReplayError) as info:
-        replay(maker.genesis, blocks, HashChainMachine(maker.genesis.validators), VERIFIER)
+        replay(
+            maker.genesis,
+            [(b, None) for b in blocks],
+            HashChainMachine(maker.genesis.validators),
+            VERIFIER,
+        )
     assert (info.value.height, info.value.tx_index) == (2, 1)
 
 
@@ -197,7 +208,12 @@ def test_replay_catches_a_forged_certificate() -> None:
     weak = maker.certify(blocks[1], signers=VALIDATOR_KEYS[:2])
     blocks[2] = Block(victim.header, victim.txs, weak)
     with pytest.raises(ReplayError, match="certificate of block 2"):
-        replay(maker.genesis, blocks, HashChainMachine(maker.genesis.validators), VERIFIER)
+        replay(
+            maker.genesis,
+            [(b, None) for b in blocks],
+            HashChainMachine(maker.genesis.validators),
+            VERIFIER,
+        )
 
 
 def test_replay_checks_the_final_certificate() -> None:
@@ -206,10 +222,9 @@ def test_replay_checks_the_final_certificate() -> None:
     with pytest.raises(ReplayError, match="final certificate"):
         replay(
             maker.genesis,
-            maker.blocks,
+            [(maker.blocks[0], None), (maker.blocks[1], weak)],
             HashChainMachine(maker.genesis.validators),
             VERIFIER,
-            final_certificate=weak,
         )
 
 
