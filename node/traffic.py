@@ -1,0 +1,239 @@
+"""Realistic declaration traffic for the demo, benchmarks and generated chains.
+
+Declarations are drawn, from a seeded generator, from the entries of the
+Dangerous Goods List in force: every item carries what its class needs
+(flashpoint for class 3 or subsidiary 3, net explosive content for class 1,
+technical name for N.O.S. entries that need one), containers and vessels
+carry valid check digits, and items share a container only when the
+segregation table allows it. Invalid declarations are valid ones with one
+deliberate fault, so each is refused for a known reason.
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from contracts.dgl import DangerousGoodsList
+from contracts.dgl_types import DglEntry
+from contracts.formats import imo_check_digit, iso6346_check_digit
+from contracts.segregation import Segregation, class1_compatible, required_segregation
+
+Doc = dict[str, Any]
+
+CLASSES = ("1", "2", "3", "4", "5", "6", "7", "8", "9")
+PORTS = ("FRLEH", "BEANR", "NLRTM", "DEHAM", "USNYC", "SGSIN", "CNSHA", "GBFXT", "ESVLC", "ITGOA")
+OWNERS = ("MSC", "CMA", "HLX", "MAE", "ONE", "EGH", "CSQ", "TGH")
+PACKAGES = ("1A1", "4G", "3H1", "6HA1", "1H1", "4C1", "31HA1")
+TECHNICAL_NAMES = (
+    "XYLENE",
+    "TOLUENE",
+    "ETHYL ACETATE",
+    "SODIUM HYDROXIDE",
+    "ACETONE",
+    "ISOPROPANOL",
+)
+EXPLOSIVE_CLASSES = frozenset({"1.4S", "1.4G", "1.4C", "1.4B", "1.3G", "1.1D", "1.2F"})
+
+
+def container_number(rng: random.Random) -> str:
+    """An ISO 6346 container number with its check digit."""
+    prefix = f"{rng.choice(OWNERS)}U{rng.randrange(1_000_000):06d}"
+    return f"{prefix}{iso6346_check_digit(prefix)}"
+
+
+def imo_number(rng: random.Random) -> str:
+    """A seven-digit IMO ship number with its check digit."""
+    digits = f"{rng.randrange(900_000, 999_999):06d}"
+    return f"{digits}{imo_check_digit(digits)}"
+
+
+def _hazards(item: Doc) -> list[str]:
+    return [
+        item["imoClass"],
+        *(item[k] for k in ("subsidiaryRisk1", "subsidiaryRisk2") if k in item),
+    ]
+
+
+def _may_share(a: Doc, b: Doc) -> bool:
+    if a["imoClass"][0] == "1" and b["imoClass"][0] == "1":
+        return class1_compatible(a["imoClass"], b["imoClass"])
+    return required_segregation(_hazards(a), _hazards(b)) is Segregation.NONE
+
+
+@dataclass
+class Voyage:
+    """A vessel call declarations are made for."""
+
+    imo: str
+    name: str
+    voyage: str
+    loading: str
+    discharge: str
+    departure: str
+
+
+class TrafficGenerator:
+    """Seeded source of declaration documents."""
+
+    def __init__(self, dgl: DangerousGoodsList, seed: int = 1) -> None:
+        self.rng = random.Random(seed)
+        self.by_class: dict[str, list[DglEntry]] = {c: [] for c in CLASSES}
+        for entry in dgl.entries:
+            if entry.hazard_class[0] == "1" and entry.hazard_class not in EXPLOSIVE_CLASSES:
+                continue
+            if len(entry.subsidiary_hazards) > 2 or entry.hazard_class.startswith("6.2"):
+                continue
+            self.by_class[entry.hazard_class[0]].append(entry)
+        self.voyages = [self._voyage(i) for i in range(6)]
+        self.serial = 0
+
+    def _voyage(self, i: int) -> Voyage:
+        loading, discharge = self.rng.sample(PORTS, 2)
+        day = 1 + i * 3
+        return Voyage(
+            imo_number(self.rng),
+            f"PORT EXPRESS {i + 1}",
+            f"{100 + i:03d}{self.rng.choice('EWNS')}",
+            loading,
+            discharge,
+            f"2026-12-{day:02d}T18:00:00Z",
+        )
+
+    def item(self, cls: str | None = None) -> Doc:
+        """One valid item of class ``cls`` (or any class)."""
+        rng = self.rng
+        entries = self.by_class[cls or rng.choice(CLASSES)]
+        entry = rng.choice(entries)
+        packages = rng.randint(1, 80)
+        item: Doc = {
+            "UNNumber": entry.un_number,
+            "properShippingName": entry.proper_shipping_name.split(" or ")[0],
+            "imoClass": entry.hazard_class,
+            "numberOfPackages": packages,
+            "packageCode": rng.choice(PACKAGES),
+            "isMarinePollutant": bool(entry.marine_pollutant),
+            "isLimitedQuantity": False,
+            "grossWeight": {"value": str(packages * rng.randint(10, 250)), "unit": "KGM"},
+            "emergencyContactDetails": {"contact": "CHEMTREC 24H", "phone": "+1 703 527 3887"},
+        }
+        for i, hazard in enumerate(entry.subsidiary_hazards):
+            item[f"subsidiaryRisk{i + 1}"] = hazard
+        if entry.packing_group is not None:
+            item["packingGroup"] = entry.packing_group
+        if "3" in (entry.hazard_class, *entry.subsidiary_hazards):
+            low = entry.packing_group in (1, 2)
+            item["limits"] = {
+                "temperatureUnit": "CEL",
+                "flashPoint": str(rng.randint(-40, 22) if low else rng.randint(23, 60)),
+            }
+        if entry.hazard_class[0] == "1":
+            item["netExplosiveContent"] = {"value": str(rng.randint(1, 400)), "unit": "KGM"}
+        if entry.technical_name_required:
+            item["technicalName"] = rng.choice(TECHNICAL_NAMES)
+        if entry.ems is not None:
+            item["EMSNumber"] = entry.ems
+        return item
+
+    def declaration(self, shipper: str, *, classes: tuple[str, ...] | None = None) -> Doc:
+        """A valid declaration of one to four items, grouped into containers they may share."""
+        rng = self.rng
+        self.serial += 1
+        wanted = classes or tuple(rng.choice(CLASSES) for _ in range(rng.randint(1, 4)))
+        groups: list[list[Doc]] = []
+        for cls in wanted:
+            item = self.item(cls)
+            for group in groups:
+                if len(group) < 3 and all(_may_share(item, other) for other in group):
+                    group.append(item)
+                    break
+            else:
+                groups.append([item])
+        voyage = rng.choice(self.voyages)
+        return {
+            "declarationId": f"{voyage.loading}-{shipper.upper()}-{self.serial:07d}",
+            "shipper": {
+                "partyName": f"{shipper.upper()} SA",
+                "address": "12 RUE DU PORT, LE HAVRE",
+            },
+            "consignee": {
+                "partyName": "HARBOUR CHEMICALS LTD",
+                "address": "1 DOCK ROAD, FELIXSTOWE",
+            },
+            "transport": {
+                "vesselIMONumber": voyage.imo,
+                "vesselName": voyage.name,
+                "voyageNumber": voyage.voyage,
+                "portOfLoading": voyage.loading,
+                "portOfDischarge": voyage.discharge,
+                "estimatedDeparture": voyage.departure,
+            },
+            "containers": [
+                {
+                    "equipmentReference": container_number(rng),
+                    "ISOEquipmentCode": rng.choice(("22G1", "45G1", "42G1")),
+                    "seals": [f"SL{rng.randrange(10**7):07d}"],
+                    "packingCertificate": {
+                        "signatoryName": "PACKING OFFICER",
+                        "place": "LE HAVRE",
+                        "date": "2026-11-20",
+                    },
+                    "dangerousGoods": group,
+                }
+                for group in groups
+            ],
+            "shipperCertification": {
+                "signatoryName": "DG MANAGER",
+                "place": "LE HAVRE",
+                "date": "2026-11-21",
+            },
+        }
+
+    def invalid(self, shipper: str) -> tuple[Doc, str]:
+        """A declaration with one deliberate fault, and the fault's name."""
+        doc = self.declaration(shipper, classes=("3",))
+        fault, mutate = self.rng.choice(list(FAULTS.items()))
+        mutate(doc, self)
+        return doc, fault
+
+
+def _bad_container(doc: Doc, gen: TrafficGenerator) -> None:
+    number = doc["containers"][0]["equipmentReference"]
+    doc["containers"][0]["equipmentReference"] = number[:-1] + str((int(number[-1]) + 1) % 10)
+
+
+def _bad_imo(doc: Doc, gen: TrafficGenerator) -> None:
+    imo = doc["transport"]["vesselIMONumber"]
+    doc["transport"]["vesselIMONumber"] = imo[:-1] + str((int(imo[-1]) + 1) % 10)
+
+
+def _unknown_un(doc: Doc, gen: TrafficGenerator) -> None:
+    doc["containers"][0]["dangerousGoods"][0]["UNNumber"] = "0000"
+
+
+def _class_mismatch(doc: Doc, gen: TrafficGenerator) -> None:
+    doc["containers"][0]["dangerousGoods"][0]["imoClass"] = "8"
+
+
+def _no_flashpoint(doc: Doc, gen: TrafficGenerator) -> None:
+    doc["containers"][0]["dangerousGoods"][0].pop("limits", None)
+
+
+def _segregation(doc: Doc, gen: TrafficGenerator) -> None:
+    oxidiser = copy.deepcopy(gen.item("5"))
+    while not oxidiser["imoClass"].startswith("5.1"):
+        oxidiser = gen.item("5")
+    doc["containers"][0]["dangerousGoods"].append(oxidiser)
+
+
+FAULTS: dict[str, Callable[[Doc, TrafficGenerator], None]] = {
+    "container check digit": _bad_container,
+    "IMO check digit": _bad_imo,
+    "unknown UN number": _unknown_un,
+    "class mismatch": _class_mismatch,
+    "missing flashpoint": _no_flashpoint,
+    "class 3 with 5.1 in one container": _segregation,
+}
