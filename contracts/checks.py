@@ -1,0 +1,150 @@
+"""The IMDG rule checks on a parsed declaration, and the contract's entry points.
+
+::
+
+    parse_declaration(data)          -> Declaration      (shape; contracts.declaration)
+    check_declaration(decl, dgl)     -> list[Violation]  (rules; empty means valid)
+    validate(data, dgl)              -> Declaration      (both; raises DeclarationInvalid)
+
+The checks are pure functions of the declaration and the Dangerous Goods
+List in force: no clock, no randomness, no I/O. Every check runs and every
+violation is reported; codes are listed in :data:`contracts.codes.CODES`.
+The list is anything with ``lookup(un_number) -> tuple[DglEntry, ...]``
+(empty when the list has no such UN number).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from contracts import formats as f
+from contracts.codes import CODES
+from contracts.declaration import (
+    Certification,
+    Declaration,
+    parse_declaration,
+)
+from contracts.dgl_types import DglEntry
+from contracts.errors import DeclarationInvalid, Violation
+from contracts.item_checks import check_item
+from contracts.segregation_checks import check_container_segregation
+
+__all__ = [
+    "CODES",
+    "DangerousGoodsListProtocol",
+    "check_declaration",
+    "validate",
+]
+
+
+class DangerousGoodsListProtocol(Protocol):
+    """What the checks need of a Dangerous Goods List."""
+
+    def lookup(self, un_number: str) -> tuple[DglEntry, ...]:
+        """Every entry under a UN number; empty when the list has none."""
+        ...
+
+
+def check_declaration(decl: Declaration, dgl: DangerousGoodsListProtocol) -> list[Violation]:
+    """Every rule the declaration breaks against ``dgl``; empty when it is valid."""
+    out: list[Violation] = []
+    _check_transport(decl, out)
+    _check_certification(decl.shipper_certification, "$.shipperCertification", True, out)
+    seen: dict[str, int] = {}
+    for c, container in enumerate(decl.containers):
+        path = f"$.containers[{c}]"
+        _check_container_number(container.equipment_reference, c, seen, out)
+        _check_certification(
+            container.packing_certificate, f"{path}.packingCertificate", False, out
+        )
+        for i, item in enumerate(container.dangerous_goods):
+            check_item(item, dgl, f"{path}.dangerousGoods[{i}]", out)
+        check_container_segregation(container, path, out)
+    return out
+
+
+def validate(data: bytes | str | Mapping[str, Any], dgl: DangerousGoodsListProtocol) -> Declaration:
+    """Parse and check a declaration; raise DeclarationInvalid with every violation."""
+    decl = parse_declaration(data)
+    violations = check_declaration(decl, dgl)
+    if violations:
+        raise DeclarationInvalid(violations)
+    return decl
+
+
+def _check_transport(decl: Declaration, out: list[Violation]) -> None:
+    number = decl.transport.vessel_imo_number
+    if not f.imo_check_digit_ok(number):
+        out.append(
+            Violation(
+                "imo_number.check_digit",
+                "$.transport.vesselIMONumber",
+                f"vesselIMONumber {number}: check digit should be {f.imo_check_digit(number)}",
+            )
+        )
+
+
+def _check_container_number(
+    number: str, index: int, seen: dict[str, int], out: list[Violation]
+) -> None:
+    path = f"$.containers[{index}].equipmentReference"
+    if not f.container_check_digit_ok(number):
+        out.append(
+            Violation(
+                "container_number.check_digit",
+                path,
+                f"equipmentReference {number}: ISO 6346 check digit should be "
+                f"{f.iso6346_check_digit(number)}",
+            )
+        )
+    if number in seen:
+        out.append(
+            Violation(
+                "container.duplicate",
+                path,
+                f"container {number} is already declared at $.containers[{seen[number]}]",
+            )
+        )
+    else:
+        seen[number] = index
+
+
+def _check_certification(
+    cert: Certification | None, path: str, shipper: bool, out: list[Violation]
+) -> None:
+    paragraph = "5.4.1.6.1" if shipper else "5.4.2.1"
+    if cert is None:
+        if shipper:
+            code, what = "certification.shipper_missing", "the shipper's certification"
+        else:
+            code, what = "certification.packing_missing", "the container packing certificate"
+        out.append(Violation(code, path, f"{what} is required", paragraph))
+        return
+    if cert.signatory_name is None:
+        out.append(
+            Violation(
+                "certification.signatory_missing",
+                f"{path}.signatoryName",
+                "the certificate must name the person who signs it (signatoryName)",
+                paragraph,
+            )
+        )
+    if cert.date is None:
+        out.append(
+            Violation(
+                "certification.date_missing",
+                f"{path}.date",
+                "the certificate must be dated (date)",
+                paragraph,
+            )
+        )
+    if cert.place is None:
+        out.append(
+            Violation(
+                "certification.place_missing",
+                f"{path}.place",
+                "the certificate must state where it was signed (place)",
+                paragraph,
+            )
+        )

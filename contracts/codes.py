@@ -1,0 +1,82 @@
+"""Every violation code a declaration can receive, in one table.
+
+Codes are stable: clients, receipts and auditors match on them. Add new
+codes here; never reuse or rename one. The tests check that every code the
+parser and the checks emit is listed.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+CODES: Final[dict[str, str]] = {
+    # The document as JSON.
+    "json.invalid": "not a well-formed UTF-8 JSON document",
+    "json.too_large": "the document exceeds the size limit",
+    "json.too_deep": "the document nests deeper than the limit",
+    "json.duplicate_key": "an object has the same key twice",
+    "json.float": "a number with a fraction or exponent: quantities are decimal strings",
+    "json.constant": "NaN or Infinity is not JSON",
+    # Structure.
+    "field.unknown": "a field the schema does not define (typos are never ignored)",
+    "field.missing": "a required field is absent",
+    "field.type": "a field has the wrong JSON type",
+    "field.length": "a text or list is shorter or longer than allowed",
+    "text.format": "text with control characters or leading/trailing whitespace",
+    "count.range": "a count outside its range",
+    # Code formats.
+    "declaration_id.format": "declarationId: letters, digits, '.', '_', '-', at most 100",
+    "un_number.format": "UN number is not four digits",
+    "class.format": "imoClass is not a class or division (class 1 with compatibility group)",
+    "subsidiary.format": "subsidiary hazard is not a class or division",
+    "subsidiary.duplicate": "a subsidiary hazard repeats the class or the other subsidiary",
+    "subsidiary.order": "subsidiaryRisk2 without subsidiaryRisk1",
+    "packing_group.range": "packing group is not 1, 2 or 3",
+    "container_number.format": "container number is not owner code, U/J/Z, seven digits",
+    "container_number.check_digit": "container number fails its ISO 6346 check digit",
+    "imo_number.format": "IMO ship number is not seven digits",
+    "imo_number.check_digit": "IMO ship number fails its check digit",
+    "locode.format": "not a UN/LOCODE (country code and three letters or digits 2-9)",
+    "date.format": "not an ISO 8601 date or date-time with zone",
+    "equipment_type.format": "not an ISO 6346 size-type code",
+    "ems.format": "EmS is not 'F-x S-y'",
+    "package_code.format": "not a UN packaging code or UN/ECE Rec 21 package code",
+    "segregation_group.format": "not an IMDG 3.1.4 segregation group code",
+    "phone.format": "not a telephone number",
+    "unit.invalid": "a unit not allowed for this quantity",
+    "decimal.format": "not a plain decimal string",
+    "quantity.not_positive": "a quantity that is zero or negative",
+    # Dangerous Goods List.
+    "un_number.unknown": "the UN number is not in the Dangerous Goods List in force",
+    "psn.mismatch": "the proper shipping name is not one of the entry's names",
+    "class.mismatch": "the class differs from the Dangerous Goods List entry",
+    "subsidiary.mismatch": "the subsidiary hazards differ from the entry",
+    "packing_group.mismatch": "the packing group differs from the entry",
+    "technical_name.missing": "a generic or N.O.S. entry without its technical name",
+    "ems.mismatch": "the EmS differs from the entry",
+    "marine_pollutant.mismatch": "the list marks the entry a marine pollutant; the item does not",
+    # Class-specific information.
+    "flashpoint.missing": "no flashpoint for goods with a class 3 hazard",
+    "flashpoint.out_of_range": "a class 3 hazard with a flashpoint above 60 degC, not carried hot",
+    "net_explosive_content.missing": "class 1 goods without net explosive content",
+    "quantity.net_exceeds_gross": "net weight above gross weight",
+    # Limited and excepted quantities.
+    "quantity.limited_and_excepted": "an item declared both limited and excepted quantity",
+    "limited_quantity.not_permitted": "limited quantity declared where the list permits none",
+    "limited_quantity.exceeded": "more per inner packaging than the limited-quantity limit",
+    "limited_quantity.unverifiable": "no net quantity in the dimension of the limit",
+    "limited_quantity.package_too_heavy": "a limited-quantity package above 30 kg gross",
+    # Segregation inside one container.
+    "segregation.same_container": "goods that must be separated share a container",
+    "segregation.away_from_without_approval": "'away from' goods together without approval",
+    "segregation.class1_incompatible": "class 1 compatibility groups not allowed together",
+    # Reference data (raised as ReferenceDataError, not reported as a violation).
+    "dgl.limited_quantity": "the list in force states a limited-quantity limit that cannot be read",
+    # Containers and certifications.
+    "container.duplicate": "the same container number twice in one declaration",
+    "certification.shipper_missing": "no shipper's certification",
+    "certification.packing_missing": "no container packing certificate",
+    "certification.signatory_missing": "a certification without the signatory's name",
+    "certification.date_missing": "a certification without a date",
+    "certification.place_missing": "a certification without a place",
+}

@@ -1,0 +1,354 @@
+"""Reading a declaration document: JSON limits, strict schema, every problem at once.
+
+The schema (DCSA field names where DCSA has one)::
+
+    declarationId  shipper{partyName, address}  consignee{...}  forwarder?{...}
+    carrierBookingReference?  transportDocumentReference?
+    transport{vesselIMONumber, vesselName, voyageNumber, portOfLoading,
+              portOfDischarge, estimatedDeparture, estimatedArrival?}
+    containers[{equipmentReference, ISOEquipmentCode, seals?[], packingCertificate?,
+                dangerousGoods[{UNNumber, properShippingName, imoClass, ...}]}]
+    shipperCertification?{signatoryName?, place?, date?}
+
+Unknown fields are refused with ``field.unknown`` naming the field, so a typo
+is never silently ignored. Numbers that are not counts are decimal strings.
+The reader never recurses into values the schema does not expect, so the
+schema bounds the depth it walks; ``json``'s own recursion guard is turned
+into ``json.too_deep``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, Final
+
+from contracts import formats as f
+from contracts.declaration import (
+    Certification,
+    Container,
+    DangerousGoodsItem,
+    Declaration,
+    EmergencyContact,
+    InnerPackaging,
+    Limits,
+    Party,
+    Transport,
+)
+from contracts.document_reader import (
+    Build,
+    Field,
+    Pairs,
+    Reader,
+    Schema,
+    choice,
+    code,
+    count,
+    date,
+    decimal,
+    flag,
+    nested_list,
+    quantity,
+    record,
+    strings,
+    text,
+)
+from contracts.errors import DeclarationInvalid, Violation
+
+MAX_DOCUMENT_BYTES: Final = 1 << 20
+"""A JSON document is at most 1 MiB."""
+MAX_CONTAINERS: Final = 500
+MAX_ITEMS: Final = 200
+"""Dangerous-goods items per container."""
+
+
+class _Reject(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def _no_float(text: str) -> Any:
+    raise _Reject("json.float", f"number {text[:40]} has a fraction or exponent: write a string")
+
+
+def _no_constant(name: str) -> Any:
+    raise _Reject("json.constant", f"{name} is not a JSON number")
+
+
+# Built once: json.loads with arguments would build a decoder and scanner per call.
+_DECODER: Final = json.JSONDecoder(
+    parse_float=_no_float, parse_constant=_no_constant, object_pairs_hook=Pairs
+)
+
+
+def _invalid(code: str, message: str) -> DeclarationInvalid:
+    return DeclarationInvalid([Violation(code, "$", message)])
+
+
+def load_json(data: bytes | str) -> Any:
+    """Decode a JSON document within the limits: no floats, NaN or duplicate keys."""
+    if isinstance(data, bytes):
+        if len(data) > MAX_DOCUMENT_BYTES:
+            raise _invalid("json.too_large", f"document of {len(data)} bytes exceeds 1 MiB")
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise _invalid("json.invalid", f"not UTF-8: {e.reason} at byte {e.start}") from e
+    else:
+        text = data
+        # Each character is at least one UTF-8 byte; only long text needs counting.
+        if len(text) > MAX_DOCUMENT_BYTES or (
+            len(text) * 4 > MAX_DOCUMENT_BYTES
+            and len(text.encode("utf-8", "surrogatepass")) > MAX_DOCUMENT_BYTES
+        ):
+            raise _invalid("json.too_large", "document exceeds 1 MiB")
+    try:
+        return _DECODER.decode(text)
+    except _Reject as e:
+        raise _invalid(e.code, e.message) from None
+    except RecursionError:
+        raise _invalid("json.too_deep", "the document nests too deeply") from None
+    except ValueError as e:
+        raise _invalid("json.invalid", f"not well-formed JSON: {str(e)[:200]}") from None
+
+
+def parse_document(data: bytes | str | Mapping[str, Any]) -> Declaration:
+    """A declaration from JSON bytes or text, or from an already decoded map."""
+    if isinstance(data, bytes | str):
+        return read_declaration(load_json(data))
+    if isinstance(data, bytearray | memoryview):
+        return read_declaration(load_json(bytes(data)))
+    return read_declaration(data)
+
+
+def read_declaration(value: Any) -> Declaration:
+    """Read a decoded document; raise DeclarationInvalid with every violation."""
+    r = Reader()
+    values = r.fields(value, "$", _DECLARATION)
+    decl = None if values is None else Declaration(**values)
+    if r.out or decl is None:
+        raise DeclarationInvalid(r.out)
+    return decl
+
+
+def _record(cls: type) -> Build:
+    def build(r: Reader, values: dict[str, Any], path: str) -> Any:
+        return cls(**values)
+
+    return build
+
+
+def _item(r: Reader, values: dict[str, Any], path: str) -> DangerousGoodsItem | None:
+    first = values.pop("_risk1", None)
+    second = values.pop("_risk2", None)
+    if second is not None and first is None:
+        r.add(
+            "subsidiary.order",
+            f"{path}.subsidiaryRisk2",
+            "subsidiaryRisk2 is given without subsidiaryRisk1",
+            "5.4.1.4.1.4",
+        )
+        return None
+    if first is None:
+        return DangerousGoodsItem(**values)
+    hazards = (first,) if second is None else (first, second)
+    primary: str = values["imo_class"]
+    ok = True
+    if hazards[-1] == hazards[0] and len(hazards) == 2:
+        r.add("subsidiary.duplicate", f"{path}.subsidiaryRisk2", "repeats subsidiaryRisk1")
+        ok = False
+    division = primary[:3] if primary[0] == "1" else primary
+    for n, hazard in enumerate(hazards):
+        if hazard == division or (hazard == "1" and primary[0] == "1"):
+            r.add(
+                "subsidiary.duplicate",
+                f"{path}.subsidiaryRisk{n + 1}",
+                f"subsidiary hazard {hazard} repeats the class {primary}",
+                "5.4.1.4.1.4",
+            )
+            ok = False
+    return DangerousGoodsItem(subsidiary_hazards=hazards, **values) if ok else None
+
+
+def _schema(fields: dict[str, tuple[str, Field]], *required: str) -> Schema:
+    return Schema.of(fields, *required)
+
+
+_PARTY: Final = _schema(
+    {"partyName": ("party_name", text(70)), "address": ("address", text(250))},
+    "partyName",
+    "address",
+)
+_CERTIFICATION: Final = _schema(
+    {
+        "signatoryName": ("signatory_name", text(70)),
+        "place": ("place", text(70)),
+        "date": ("date", date),
+    }
+)
+_TRANSPORT: Final = _schema(
+    {
+        "vesselIMONumber": (
+            "vessel_imo_number",
+            code(f.IMO_NUMBER, "imo_number.format", "seven digits"),
+        ),
+        "vesselName": ("vessel_name", text(50)),
+        "voyageNumber": ("voyage_number", text(50)),
+        "portOfLoading": ("port_of_loading", code(f.UN_LOCODE, "locode.format", "a UN/LOCODE")),
+        "portOfDischarge": (
+            "port_of_discharge",
+            code(f.UN_LOCODE, "locode.format", "a UN/LOCODE"),
+        ),
+        "estimatedDeparture": ("estimated_departure", date),
+        "estimatedArrival": ("estimated_arrival", date),
+    },
+    "vesselIMONumber",
+    "vesselName",
+    "voyageNumber",
+    "portOfLoading",
+    "portOfDischarge",
+    "estimatedDeparture",
+)
+_TEMPERATURE: Final = decimal(False)
+_LIMITS: Final = _schema(
+    {
+        "temperatureUnit": ("temperature_unit", choice(f.TEMPERATURE_UNITS, "unit.invalid")),
+        "flashPoint": ("flash_point", _TEMPERATURE),
+        "transportControlTemperature": ("transport_control_temperature", _TEMPERATURE),
+        "transportEmergencyTemperature": ("transport_emergency_temperature", _TEMPERATURE),
+        "SADT": ("sadt", _TEMPERATURE),
+        "SAPT": ("sapt", _TEMPERATURE),
+    },
+    "temperatureUnit",
+)
+_CONTACT: Final = _schema(
+    {
+        "contact": ("contact", text(255)),
+        "provider": ("provider", text(255)),
+        "phone": ("phone", code(f.PHONE, "phone.format", "a telephone number")),
+        "referenceNumber": ("reference_number", text(255)),
+    },
+    "contact",
+    "phone",
+)
+_INNER: Final = _schema(
+    {
+        "quantity": ("quantity", count(1, 1_000_000)),
+        "material": ("material", text(100)),
+        "description": ("description", text(100)),
+    },
+    "quantity",
+    "material",
+    "description",
+)
+_SUBSIDIARY: Final = choice(f.SUBSIDIARY_CLASSES, "subsidiary.format")
+_ITEM: Final = _schema(
+    {
+        "UNNumber": ("un_number", code(f.UN_NUMBER, "un_number.format", "four digits")),
+        "properShippingName": ("proper_shipping_name", text(250)),
+        "technicalName": ("technical_name", text(250)),
+        "imoClass": ("imo_class", choice(f.PRIMARY_CLASSES, "class.format")),
+        "subsidiaryRisk1": ("_risk1", _SUBSIDIARY),
+        "subsidiaryRisk2": ("_risk2", _SUBSIDIARY),
+        "packingGroup": ("packing_group", count(1, 3, "packing_group.range")),
+        "isMarinePollutant": ("is_marine_pollutant", flag),
+        "isLimitedQuantity": ("is_limited_quantity", flag),
+        "isExceptedQuantity": ("is_excepted_quantity", flag),
+        "isWaste": ("is_waste", flag),
+        "isHot": ("is_hot", flag),
+        "isEmptyUncleanedResidue": ("is_empty_uncleaned_residue", flag),
+        "isSalvagePackings": ("is_salvage_packings", flag),
+        "isCompetentAuthorityApprovalRequired": (
+            "is_competent_authority_approval_required",
+            flag,
+        ),
+        "competentAuthorityApproval": ("competent_authority_approval", text(70)),
+        "segregationGroups": (
+            "segregation_groups",
+            strings(code(f.SEGREGATION_GROUP, "segregation_group.format", "SGG1..SGG18"), 18),
+        ),
+        "innerPackagings": (
+            "inner_packagings",
+            nested_list(_INNER, _record(InnerPackaging), 1, 20),
+        ),
+        "EMSNumber": ("ems_number", code(f.EMS, "ems.format", "'F-x S-y'")),
+        "limits": ("limits", record(_LIMITS, Limits)),
+        "numberOfPackages": ("number_of_packages", count(1, 10_000_000)),
+        "packageCode": (
+            "package_code",
+            code(f.PACKAGE_CODE, "package_code.format", "a package code"),
+        ),
+        "grossWeight": ("gross_weight", quantity(f.WEIGHT_UNITS)),
+        "netWeight": ("net_weight", quantity(f.WEIGHT_UNITS)),
+        "netVolume": ("net_volume", quantity(f.VOLUME_UNIT_CODES)),
+        "netExplosiveContent": ("net_explosive_content", quantity(f.EXPLOSIVE_UNITS)),
+        "emergencyContactDetails": (
+            "emergency_contact",
+            record(_CONTACT, EmergencyContact),
+        ),
+    },
+    "UNNumber",
+    "properShippingName",
+    "imoClass",
+    "numberOfPackages",
+    "grossWeight",
+)
+_CONTAINER: Final = _schema(
+    {
+        "equipmentReference": (
+            "equipment_reference",
+            code(
+                f.CONTAINER_NUMBER,
+                "container_number.format",
+                "owner code, category U/J/Z and seven digits (ISO 6346)",
+            ),
+        ),
+        "ISOEquipmentCode": (
+            "iso_equipment_code",
+            code(f.ISO_EQUIPMENT_CODE, "equipment_type.format", "an ISO 6346 size-type code"),
+        ),
+        "seals": ("seals", strings(text(15), 10)),
+        "packingCertificate": (
+            "packing_certificate",
+            record(_CERTIFICATION, Certification),
+        ),
+        "dangerousGoods": ("dangerous_goods", nested_list(_ITEM, _item, 1, MAX_ITEMS)),
+    },
+    "equipmentReference",
+    "ISOEquipmentCode",
+    "dangerousGoods",
+)
+_PARTY_READER: Final = record(_PARTY, Party)
+_DECLARATION: Final = _schema(
+    {
+        "declarationId": (
+            "declaration_id",
+            code(
+                f.DECLARATION_ID,
+                "declaration_id.format",
+                "letters, digits, '.', '_' or '-', at most 100",
+            ),
+        ),
+        "shipper": ("shipper", _PARTY_READER),
+        "consignee": ("consignee", _PARTY_READER),
+        "forwarder": ("forwarder", _PARTY_READER),
+        "carrierBookingReference": ("carrier_booking_reference", text(35)),
+        "transportDocumentReference": ("transport_document_reference", text(20)),
+        "transport": ("transport", record(_TRANSPORT, Transport)),
+        "containers": (
+            "containers",
+            nested_list(_CONTAINER, _record(Container), 1, MAX_CONTAINERS),
+        ),
+        "shipperCertification": (
+            "shipper_certification",
+            record(_CERTIFICATION, Certification),
+        ),
+    },
+    "declarationId",
+    "shipper",
+    "consignee",
+    "transport",
+    "containers",
+)

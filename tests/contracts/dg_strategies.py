@@ -1,0 +1,326 @@
+"""Hypothesis strategies for declaration documents built from a Dangerous Goods List.
+
+``documents()`` draws valid declarations: every item is one list entry with
+the data its class needs, and items share a container only when the
+segregation table allows it without approval (``contracts.segregation``,
+tested on its own). ``MUTATIONS`` turn a valid document into one that must
+receive a given violation code.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import string
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from hypothesis import strategies as st
+
+from contracts.dgl_builtin import builtin_list
+from contracts.dgl_types import DglEntry
+from contracts.formats import imo_check_digit, iso6346_check_digit
+from contracts.segregation import Segregation, class1_compatible, required_segregation
+
+REFERENCE = Path(__file__).resolve().parents[2].parent / "shared" / "reference"
+LIST = builtin_list()
+ENTRIES = tuple(e for e in LIST.entries if len(e.subsidiary_hazards) <= 2)
+LOCODES = ("FRLEH", "USNYC", "NLRTM", "DEHAM", "SGSIN", "CNSHA", "BEANR", "GBFXT", "JPTYO")
+Doc = dict[str, Any]
+
+
+def sample(name: str) -> Doc:
+    """A sample declaration from the shared reference folder."""
+    path = REFERENCE / "declarations" / name
+    assert path.exists(), f"reference declarations missing at {path}"
+    doc: Doc = json.loads(path.read_text())
+    return doc
+
+
+def valid_sample() -> Doc:
+    """The valid reference declaration, as a fresh dict."""
+    return sample("valid-gasoline-methanol.json")
+
+
+def container_number(owner: str, category: str, serial: int) -> str:
+    """A container number with its ISO 6346 check digit."""
+    prefix = f"{owner}{category}{serial:06d}"
+    return f"{prefix}{iso6346_check_digit(prefix)}"
+
+
+def imo_number(prefix: int) -> str:
+    """A seven-digit IMO number with its check digit."""
+    digits = f"{prefix:06d}"
+    return f"{digits}{imo_check_digit(digits)}"
+
+
+def hazards(item: Doc) -> list[str]:
+    """Class and subsidiary hazards of an item document."""
+    subs = [item[k] for k in ("subsidiaryRisk1", "subsidiaryRisk2") if k in item]
+    return [item["imoClass"], *subs]
+
+
+def exempt(item: Doc) -> bool:
+    """Limited and excepted quantities take part in no segregation."""
+    return bool(item.get("isLimitedQuantity") or item.get("isExceptedQuantity"))
+
+
+def may_share(a: Doc, b: Doc) -> bool:
+    """Whether two items may go in one container without approval."""
+    if exempt(a) or exempt(b):
+        return True
+    if a["imoClass"][0] == "1" and b["imoClass"][0] == "1":
+        return class1_compatible(a["imoClass"], b["imoClass"])
+    return required_segregation(hazards(a), hazards(b)) is Segregation.NONE
+
+
+def _text(value: Decimal) -> str:
+    return format(value.normalize(), "f")
+
+
+upper = st.text(alphabet=string.ascii_uppercase, min_size=3, max_size=3)
+containers_numbers = st.builds(
+    container_number, upper, st.sampled_from("UJZ"), st.integers(0, 999_999)
+)
+dates = st.dates().filter(lambda d: d.year >= 1900).map(lambda d: d.isoformat())
+names = st.text(alphabet=string.ascii_uppercase + " ", min_size=1, max_size=30).map(
+    lambda s: s.strip() or "X"
+)
+
+
+@st.composite
+def items(draw: st.DrawFn, entries: tuple[DglEntry, ...] = ENTRIES) -> Doc:
+    """A valid item for one entry of the list."""
+    entry = draw(st.sampled_from(entries))
+    name = entry.proper_shipping_name
+    packages = draw(st.integers(1, 200))
+    item: Doc = {
+        "UNNumber": entry.un_number,
+        "properShippingName": draw(st.sampled_from([name, name.lower(), name.title()])),
+        "imoClass": entry.hazard_class,
+        "numberOfPackages": packages,
+        "packageCode": draw(st.sampled_from(["4G", "1A1", "3H1", "6HA1", "BX"])),
+        "isMarinePollutant": bool(entry.marine_pollutant) or draw(st.booleans()),
+    }
+    for i, hazard in enumerate(entry.subsidiary_hazards):
+        item[f"subsidiaryRisk{i + 1}"] = hazard
+    if entry.packing_group is not None:
+        item["packingGroup"] = entry.packing_group
+    if "3" in (entry.hazard_class, *entry.subsidiary_hazards):
+        if draw(st.booleans()):
+            item["limits"] = {
+                "temperatureUnit": "CEL",
+                "flashPoint": str(draw(st.integers(-60, 60))),
+            }
+        else:
+            item["limits"] = {
+                "temperatureUnit": "FAH",
+                "flashPoint": str(draw(st.integers(-76, 140))),
+            }
+    if entry.hazard_class[0] == "1":
+        item["netExplosiveContent"] = {"value": str(draw(st.integers(1, 5000))), "unit": "KGM"}
+    if entry.technical_name_required:
+        item["technicalName"] = draw(names)
+    if entry.ems is not None and draw(st.booleans()):
+        item["EMSNumber"] = entry.ems
+    limit = entry.limited_quantity
+    if limit not in (None, "0") and draw(st.booleans()):
+        amount, unit = limit.split()
+        per_inner = Decimal(amount) * draw(st.integers(1, 100)) / 100
+        inner = draw(st.integers(1, 4))
+        net = per_inner * inner * packages
+        item["isLimitedQuantity"] = True
+        item["innerPackagings"] = [
+            {"quantity": inner, "material": "PLASTIC", "description": "BOTTLE"}
+        ]
+        if unit in ("L", "mL"):
+            scale = Decimal("0.001") if unit == "mL" else Decimal(1)
+            item["netVolume"] = {"value": _text(net * scale), "unit": "LTR"}
+        else:
+            scale = Decimal("0.001") if unit == "g" else Decimal(1)
+            item["netWeight"] = {"value": _text(net * scale), "unit": "KGM"}
+        item["grossWeight"] = {"value": str(packages * 25), "unit": "KGM"}
+    else:
+        gross = draw(st.integers(packages, packages * 500))
+        item["grossWeight"] = {"value": str(gross), "unit": "KGM"}
+        if draw(st.booleans()):
+            item["netWeight"] = {"value": str(draw(st.integers(1, gross))), "unit": "KGM"}
+    return item
+
+
+def certificate(name: str, place: str, date: str) -> Doc:
+    """A signed certification."""
+    return {"signatoryName": name, "place": place, "date": date}
+
+
+@st.composite
+def documents(draw: st.DrawFn, entries: tuple[DglEntry, ...] = ENTRIES) -> Doc:
+    """A valid declaration document: items grouped into containers they may share."""
+    drawn = draw(st.lists(items(entries), min_size=1, max_size=6))
+    groups: list[list[Doc]] = []
+    for item in drawn:
+        for group in groups:
+            if len(group) < 4 and all(may_share(item, other) for other in group):
+                group.append(item)
+                break
+        else:
+            groups.append([item])
+    numbers = draw(
+        st.lists(containers_numbers, min_size=len(groups), max_size=len(groups), unique=True)
+    )
+    containers = [
+        {
+            "equipmentReference": number,
+            "ISOEquipmentCode": draw(st.sampled_from(["22G1", "45G1", "42G1", "L5G1", "22R1"])),
+            "seals": [f"SEAL{n}"],
+            "packingCertificate": certificate("PACKER NAME", "ANTWERP", draw(dates)),
+            "dangerousGoods": group,
+        }
+        for n, (number, group) in enumerate(zip(numbers, groups, strict=True))
+    ]
+    loading, discharge = draw(
+        st.lists(st.sampled_from(LOCODES), min_size=2, max_size=2, unique=True)
+    )
+    return {
+        "declarationId": draw(st.from_regex(r"[A-Z0-9][A-Z0-9-]{0,20}", fullmatch=True)),
+        "shipper": {"partyName": "SHIPPER SA", "address": "1 QUAI, ANTWERP"},
+        "consignee": {"partyName": "CONSIGNEE LTD", "address": "2 DOCK ROAD, FELIXSTOWE"},
+        "transport": {
+            "vesselIMONumber": imo_number(draw(st.integers(100_000, 999_999))),
+            "vesselName": "TEST VESSEL",
+            "voyageNumber": "001E",
+            "portOfLoading": loading,
+            "portOfDischarge": discharge,
+            "estimatedDeparture": draw(dates),
+        },
+        "containers": containers,
+        "shipperCertification": certificate("SHIPPER CLERK", "ANTWERP", draw(dates)),
+    }
+
+
+# --- mutations: (name, applies to the document?, mutate in place, expected code) ---
+
+
+def _items_where(doc: Doc, test: Callable[[Doc], bool]) -> list[Doc]:
+    return [i for c in doc["containers"] for i in c["dangerousGoods"] if test(i)]
+
+
+def _bump_last_digit(value: str) -> str:
+    return value[:-1] + str((int(value[-1]) + 1) % 10)
+
+
+def _break_container(doc: Doc, n: int) -> None:
+    c = doc["containers"][n % len(doc["containers"])]
+    c["equipmentReference"] = _bump_last_digit(c["equipmentReference"])
+
+
+def _break_imo(doc: Doc, n: int) -> None:
+    t = doc["transport"]
+    t["vesselIMONumber"] = _bump_last_digit(t["vesselIMONumber"])
+
+
+def _unknown_un(doc: Doc, n: int) -> None:
+    unknown = next(f"{u:04d}" for u in range(9999, 0, -1) if not LIST.lookup(f"{u:04d}"))
+    doc["containers"][0]["dangerousGoods"][0]["UNNumber"] = unknown
+
+
+def _wrong_class(doc: Doc, n: int) -> None:
+    item = doc["containers"][0]["dangerousGoods"][0]
+    listed = {e.hazard_class for e in LIST.lookup(item["UNNumber"])}
+    item["imoClass"] = next(c for c in ("9", "8", "2.2") if c not in listed)
+
+
+def _wrong_name(doc: Doc, n: int) -> None:
+    doc["containers"][0]["dangerousGoods"][0]["properShippingName"] = "QQQ UNLISTED SUBSTANCE"
+
+
+def _drop(key: str, test: Callable[[Doc], bool]) -> Callable[[Doc, int], None]:
+    def mutate(doc: Doc, n: int) -> None:
+        found = _items_where(doc, test)
+        found[n % len(found)].pop(key)
+
+    return mutate
+
+
+def _has_flashpoint(i: Doc) -> bool:
+    return "limits" in i
+
+
+def _is_class1(i: Doc) -> bool:
+    return str(i["imoClass"]).startswith("1.")
+
+
+def _has_technical_name(i: Doc) -> bool:
+    return "technicalName" in i
+
+
+def _listed_pollutant(i: Doc) -> bool:
+    return any(e.marine_pollutant for e in LIST.lookup(i["UNNumber"]))
+
+
+def _unmark_pollutant(doc: Doc, n: int) -> None:
+    found = _items_where(doc, _listed_pollutant)
+    found[n % len(found)]["isMarinePollutant"] = False
+
+
+def _no_certificate(doc: Doc, n: int) -> None:
+    doc.pop("shipperCertification")
+
+
+def _no_packing_certificate(doc: Doc, n: int) -> None:
+    doc["containers"][n % len(doc["containers"])].pop("packingCertificate")
+
+
+def _typo(doc: Doc, n: int) -> None:
+    item = doc["containers"][0]["dangerousGoods"][0]
+    item["UNNumbre"] = item["UNNumber"]
+
+
+MUTATIONS: tuple[tuple[str, Callable[[Doc], bool], Callable[[Doc, int], None], str], ...] = (
+    ("container check digit", lambda d: True, _break_container, "container_number.check_digit"),
+    ("IMO check digit", lambda d: True, _break_imo, "imo_number.check_digit"),
+    ("unknown UN number", lambda d: True, _unknown_un, "un_number.unknown"),
+    ("wrong class", lambda d: True, _wrong_class, "class.mismatch"),
+    ("wrong name", lambda d: True, _wrong_name, "psn.mismatch"),
+    (
+        "no flashpoint",
+        lambda d: bool(_items_where(d, _has_flashpoint)),
+        _drop("limits", _has_flashpoint),
+        "flashpoint.missing",
+    ),
+    (
+        "no net explosive content",
+        lambda d: bool(_items_where(d, _is_class1)),
+        _drop("netExplosiveContent", _is_class1),
+        "net_explosive_content.missing",
+    ),
+    (
+        "no technical name",
+        lambda d: bool(_items_where(d, _has_technical_name)),
+        _drop("technicalName", _has_technical_name),
+        "technical_name.missing",
+    ),
+    (
+        "marine pollutant unmarked",
+        lambda d: bool(_items_where(d, _listed_pollutant)),
+        _unmark_pollutant,
+        "marine_pollutant.mismatch",
+    ),
+    ("no shipper certification", lambda d: True, _no_certificate, "certification.shipper_missing"),
+    (
+        "no packing certificate",
+        lambda d: True,
+        _no_packing_certificate,
+        "certification.packing_missing",
+    ),
+    ("misspelt field", lambda d: True, _typo, "field.unknown"),
+)
+
+
+def mutated(doc: Doc, mutation: Callable[[Doc, int], None], n: int) -> Doc:
+    """A mutated deep copy of ``doc``."""
+    out = copy.deepcopy(doc)
+    mutation(out, n)
+    return out
