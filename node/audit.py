@@ -104,7 +104,7 @@ def audit(
     verifier: Verifier | None = None,
     progress: Callable[[ReplaySummary], None] | None = None,
 ) -> AuditReport:
-    """Replay ``blocks`` from genesis; raise :class:`ledger.errors.ReplayError` at the first fault."""
+    """Replay ``blocks`` from genesis; raise ``ReplayError`` at the first fault."""
     verifier = verifier or Verifier()
     with tempfile.TemporaryDirectory(prefix="dgledger-audit-") as tmp:
         machine = _AuditMachine(genesis, lists, Path(tmp) / "state")

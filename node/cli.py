@@ -96,6 +96,16 @@ def cmd_node_start(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Run the demo network; exit 0 only if every check held."""
+    from node.demo import main as demo_main
+
+    argv = ["--declarations", str(args.declarations)]
+    if args.keep:
+        argv += ["--keep", args.keep]
+    return demo_main(argv)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The whole command tree."""
     parser = argparse.ArgumentParser(prog="dgledger", description=__doc__.splitlines()[0])
@@ -125,6 +135,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     p.add_argument("--unsafe-test-admin", action="store_true", help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_node_start)
+
+    p = sub.add_parser("demo", help="run a local network with sample traffic, then audit it")
+    p.add_argument("--declarations", type=int, default=60, help="how many declarations to submit")
+    p.add_argument("--keep", help="run in this directory and keep it (default: a temporary one)")
+    p.set_defaults(func=cmd_demo)
 
     from node.cli_audit import add_parser as add_audit
 

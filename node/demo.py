@@ -1,0 +1,312 @@
+"""``dgledger demo``: a port community on loopback, from genesis to audit.
+
+Starts four validators (customs, port authority, two forwarders) on LevelDB
+under a temporary directory; three shippers submit realistic declarations
+across all nine classes, plus a share of invalid ones that are refused with
+their reasons; the port authority and customs decide; one validator is
+killed with SIGKILL mid-way and restarted; then every node's chain is
+audited from genesis and compared, and committed transactions are looked
+up on every node. Exits 0 only if every check held; stops every process it
+started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from contracts.dgl_builtin import builtin_list
+from ledger.crypto import SigningKey
+from ledger.keyfile import load_signing_key
+from ledger.tx import Envelope, Transaction
+from node.audit import audit, blocks_from_node
+from node.genesis_file import load_genesis
+from node.localnet import LocalNetwork, wait_for
+from node.traffic import TrafficGenerator
+
+SHIPPERS = ("shipper-acme", "shipper-beta", "shipper-gamma")
+
+
+class Member:
+    """A member organisation's key and nonce, submitting to one node."""
+
+    def __init__(self, name: str, key: SigningKey, chain: str, url: str) -> None:
+        self.name = name
+        self.key = key
+        self.chain = chain
+        self.url = url
+        self.nonce = 0
+        self.lock = threading.Lock()
+        self.http = httpx.Client(timeout=70.0)
+
+    def send(self, type_: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Sign and submit, then wait for the commit; the JSON answer with its status code.
+
+        Submissions of one key are admitted in nonce order (under the lock);
+        waiting for the commit happens outside it. A decision on a declaration
+        the node has not applied yet (``declaration.unknown``: the submission
+        was committed through another node a moment ago) is tried again.
+        """
+        for _ in range(10):
+            with self.lock:
+                self.nonce += 1
+                env = Envelope(self.chain, type_, self.key.public.key_id, self.nonce, body, 10**9)
+                tx = Transaction.create(env, [self.key])
+                answer = self._post(tx, wait=False)
+            if answer["http_status"] == 202:
+                answer = self._post(tx, wait=True)
+            code = answer.get("error", {}).get("code")
+            if code != "declaration.unknown":
+                return answer
+            time.sleep(0.2)
+        return answer
+
+    def _post(self, tx: Transaction, *, wait: bool) -> dict[str, Any]:
+        query = "?wait=commit" if wait else ""
+        for attempt in range(20):
+            try:
+                response = self.http.post(
+                    f"{self.url}/v1/transactions{query}",
+                    content=tx.wire,
+                    headers={"content-type": "application/msgpack"},
+                )
+            except httpx.HTTPError:
+                time.sleep(0.2 * (attempt + 1))
+                continue
+            if response.status_code == 503:
+                time.sleep(0.2 * (attempt + 1))
+                continue
+            answer: dict[str, Any] = response.json()
+            answer["http_status"] = response.status_code
+            answer.setdefault("tx_id", tx.id.hex())
+            return answer
+        return {"http_status": 0, "error": {"code": "unreachable"}, "tx_id": tx.id.hex()}
+
+
+@dataclass
+class Tally:
+    """What happened, for the closing table."""
+
+    committed: Counter[str] = field(default_factory=Counter)
+    refused: Counter[str] = field(default_factory=Counter)
+    refused_as_expected: int = 0
+    refused_unexpectedly: list[str] = field(default_factory=list)
+    decisions: Counter[str] = field(default_factory=Counter)
+    acknowledged: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def _say(text: str) -> None:
+    print(text, flush=True)
+
+
+def run_demo(
+    directory: Path,
+    *,
+    declarations: int = 60,
+    invalid_share: float = 0.2,
+    seed: int = 2026,
+    say: Callable[[str], None] = _say,
+) -> int:
+    """Run the whole demo in ``directory``; return the exit status."""
+    started = time.monotonic()
+    dgl = builtin_list()
+    gen = TrafficGenerator(dgl, seed)
+    rng = random.Random(seed)
+    tally = Tally()
+    say(f"dgledger demo: network in {directory}")
+    with LocalNetwork(directory) as net:
+        genesis = load_genesis(net.genesis_path)
+        net.start()
+        say(f"  4 validators up: {', '.join(net.nodes)}")
+        entry = list(net.nodes)
+        members = {
+            name: Member(
+                name, load_signing_key(net.key_path(name)), genesis.chain, net.url(entry[i % 4])
+            )
+            for i, name in enumerate((*SHIPPERS, "port-authority", "customs"))
+        }
+        plan: list[tuple[str, dict[str, Any], str | None]] = []
+        for i in range(declarations):
+            shipper = SHIPPERS[i % len(SHIPPERS)]
+            if rng.random() < invalid_share:
+                doc, fault = gen.invalid(shipper.split("-")[1])
+                plan.append((shipper, doc, fault))
+            else:
+                classes = (str(1 + i % 9),) if i < 9 else None
+                plan.append(
+                    (shipper, gen.declaration(shipper.split("-")[1], classes=classes), None)
+                )
+
+        def submit(item: tuple[str, dict[str, Any], str | None]) -> None:
+            shipper, doc, fault = item
+            answer = members[shipper].send("declaration.submit", {"declaration": doc})
+            with tally.lock:
+                if answer["http_status"] == 200 and answer.get("status") == "committed":
+                    tally.committed["declarations"] += 1
+                    tally.acknowledged.append(answer["tx_id"])
+                    decide_queue.append(doc["declarationId"])
+                elif answer["http_status"] == 422:
+                    code = answer["error"]["code"]
+                    tally.refused[code] += 1
+                    if fault is None:
+                        tally.refused_unexpectedly.append(f"{doc['declarationId']}: {code}")
+                    else:
+                        tally.refused_as_expected += 1
+                else:
+                    tally.failures.append(f"submit {doc['declarationId']}: {answer}")
+
+        decide_queue: list[str] = []
+        half = len(plan) // 2
+        victim = "forwarder-b"
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            list(pool.map(submit, plan[:half]))
+            say(
+                f"  submitted {half} declarations: {tally.committed['declarations']} committed,"
+                f" {sum(tally.refused.values())} refused"
+            )
+            net.kill(victim)
+            say(f"  killed {victim} with SIGKILL")
+            list(pool.map(submit, plan[half:]))
+            say(f"  submitted {len(plan) - half} more with {victim} down")
+            net.start(victim)
+            say(f"  restarted {victim}")
+            decided = _decide(members, decide_queue, rng, tally, pool)
+            say(f"  decisions recorded: {decided}")
+        target = net.status(entry[0])["height"]
+        wait_for(
+            lambda: all(net.status(n)["height"] >= target for n in net.nodes),
+            60,
+            "every node to reach the same height",
+        )
+        say(f"  all nodes at height >= {target}")
+        auditor = load_signing_key(net.key_path("auditor"))
+        lists = {dgl.digest(): dgl}
+        tips = {}
+        for name in net.nodes:
+            try:
+                report = audit(genesis, blocks_from_node(net.url(name), genesis, auditor), lists)
+                tips[name] = (report.blocks, report.tip_hash)
+                say(
+                    f"  audit of {name}: SOUND, {report.blocks} blocks,"
+                    f" {report.transactions} transactions"
+                )
+            except Exception as e:
+                tally.failures.append(f"audit of {name}: {e}")
+        checks = _checks(net, tally, tips, auditor)
+    _table(say, tally, checks, time.monotonic() - started)
+    return 0 if all(ok for _, ok in checks) and not tally.failures else 1
+
+
+def _decide(
+    members: dict[str, Member],
+    ids: list[str],
+    rng: random.Random,
+    tally: Tally,
+    pool: ThreadPoolExecutor,
+) -> int:
+    port, customs = members["port-authority"], members["customs"]
+
+    def one(decl_id: str) -> None:
+        steps = [(port, "accepted", "")]
+        roll = rng.random()
+        if roll < 0.6:
+            steps += [(customs, "cleared", ""), (port, "loaded", "")]
+        elif roll < 0.8:
+            steps += [
+                (customs, "held", "physical inspection"),
+                (customs, "released", ""),
+                (port, "loaded", ""),
+            ]
+        elif roll < 0.9:
+            steps += [(customs, "refused", "documents do not match the cargo")]
+        for member, decision, reason in steps:
+            answer = member.send(
+                "declaration.decide", {"id": decl_id, "decision": decision, "reason": reason}
+            )
+            with tally.lock:
+                if answer["http_status"] == 200 and answer.get("status") == "committed":
+                    tally.decisions[decision] += 1
+                    tally.acknowledged.append(answer["tx_id"])
+                else:
+                    tally.failures.append(f"decide {decl_id} {decision}: {answer.get('error')}")
+                    return
+
+    list(pool.map(one, list(ids)))
+    return sum(tally.decisions.values())
+
+
+def _checks(
+    net: LocalNetwork,
+    tally: Tally,
+    tips: dict[str, tuple[int, str]],
+    auditor: SigningKey,
+) -> list[tuple[str, bool]]:
+    checks = [
+        ("every node's chain audits SOUND", len(tips) == len(net.nodes)),
+        ("invalid declarations refused with their reasons", tally.refused_as_expected > 0),
+        ("no valid declaration refused", not tally.refused_unexpectedly),
+        ("declarations across all nine classes committed", tally.committed["declarations"] >= 9),
+    ]
+    statuses = {n: net.status(n) for n in net.nodes}
+    same = len({(s["height"], s["tip"]) for s in statuses.values()}) == 1
+    checks.append(("all nodes hold the same tip", same))
+    present = True
+    genesis = load_genesis(net.genesis_path)
+    wanted = set(tally.acknowledged)
+    for name in net.nodes:
+        held = {
+            tx.id.hex()
+            for block, _ in blocks_from_node(net.url(name), genesis, auditor)
+            for tx in block.txs
+        }
+        present = present and wanted <= held
+    checks.append(("acknowledged transactions present on every node", present))
+    return checks
+
+
+def _table(
+    say: Callable[[str], None], tally: Tally, checks: list[tuple[str, bool]], elapsed: float
+) -> None:
+    say("")
+    say("  ---------------------------------------------------------------")
+    say(f"  declarations committed          {tally.committed['declarations']:>6}")
+    say(f"  declarations refused            {sum(tally.refused.values()):>6}")
+    for code, n in sorted(tally.refused.items()):
+        say(f"    {code:<30}{n:>6}")
+    for decision, n in sorted(tally.decisions.items()):
+        say(f"  decision {decision:<22}{n:>6}")
+    for what, ok in checks:
+        say(f"  [{'ok' if ok else 'FAILED'}] {what}")
+    for failure in tally.failures[:10]:
+        say(f"  FAILED: {failure}")
+    say(f"  finished in {elapsed:.1f} s")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``dgledger demo``."""
+    parser = argparse.ArgumentParser(prog="dgledger demo")
+    parser.add_argument("--declarations", type=int, default=60)
+    parser.add_argument("--keep", help="run in this directory and keep it")
+    args = parser.parse_args(argv)
+    if args.keep:
+        return run_demo(Path(args.keep), declarations=args.declarations)
+    with tempfile.TemporaryDirectory(prefix="dgledger-demo-") as tmp:
+        return run_demo(Path(tmp), declarations=args.declarations)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
