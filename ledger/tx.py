@@ -46,6 +46,8 @@ class Envelope:
     expires: int
 
     def __post_init__(self) -> None:
+        if type(self.body) is not dict:
+            raise SchemaError("must be a map", field="body")
         _check_envelope(self.to_value())
 
     def to_value(self) -> dict[str, Any]:
@@ -141,7 +143,11 @@ class Transaction:
 
     @classmethod
     def _assemble(
-        cls, envelope: Envelope, env_bytes: bytes, sigs: tuple[Signature, ...]
+        cls,
+        envelope: Envelope,
+        env_bytes: bytes,
+        sigs: tuple[Signature, ...],
+        wire: bytes | None = None,
     ) -> Transaction:
         if not sigs:
             raise SchemaError("a transaction needs at least one signature", field="sigs")
@@ -152,7 +158,8 @@ class Transaction:
             raise SchemaError("signatures must be sorted by key with no key twice", field="sigs")
         if envelope.signer not in {s.public.key_id for s in sigs}:
             raise SchemaError("the signer's key has not signed", field="signer")
-        wire = encode({"env": env_bytes, "sigs": [[s.public.raw, s.signature] for s in sigs]})
+        if wire is None:
+            wire = encode({"env": env_bytes, "sigs": [[s.public.raw, s.signature] for s in sigs]})
         if len(wire) > MAX_TX_SIZE:
             raise SchemaError(f"transaction over {MAX_TX_SIZE} bytes", field="env")
         return cls(envelope, env_bytes, sigs, sha256(env_bytes), wire)
@@ -161,11 +168,17 @@ class Transaction:
     def decode(cls, data: bytes) -> Transaction:
         """Decode and validate the wire form (signatures are checked by :meth:`verify`)."""
         value = decode(data, max_size=MAX_TX_SIZE)
-        return cls.from_value(value)
+        # ``data`` decoded, so it is the canonical encoding of ``value``: the
+        # wire bytes as they are, with no need to encode them again.
+        return cls._from_value(value, bytes(data))
 
     @classmethod
     def from_value(cls, value: Any) -> Transaction:
         """Build from an already decoded wire value."""
+        return cls._from_value(value, None)
+
+    @classmethod
+    def _from_value(cls, value: Any, wire: bytes | None) -> Transaction:
         m = as_map(value, "tx", _WIRE_KEYS)
         env_bytes = get_bytes(m, "env", max_len=MAX_TX_SIZE)
         env_value = decode(env_bytes, max_size=MAX_TX_SIZE)
@@ -182,7 +195,7 @@ class Transaction:
                 sigs.append(Signature(PublicKey(pub), sig))
             except LedgerError as e:
                 raise SchemaError(f"bad public key: {e.message}", field=f"sigs[{i}]") from e
-        return cls._assemble(envelope, env_bytes, tuple(sigs))
+        return cls._assemble(envelope, env_bytes, tuple(sigs), wire)
 
     def signed_message(self) -> bytes:
         """The exact bytes every signature of this transaction covers."""

@@ -235,3 +235,8 @@ def test_sign_bytes_separate_domains() -> None:
     CLIENT.public.verify(Domain.TX, CHAIN, h, sig)
     with pytest.raises(LedgerError):
         CLIENT.public.verify(Domain.VOTE, CHAIN, h, sig)
+
+
+def test_envelope_body_must_be_a_map() -> None:
+    with pytest.raises(SchemaError, match="map"):
+        Envelope(CHAIN, "test.note", CLIENT.public.key_id, 1, [["a", 1]], 99)  # type: ignore[arg-type]

@@ -167,3 +167,17 @@ def test_bytes_and_str_are_distinct() -> None:
 
 def test_tuples_encode_as_lists() -> None:
     assert encode((1, 2)) == encode([1, 2])
+
+
+def test_mixed_key_types_are_an_encoding_error_not_a_type_error() -> None:
+    with pytest.raises(EncodingError, match="not a string"):
+        encode({1: "a", "b": 2})
+    with pytest.raises(EncodingError, match="not a string"):
+        encode({None: 1, "b": 2})
+
+
+def test_lone_surrogate_is_an_encoding_error() -> None:
+    with pytest.raises(EncodingError, match="Unicode"):
+        encode("\ud800")
+    with pytest.raises(EncodingError, match="Unicode"):
+        encode({"\ud800": 1})
