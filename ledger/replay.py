@@ -115,7 +115,8 @@ def replay(
     log = LogFrontier()
     summary = ReplaySummary(tip_hash=genesis.hash, log_root=log.root())
     final_certificate: Certificate | None = None
-    for block, final_certificate in blocks:
+    for block, certificate in blocks:
+        final_certificate = certificate
         height = summary.height + 1
         header = block.header
         check_block(

@@ -17,9 +17,9 @@ from ledger.tx import Envelope, Transaction
 from ledger.votes import Certificate, Vote, VoteType
 from tests.ledger.chainmaker import (
     CHAIN,
-    ChainMaker,
     CLIENT,
     VALIDATOR_KEYS,
+    ChainMaker,
     HashChainMachine,
     key,
     make_chain,
