@@ -11,6 +11,7 @@
     ├── SignatureError           a signature that does not verify under the rule
     ├── ProofError               a Merkle or state proof that does not verify
     ├── CertificateError         a commit certificate that does not prove finality
+    ├── InvalidEvidence          evidence that does not prove a double signature
     ├── ChainError               a block that does not extend the chain (height, reason)
     │   └── ReplayError          replay found the first bad block or transaction
     └── StoreError               the store on disk
@@ -86,6 +87,12 @@ class CertificateError(LedgerError):
     """A commit certificate that does not prove a block final."""
 
     code = "invalid_certificate"
+
+
+class InvalidEvidence(LedgerError):
+    """Evidence whose messages do not conflict or whose signatures do not verify."""
+
+    code = "invalid_evidence"
 
 
 class ChainError(LedgerError):
