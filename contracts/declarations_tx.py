@@ -71,7 +71,9 @@ def index_keys(record: Mapping[str, Any]) -> list[str]:
     keys = [
         f"idx/status/{record['status']}/{decl_id}",
         f"idx/org/{record['org']}/{decl_id}",
-        f"idx/vessel/{transport.get('vesselIMONumber', '')}/{transport.get('voyageNumber', '')}/{decl_id}",
+        "idx/vessel/{}/{}/{}".format(
+            transport.get("vesselIMONumber", ""), transport.get("voyageNumber", ""), decl_id
+        ),
     ]
     for container in doc.get("containers", []):
         keys.append(f"idx/container/{container.get('equipmentReference', '')}/{decl_id}")
@@ -184,7 +186,8 @@ class DeclarationRules:
                 raise _reject(
                     "role.not_allowed",
                     "$.env.signer",
-                    f"only {owner} or a forwarder it delegated to may {action.value} this declaration",
+                    f"only {owner} or a forwarder it delegated to may "
+                    f"{action.value} this declaration",
                 )
         elif isinstance(rule.who, frozenset) and signer.role not in rule.who:
             allowed = ", ".join(sorted(r.value for r in rule.who))

@@ -17,10 +17,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from ledger.smt import EMPTY_ROOT, NodeCache, StateTree
-
 from contracts.declarations_tx import DeclarationRules
 from contracts.errors import ContractError, TransactionRejected, Violation
+from contracts.evidence_tx import EvidenceRules
 from contracts.governance import Governance
 from contracts.lifecycle import Role
 from contracts.membership import AppGenesis
@@ -30,6 +29,7 @@ from ledger.errors import ChainError
 from ledger.genesis import Genesis
 from ledger.kv import Overlay
 from ledger.replay import BlockOutcome
+from ledger.smt import EMPTY_ROOT, NodeCache, StateTree
 from ledger.tx import Transaction
 from ledger.validators import ValidatorSet
 
@@ -83,6 +83,7 @@ class Engine:
         self.handlers: dict[str, Handler] = {
             **self.declarations.handlers(),
             **self.governance.handlers(),
+            **EvidenceRules(genesis.chain).handlers(),
         }
         if root is None:
             root = self._genesis_state()

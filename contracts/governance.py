@@ -24,11 +24,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Final
 
-from ledger.crypto import PublicKey
-
 from contracts.errors import ContractError, TransactionRejected, Violation
 from contracts.lifecycle import Role
 from contracts.membership import ORG_NAME, Organisation
+from ledger.crypto import PublicKey
 from ledger.errors import LedgerError
 from ledger.validators import ValidatorSet
 

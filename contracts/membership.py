@@ -18,10 +18,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from ledger.crypto import PublicKey
-
 from contracts.errors import ContractError
 from contracts.lifecycle import Role
+from ledger.crypto import PublicKey
 from ledger.errors import LedgerError
 
 MAX_ORGS: Final = 1000

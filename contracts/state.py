@@ -25,10 +25,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from ledger.smt import StateTree
-
 from ledger.encoding import decode, encode
 from ledger.kv import Overlay
+from ledger.smt import StateTree
 
 _ABSENT = object()
 INDEX_PREFIX = "idx/"

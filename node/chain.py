@@ -14,17 +14,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ledger.crypto import Verifier
-from ledger.merkle_log import MerkleLog
-from ledger.smt import NodeCache
-
 from contracts.engine import Engine
 from ledger.block import Block, Header, txs_root
 from ledger.chainstore import ChainStore
-from ledger.errors import ChainError, LedgerError
+from ledger.crypto import Verifier
+from ledger.errors import ChainError
 from ledger.genesis import Genesis
 from ledger.kv import KVStore, Overlay
+from ledger.merkle_log import MerkleLog
 from ledger.replay import Tip, check_block
+from ledger.smt import NodeCache
 from ledger.tx import Transaction
 from ledger.validators import ValidatorSet
 from ledger.votes import Certificate

@@ -74,6 +74,11 @@ class Mempool:
         """Bytes of every admitted transaction."""
         return self._bytes
 
+    def next_nonce(self, key_id: str) -> int:
+        """The nonce a new transaction of ``key_id`` takes after the committed and pending ones."""
+        last: int = self._view.get(f"nonce/{key_id}", 0)
+        return last + 1
+
     def set_context(self, height: int, time: int) -> None:
         """The height and time the next block will roughly have (for expiry and rules)."""
         self._ctx = Context(height, time)

@@ -30,10 +30,11 @@ from contracts.dgl_builtin import builtin_list
 from ledger.block import Block
 from ledger.crypto import SigningKey, Verifier
 from ledger.errors import LedgerError
+from ledger.evidence import Evidence
 from ledger.genesis import Genesis
 from ledger.keyfile import load_signing_key
 from ledger.kv import LevelDBKV
-from ledger.tx import Transaction
+from ledger.tx import Envelope, Transaction
 from ledger.votes import Certificate, Proposal, Vote
 from node.chain import Chain
 from node.config import NodeConfig
@@ -60,7 +61,7 @@ from node.consensus.machine import ConsensusMachine
 from node.consensus.params import TimeoutConfig
 from node.consensus.privval import PrivValidator, SignStateFile
 from node.genesis_file import load_genesis
-from node.mempool import Mempool, MempoolLimits
+from node.mempool import Mempool, MempoolLimits, Rejected
 from node.peer_messages import PeerMessage, seal
 from node.sync import BlockSync
 from node.transport import Faults, Transport
@@ -68,6 +69,8 @@ from node.transport import Faults, Transport
 log = logging.getLogger("dgledger.node")
 
 MAX_EARLY_MESSAGES = 10_000
+EVIDENCE_TX_LIFETIME = 100
+"""Blocks an evidence transaction of this node stays valid for."""
 
 
 class StartupError(Exception):
@@ -310,7 +313,7 @@ class NodeService:
             for raw in m.body:
                 try:
                     self.submit(Transaction.decode(raw), gossip=False)
-                except Exception:  # noqa: BLE001 - a peer's bad transaction is only counted
+                except Exception:
                     self.metrics.reject("tx_refused")
         elif m.kind == "status":
             height = m.body.get("height") if type(m.body) is dict else None
@@ -346,11 +349,35 @@ class NodeService:
         self._dispatch(event)
 
     def _on_evidence_value(self, value: Any) -> None:
-        from node.consensus.evidence import Evidence
-
         evidence = Evidence.from_value(value)
         evidence.verify(self.genesis.chain, self.chain.validators, self.verifier)
         self.evidence.setdefault(evidence.hash, evidence)
+
+    def _report_evidence(self, evidence: Evidence) -> None:
+        """Gossip evidence this node detected and submit it for the chain, signed by the node key.
+
+        Several nodes may detect one offence: the first ``evidence.submit``
+        committed records it, the others are rejected as duplicates.
+        """
+        if evidence.hash in self.evidence:
+            return
+        self.evidence[evidence.hash] = evidence
+        self.transport.broadcast(self._seal("evidence", evidence.to_value()))
+        key_id = self.key.public.key_id
+        envelope = Envelope(
+            chain=self.genesis.chain,
+            type="evidence.submit",
+            signer=key_id,
+            nonce=self.mempool.next_nonce(key_id),
+            body={"evidence": evidence.to_value()},
+            expires=self.chain.height + EVIDENCE_TX_LIFETIME,
+        )
+        try:
+            self.submit(Transaction.create(envelope, [self.key]))
+        except Rejected as e:
+            log.warning("evidence %s not submitted: %s", evidence.hash.hex(), e.message)
+        else:
+            log.warning("evidence of %s by %s submitted", evidence.kind.value, evidence.offender)
 
     # -------------------------------------------------------- the height gate
 
@@ -423,8 +450,7 @@ class NodeService:
         elif isinstance(action, Commit):
             return self._commit(action.block, action.certificate)
         elif isinstance(action, RecordEvidence):
-            self.evidence.setdefault(action.evidence.hash, action.evidence)
-            self.transport.broadcast(self._seal("evidence", action.evidence.to_value()))
+            self._report_evidence(action.evidence)
         return None
 
     def _propose(self, action: RequestProposal) -> ProposalReady | None:

@@ -13,6 +13,7 @@ verification rather than by round trips.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import TYPE_CHECKING, Any, Final
 
@@ -45,8 +46,7 @@ class BlockSync:
 
     def peer_ahead(self, peer_key: str | None, height: int) -> None:
         """A peer reports ``height``; sync if it is beyond ours."""
-        if height > self.target:
-            self.target = height
+        self.target = max(self.target, height)
         if height > self.node.chain.height:
             self._wake.set()
 
@@ -55,10 +55,8 @@ class BlockSync:
         self.client = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=2.0))
         try:
             while True:
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=3.0)
-                except TimeoutError:
-                    pass
                 self._wake.clear()
                 if self.target > self.node.chain.height or not self.node.config.validator:
                     await self.catch_up()
