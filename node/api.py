@@ -18,15 +18,16 @@ from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ledger.encoding import encode
 from ledger.errors import LedgerError
 from ledger.tx import MAX_TX_SIZE, Transaction
+from node.api_models import SUBMIT_BODY, SUBMIT_DOC
 from node.auth import AuthError, Caller, RequestVerifier
-from node.metrics import render_metrics
 from node.mempool import Rejected
+from node.metrics import render_metrics
 from node.peer_messages import MAX_BATCH, PeerMessageError, open_batch
 from node.service import NodeService
 
@@ -170,6 +171,9 @@ def create_app(node: NodeService) -> FastAPI:
         return caller
 
     app.state.authenticate = authenticate
+    from node.api_reads import router as read_router
+
+    app.include_router(read_router)
 
     # ------------------------------------------------------------- peer routes
 
@@ -212,9 +216,15 @@ def create_app(node: NodeService) -> FastAPI:
 
     # -------------------------------------------------------- client routes
 
-    @app.post("/v1/transactions", tags=["transactions"], status_code=202)
+    @app.post(
+        "/v1/transactions",
+        tags=["transactions"],
+        status_code=202,
+        responses=SUBMIT_DOC,
+        openapi_extra=SUBMIT_BODY,
+    )
     async def submit_transaction(request: Request, wait: str | None = None) -> JSONResponse:
-        """Submit a signed transaction (MessagePack, or JSON ``{"tx": base64}``); ``?wait=commit``."""
+        """Submit a signed transaction: MessagePack, or JSON ``{"tx": base64}``."""
         if wait not in (None, "commit"):
             raise ApiError(400, "request.invalid", "wait must be 'commit'", "$.wait")
         body = await read_body(request, min(node.config.api.max_body_bytes, MAX_TX_SIZE * 2))
@@ -260,7 +270,7 @@ def create_app(node: NodeService) -> FastAPI:
         """Liveness: the process answers."""
         return {"status": "ok"}
 
-    @app.get("/metrics", tags=["node"])
+    @app.get("/metrics", tags=["node"], response_class=PlainTextResponse)
     async def metrics() -> Response:
         """Prometheus metrics."""
         return Response(render_metrics(node), media_type="text/plain; version=0.0.4")

@@ -144,6 +144,12 @@ def build_parser() -> argparse.ArgumentParser:
     from node.cli_audit import add_parser as add_audit
 
     add_audit(sub)
+
+    from node.cli_client import register as register_client
+    from node.cli_verify import register as register_verify
+
+    register_client(sub)
+    register_verify(sub)
     return parser
 
 

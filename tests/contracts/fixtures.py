@@ -9,12 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from contracts.dgl_builtin import builtin_list
-from ledger.crypto import SigningKey
-
 from contracts.engine import Engine
 from contracts.lifecycle import Role
 from contracts.membership import AppGenesis, Organisation
 from ledger.block import Block, Header
+from ledger.crypto import SigningKey
 from ledger.genesis import Genesis
 from ledger.kv import MemoryKV, Overlay
 from ledger.tx import Envelope, Transaction

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import itertools
 from typing import Any
 
 import pytest
@@ -108,7 +109,7 @@ def test_full_lifecycle_to_discharge() -> None:
         "loaded",
         "discharged",
     ]
-    for older, newer in zip(history, history[1:], strict=False):
+    for older, newer in itertools.pairwise(history):
         assert newer["replaces"] == older["tx"]
 
 

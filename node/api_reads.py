@@ -1,0 +1,285 @@
+"""The read side of the HTTP API: receipts, declarations, blocks, checkpoints, proofs.
+
+Every route here except ``/v1/checkpoint`` and ``/v1/proofs/consistency``
+takes a signed request (``X-DG-Key``, ``X-DG-Time``, ``X-DG-Sig``; see
+:mod:`node.auth`) from a member or validator key. Any member may read any
+declaration: every validator organisation holds the whole chain anyway, so
+hiding records per organisation at this edge would protect nothing.
+
+Answers are JSON with bytes as hex (transaction wire bytes as base64), in
+the shapes of :mod:`node.api_models`. ``GET /v1/blocks`` streams one record
+per block: JSON lines (``application/x-ndjson``, the default) or a
+MessagePack stream (``format=msgpack``, ``application/msgpack``): canonical
+maps written one after another, each self-delimiting. With ``headers=1`` a
+record is a header-chain item ``{header, certificate, validators}``
+(``validators`` is null unless the set changes after that block; then it is
+``{value, proof}``: the new set's canonical bytes with a state proof of key
+``validators`` at the header's ``state_root``). Without it a record is the
+whole block: ``{height, block, certificate}`` as stored bytes in MessagePack,
+or the block's JSON form in JSON lines.
+
+Bad parameters answer 400 with the code and the parameter's path, unknown
+ids 404 with a code; never a 500 for bad input.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated, Any, Final, Literal
+
+from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi.responses import StreamingResponse
+
+from contracts.lifecycle import Status
+from ledger.encoding import encode
+from node.api import ApiError
+from node.api_models import (
+    ERRORS,
+    BlockModel,
+    CheckpointModel,
+    ConsistencyModel,
+    DeclarationModel,
+    DeclarationPageModel,
+    NonceModel,
+    TransactionReceiptModel,
+)
+from node.declaration_query import Filters, QueryError, list_declarations
+from node.prover import ProofRequestError, Prover
+from node.service import NodeService
+
+MAX_RANGE: Final = 10_000
+STREAM_CHUNK: Final = 64
+INT64: Final = 2**63 - 1
+DECL_ID: Final = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
+
+router = APIRouter()
+
+
+def _node(request: Request) -> NodeService:
+    node: NodeService = request.app.state.node
+    return node
+
+
+async def _signed(request: Request) -> NodeService:
+    await request.app.state.authenticate(request)
+    return _node(request)
+
+
+def _answer(e: ProofRequestError) -> ApiError:
+    return ApiError(404 if e.kind == "not_found" else 400, e.code, e.message, e.path)
+
+
+# ----------------------------------------------------------------- keys
+
+
+@router.get(
+    "/v1/keys/{key_id}/nonce",
+    tags=["transactions"],
+    response_model=NonceModel,
+    responses=ERRORS,
+)
+async def key_nonce(
+    request: Request, key_id: Annotated[str, Path(pattern=r"^[0-9a-f]{40}$")]
+) -> dict[str, Any]:
+    """The key's last committed nonce, its highest pending one here, and the next to use."""
+    node = await _signed(request)
+    committed = node.chain.engine().view().get(f"nonce/{key_id}", 0)
+    pending = max((tx.nonce for tx in node.mempool.pending() if tx.signer == key_id), default=0)
+    return {
+        "key_id": key_id,
+        "committed": committed,
+        "pending": pending,
+        "next": max(committed, pending) + 1,
+        "height": node.chain.height,
+    }
+
+
+# --------------------------------------------------------- transactions
+
+
+@router.get(
+    "/v1/transactions/{tx_id}",
+    tags=["transactions"],
+    response_model=TransactionReceiptModel,
+    responses=ERRORS,
+)
+async def transaction_receipt(
+    request: Request, tx_id: Annotated[str, Path(pattern=r"^[0-9a-f]{64}$")]
+) -> dict[str, Any]:
+    """Receipt of a committed transaction: wire, place, inclusion proof, result, header."""
+    node = await _signed(request)
+    raw = bytes.fromhex(tx_id)
+    try:
+        return Prover(node.chain).transaction(raw)
+    except ProofRequestError as e:
+        if raw in node.mempool:
+            raise ApiError(404, "tx.pending", "the transaction is pending, not committed") from e
+        raise _answer(e) from e
+
+
+# --------------------------------------------------------- declarations
+
+
+@router.get(
+    "/v1/declarations/{decl_id}",
+    tags=["declarations"],
+    response_model=DeclarationModel,
+    responses=ERRORS,
+)
+async def declaration(
+    request: Request, decl_id: Annotated[str, Path(pattern=DECL_ID)]
+) -> dict[str, Any]:
+    """Current record, history with signers and times, and the receipt proving both."""
+    node = await _signed(request)
+    try:
+        return Prover(node.chain).declaration(decl_id)
+    except ProofRequestError as e:
+        raise _answer(e) from e
+
+
+@router.get(
+    "/v1/declarations",
+    tags=["declarations"],
+    response_model=DeclarationPageModel,
+    responses=ERRORS,
+)
+async def declarations(
+    request: Request,
+    vessel: Annotated[str | None, Query(pattern=r"^[0-9]{7}$")] = None,
+    voyage: Annotated[str | None, Query(min_length=1, max_length=50, pattern=r"^[^/]+$")] = None,
+    container: Annotated[str | None, Query(pattern=r"^[A-Z]{3}[UJZ][0-9]{7}$")] = None,
+    status: Status | None = None,
+    organisation: Annotated[str | None, Query(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")] = None,
+    after: Annotated[str | None, Query(max_length=400)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> dict[str, Any]:
+    """Declarations matching every filter given, each with its current status; paginated."""
+    node = await _signed(request)
+    try:
+        filters = Filters(
+            vessel, voyage, container, None if status is None else status.value, organisation
+        )
+        return list_declarations(node.chain, filters, after=after, limit=limit)
+    except QueryError as e:
+        raise ApiError(400, "request.invalid", e.message, e.path) from e
+
+
+# --------------------------------------------------------------- blocks
+
+
+@router.get(
+    "/v1/blocks/{height}",
+    tags=["blocks"],
+    response_model=BlockModel,
+    responses=ERRORS,
+)
+async def block(request: Request, height: Annotated[int, Path(ge=1, le=INT64)]) -> dict[str, Any]:
+    """A committed block: header, transactions, carried and own certificates."""
+    node = await _signed(request)
+    try:
+        return Prover(node.chain).block_json(height)
+    except ProofRequestError as e:
+        raise _answer(e) from e
+
+
+_STREAM_DOC: Final = {
+    200: {
+        "description": "one record per block, JSON lines or a MessagePack stream",
+        "content": {
+            "application/x-ndjson": {"schema": {"type": "string"}},
+            "application/msgpack": {"schema": {"type": "string", "format": "binary"}},
+        },
+    },
+    **ERRORS,
+}
+
+
+@router.get(
+    "/v1/blocks",
+    tags=["blocks"],
+    response_class=Response,
+    responses=_STREAM_DOC,
+)
+async def blocks(
+    request: Request,
+    from_: Annotated[int, Query(alias="from", ge=1, le=INT64)] = 1,
+    to: Annotated[int | None, Query(ge=1, le=INT64)] = None,
+    headers: bool = False,
+    format: Literal["jsonl", "msgpack"] = "jsonl",
+) -> Response:
+    """Blocks ``from``..``to`` (at most 10000, ``to`` capped at the tip), streamed."""
+    node = await _signed(request)
+    tip = node.chain.height
+    last = min(tip, from_ + MAX_RANGE - 1) if to is None else to
+    if last < from_:
+        raise ApiError(400, "request.invalid", "to must not be below from", "$.to")
+    if last - from_ >= MAX_RANGE:
+        raise ApiError(400, "request.invalid", f"at most {MAX_RANGE} blocks per request", "$.to")
+    prover = Prover(node.chain)
+    media = "application/msgpack" if format == "msgpack" else "application/x-ndjson"
+    return StreamingResponse(
+        _stream(prover, from_, min(last, tip), headers, format), media_type=media
+    )
+
+
+async def _stream(
+    prover: Prover, first: int, last: int, headers: bool, fmt: str
+) -> AsyncIterator[bytes]:
+    # Each chunk is read synchronously on the event loop (one consistent view of
+    # the store), then the loop is given back so consensus keeps running.
+    for start in range(first, last + 1, STREAM_CHUNK):
+        chunk = []
+        for height in range(start, min(last, start + STREAM_CHUNK - 1) + 1):
+            chunk.append(_record(prover, height, headers, fmt))
+        yield b"".join(chunk)
+        await asyncio.sleep(0)
+
+
+def _record(prover: Prover, height: int, headers: bool, fmt: str) -> bytes:
+    if headers:
+        link = prover.header_link(height)
+        if fmt == "msgpack":
+            return encode(link.to_value())
+        return _json_line(link.to_json())
+    if fmt == "msgpack":
+        block_bytes, cert_bytes = prover.block_records(height)
+        return encode({"height": height, "block": block_bytes, "certificate": cert_bytes})
+    return _json_line(prover.block_json(height))
+
+
+def _json_line(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode() + b"\n"
+
+
+# ------------------------------------------------------ checkpoint, proofs
+
+
+@router.get(
+    "/v1/checkpoint",
+    tags=["proofs"],
+    response_model=CheckpointModel,
+    responses={429: ERRORS[429]},
+)
+async def checkpoint(request: Request) -> dict[str, Any]:
+    """The latest header and its commit certificate; no signature needed."""
+    return Prover(_node(request).chain).checkpoint()
+
+
+@router.get(
+    "/v1/proofs/consistency",
+    tags=["proofs"],
+    response_model=ConsistencyModel,
+    responses={400: ERRORS[400]},
+)
+async def consistency(
+    request: Request,
+    from_: Annotated[int, Query(alias="from", ge=0, le=INT64)],
+    to: Annotated[int, Query(ge=0, le=INT64)],
+) -> dict[str, Any]:
+    """RFC 9162 consistency proof between two log sizes; no signature needed."""
+    try:
+        return Prover(_node(request).chain).consistency(from_, to)
+    except ProofRequestError as e:
+        raise _answer(e) from e

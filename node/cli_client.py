@@ -1,0 +1,286 @@
+"""CLI verbs of shippers, forwarders, the port authority and customs.
+
+``dgledger declare | amend | cancel | decide | show``: each talks to one node
+(``--node URL``, or the ``DGLEDGER_NODE`` environment variable) and signs
+with a member key (``--key FILE``, decrypted with the password held in the
+environment variable named by ``--password-env`` when the file is
+encrypted). A refused transaction prints every rule it broke, one per line,
+and exits 1; ``--wait`` returns only once the transaction is committed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final
+
+from contracts.declaration import Declaration
+from contracts.describe import describe
+from contracts.errors import ContractError
+from ledger.crypto import SigningKey
+from ledger.errors import LedgerError
+from ledger.keyfile import load_signing_key
+from node.cli import CliError
+from node.client import DECISIONS, Client, ClientError
+
+MAX_DOCUMENT: Final = 1 << 20
+HINTS: Final = {
+    "client.unreachable": "is the node running? check --node",
+    "client.timeout": "the node is slow or stuck; try again or ask another node",
+    "auth.not_a_member": "use a member key of this network (--key)",
+    "auth.unknown_key": "use a member key of this network (--key)",
+    "auth.stale": "check this machine's clock",
+    "auth.bad_signature": "the node runs another chain, or the key file is not the one meant",
+    "rate_limited": "too many requests: wait a moment and retry",
+    "declaration.unknown": "check the declaration id",
+    "tx.commit_timeout": "not committed yet: look again later with 'dgledger show'",
+    "mempool.full": "the node is busy: retry in a moment",
+}
+
+
+# ----------------------------------------------------------- shared helpers
+
+
+def add_node_args(p: argparse.ArgumentParser, *, key: bool = True) -> None:
+    """--node, --key and --password-env."""
+    p.add_argument(
+        "--node",
+        default=os.environ.get("DGLEDGER_NODE"),
+        help="URL of a node (default: $DGLEDGER_NODE)",
+    )
+    p.add_argument("--key", required=key, help="member key file (PKCS#8 PEM)")
+    p.add_argument("--password-env", help="environment variable holding the key's password")
+
+
+def load_key(path: str, password_env: str | None) -> SigningKey:
+    """A member key, with a one-line error saying what to do."""
+    password = None
+    if password_env:
+        value = os.environ.get(password_env)
+        if not value:
+            raise CliError(f"environment variable {password_env} is empty or not set")
+        password = value.encode()
+    if not Path(path).exists():
+        raise CliError(f"key file {path} does not exist: check --key")
+    try:
+        return load_signing_key(path, password)
+    except LedgerError as e:
+        hint = ""
+        if "password is required" in e.message:
+            hint = ": give --password-env NAME with the password in that variable"
+        elif "wrong password" in e.message:
+            hint = ": check the password in --password-env"
+        raise CliError(f"{e.message}{hint}") from e
+
+
+def connect(args: argparse.Namespace) -> Client:
+    """A client for ``--node`` signing with ``--key`` (when given)."""
+    if not args.node:
+        raise CliError("no node: give --node URL or set DGLEDGER_NODE")
+    key = load_key(args.key, args.password_env) if getattr(args, "key", None) else None
+    try:
+        return Client.connect(args.node, key)
+    except ClientError as e:
+        raise failure(e) from e
+
+
+def failure(e: ClientError) -> CliError:
+    """A client error as a CLI error; every broken rule is printed first."""
+    for v in e.violations:
+        paragraph = f" (IMDG {v['paragraph']})" if v.get("paragraph") else ""
+        print(
+            f"  {v.get('path', '$')}: {v.get('code')}: {v.get('message')}{paragraph}",
+            file=sys.stderr,
+        )
+    hint = HINTS.get(e.code)
+    count = f" ({len(e.violations)} rules broken)" if len(e.violations) > 1 else ""
+    return CliError(f"{e}{count}" + (f": {hint}" if hint else ""))
+
+
+def _no_float(text: str) -> Any:
+    raise ValueError(f"number {text} has a fraction or exponent: write it as a string")
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"key {key!r} appears twice")
+        out[key] = value
+    return out
+
+
+def read_document(path: str) -> dict[str, Any]:
+    """A declaration document from a JSON file, with a one-line error when it is not one."""
+    file = Path(path)
+    try:
+        if file.stat().st_size > MAX_DOCUMENT:
+            raise CliError(f"{path} is over {MAX_DOCUMENT} bytes: is it a declaration?")
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError as e:
+        raise CliError(f"{path} does not exist") from e
+    except OSError as e:
+        raise CliError(f"cannot read {path}: {e.strerror}") from e
+    except UnicodeDecodeError as e:
+        raise CliError(f"{path} is not UTF-8 text") from e
+    try:
+        value = json.loads(
+            text, parse_float=_no_float, parse_constant=_no_float, object_pairs_hook=_no_duplicates
+        )
+    except json.JSONDecodeError as e:
+        raise CliError(f"{path}: not JSON at line {e.lineno} column {e.colno}: {e.msg}") from e
+    except ValueError as e:
+        raise CliError(f"{path}: {e}") from e
+    if not isinstance(value, dict):
+        raise CliError(f"{path}: a declaration is a JSON object")
+    return value
+
+
+def _time(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _report(summary: dict[str, Any], waited: bool) -> None:
+    if not waited:
+        print(f"accepted for inclusion: transaction {summary['tx_id']} (pending)")
+        return
+    result = summary.get("result", {})
+    print(
+        f"committed: {result.get('declaration')} is {result.get('status')}"
+        f" (version {result.get('version')}) at block {summary.get('height')},"
+        f" transaction {summary['tx_id']}"
+    )
+
+
+def _run(args: argparse.Namespace, action: Callable[[Client], dict[str, Any]]) -> int:
+    client = connect(args)
+    with client:
+        try:
+            summary = action(client)
+        except ClientError as e:
+            raise failure(e) from e
+    _report(summary, args.wait)
+    return 0
+
+
+# ---------------------------------------------------------------- verbs
+
+
+def cmd_declare(args: argparse.Namespace) -> int:
+    """Submit a declaration."""
+    doc = read_document(args.file)
+    return _run(args, lambda c: c.declare(doc, wait=args.wait))
+
+
+def cmd_amend(args: argparse.Namespace) -> int:
+    """Submit a new version of a declaration."""
+    doc = read_document(args.file)
+    return _run(args, lambda c: c.amend(args.id, doc, reason=args.reason, wait=args.wait))
+
+
+def cmd_cancel(args: argparse.Namespace) -> int:
+    """Withdraw a declaration."""
+    return _run(args, lambda c: c.cancel(args.id, reason=args.reason, wait=args.wait))
+
+
+def cmd_decide(args: argparse.Namespace) -> int:
+    """Record a decision on a declaration."""
+    return _run(
+        args, lambda c: c.decide(args.id, args.decision, reason=args.reason, wait=args.wait)
+    )
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    """Print a declaration: current state, item descriptions, history."""
+    client = connect(args)
+    with client:
+        try:
+            doc = client.declaration(args.id)
+        except ClientError as e:
+            raise failure(e) from e
+    if args.json:
+        print(json.dumps(doc, indent=2, sort_keys=True))
+        return 0
+    for line in render(doc):
+        print(line)
+    return 0
+
+
+def render(doc: dict[str, Any]) -> list[str]:
+    """The human view of a declaration document."""
+    record = doc["record"]
+    body = record["declaration"]
+    transport = body.get("transport", {})
+    lines = [
+        f"{record['id']}: {record['status']} (version {record['version']}, block"
+        f" {record['height']}, {_time(record['updated_at'])})",
+        f"submitted by {record['org']}, shipper {body['shipper']['partyName']},"
+        f" consignee {body['consignee']['partyName']}",
+        f"vessel IMO {transport.get('vesselIMONumber')} {transport.get('vesselName')},"
+        f" voyage {transport.get('voyageNumber')}, {transport.get('portOfLoading')} ->"
+        f" {transport.get('portOfDischarge')}",
+    ]
+    try:
+        declaration: Declaration | None = Declaration.from_value(body)
+    except ContractError:
+        declaration = None
+    for c, container in enumerate(body.get("containers", [])):
+        lines.append(f"container {container.get('equipmentReference')}:")
+        for i, item in enumerate(container.get("dangerousGoods", [])):
+            if declaration is not None:
+                text = describe(declaration.containers[c].dangerous_goods[i])
+            else:
+                text = f"UN {item.get('UNNumber')}, {item.get('properShippingName')}"
+            lines.append(f"  {i + 1}. {text}")
+    lines.append("history:")
+    for v in doc["history"]:
+        reason = f"  reason: {v['reason']}" if v.get("reason") else ""
+        lines.append(
+            f"  v{v['version']} {_time(v['time'])} block {v['height']}: {v['action']} ->"
+            f" {v['status']} by {v['org']} (key {v['signer']}){reason}"
+        )
+    lines.append(f"prove it: dgledger verify {record['id']} --genesis GENESIS.json")
+    return lines
+
+
+def register(sub: Any) -> None:
+    """Add the verbs to the ``dgledger`` command tree."""
+    p = sub.add_parser("declare", help="submit a dangerous-goods declaration")
+    p.add_argument("file", metavar="FILE.json")
+    add_node_args(p)
+    p.add_argument("--wait", action="store_true", help="return once committed")
+    p.set_defaults(func=cmd_declare)
+
+    p = sub.add_parser("amend", help="submit a new version of a declaration")
+    p.add_argument("id", metavar="ID")
+    p.add_argument("file", metavar="FILE.json")
+    add_node_args(p)
+    p.add_argument("--reason", default="")
+    p.add_argument("--wait", action="store_true", help="return once committed")
+    p.set_defaults(func=cmd_amend)
+
+    p = sub.add_parser("cancel", help="withdraw a declaration")
+    p.add_argument("id", metavar="ID")
+    add_node_args(p)
+    p.add_argument("--reason", default="")
+    p.add_argument("--wait", action="store_true", help="return once committed")
+    p.set_defaults(func=cmd_cancel)
+
+    p = sub.add_parser("decide", help="record a decision (port authority, customs)")
+    p.add_argument("id", metavar="ID")
+    p.add_argument("--decision", required=True, choices=DECISIONS)
+    p.add_argument("--reason", required=True, help="why (may be empty for routine decisions)")
+    add_node_args(p)
+    p.add_argument("--wait", action="store_true", help="return once committed")
+    p.set_defaults(func=cmd_decide)
+
+    p = sub.add_parser("show", help="print a declaration, its items and its history")
+    p.add_argument("id", metavar="ID")
+    add_node_args(p)
+    p.add_argument("--json", action="store_true", help="the whole answer, receipt included")
+    p.set_defaults(func=cmd_show)

@@ -1,0 +1,237 @@
+"""CLI verbs of auditors: ``dgledger verify`` and ``dgledger export``.
+
+``verify ID`` fetches the declaration's receipt and the header chain from
+block 1 to the receipt's block, then checks them against the genesis file
+given (never the node's word), printing each check; exit 0 only if all hold.
+``--save FILE`` keeps the receipt with its header chain, and ``--receipt
+FILE`` checks such a file again, offline.
+
+``export`` writes the whole chain as one file (the format of
+:mod:`node.chainfile`, which ``dgledger audit --file`` reads) from a node
+(``--node``, streaming ``GET /v1/blocks?format=msgpack``) or from a stopped
+node's data directory (``--data``). The file is written beside its target
+and renamed over it only when complete.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import msgpack
+
+from ledger.chainstore import ChainStore
+from ledger.errors import LedgerError
+from ledger.genesis import Genesis
+from ledger.kv import LevelDBKV
+from node.chainfile import ChainFileWriter
+from node.cli import CliError
+from node.cli_client import add_node_args, connect, failure
+from node.client import Client, ClientError
+from node.genesis_file import GenesisFileError, load_genesis
+from node.receipt import ReceiptError, verify_receipt
+
+MAX_RECEIPT = 64 * 1024 * 1024
+
+
+def _genesis(path: str) -> Genesis:
+    try:
+        return load_genesis(path)
+    except GenesisFileError as e:
+        raise CliError(f"{e}: check --genesis") from e
+
+
+# ----------------------------------------------------------------- verify
+
+
+def _fetch_receipt(args: argparse.Namespace) -> dict[str, Any]:
+    client = connect(args)
+    with client:
+        try:
+            document = client.declaration(args.id)
+            height = document["receipt"]["header"]["height"]
+            document["headers"] = client.header_chain(height)
+        except ClientError as e:
+            raise failure(e) from e
+    return document
+
+
+def _load_receipt(path: str) -> dict[str, Any]:
+    file = Path(path)
+    try:
+        if file.stat().st_size > MAX_RECEIPT:
+            raise CliError(f"{path} is over {MAX_RECEIPT} bytes")
+        value = json.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError as e:
+        raise CliError(f"{path} does not exist") from e
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise CliError(f"{path} is not a receipt file (JSON): {e}") from e
+    if not isinstance(value, dict):
+        raise CliError(f"{path} is not a receipt file (a JSON object)")
+    return value
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    """Check a declaration's receipt from genesis; print every check."""
+    genesis = _genesis(args.genesis)
+    if args.receipt:
+        document = _load_receipt(args.receipt)
+    elif args.id:
+        if not args.key:
+            raise CliError("reading a receipt from a node needs a member key: give --key")
+        document = _fetch_receipt(args)
+    else:
+        raise CliError("give a declaration ID (with --node and --key) or --receipt FILE")
+    if args.id and document.get("id", args.id) != args.id:
+        raise CliError(f"the receipt is for {document.get('id')!r}, not {args.id!r}")
+    try:
+        checks = verify_receipt(document, genesis)
+    except ReceiptError as e:
+        for check in e.passed:
+            print(f"ok      {check}")
+        print(f"FAILED  {e.code}: {e.path}: {e.message}")
+        raise CliError(f"the receipt does not hold: {e.path}: {e.message}") from e
+    for check in checks:
+        print(f"ok      {check}")
+    if args.save:
+        _write_atomic(Path(args.save), json.dumps(document, indent=1).encode() + b"\n")
+        print(f"saved the receipt with its header chain to {args.save}")
+    status = document.get("status") or document.get("result", {}).get("status")
+    print(f"verified: {document.get('id', 'transaction')} is {status}, from genesis alone")
+    return 0
+
+
+# ----------------------------------------------------------------- export
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    with _AtomicFile(path) as f:
+        f.write(data)
+
+
+class _AtomicFile:
+    """A file written beside its target and renamed over it only when complete."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        directory = path.parent if str(path.parent) else Path()
+        if not directory.is_dir():
+            raise CliError(f"directory {directory} does not exist")
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
+        self.temp = Path(name)
+        self.file = os.fdopen(fd, "wb")
+
+    def __enter__(self) -> Any:
+        return self.file
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        self.file.close()
+        if exc_type is None:
+            self.temp.replace(self.path)
+        else:
+            self.temp.unlink(missing_ok=True)
+
+
+class _Counted:
+    """A chain file writer that checks heights follow each other."""
+
+    def __init__(self, writer: ChainFileWriter) -> None:
+        self.writer = writer
+        self.height = 0
+
+    def add(self, height: Any, block_bytes: Any, certificate_bytes: Any) -> None:
+        if height != self.height + 1 or type(block_bytes) is not bytes:
+            raise CliError(f"block {height} does not follow block {self.height}: try again")
+        if type(certificate_bytes) is not bytes:
+            raise CliError(f"block {height} came without its certificate")
+        self.writer.add(block_bytes, certificate_bytes)
+        self.height = height
+
+
+def _export_from_node(args: argparse.Namespace, genesis: Genesis, writer: _Counted) -> None:
+    client: Client = connect(args)
+    with client:
+        try:
+            status = client.status()
+            if status.get("genesis") != genesis.hash.hex():
+                raise CliError(f"the node at {args.node} runs another genesis: check --genesis")
+            height = int(status["height"])
+            unpacker = msgpack.Unpacker(raw=False, strict_map_key=True, max_buffer_size=1 << 26)
+            for chunk in client.block_records(1, height):
+                unpacker.feed(chunk)
+                for record in unpacker:
+                    if not isinstance(record, dict) or set(record) != {
+                        "height",
+                        "block",
+                        "certificate",
+                    }:
+                        raise CliError("the node sent a malformed block record")
+                    writer.add(record["height"], record["block"], record["certificate"])
+        except ClientError as e:
+            raise failure(e) from e
+    if writer.height != height:
+        raise CliError(f"the node sent {writer.height} of {height} blocks: try again")
+
+
+def _export_from_store(directory: Path, genesis: Genesis, writer: _Counted) -> None:
+    path = directory / "chain" if (directory / "chain").is_dir() else directory
+    if not (path / "CURRENT").exists():
+        raise CliError(f"{directory} holds no node store: give a node's data directory")
+    try:
+        kv = LevelDBKV(path, create=False)
+    except LedgerError as e:
+        raise CliError(f"{e}: is the node still running? stop it, or use --node") from e
+    try:
+        store = ChainStore(kv, genesis)
+        for height in range(1, store.height + 1):
+            cert = store.certificate_bytes(height)
+            if cert is None:
+                raise CliError(f"the store has no certificate for block {height}")
+            writer.add(height, store.block_bytes(height), cert)
+    except LedgerError as e:
+        raise CliError(f"{path}: {e}") from e
+    finally:
+        kv.close()
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Write the chain as one file: genesis, then every block with its certificate."""
+    genesis = _genesis(args.genesis)
+    if bool(args.node) == bool(args.data):
+        raise CliError("give exactly one of --node URL and --data DIR")
+    if args.node and not args.key:
+        raise CliError("reading blocks from a node needs a member key: give --key")
+    out = Path(args.out)
+    try:
+        with _AtomicFile(out) as f:
+            writer = _Counted(ChainFileWriter(f, genesis))
+            if args.node:
+                _export_from_node(args, genesis, writer)
+            else:
+                _export_from_store(Path(args.data), genesis, writer)
+    except OSError as e:
+        raise CliError(f"cannot write {out}: {e.strerror}") from e
+    print(f"wrote {out}: genesis and {writer.height} blocks")
+    return 0
+
+
+def register(sub: Any) -> None:
+    """Add ``verify`` and ``export`` to the ``dgledger`` command tree."""
+    p = sub.add_parser("verify", help="prove a declaration from genesis (prints each check)")
+    p.add_argument("id", metavar="ID", nargs="?")
+    p.add_argument("--genesis", required=True, help="the network's genesis file")
+    add_node_args(p, key=False)
+    p.add_argument("--receipt", help="check a saved receipt file instead of asking a node")
+    p.add_argument("--save", help="write the receipt with its header chain to this file")
+    p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser("export", help="write the whole chain to one file")
+    p.add_argument("--out", required=True)
+    p.add_argument("--genesis", required=True, help="the network's genesis file")
+    p.add_argument("--data", help="a stopped node's data directory (instead of --node)")
+    add_node_args(p, key=False)
+    p.set_defaults(func=cmd_export)

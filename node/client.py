@@ -1,0 +1,387 @@
+"""A synchronous Python client of a dgledger node (httpx).
+
+It builds and signs transactions, submits them (by default waiting for the
+commit), signs read requests, and turns every error answer into a
+:class:`ClientError` carrying the API's ``code``, ``message``, ``path`` and
+``violations``.
+
+Nonces: the first transaction a client signs takes its nonce from the node
+(``GET /v1/keys/<key id>/nonce``: one above the key's last committed nonce
+and above any nonce of the key still pending in that node's mempool); later
+ones count up locally from there. When a submission is refused with
+``tx.nonce_reused`` (another process used the key meanwhile), the
+high-level methods ask the node again and re-sign once. No file is kept:
+the chain is the one place the key's last nonce is known for certain.
+
+Expiry: a transaction expires ``expires_after`` blocks above the height the
+node last reported (blocks are made only while transactions are pending,
+so the default of 1000 blocks is generous).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator, Mapping
+from typing import Any, Final
+from urllib.parse import quote, urlencode
+
+import httpx
+
+from ledger.crypto import SigningKey
+from ledger.errors import LedgerError
+from ledger.tx import Envelope, Transaction
+from node.auth import sign_request
+
+DEFAULT_TIMEOUT: Final = 70.0
+DEFAULT_EXPIRES_AFTER: Final = 1000
+MAX_BLOCKS_PER_REQUEST: Final = 10_000
+DECISIONS: Final = ("accepted", "refused", "cleared", "held", "released", "loaded", "discharged")
+
+
+class ClientError(Exception):
+    """An error answer of the node, or no answer; ``code`` is stable."""
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        path: str | None = None,
+        violations: list[dict[str, Any]] | None = None,
+        *,
+        status: int | None = None,
+        tx_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.path = path
+        self.violations = violations or []
+        self.status = status
+        self.tx_id = tx_id
+
+    def __str__(self) -> str:
+        where = f" at {self.path}" if self.path else ""
+        return f"{self.code}: {self.message}{where}"
+
+    @classmethod
+    def from_response(cls, response: httpx.Response) -> ClientError:
+        """Build from an error answer (the API's JSON, or whatever came back)."""
+        try:
+            body = response.json()
+            error = body["error"]
+            code = str(error["code"])
+            message = str(error["message"])
+        except (ValueError, KeyError, TypeError):
+            text = response.text[:200].strip() or response.reason_phrase
+            return cls(
+                "client.bad_response",
+                f"HTTP {response.status_code}: {text}",
+                status=response.status_code,
+            )
+        violations = error.get("violations")
+        return cls(
+            code,
+            message,
+            error.get("path"),
+            violations if isinstance(violations, list) else None,
+            status=response.status_code,
+            tx_id=error.get("tx_id"),
+        )
+
+
+class Client:
+    """One node, one chain, optionally one signing key."""
+
+    def __init__(
+        self,
+        url: str,
+        chain: str,
+        key: SigningKey | None = None,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        http: httpx.Client | None = None,
+        expires_after: int = DEFAULT_EXPIRES_AFTER,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.chain = chain
+        self.key = key
+        self.expires_after = expires_after
+        self._own_http = http is None
+        self._http = http if http is not None else httpx.Client(timeout=timeout)
+        self._next_nonce: int | None = None
+        self._height = 0
+        self._last_time = 0
+
+    @classmethod
+    def connect(
+        cls, url: str, key: SigningKey | None = None, *, http: httpx.Client | None = None
+    ) -> Client:
+        """A client for whatever chain the node at ``url`` runs (asks ``/v1/status``)."""
+        probe = cls(url, "unknown", key, http=http)
+        status = probe.status()
+        chain = status.get("chain")
+        if not isinstance(chain, str):
+            raise ClientError("client.bad_response", "the node's status names no chain")
+        probe.chain = chain
+        return probe
+
+    def close(self) -> None:
+        """Close the connection pool (if this client opened it)."""
+        if self._own_http:
+            self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------ transport
+
+    def _target(self, path: str, params: Mapping[str, Any] | None) -> str:
+        clean = {k: _param(v) for k, v in (params or {}).items() if v is not None}
+        return path + (f"?{urlencode(clean, quote_via=quote)}" if clean else "")
+
+    def _headers(self, method: str, target: str, body: bytes) -> dict[str, str]:
+        if self.key is None:
+            raise ClientError("client.no_key", "this request must be signed: give a member key")
+        # Signatures are deterministic: two requests signed in the same
+        # millisecond would be the same request, and the node refuses replays.
+        now = max(time.time_ns() // 1_000_000, self._last_time + 1)
+        self._last_time = now
+        return sign_request(self.key, self.chain, method, target, body, now)
+
+    def _send(
+        self,
+        method: str,
+        target: str,
+        *,
+        signed: bool,
+        body: bytes = b"",
+        content_type: str | None = None,
+    ) -> httpx.Response:
+        headers = self._headers(method, target, body) if signed else {}
+        if content_type:
+            headers["content-type"] = content_type
+        try:
+            response = self._http.request(method, self.url + target, content=body, headers=headers)
+        except httpx.TimeoutException as e:
+            raise ClientError("client.timeout", f"{self.url} did not answer in time") from e
+        except httpx.TransportError as e:
+            raise ClientError("client.unreachable", f"cannot reach {self.url}: {e}") from e
+        if response.status_code >= 400:
+            raise ClientError.from_response(response)
+        return response
+
+    def get(
+        self, path: str, params: Mapping[str, Any] | None = None, *, signed: bool = True
+    ) -> Any:
+        """GET a JSON answer (signed unless told otherwise)."""
+        response = self._send("GET", self._target(path, params), signed=signed)
+        try:
+            return response.json()
+        except ValueError as e:
+            raise ClientError("client.bad_response", f"{path}: answer is not JSON") from e
+
+    # ----------------------------------------------------------- unsigned reads
+
+    def status(self) -> dict[str, Any]:
+        """The node's status (height, tip, peers)."""
+        value: dict[str, Any] = self.get("/v1/status", signed=False)
+        return value
+
+    def checkpoint(self) -> dict[str, Any]:
+        """The latest header and its certificate."""
+        value: dict[str, Any] = self.get("/v1/checkpoint", signed=False)
+        return value
+
+    def consistency(self, old_size: int, new_size: int) -> dict[str, Any]:
+        """RFC 9162 consistency proof between two log sizes."""
+        params = {"from": old_size, "to": new_size}
+        value: dict[str, Any] = self.get("/v1/proofs/consistency", params, signed=False)
+        return value
+
+    # ------------------------------------------------------------- signed reads
+
+    def nonce_info(self, key_id: str | None = None) -> dict[str, Any]:
+        """Committed, pending and next nonce of a key (default: this client's)."""
+        if key_id is None:
+            if self.key is None:
+                raise ClientError("client.no_key", "no key: give a member key")
+            key_id = self.key.public.key_id
+        value: dict[str, Any] = self.get(f"/v1/keys/{key_id}/nonce")
+        return value
+
+    def transaction(self, tx_id: bytes | str) -> dict[str, Any]:
+        """The receipt of a committed transaction."""
+        hex_id = tx_id.hex() if isinstance(tx_id, bytes) else tx_id
+        value: dict[str, Any] = self.get(f"/v1/transactions/{hex_id}")
+        return value
+
+    def declaration(self, decl_id: str) -> dict[str, Any]:
+        """A declaration: record, history and receipt."""
+        value: dict[str, Any] = self.get(f"/v1/declarations/{quote(decl_id, safe='')}")
+        return value
+
+    def declarations(
+        self, *, after: str | None = None, limit: int = 50, **filters: str | None
+    ) -> dict[str, Any]:
+        """One page of a declaration list query (vessel, voyage, container, status, ...)."""
+        value: dict[str, Any] = self.get(
+            "/v1/declarations", {**filters, "after": after, "limit": limit}
+        )
+        return value
+
+    def iter_declarations(self, **filters: str | None) -> Iterator[dict[str, Any]]:
+        """Every declaration matching the filters, page after page."""
+        after = None
+        while True:
+            page = self.declarations(after=after, limit=500, **filters)
+            yield from page["items"]
+            after = page["next"]
+            if after is None:
+                return
+
+    def block(self, height: int) -> dict[str, Any]:
+        """A committed block."""
+        value: dict[str, Any] = self.get(f"/v1/blocks/{height}")
+        return value
+
+    def blocks(self, first: int, last: int, *, headers: bool = False) -> Iterator[dict[str, Any]]:
+        """Blocks (or header-chain items) ``first``..``last`` as JSON, paged as needed."""
+        start = first
+        while start <= last:
+            end = min(last, start + MAX_BLOCKS_PER_REQUEST - 1)
+            params = {"from": start, "to": end, "headers": 1 if headers else None}
+            for line in self._stream(self._target("/v1/blocks", params)):
+                yield json.loads(line)
+            start = end + 1
+
+    def header_chain(self, last: int) -> list[dict[str, Any]]:
+        """Header-chain items 1..``last``: what a receipt's certificate is followed from."""
+        items = list(self.blocks(1, last, headers=True))
+        if len(items) != last:
+            raise ClientError("client.bad_response", f"asked for {last} headers, got {len(items)}")
+        return items
+
+    def block_records(self, first: int, last: int) -> Iterator[bytes]:
+        """The MessagePack stream of stored blocks and certificates, in chunks of bytes."""
+        start = first
+        while start <= last:
+            end = min(last, start + MAX_BLOCKS_PER_REQUEST - 1)
+            target = self._target("/v1/blocks", {"from": start, "to": end, "format": "msgpack"})
+            yield from self._stream(target, lines=False)
+            start = end + 1
+
+    def _stream(self, target: str, *, lines: bool = True) -> Iterator[bytes]:
+        headers = self._headers("GET", target, b"")
+        try:
+            with self._http.stream("GET", self.url + target, headers=headers) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise ClientError.from_response(response)
+                if lines:
+                    for line in response.iter_lines():
+                        if line:
+                            yield line.encode()
+                else:
+                    yield from response.iter_bytes()
+        except httpx.TransportError as e:
+            raise ClientError("client.unreachable", f"cannot reach {self.url}: {e}") from e
+
+    # ---------------------------------------------------------- transactions
+
+    def _take_nonce(self) -> int:
+        if self._next_nonce is None:
+            info = self.nonce_info()
+            self._next_nonce = int(info["next"])
+            self._height = int(info["height"])
+        nonce = self._next_nonce
+        self._next_nonce += 1
+        return nonce
+
+    def build(
+        self,
+        type_: str,
+        body: Mapping[str, Any],
+        *,
+        nonce: int | None = None,
+        expires: int | None = None,
+    ) -> Transaction:
+        """A transaction of ``type_`` signed by this client's key."""
+        if self.key is None:
+            raise ClientError("client.no_key", "signing a transaction needs a member key")
+        nonce = self._take_nonce() if nonce is None else nonce
+        expires = self._height + self.expires_after if expires is None else expires
+        try:
+            envelope = Envelope(
+                self.chain, type_, self.key.public.key_id, nonce, dict(body), expires
+            )
+            return Transaction.create(envelope, [self.key])
+        except LedgerError as e:
+            raise ClientError(e.code, str(e), f"$.{e.field}" if e.field else None) from e
+
+    def submit(self, tx: Transaction, *, wait: bool = True) -> dict[str, Any]:
+        """Submit ``tx``; with ``wait``, return once committed, raise if the rules refused it."""
+        target = "/v1/transactions" + ("?wait=commit" if wait else "")
+        response = self._send(
+            "POST", target, signed=False, body=tx.wire, content_type="application/msgpack"
+        )
+        try:
+            summary: dict[str, Any] = response.json()
+        except ValueError as e:
+            raise ClientError("client.bad_response", "submission answer is not JSON") from e
+        if summary.get("status") == "rejected":
+            result = summary.get("result", {})
+            violations = result.get("violations") or []
+            first = violations[0] if violations else {}
+            raise ClientError(
+                first.get("code", "tx.rejected"),
+                first.get("message", "the rules refused the transaction"),
+                first.get("path"),
+                violations,
+                tx_id=summary.get("tx_id"),
+            )
+        return summary
+
+    def send(self, type_: str, body: Mapping[str, Any], *, wait: bool = True) -> dict[str, Any]:
+        """Build, sign and submit; on ``tx.nonce_reused`` ask the node again and retry once."""
+        try:
+            return self.submit(self.build(type_, body), wait=wait)
+        except ClientError as e:
+            if e.code != "tx.nonce_reused":
+                raise
+            self._next_nonce = None
+            return self.submit(self.build(type_, body), wait=wait)
+
+    def declare(self, document: Mapping[str, Any], *, wait: bool = True) -> dict[str, Any]:
+        """Submit a new declaration."""
+        return self.send("declaration.submit", {"declaration": dict(document)}, wait=wait)
+
+    def amend(
+        self, decl_id: str, document: Mapping[str, Any], *, reason: str = "", wait: bool = True
+    ) -> dict[str, Any]:
+        """Submit a new version of a declaration."""
+        body: dict[str, Any] = {"id": decl_id, "declaration": dict(document)}
+        if reason:
+            body["reason"] = reason
+        return self.send("declaration.amend", body, wait=wait)
+
+    def cancel(self, decl_id: str, *, reason: str = "", wait: bool = True) -> dict[str, Any]:
+        """Withdraw a declaration."""
+        body = {"id": decl_id, **({"reason": reason} if reason else {})}
+        return self.send("declaration.cancel", body, wait=wait)
+
+    def decide(
+        self, decl_id: str, decision: str, *, reason: str = "", wait: bool = True
+    ) -> dict[str, Any]:
+        """Record a decision of the port authority or customs."""
+        body = {"id": decl_id, "decision": decision, **({"reason": reason} if reason else {})}
+        return self.send("declaration.decide", body, wait=wait)
+
+
+def _param(value: Any) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return str(value)

@@ -1,0 +1,319 @@
+"""Receipts and proofs from a node's committed chain, as JSON forms.
+
+What :mod:`node.api_reads` answers and what :mod:`node.receipt` checks:
+
+* a transaction receipt: the transaction's wire bytes, its place (height,
+  index in the block, index in the log), its inclusion proof in the log at
+  its block's ``log_size``, its result ``tx/<id>`` with a state proof at its
+  block's ``state_root``, the block header and its commit certificate;
+* a declaration document: the current record and every version of its
+  history, with state proofs at the latest block's ``state_root`` of
+  ``decl/<id>`` and, per version, of ``declv/<id>/<version>`` and of its
+  transaction's result ``tx/<id>`` (in that order), and each version's
+  transaction with its inclusion proof at the latest ``log_size``: one
+  header and one certificate prove it all;
+* header-chain items: a header, its certificate and, where the header's
+  ``next_validators_hash`` differs from its ``validators_hash``, the new set
+  with a state proof of key ``validators`` at that header's ``state_root``,
+  so a client holding genesis alone follows the validator set to any height.
+
+Everything here reads the committed store only and is synchronous: called
+from the event loop, one answer is one consistent snapshot of the chain.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Final
+
+from ledger.block import MAX_BLOCK_SIZE, Block, Header
+from ledger.encoding import decode
+from ledger.errors import LedgerError
+from ledger.kv import Overlay
+from ledger.merkle_log import MerkleLog
+from ledger.smt import StateTree
+from ledger.smt_proof import StateProof
+from ledger.votes import Certificate
+from node.chain import Chain
+from node.json_forms import b64, certificate_json, header_json, hexed, state_proof_json
+
+RECEIPT_VERSION: Final = 1
+MAX_VALUE_SIZE: Final = 4 * 1024 * 1024
+
+
+class ProofRequestError(Exception):
+    """A request the chain cannot answer: ``not_found`` or ``invalid`` (with the parameter)."""
+
+    def __init__(self, kind: str, code: str, message: str, path: str | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.code = code
+        self.message = message
+        self.path = path
+
+
+@dataclass(frozen=True, slots=True)
+class StateRead:
+    """A state value at a root (``None``: absent) with its proof, as JSON."""
+
+    value: bytes | None
+    entry: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class HeaderLink:
+    """A header, its certificate and, where the set changes after it, the new validator set."""
+
+    header: Header
+    certificate: Certificate
+    validators: tuple[bytes, StateProof] | None
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON form (a line of ``GET /v1/blocks?headers=1``)."""
+        validators = None
+        if self.validators is not None:
+            value, proof = self.validators
+            validators = {"value": value.hex(), "proof": state_proof_json(proof)}
+        return {
+            "header": header_json(self.header),
+            "certificate": certificate_json(self.certificate),
+            "validators": validators,
+        }
+
+    def to_value(self) -> dict[str, Any]:
+        """The canonical MessagePack form (a record of the MessagePack stream)."""
+        validators = None
+        if self.validators is not None:
+            value, proof = self.validators
+            validators = {"value": value, "proof": proof.to_value()}
+        return {
+            "header": self.header.to_value(),
+            "certificate": self.certificate.to_value(),
+            "validators": validators,
+        }
+
+
+class Prover:
+    """Builds receipts and proofs from one node's committed chain."""
+
+    def __init__(self, chain: Chain) -> None:
+        self.chain = chain
+
+    # ------------------------------------------------------------ basics
+
+    @property
+    def height(self) -> int:
+        """Latest committed height."""
+        return self.chain.height
+
+    def header(self, height: int) -> Header:
+        """The header of committed block ``height`` (decodes only what it needs)."""
+        self._check_height(height)
+        raw = self.chain.store.block_bytes(height)
+        value = decode(raw, max_size=MAX_BLOCK_SIZE)
+        return Header.from_value(value["header"])
+
+    def _check_height(self, height: int) -> None:
+        if not 1 <= height <= self.chain.height:
+            raise ProofRequestError(
+                "not_found",
+                "block.unknown",
+                f"no block {height}: the chain is at height {self.chain.height}",
+            )
+
+    def certificate_json(self, height: int) -> dict[str, Any] | None:
+        """The commit certificate of block ``height`` as JSON, if stored."""
+        certificate = self.chain.store.certificate(height)
+        return None if certificate is None else certificate_json(certificate)
+
+    def _certificate(self, height: int) -> dict[str, Any]:
+        cert = self.certificate_json(height)
+        if cert is None:
+            raise LedgerError(f"certificate of block {height} is missing from the store")
+        return cert
+
+    def state(self, root: bytes, key: str) -> StateRead:
+        """The value of ``key`` at ``root`` and its proof, as a receipt's state entry."""
+        tree = StateTree(Overlay(self.chain.kv), root, cache=self.chain.cache)
+        raw_key = key.encode()
+        value = tree.get(raw_key, root=root)
+        proof = tree.prove(raw_key, root=root)
+        entry = {
+            "key": key,
+            "value": None if value is None else value.hex(),
+            "proof": state_proof_json(proof),
+        }
+        return StateRead(value, entry)
+
+    def _log(self) -> MerkleLog:
+        return MerkleLog.open(Overlay(self.chain.kv))
+
+    def _identity(self) -> dict[str, Any]:
+        genesis = self.chain.genesis
+        return {"version": RECEIPT_VERSION, "chain": genesis.chain, "genesis": genesis.hash.hex()}
+
+    # -------------------------------------------------- checkpoint and headers
+
+    def checkpoint(self) -> dict[str, Any]:
+        """The latest header and its certificate (nothing at height 0)."""
+        h = self.chain.height
+        return {
+            **self._identity(),
+            "height": h,
+            "header": header_json(self.header(h)) if h else None,
+            "certificate": self._certificate(h) if h else None,
+        }
+
+    def header_link(self, height: int) -> HeaderLink:
+        """One link of the header chain: header, certificate, and a validator change if any."""
+        header = self.header(height)
+        certificate = self.chain.store.certificate(height)
+        if certificate is None:
+            raise LedgerError(f"certificate of block {height} is missing from the store")
+        validators = None
+        if header.next_validators_hash != header.validators_hash:
+            tree = StateTree(Overlay(self.chain.kv), header.state_root, cache=self.chain.cache)
+            value = tree.get(b"validators")
+            if value is None:
+                raise LedgerError(f"no validator set in the state of block {height}")
+            validators = (value, tree.prove(b"validators"))
+        return HeaderLink(header, certificate, validators)
+
+    def block_json(self, height: int) -> dict[str, Any]:
+        """A whole block: header, transactions (wire base64), carried and own certificate."""
+        self._check_height(height)
+        block = self.chain.store.block(height)
+        return {
+            "height": height,
+            "header": header_json(block.header),
+            "txs": [
+                {
+                    "id": tx.id.hex(),
+                    "type": tx.type,
+                    "signer": tx.signer,
+                    "nonce": tx.nonce,
+                    "wire": b64(tx.wire),
+                }
+                for tx in block.txs
+            ],
+            "last_commit": None
+            if block.last_commit is None
+            else certificate_json(block.last_commit),
+            "certificate": self.certificate_json(height),
+        }
+
+    def block_records(self, height: int) -> tuple[bytes, bytes]:
+        """The stored bytes of block ``height`` and of its certificate."""
+        self._check_height(height)
+        cert = self.chain.store.certificate_bytes(height)
+        if cert is None:
+            raise LedgerError(f"certificate of block {height} is missing from the store")
+        return self.chain.store.block_bytes(height), cert
+
+    # -------------------------------------------------------------- receipts
+
+    def _tx_entry(
+        self, log: MerkleLog, tx_id: bytes, log_size: int, blocks: dict[int, Block]
+    ) -> dict[str, Any]:
+        location = self.chain.store.tx_location(tx_id)
+        if location is None:
+            raise LedgerError(f"transaction {tx_id.hex()} is in the state but not in the store")
+        block = blocks.get(location.height)
+        if block is None:
+            block = blocks[location.height] = self.chain.store.block(location.height)
+        tx = block.txs[location.index]
+        return {
+            "id": tx.id.hex(),
+            "wire": b64(tx.wire),
+            "height": location.height,
+            "index": location.index,
+            "log_index": location.log_index,
+            "proof": [h.hex() for h in log.inclusion_proof(location.log_index, log_size)],
+        }
+
+    def transaction(self, tx_id: bytes) -> dict[str, Any]:
+        """The receipt of a committed transaction (raises ``not_found`` otherwise)."""
+        location = self.chain.store.tx_location(tx_id)
+        if location is None:
+            raise ProofRequestError(
+                "not_found", "tx.unknown", f"no committed transaction {tx_id.hex()}"
+            )
+        header = self.header(location.height)
+        result = self.state(header.state_root, f"tx/{tx_id.hex()}")
+        if result.value is None:
+            raise LedgerError(f"result of transaction {tx_id.hex()} missing from the state")
+        entry = self._tx_entry(self._log(), tx_id, header.log_size, {})
+        return {
+            "kind": "transaction",
+            **self._identity(),
+            "tx": entry,
+            "result": hexed(decode(result.value, max_size=MAX_VALUE_SIZE)),
+            "header": header_json(header),
+            "certificate": self._certificate(location.height),
+            "state": [result.entry],
+        }
+
+    def declaration(self, decl_id: str) -> dict[str, Any]:
+        """The declaration document with its receipt at the latest block."""
+        height = self.chain.height
+        if height == 0:
+            raise ProofRequestError("not_found", "declaration.unknown", f"no declaration {decl_id}")
+        header = self.header(height)
+        root = header.state_root
+        current = self.state(root, f"decl/{decl_id}")
+        if current.value is None:
+            raise ProofRequestError("not_found", "declaration.unknown", f"no declaration {decl_id}")
+        record = decode(current.value, max_size=MAX_VALUE_SIZE)
+        log = self._log()
+        blocks: dict[int, Block] = {}
+        state = [current.entry]
+        history = []
+        txs = []
+        for version in range(1, record["version"] + 1):
+            read = self.state(root, f"declv/{decl_id}/{version:06d}")
+            if read.value is None:
+                raise LedgerError(f"version {version} of {decl_id} missing from the state")
+            entry = decode(read.value, max_size=MAX_VALUE_SIZE)
+            state.append(read.entry)
+            history.append(hexed(entry))
+            txs.append(self._tx_entry(log, entry["tx"], header.log_size, blocks))
+            state.append(self.state(root, f"tx/{entry['tx'].hex()}").entry)
+        return {
+            "id": decl_id,
+            "status": record["status"],
+            "record": hexed(record),
+            "history": history,
+            "receipt": {
+                "kind": "declaration",
+                **self._identity(),
+                "declaration": decl_id,
+                "header": header_json(header),
+                "certificate": self._certificate(height),
+                "state": state,
+                "transactions": txs,
+            },
+        }
+
+    # ---------------------------------------------------------- consistency
+
+    def consistency(self, old_size: int, new_size: int) -> dict[str, Any]:
+        """RFC 9162 consistency proof between two sizes of the transaction log."""
+        log = self._log()
+        if not 0 <= old_size <= new_size:
+            raise ProofRequestError(
+                "invalid", "request.invalid", "from must not be above to", "$.from"
+            )
+        if new_size > log.size:
+            raise ProofRequestError(
+                "invalid",
+                "request.invalid",
+                f"to is above the log size {log.size}",
+                "$.to",
+            )
+        return {
+            "old_size": old_size,
+            "new_size": new_size,
+            "old_root": log.root(old_size).hex(),
+            "new_root": log.root(new_size).hex(),
+            "proof": [h.hex() for h in log.consistency_proof(old_size, new_size)],
+        }
