@@ -1,0 +1,732 @@
+"""A real network on loopback: validator processes, faults, kills, load and chain checks.
+
+:class:`Cluster` writes a network with ``init_network`` (short consensus
+timeouts, ports found free in :data:`PORT_RANGE`) and runs each node as its
+own process in its own process group, started exactly as an operator would::
+
+    python -m node.cli node start --config DIR/<org>/node.toml --unsafe-test-admin
+
+Every wait polls a condition against a deadline and fails naming what it
+waited for (with the tail of the node's log when a process died). Nodes are
+stopped by :meth:`Cluster.close` whatever happens: fixtures call it in their
+finaliser, and an ``atexit`` hook covers scripts that end abruptly.
+
+:class:`Load` runs shipper clients in threads: each signs its own
+declarations with its member key and a nonce of its own, submits with
+``?wait=commit``, and records the transactions a node acknowledged as
+committed. :func:`check_chains` then proves, on the stopped nodes' stores,
+that the chains are byte-identical, that every acknowledged transaction is
+on every node, and that an audit replay of each store passes.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import copy
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Final, TypeVar
+
+import httpx
+
+from contracts.dgl_builtin import builtin_list
+from ledger.block import Block
+from ledger.chainstore import ChainStore
+from ledger.crypto import SigningKey, Verifier
+from ledger.genesis import Genesis
+from ledger.keyfile import load_signing_key
+from ledger.kv import LevelDBKV
+from ledger.tx import Envelope, Transaction
+from ledger.votes import Certificate
+from node.audit import AuditReport, audit, blocks_from_store
+from node.genesis_file import load_genesis
+from node.network import DEFAULT_VALIDATORS, init_network
+
+REPO: Final = Path(__file__).resolve().parents[2]
+PORT_RANGE: Final = (7500, 7700)
+"""Where test networks look for free ports (apart from the demo's 7100)."""
+TEST_CONSENSUS: Final = {
+    "propose_ms": 600,
+    "prevote_ms": 300,
+    "precommit_ms": 300,
+    "round_increment_ms": 200,
+    "commit_ms": 0,
+    "block_delay_ms": 20,
+}
+SHIPPERS: Final = ("shipper-1", "shipper-2", "shipper-3")
+TEST_MEMBERS: Final = (*(f"{s}:shipper" for s in SHIPPERS), "auditor:auditor")
+TX_EXPIRES: Final = 10**9
+CONTENT_MSGPACK: Final = {"content-type": "application/msgpack"}
+
+T = TypeVar("T")
+
+
+class ClusterError(Exception):
+    """The network did not do what a test waited for or checked; says what and where."""
+
+
+def now_ms() -> int:
+    """Wall-clock milliseconds."""
+    return time.time_ns() // 1_000_000
+
+
+def wait_until(
+    check: Callable[[], T | None], timeout: float, what: str, interval: float = 0.05
+) -> T:
+    """Poll ``check`` until it returns a true value; raise :class:`ClusterError` at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise ClusterError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(interval)
+
+
+def find_base_port(count: int, low: int = PORT_RANGE[0], high: int = PORT_RANGE[1]) -> int:
+    """The first of ``count`` consecutive ports in ``[low, high)`` that are free now.
+
+    The search starts at a random place so that concurrent test runs rarely
+    race for the same ports; a port taken between this check and the node's
+    bind shows up as a node that does not become ready.
+    """
+    bases = list(range(low, high - count + 1))
+    offset = random.randrange(len(bases))
+    for base in bases[offset:] + bases[:offset]:
+        if all(_port_free(p) for p in range(base, base + count)):
+            return base
+    raise ClusterError(f"no {count} consecutive free ports in [{low}, {high})")
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+# ------------------------------------------------------------------ transactions
+
+_DECLARATION: Final[dict[str, Any]] = {
+    "declarationId": "",
+    "shipper": {"partyName": "ACME CHEMICALS SAS", "address": "12 RUE DU PORT, 76600 LE HAVRE"},
+    "consignee": {"partyName": "NORTHEAST FUELS INC", "address": "1 HARBOR WAY, NEWARK NJ"},
+    "transport": {
+        "vesselIMONumber": "9454436",
+        "vesselName": "EXAMPLE EXPRESS",
+        "voyageNumber": "0AB12W",
+        "portOfLoading": "FRLEH",
+        "portOfDischarge": "USNYC",
+        "estimatedDeparture": "2026-12-02T18:00:00Z",
+    },
+    "containers": [
+        {
+            "equipmentReference": "CSQU3054383",
+            "ISOEquipmentCode": "22G1",
+            "seals": ["FR0012345"],
+            "packingCertificate": {
+                "signatoryName": "MARIE MARTIN",
+                "place": "LE HAVRE",
+                "date": "2026-11-30",
+            },
+            "dangerousGoods": [
+                {
+                    "UNNumber": "1203",
+                    "properShippingName": "GASOLINE",
+                    "imoClass": "3",
+                    "packingGroup": 2,
+                    "isMarinePollutant": False,
+                    "isLimitedQuantity": False,
+                    "EMSNumber": "F-E S-E",
+                    "limits": {"temperatureUnit": "CEL", "flashPoint": "-43"},
+                    "numberOfPackages": 80,
+                    "packageCode": "1A1",
+                    "grossWeight": {"value": "17200", "unit": "KGM"},
+                    "netVolume": {"value": "16000", "unit": "LTR"},
+                    "emergencyContactDetails": {"contact": "ACME 24H", "phone": "+33 235000000"},
+                }
+            ],
+        }
+    ],
+    "shipperCertification": {
+        "signatoryName": "JEAN DUPONT",
+        "place": "LE HAVRE",
+        "date": "2026-11-29",
+    },
+}
+
+
+def declaration(declaration_id: str) -> dict[str, Any]:
+    """A valid one-item declaration (UN 1203, class 3) with the given id."""
+    doc = copy.deepcopy(_DECLARATION)
+    doc["declarationId"] = declaration_id
+    return doc
+
+
+def declaration_tx(key: SigningKey, chain: str, nonce: int, declaration_id: str) -> Transaction:
+    """A signed ``declaration.submit`` of a fresh declaration."""
+    body = {"declaration": declaration(declaration_id)}
+    envelope = Envelope(chain, "declaration.submit", key.public.key_id, nonce, body, TX_EXPIRES)
+    return Transaction.create(envelope, [key])
+
+
+# --------------------------------------------------------------------- processes
+
+
+@dataclass(slots=True)
+class NodeProcess:
+    """One validator: its files, its URL and, while it runs, its process."""
+
+    name: str
+    config: Path
+    url: str
+    log: Path
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def data_dir(self) -> Path:
+        """The node's data directory (LevelDB under ``chain``)."""
+        return self.config.parent / "data"
+
+    def alive(self) -> bool:
+        """Whether the process runs."""
+        return self.proc is not None and self.proc.poll() is None
+
+    def log_tail(self, lines: int = 30) -> str:
+        """The last lines of the node's log, for failure messages."""
+        try:
+            text = self.log.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return "(no log)"
+        return "\n".join(text.splitlines()[-lines:])
+
+
+class Cluster:
+    """A network of validator processes on loopback, created in ``directory``."""
+
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        validators: Sequence[str] = DEFAULT_VALIDATORS,
+        members: Sequence[str] = TEST_MEMBERS,
+        consensus: Mapping[str, int] = TEST_CONSENSUS,
+        port_range: tuple[int, int] = PORT_RANGE,
+        chain: str = "dgledger-test",
+        log_level: str = "info",
+    ) -> None:
+        self.directory = directory
+        self.log_level = log_level
+        base = find_base_port(len(validators), *port_range)
+        files = init_network(
+            directory,
+            validators=list(validators),
+            members=list(members),
+            base_port=base,
+            chain=chain,
+            genesis_time=now_ms(),
+            consensus=dict(consensus),
+        )
+        self.genesis: Genesis = load_genesis(directory / "genesis.json")
+        self.nodes = {
+            f.name: NodeProcess(f.name, f.config, f.url, directory / f"{f.name}.log") for f in files
+        }
+        self.keys = {
+            p.stem: load_signing_key(p) for p in sorted((directory / "keys").glob("*.pem"))
+        }
+        self.http = httpx.Client(timeout=httpx.Timeout(10.0, connect=2.0))
+        self._nonces: dict[str, int] = {}
+        self._nonce_lock = threading.Lock()
+        atexit.register(self.close)
+
+    @property
+    def names(self) -> list[str]:
+        """Every validator's name, in network order."""
+        return list(self.nodes)
+
+    def others(self, *names: str) -> list[str]:
+        """Every validator but ``names``."""
+        return [n for n in self.nodes if n not in names]
+
+    def url(self, name: str) -> str:
+        """Base URL of a node."""
+        return self.nodes[name].url
+
+    # ---------------------------------------------------------- start and stop
+
+    def start(self, *names: str) -> None:
+        """Start the named nodes (all when none are named), each in its own process group."""
+        for name in names or tuple(self.nodes):
+            node = self.nodes[name]
+            if node.alive():
+                raise ClusterError(f"{name} is already running")
+            with node.log.open("ab") as log:
+                node.proc = subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "node.cli",
+                        "node",
+                        "start",
+                        "--config",
+                        str(node.config),
+                        "--unsafe-test-admin",
+                        "--log-level",
+                        self.log_level,
+                    ],
+                    cwd=REPO,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+
+    def wait_ready(self, *names: str, timeout: float = 60.0) -> None:
+        """Wait until every named node (all by default) answers ``/healthz``."""
+        pending = set(names or self.nodes)
+
+        def ready() -> bool:
+            for name in sorted(pending):
+                node = self.nodes[name]
+                if not node.alive():
+                    code = None if node.proc is None else node.proc.returncode
+                    raise ClusterError(
+                        f"{name} is not running (exit status {code}):\n{node.log_tail()}"
+                    )
+                try:
+                    if self.http.get(f"{node.url}/healthz", timeout=1.0).status_code == 200:
+                        pending.discard(name)
+                except httpx.HTTPError:
+                    pass
+            return not pending
+
+        wait_until(ready, timeout, f"nodes {sorted(pending)} to answer /healthz", interval=0.1)
+
+    def kill(self, *names: str) -> None:
+        """``kill -9`` the named nodes' process groups and reap them."""
+        for name in names:
+            self._signal(name, signal.SIGKILL)
+            proc = self.nodes[name].proc
+            if proc is not None:
+                proc.wait(timeout=30)
+
+    def stop(self, *names: str, timeout: float = 15.0) -> None:
+        """Stop the named nodes (all by default) gracefully, killing any that linger."""
+        targets = [n for n in (names or tuple(self.nodes)) if self.nodes[n].alive()]
+        for name in targets:
+            self._signal(name, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        for name in targets:
+            proc = self.nodes[name].proc
+            assert proc is not None
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                self._signal(name, signal.SIGKILL)
+                proc.wait(timeout=30)
+
+    def _signal(self, name: str, sig: signal.Signals) -> None:
+        proc = self.nodes[name].proc
+        if proc is None or proc.poll() is not None:
+            return
+        # The leader is not reaped yet (poll() above), so its group id is still ours.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, sig)
+
+    def close(self) -> None:
+        """Stop every node still running and release the HTTP client (idempotent)."""
+        try:
+            self.stop(timeout=5.0)
+        finally:
+            self.http.close()
+            atexit.unregister(self.close)
+
+    def __enter__(self) -> Cluster:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # ------------------------------------------------------------ observation
+
+    def status(self, name: str) -> dict[str, Any] | None:
+        """``/v1/status`` of a node, or None when it does not answer."""
+        try:
+            response = self.http.get(f"{self.url(name)}/v1/status", timeout=2.0)
+        except httpx.HTTPError:
+            return None
+        if response.status_code != 200:
+            return None
+        value: dict[str, Any] = response.json()
+        return value
+
+    def height(self, name: str) -> int:
+        """Committed height of a running node."""
+        status = self.status(name)
+        if status is None:
+            raise ClusterError(f"{name} does not answer /v1/status:\n{self.nodes[name].log_tail()}")
+        return int(status["height"])
+
+    def heights(self, names: Iterable[str]) -> dict[str, int]:
+        """Committed heights of the named running nodes."""
+        return {n: self.height(n) for n in names}
+
+    def wait_height(self, names: Iterable[str], height: int, timeout: float = 60.0) -> None:
+        """Wait until every named node has committed ``height``."""
+        names = list(names)
+
+        def reached() -> bool:
+            return all((s := self.status(n)) is not None and s["height"] >= height for n in names)
+
+        wait_until(reached, timeout, f"{names} to reach height {height}", interval=0.1)
+
+    def wait_converged(self, *names: str, timeout: float = 60.0) -> tuple[int, str]:
+        """Wait until the nodes agree on height, tip and state root with empty mempools."""
+        targets = list(names or self.nodes)
+
+        def agreed() -> tuple[int, str] | None:
+            statuses = [self.status(n) for n in targets]
+            if any(s is None for s in statuses):
+                return None
+            views = {(s["height"], s["tip"], s["state_root"]) for s in statuses if s is not None}
+            if len(views) != 1 or any(s["mempool"]["txs"] for s in statuses if s is not None):
+                return None
+            height, tip, _ = views.pop()
+            return height, tip
+
+        return wait_until(agreed, timeout, f"{targets} to agree on one tip", interval=0.1)
+
+    def observe_heights(self, names: Iterable[str], seconds: float) -> list[dict[str, int]]:
+        """Sample the named nodes' heights for a fixed window (to show that nothing moves)."""
+        names = list(names)
+        samples = []
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            samples.append(self.heights(names))
+            time.sleep(0.1)
+        return samples
+
+    # ------------------------------------------------------------------ faults
+
+    def set_faults(self, name: str, isolate: Iterable[str]) -> None:
+        """Make ``name`` drop traffic with the named peers (``"*"``: everyone)."""
+        response = self.http.post(
+            f"{self.url(name)}/test/v1/faults", json={"isolate": sorted(isolate)}
+        )
+        if response.status_code != 200:
+            raise ClusterError(f"{name} refused the fault: {response.status_code} {response.text}")
+
+    def partition(self, name: str) -> None:
+        """Cut ``name`` off from every other node, both ways."""
+        self.set_faults(name, ["*"])
+        for other in self.others(name):
+            if self.nodes[other].alive():
+                self.set_faults(other, [name])
+
+    def heal(self) -> None:
+        """Clear the faults of every running node."""
+        for name, node in self.nodes.items():
+            if node.alive():
+                self.set_faults(name, [])
+
+    # ------------------------------------------------------------ transactions
+
+    def next_nonce(self, org: str) -> int:
+        """The next unused nonce of ``org``'s member key (thread-safe)."""
+        with self._nonce_lock:
+            self._nonces[org] = self._nonces.get(org, 0) + 1
+            return self._nonces[org]
+
+    def declaration_tx(self, org: str) -> Transaction:
+        """A fresh declaration signed with ``org``'s member key."""
+        nonce = self.next_nonce(org)
+        return declaration_tx(self.keys[org], self.genesis.chain, nonce, f"{org}-{nonce}")
+
+    def submit(
+        self, name: str, tx: Transaction, *, wait: bool = True, timeout: float = 60.0
+    ) -> httpx.Response:
+        """POST ``tx`` to a node, waiting for its commit when ``wait``."""
+        query = "?wait=commit" if wait else ""
+        return self.http.post(
+            f"{self.url(name)}/v1/transactions{query}",
+            content=tx.wire,
+            headers=CONTENT_MSGPACK,
+            timeout=httpx.Timeout(timeout, connect=2.0),
+        )
+
+
+# -------------------------------------------------------------------------- load
+
+
+class LoadClient(threading.Thread):
+    """One shipper submitting declarations one at a time, each with ``?wait=commit``."""
+
+    def __init__(self, cluster: Cluster, org: str, load: Load) -> None:
+        super().__init__(name=f"load-{org}", daemon=True)
+        self.cluster = cluster
+        self.org = org
+        self.load = load
+        self.outcomes: Counter[str] = Counter()
+
+    def run(self) -> None:
+        timeout = httpx.Timeout(self.load.request_timeout, connect=1.0)
+        with httpx.Client(timeout=timeout) as client:
+            turn = random.randrange(64)
+            while not self.load.stopping.is_set():
+                targets = self.load.targets()
+                if not targets:
+                    self.load.stopping.wait(0.05)
+                    continue
+                turn += 1
+                url = self.cluster.url(targets[turn % len(targets)])
+                tx = self.cluster.declaration_tx(self.org)
+                try:
+                    response = client.post(
+                        f"{url}/v1/transactions?wait=commit",
+                        content=tx.wire,
+                        headers=CONTENT_MSGPACK,
+                    )
+                except httpx.HTTPError as e:
+                    self.outcomes[type(e).__name__] += 1
+                    # A node that is down refuses at once: do not spin on it.
+                    self.load.stopping.wait(0.05)
+                    continue
+                if response.status_code == 200:
+                    receipt = response.json()
+                    self.outcomes[str(receipt["status"])] += 1
+                    self.load.acknowledge(tx.id, int(receipt["height"]))
+                else:
+                    self.outcomes[f"http_{response.status_code}"] += 1
+                    self.load.stopping.wait(0.05)
+
+
+class Load:
+    """Shipper clients in threads; records every transaction acknowledged as committed."""
+
+    def __init__(
+        self,
+        cluster: Cluster,
+        orgs: Sequence[str] = SHIPPERS,
+        *,
+        targets: Sequence[str] | None = None,
+        request_timeout: float = 90.0,
+    ) -> None:
+        self.cluster = cluster
+        self.request_timeout = request_timeout
+        self.stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._targets = list(targets or cluster.names)
+        self._acked: dict[bytes, int] = {}
+        self.clients = [LoadClient(cluster, org, self) for org in orgs]
+
+    def targets(self) -> list[str]:
+        """The nodes clients submit to now."""
+        with self._lock:
+            return list(self._targets)
+
+    def set_targets(self, names: Sequence[str]) -> None:
+        """Submit to these nodes from now on."""
+        with self._lock:
+            self._targets = list(names)
+
+    def acknowledge(self, tx_id: bytes, height: int) -> None:
+        """Record a transaction a node acknowledged as committed at ``height``."""
+        with self._lock:
+            self._acked[tx_id] = height
+
+    @property
+    def acked(self) -> dict[bytes, int]:
+        """Every acknowledged transaction id with its height (a copy)."""
+        with self._lock:
+            return dict(self._acked)
+
+    def count(self) -> int:
+        """How many transactions were acknowledged so far."""
+        with self._lock:
+            return len(self._acked)
+
+    def outcomes(self) -> Counter[str]:
+        """Answers received, by receipt status, HTTP status or exception name."""
+        total: Counter[str] = Counter()
+        for client in self.clients:
+            total.update(client.outcomes)
+        return total
+
+    def start(self) -> Load:
+        """Start every client."""
+        for client in self.clients:
+            client.start()
+        return self
+
+    def wait_more(self, count: int, timeout: float = 60.0) -> int:
+        """Wait until ``count`` more transactions are acknowledged; return the new total."""
+        goal = self.count() + count
+
+        def enough() -> int:
+            self._check_clients()
+            n = self.count()
+            return n if n >= goal else 0
+
+        return wait_until(enough, timeout, f"{goal} acknowledged transactions ({self.count()})")
+
+    def run_for(self, seconds: float) -> None:
+        """Keep the load on for ``seconds`` (the load's duration, not a wait for a condition)."""
+        end = time.monotonic() + seconds
+        while not self.stopping.wait(min(0.2, max(0.0, end - time.monotonic()))):
+            self._check_clients()
+            if time.monotonic() >= end:
+                return
+
+    def _check_clients(self) -> None:
+        dead = [c.name for c in self.clients if not c.is_alive()]
+        if dead and not self.stopping.is_set():
+            raise ClusterError(f"load clients {dead} died")
+
+    def stop(self) -> None:
+        """Stop the clients and wait for their requests in flight."""
+        self.stopping.set()
+        for client in self.clients:
+            client.join(timeout=self.request_timeout + 10)
+        alive = [c.name for c in self.clients if c.is_alive()]
+        if alive:
+            raise ClusterError(f"load clients {alive} did not stop")
+
+    def __enter__(self) -> Load:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            self.stop()
+        else:
+            # Failing already: let the clients go with the cluster, report the first error.
+            self.stopping.set()
+
+
+# -------------------------------------------------------------------- checking
+
+
+@dataclass(slots=True)
+class ChainCopy:
+    """A stopped node's chain as stored: block and certificate bytes by height."""
+
+    name: str
+    blocks: list[bytes] = field(default_factory=list)
+    certificates: list[bytes] = field(default_factory=list)
+
+    @property
+    def height(self) -> int:
+        """Committed height."""
+        return len(self.blocks)
+
+
+def read_chain(node: NodeProcess, genesis: Genesis, acked: Mapping[bytes, int]) -> ChainCopy:
+    """Read a stopped node's store; every acknowledged transaction must be at its height."""
+    if node.alive():
+        raise ClusterError(f"{node.name} must be stopped before its store is read")
+    kv = LevelDBKV(node.data_dir / "chain", create=False)
+    try:
+        store = ChainStore(kv, genesis)
+        copy_ = ChainCopy(node.name)
+        for height in range(1, store.height + 1):
+            copy_.blocks.append(store.block_bytes(height))
+            certificate = store.certificate_bytes(height)
+            if certificate is None:
+                raise ClusterError(f"{node.name}: no certificate for block {height}")
+            copy_.certificates.append(certificate)
+        missing = []
+        for tx_id, height in acked.items():
+            location = store.tx_location(tx_id)
+            if location is None or location.height != height:
+                missing.append((tx_id.hex(), height, location))
+        if missing:
+            raise ClusterError(
+                f"{node.name}: {len(missing)} acknowledged transactions missing or moved,"
+                f" e.g. {missing[:3]}"
+            )
+        return copy_
+    finally:
+        kv.close()
+
+
+@dataclass(frozen=True, slots=True)
+class ChainCheck:
+    """What :func:`check_chains` established."""
+
+    height: int
+    transactions: int
+    acknowledged: int
+    tip_hash: str
+    audits: dict[str, AuditReport]
+
+
+def check_chains(cluster: Cluster, acked: Mapping[bytes, int]) -> ChainCheck:
+    """On stopped nodes: identical chains, every acknowledged tx present, audits pass."""
+    genesis = cluster.genesis
+    copies = [read_chain(node, genesis, acked) for node in cluster.nodes.values()]
+    first = copies[0]
+    for other in copies[1:]:
+        if other.height != first.height:
+            raise ClusterError(
+                f"heights differ: {first.name} {first.height}, {other.name} {other.height}"
+            )
+        for i, (a, b) in enumerate(zip(first.blocks, other.blocks, strict=True)):
+            if a != b:
+                raise ClusterError(f"block {i + 1} differs between {first.name} and {other.name}")
+        # Below the tip every node holds the canonical certificate the next block carries;
+        # at the tip each holds the one it assembled itself.
+        for i in range(first.height - 1):
+            if first.certificates[i] != other.certificates[i]:
+                raise ClusterError(
+                    f"certificate {i + 1} differs between {first.name} and {other.name}"
+                )
+    audits: dict[str, AuditReport] = {}
+    lists = {builtin_list().digest(): builtin_list()}
+    with Verifier() as verifier:
+        for c in copies:
+            if c.height:
+                _check_tip_certificate(c, genesis, verifier)
+            blocks = blocks_from_store(cluster.nodes[c.name].data_dir, genesis)
+            report = audit(genesis, blocks, lists, verifier=verifier)
+            if report.blocks != c.height:
+                raise ClusterError(f"{c.name}: audit saw {report.blocks} of {c.height} blocks")
+            audits[c.name] = report
+    tips = {r.tip_hash for r in audits.values()}
+    if len(tips) != 1:
+        raise ClusterError(f"audits end at different tips: {tips}")
+    report = audits[first.name]
+    return ChainCheck(first.height, report.transactions, len(acked), tips.pop(), audits)
+
+
+def _check_tip_certificate(copy_: ChainCopy, genesis: Genesis, verifier: Verifier) -> None:
+    tip = Block.decode(copy_.blocks[-1])
+    certificate = Certificate.decode(copy_.certificates[-1])
+    # These networks make no governance changes, so genesis's set signs every block.
+    certificate.verify(
+        genesis.chain, genesis.validators, verifier, height=tip.height, block_hash=tip.hash
+    )
