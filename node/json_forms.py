@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
@@ -28,19 +29,7 @@ from ledger.errors import LedgerError
 from ledger.smt_proof import StateLeaf, StateProof
 from ledger.votes import Certificate
 
-HEADER_FIELDS: Final = (
-    "chain",
-    "height",
-    "time",
-    "prev_hash",
-    "txs_root",
-    "log_size",
-    "log_root",
-    "state_root",
-    "validators_hash",
-    "next_validators_hash",
-    "proposer",
-)
+HEADER_FIELDS: Final = tuple(f.name for f in dataclasses.fields(Header))
 _HASH_FIELDS: Final = frozenset(
     {"prev_hash", "txs_root", "log_root", "state_root", "validators_hash", "next_validators_hash"}
 )
