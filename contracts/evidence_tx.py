@@ -16,12 +16,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Final
 
-from ledger.evidence import Evidence
-
 from contracts.errors import TransactionRejected, Violation
 from contracts.lifecycle import Role
 from ledger.crypto import Verifier
 from ledger.errors import LedgerError
+from ledger.evidence import Evidence
 from ledger.validators import ValidatorSet
 
 if TYPE_CHECKING:
