@@ -17,6 +17,7 @@ follows; ``decl/<id>`` holds the current version and status.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
@@ -80,11 +81,49 @@ def index_keys(record: Mapping[str, Any]) -> list[str]:
     return sorted(set(keys))
 
 
+class DocumentMemo:
+    """Validated declaration documents by (transaction id, list digest).
+
+    Parsing and checking a document against the Dangerous Goods List is a
+    pure function of the two, and a transaction id binds its body, so a node
+    that met a transaction at admission does not validate its document again
+    at each mempool re-check and in the block. A hit gives exactly what
+    validating again would: the canonical value, or the same violations.
+    Bounded by count; an evicted entry is only validated again.
+    """
+
+    def __init__(self, capacity: int = 8192) -> None:
+        self.capacity = capacity
+        self._entries: OrderedDict[bytes, dict[str, Any] | tuple[Violation, ...]] = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: bytes) -> dict[str, Any] | tuple[Violation, ...] | None:
+        """The stored outcome of ``key``, if kept."""
+        entry = self._entries.get(key)
+        if entry is None:
+            self.misses += 1
+            return None
+        self.hits += 1
+        self._entries.move_to_end(key)
+        return entry
+
+    def put(self, key: bytes, outcome: dict[str, Any] | tuple[Violation, ...]) -> None:
+        """Keep an outcome, dropping the least recently used beyond the capacity."""
+        self._entries[key] = outcome
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.capacity:
+            self._entries.popitem(last=False)
+
+
 class DeclarationRules:
     """Handlers for declaration and delegation transactions."""
 
-    def __init__(self, list_in_force: Callable[[StateView], Any]) -> None:
+    def __init__(
+        self, list_in_force: Callable[[StateView], Any], memo: DocumentMemo | None = None
+    ) -> None:
         self.list_in_force = list_in_force
+        self.memo = memo
 
     def handlers(self) -> dict[str, Handler]:
         """Transaction type -> handler."""
@@ -97,18 +136,29 @@ class DeclarationRules:
             "delegation.revoke": self.revoke,
         }
 
-    def _document(self, view: StateView, doc: Any) -> dict[str, Any]:
+    def _document(self, view: StateView, doc: Any, tx: Transaction) -> dict[str, Any]:
+        dgl = self.list_in_force(view)
+        key = tx.id + dgl.digest()
+        outcome = self.memo.get(key) if self.memo is not None else None
+        if outcome is None:
+            outcome = self._validate(doc, dgl)
+            if self.memo is not None:
+                self.memo.put(key, outcome)
+        if isinstance(outcome, tuple):
+            raise TransactionRejected(list(outcome))
+        return outcome
+
+    @staticmethod
+    def _validate(doc: Any, dgl: Any) -> dict[str, Any] | tuple[Violation, ...]:
         try:
-            declaration = validate(doc, self.list_in_force(view))
+            declaration = validate(doc, dgl)
         except DeclarationInvalid as e:
-            raise TransactionRejected(
-                [
-                    Violation(
-                        v.code, v.path.replace("$", "$.body.declaration", 1), v.message, v.paragraph
-                    )
-                    for v in e.violations
-                ]
-            ) from e
+            return tuple(
+                Violation(
+                    v.code, v.path.replace("$", "$.body.declaration", 1), v.message, v.paragraph
+                )
+                for v in e.violations
+            )
         value: dict[str, Any] = declaration.to_value()
         return value
 
@@ -204,7 +254,7 @@ class DeclarationRules:
         allowed = frozenset({"declaration"})
         doc = _field(tx.body, "declaration", allowed)
         self._check_transition(view, None, Action.SUBMIT, signer)
-        value = self._document(view, doc)
+        value = self._document(view, doc, tx)
         decl_id = value["declarationId"]
         if view.get(f"decl/{decl_id}") is not None:
             raise _reject(
@@ -231,7 +281,7 @@ class DeclarationRules:
         reason = _text(tx.body, "reason", allowed, required=False)
         old = self._current(view, decl_id)
         self._check_transition(view, old, Action.AMEND, signer)
-        value = self._document(view, _field(tx.body, "declaration", allowed))
+        value = self._document(view, _field(tx.body, "declaration", allowed), tx)
         if value["declarationId"] != decl_id:
             raise _reject(
                 "declaration.id_mismatch",

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from contracts.declarations_tx import DeclarationRules
+from contracts.declarations_tx import DeclarationRules, DocumentMemo
 from contracts.errors import ContractError, TransactionRejected, Violation
 from contracts.evidence_tx import EvidenceRules
 from contracts.governance import Governance
@@ -72,13 +72,14 @@ class Engine:
         root: bytes | None = None,
         *,
         cache: NodeCache | None = None,
+        memo: DocumentMemo | None = None,
     ) -> None:
         self.genesis = genesis
         self.cache = NodeCache() if cache is None else cache
         self.app = AppGenesis.from_value(genesis.app)
         self.overlay = overlay
         self.lists = dict(lists)
-        self.declarations = DeclarationRules(self._list_in_force)
+        self.declarations = DeclarationRules(self._list_in_force, memo)
         self.governance = Governance()
         self.handlers: dict[str, Handler] = {
             **self.declarations.handlers(),

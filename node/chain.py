@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from contracts.declarations_tx import DocumentMemo
 from contracts.engine import Engine
 from ledger.block import Block, Header, txs_root
 from ledger.chainstore import ChainStore
@@ -55,6 +56,9 @@ class Chain:
         self.verifier = verifier
         self.store = ChainStore(kv, genesis)
         self.cache = NodeCache(1 << 20)
+        # One document memo for the mempool and block execution: a node validates a
+        # declaration document once, when it first meets the transaction.
+        self.memo = DocumentMemo()
         if self.store.height == 0:
             overlay = Overlay(kv)
             engine = Engine(genesis, overlay, lists, cache=self.cache)
@@ -89,7 +93,7 @@ class Chain:
         return self._engine(Overlay(self.kv), previous).validators
 
     def _engine(self, overlay: Overlay, root: bytes) -> Engine:
-        return Engine(self.genesis, overlay, self.lists, root, cache=self.cache)
+        return Engine(self.genesis, overlay, self.lists, root, cache=self.cache, memo=self.memo)
 
     @property
     def height(self) -> int:

@@ -17,9 +17,9 @@
     url = "http://127.0.0.1:7101"
 
     [consensus]                         # milliseconds
-    propose_ms = 1000
-    prevote_ms = 500
-    precommit_ms = 500
+    propose_ms = 3000
+    prevote_ms = 1000
+    precommit_ms = 1000
     round_increment_ms = 500
     commit_ms = 0
     block_delay_ms = 50                 # wait this long after the first pending tx
@@ -65,9 +65,9 @@ class Peer:
 class ConsensusConfig:
     """Timeouts and block limits."""
 
-    propose_ms: int = 1000
-    prevote_ms: int = 500
-    precommit_ms: int = 500
+    propose_ms: int = 3000
+    prevote_ms: int = 1000
+    precommit_ms: int = 1000
     round_increment_ms: int = 500
     commit_ms: int = 0
     block_delay_ms: int = 50

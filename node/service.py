@@ -70,6 +70,9 @@ log = logging.getLogger("dgledger.node")
 
 MAX_EARLY_MESSAGES = 10_000
 EVIDENCE_TX_LIFETIME = 100
+BUILD_SHARE = 0.3
+"""Share of the propose timeout a proposer may spend building its block."""
+MIN_BLOCK_BUDGET = 100
 """Blocks an evidence transaction of this node stays valid for."""
 
 
@@ -178,6 +181,7 @@ class NodeService:
         self._tasks: list[asyncio.Task[None]] = []
         self._kick_handle: asyncio.TimerHandle | None = None
         self.evidence: dict[bytes, Any] = {}
+        self._build_rate = 1000.0  # transactions built per second, measured as blocks are built
         self.known_nodes = self._known_node_keys()
 
     def _known_node_keys(self) -> set[str]:
@@ -456,16 +460,30 @@ class NodeService:
     def _propose(self, action: RequestProposal) -> ProposalReady | None:
         if action.height != self.chain.height + 1:
             return None
-        c = self.config.consensus
         time_ms = max(self.clock(), self.chain.tip_time + 1)
         self.mempool.set_context(action.height, time_ms)
         # Admission order already passed the rules against the committed state.
-        txs = self.mempool.select(c.max_block_txs, 16 * 1024 * 1024)
+        txs = self.mempool.select(self._block_budget(), 16 * 1024 * 1024)
         last = self.chain.store.certificate(self.chain.height) if self.chain.height else None
+        started = time.perf_counter()
         block = self.chain.build_block(
             txs, time=time_ms, proposer=self.key.public.key_id, last_commit=last
         )
+        if len(txs) >= MIN_BLOCK_BUDGET:
+            rate = len(txs) / max(time.perf_counter() - started, 1e-3)
+            self._build_rate = 0.5 * self._build_rate + 0.5 * rate
         return ProposalReady(action.height, action.round, block)
+
+    def _block_budget(self) -> int:
+        """How many transactions to propose: what this node builds in a share of the timeout.
+
+        The other validators wait ``propose_ms`` for the proposal; a block that
+        takes longer to build than that only costs a round. The rate is what
+        the last builds measured, so a loaded machine proposes smaller blocks.
+        """
+        c = self.config.consensus
+        budget = int(self._build_rate * c.propose_ms * BUILD_SHARE / 1000)
+        return max(MIN_BLOCK_BUDGET, min(c.max_block_txs, budget))
 
     def _valid(self, block: Block) -> bool:
         drift = self.config.consensus.max_clock_drift_ms
