@@ -27,7 +27,7 @@
     max_clock_drift_ms = 10000
 
     [mempool]
-    max_txs = 20000
+    max_txs = 5000
     max_bytes = 67108864
     max_per_signer = 2000
 
@@ -79,7 +79,7 @@ class ConsensusConfig:
 class MempoolConfig:
     """Bounds of the pending pool."""
 
-    max_txs: int = 20_000
+    max_txs: int = 5_000
     max_bytes: int = 64 * 1024 * 1024
     max_per_signer: int = 2_000
 
