@@ -58,6 +58,7 @@ def cmd_network_init(args: argparse.Namespace) -> int:
             base_port=args.base_port,
             chain=args.chain,
             genesis_time=time.time_ns() // 1_000_000,
+            observers=[o for o in args.observers.split(",") if o],
         )
     except (NetworkInitError, LedgerError) as e:
         raise CliError(str(e)) from e
@@ -125,6 +126,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--members", default="shipper-acme:shipper,shipper-beta:shipper,auditor:auditor")
     p.add_argument("--base-port", type=int, default=7100)
     p.add_argument("--chain", default="dgledger-local")
+    p.add_argument(
+        "--observers",
+        default="",
+        help="members that run a node following the chain without voting, e.g. auditor",
+    )
     p.set_defaults(func=cmd_network_init)
 
     node = sub.add_parser("node", help="run a node").add_subparsers(

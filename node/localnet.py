@@ -95,10 +95,11 @@ class LocalNetwork:
         consensus: dict[str, int] | None = None,
         chain: str = "dgledger-local",
         test_admin: bool = True,
+        observers: tuple[str, ...] = (),
     ) -> None:
         self.directory = directory
         self.test_admin = test_admin
-        base = free_port_block(len(validators))
+        base = free_port_block(len(validators) + len(observers))
         files = init_network(
             directory,
             validators=list(validators),
@@ -107,6 +108,7 @@ class LocalNetwork:
             chain=chain,
             genesis_time=time.time_ns() // 1_000_000,
             consensus=consensus if consensus is not None else FAST_CONSENSUS,
+            observers=list(observers),
         )
         self.nodes = {f.name: NodeProcess(f, directory / f"{f.name}.log") for f in files}
         self.http = httpx.Client(timeout=10.0)

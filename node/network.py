@@ -6,6 +6,7 @@ Layout written under the target directory::
     <validator org>/node.toml          node configuration
     <validator org>/node-key.pem       the node's consensus and peer key
     <validator org>/data/              created by the node on first start
+    <observer org>/node.toml, node-key.pem   an observer: follows the chain, does not vote
     keys/<org>.pem                     a member key per organisation (signs transactions)
 
 Every key file is PKCS#8, mode 0600. A validator organisation's node key is
@@ -22,7 +23,7 @@ from pathlib import Path
 from contracts.dgl_builtin import builtin_list
 from contracts.lifecycle import Role
 from contracts.membership import ORG_NAME, AppGenesis, Organisation
-from ledger.crypto import SigningKey
+from ledger.crypto import PublicKey, SigningKey
 from ledger.genesis import Genesis
 from ledger.keyfile import save_signing_key
 from ledger.validators import Validator, ValidatorSet
@@ -86,13 +87,22 @@ def init_network(
     genesis_time: int,
     host: str = "127.0.0.1",
     consensus: dict[str, int] | None = None,
+    observers: list[str] | None = None,
 ) -> list[NodeFiles]:
-    """Write a new network's files; refuses to overwrite an existing genesis."""
+    """Write a new network's files; refuses to overwrite an existing genesis.
+
+    ``observers`` are member organisations (an auditor, another forwarder)
+    that run a node following the chain without voting: each gets a node
+    key, registered as one of its member keys, and a configuration with
+    ``validator = false`` whose peers are the validators. Validators come
+    first in the returned list, observers after them.
+    """
+    observers = list(observers or [])
     if not CHAIN_ID.match(chain):
         raise NetworkInitError("chain id: letters, digits, '.', '_', '-' (at most 64)")
     if not validators:
         raise NetworkInitError("at least one validator organisation is needed")
-    if not 1024 <= base_port <= 65535 - len(validators):
+    if not 1024 <= base_port <= 65535 - len(validators) - len(observers):
         raise NetworkInitError("base port must leave room for every node below 65536")
     directory.mkdir(parents=True, exist_ok=True)
     if (directory / "genesis.json").exists():
@@ -118,19 +128,30 @@ def init_network(
         save_signing_key(directory / "keys" / f"{name}.pem", member_key)
         orgs.append(Organisation(name, role, (member_key.public, node_key.public)))
         vals.append(Validator(node_key.public, 10, name))
+    unknown = set(observers) - {n for n, _ in member_specs}
+    if unknown:
+        raise NetworkInitError(f"observer {sorted(unknown)[0]} is not one of the members")
     for name, explicit in member_specs:
         if explicit is None:
             raise NetworkInitError(f"{name}: members are given as NAME:ROLE")
         role = role_of(name, explicit)
         key = SigningKey.generate()
         save_signing_key(directory / "keys" / f"{name}.pem", key)
-        orgs.append(Organisation(name, role, (key.public,)))
+        keys: tuple[PublicKey, ...] = (key.public,)
+        if name in observers:
+            node_keys[name] = SigningKey.generate()
+            (directory / name).mkdir(exist_ok=True)
+            save_signing_key(directory / name / "node-key.pem", node_keys[name])
+            keys = (key.public, node_keys[name].public)
+        orgs.append(Organisation(name, role, keys))
     app = AppGenesis(tuple(orgs), builtin_list().digest(), 2)
     genesis = Genesis.create(chain, genesis_time, ValidatorSet.create(vals), app.to_value())
     (directory / "genesis.json").write_text(genesis_to_json(genesis), encoding="utf-8")
     nodes = []
     urls = {name: f"http://{host}:{base_port + i}" for i, (name, _) in enumerate(validator_specs)}
-    for i, (name, _) in enumerate(validator_specs):
+    runners = [name for name, _ in validator_specs] + observers
+    for i, name in enumerate(runners):
+        validator = name in urls
         peers = "".join(
             f'\n[[peers]]\nname = "{other}"\nurl = "{url}"\n'
             for other, url in urls.items()
@@ -145,10 +166,10 @@ def init_network(
             'key = "node-key.pem"\n'
             'dgl = "builtin"\n'
             f'listen = "{host}:{base_port + i}"\n'
-            "validator = true\n"
+            f"validator = {'true' if validator else 'false'}\n"
             f"{peers}" + (f"\n[consensus]\n{extra}" if extra else "")
         )
         path = directory / name / "node.toml"
         path.write_text(text, encoding="utf-8")
-        nodes.append(NodeFiles(name, path, urls[name]))
+        nodes.append(NodeFiles(name, path, f"http://{host}:{base_port + i}"))
     return nodes

@@ -1,0 +1,67 @@
+"""An observer node (the auditor's) follows the chain on loopback without voting."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ledger.keyfile import load_signing_key
+from node.client import Client
+from node.localnet import LocalNetwork, wait_for
+
+pytestmark = pytest.mark.slow
+
+SAMPLE = Path(__file__).resolve().parents[3] / "shared/reference/declarations"
+
+
+def declaration(decl_id: str) -> dict[str, object]:
+    doc: dict[str, object] = json.loads((SAMPLE / "valid-gasoline-methanol.json").read_text())
+    doc["declarationId"] = decl_id
+    return doc
+
+
+def test_observer_follows_serves_and_forwards_without_voting(tmp_path: Path) -> None:
+    with LocalNetwork(tmp_path, observers=("auditor",)) as net:
+        net.start()
+        assert set(net.nodes) == {
+            "customs",
+            "port-authority",
+            "forwarder-a",
+            "forwarder-b",
+            "auditor",
+        }
+        shipper = load_signing_key(net.key_path("shipper-acme"))
+        with Client.connect(net.url("customs"), shipper) as client:
+            for i in range(3):
+                outcome = client.declare(declaration(f"OBS-{i}"))
+                assert outcome["status"] == "committed", outcome
+        tip = net.status("customs")
+        wait_for(
+            lambda: net.status("auditor")["height"] >= tip["height"],
+            30,
+            "the observer to reach the validators' height",
+        )
+        observed = net.status("auditor")
+        assert observed["validator"] is False
+        assert observed["height"] >= tip["height"]
+        # Same chain: the observer's block at the validators' tip is theirs.
+        auditor = load_signing_key(net.key_path("auditor"))
+        with Client.connect(net.url("auditor"), auditor) as reader:
+            assert reader.block(tip["height"])["header"]["hash"] == tip["tip"]
+            assert reader.declaration("OBS-2")["record"]["status"] == "submitted"
+        # A transaction sent to the observer reaches the validators and commits.
+        with Client.connect(net.url("auditor"), shipper) as client:
+            outcome = client.declare(declaration("OBS-VIA-OBSERVER"))
+            assert outcome["status"] == "committed", outcome
+        # The observer holds no vote: killing it does not stop the chain.
+        net.kill("auditor")
+        with Client.connect(net.url("port-authority"), shipper) as client:
+            assert client.declare(declaration("OBS-AFTER"))["status"] == "committed"
+        validators = [n for n in net.nodes if n != "auditor"]
+        wait_for(
+            lambda: len({(net.status(n)["height"], net.status(n)["tip"]) for n in validators}) == 1,
+            30,
+            "the validators to agree on one tip",
+        )
