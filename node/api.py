@@ -32,6 +32,8 @@ from node.peer_messages import MAX_BATCH, PeerMessageError, open_batch
 from node.service import NodeService
 
 MAX_WAIT_S = 60.0
+MAX_NUMBER_DIGITS = 18
+"""Longest decimal a size or height header/parameter may have (int() refuses past 4,300)."""
 
 
 class ApiError(Exception):
@@ -62,8 +64,9 @@ def error_response(
 class RateLimiter:
     """Token bucket per key: ``rate`` requests per second, bursts of twice that."""
 
-    def __init__(self, rate: int) -> None:
+    def __init__(self, rate: int, max_keys: int = 100_000) -> None:
         self.rate = max(1, rate)
+        self.max_keys = max_keys
         self._buckets: dict[str, tuple[float, float]] = {}
 
     def allow(self, key: str) -> bool:
@@ -75,18 +78,30 @@ class RateLimiter:
             self._buckets[key] = (tokens, now)
             return False
         self._buckets[key] = (tokens - 1, now)
-        if len(self._buckets) > 100_000:
-            self._buckets.clear()
+        if len(self._buckets) > self.max_keys:
+            self._forget_full(now)
         return True
+
+    def _forget_full(self, now: float) -> None:
+        # Only buckets that have refilled are forgotten (an absent key starts full):
+        # clearing every bucket would let anyone with many keys reset the others' limits.
+        cap = 2.0 * self.rate
+        self._buckets = {
+            k: (tokens, last)
+            for k, (tokens, last) in self._buckets.items()
+            if tokens + (now - last) * self.rate < cap
+        }
+        if len(self._buckets) > self.max_keys:  # that many busy keys: start afresh
+            self._buckets.clear()
 
 
 async def read_body(request: Request, limit: int) -> bytes:
     """The request body, refusing more than ``limit`` bytes without reading them all."""
     declared = request.headers.get("content-length")
     if declared is not None:
-        if not declared.isdigit():
+        if not (declared.isascii() and declared.isdigit()):
             raise ApiError(400, "request.bad_length", "Content-Length is not a number")
-        if int(declared) > limit:
+        if len(declared) > MAX_NUMBER_DIGITS or int(declared) > limit:
             raise ApiError(413, "request.too_large", f"body over {limit} bytes")
     chunks = []
     size = 0
@@ -105,6 +120,8 @@ def tx_from_body(body: bytes, content_type: str) -> Transaction:
             value = json.loads(body)
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise ApiError(400, "request.bad_json", f"body is not JSON: {e}") from e
+        except RecursionError as e:  # nesting deeper than the parser's stack
+            raise ApiError(400, "request.bad_json", "body is JSON nested too deeply") from e
         if not isinstance(value, dict) or set(value) != {"tx"} or not isinstance(value["tx"], str):
             raise ApiError(400, "request.bad_field", 'body must be {"tx": "<base64>"}', "$.tx")
         try:
@@ -179,7 +196,11 @@ def create_app(node: NodeService) -> FastAPI:
 
     @app.post("/peer/v1/messages", include_in_schema=False)
     async def peer_messages(request: Request) -> Response:
-        body = await read_body(request, MAX_BATCH)
+        try:
+            body = await read_body(request, MAX_BATCH)
+        except ApiError as e:
+            node.metrics.reject(e.code.removeprefix("request."))
+            raise
         try:
             messages, dropped = open_batch(
                 body, node.genesis.chain, node.verifier, node.is_known_node
@@ -202,8 +223,15 @@ def create_app(node: NodeService) -> FastAPI:
         if node.faults.blocks(node.peer_name(caller.key_id)):
             raise ApiError(503, "fault_injected", "dropped by fault injection")
         start_text = request.query_params.get("from", "1")
-        if not start_text.isdigit() or not 1 <= count <= 1000:
-            raise ApiError(400, "request.invalid", "from must be >= 1, count 1..1000", "$.from")
+        if not (
+            start_text.isascii()
+            and start_text.isdigit()
+            and len(start_text) <= MAX_NUMBER_DIGITS
+            and int(start_text) >= 1
+        ):
+            raise ApiError(400, "request.invalid", "from must be an integer >= 1", "$.from")
+        if not 1 <= count <= 1000:
+            raise ApiError(400, "request.invalid", "count must be 1..1000", "$.count")
         start = int(start_text)
         end = min(node.chain.height, start + count - 1)
         items = []
@@ -233,6 +261,12 @@ def create_app(node: NodeService) -> FastAPI:
             raise ApiError(
                 400, "tx.wrong_chain", f"transaction is for chain {tx.chain}", "$.env.chain"
             )
+        # The limit is charged to the key that signed: a claimed but unproven signer
+        # would let anyone use up another member's allowance.
+        try:
+            node.mempool.check_signatures(tx)
+        except Rejected as e:
+            raise ApiError(422, e.code, e.message, "$.sigs", tx_id=tx.id.hex()) from e
         if not limiter.allow(tx.signer):
             raise ApiError(429, "rate_limited", "too many requests for this key; slow down")
         already = node.chain.store.tx_location(tx.id)

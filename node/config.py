@@ -45,8 +45,13 @@ import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 MAX_CONFIG_SIZE: Final = 256 * 1024
+ZERO_ALLOWED: Final = frozenset(
+    {"round_increment_ms", "commit_ms", "block_delay_ms", "max_clock_drift_ms"}
+)
+"""Integer settings that may be 0; every other one must be at least 1 (0 would stop the node)."""
 
 
 class ConfigError(Exception):
@@ -112,31 +117,43 @@ class NodeConfig:
     api: ApiConfig = field(default_factory=ApiConfig)
 
 
-def _section(cls: Any, raw: Any, where: str) -> Any:
+def _section(cls: Any, raw: Any, where: str, path: Path) -> Any:
     if not isinstance(raw, dict):
-        raise ConfigError(f"[{where}] must be a table")
+        raise ConfigError(f"{path}: [{where}] must be a table")
     known = {f.name: f for f in fields(cls)}
     values = {}
     for key, value in raw.items():
         if key not in known:
-            raise ConfigError(f"[{where}] unknown key {key!r}")
-        if type(value) is not int or not 0 <= value <= 10**12:
-            raise ConfigError(f"[{where}] {key} must be a non-negative integer")
+            raise ConfigError(f"{path}: [{where}] unknown key {key!r}")
+        low = 0 if key in ZERO_ALLOWED else 1
+        if type(value) is not int or not low <= value <= 10**12:
+            kind = "a non-negative" if low == 0 else "a positive"
+            raise ConfigError(f"{path}: [{where}] {key} must be {kind} integer")
         values[key] = value
     return cls(**values)
+
+
+def _read_text(path: Path) -> str:
+    # Read at most one byte past the limit: the size is checked on what was read,
+    # not on a stat() the file may have outgrown since.
+    with path.open("rb") as f:
+        data = f.read(MAX_CONFIG_SIZE + 1)
+    if len(data) > MAX_CONFIG_SIZE:
+        raise ConfigError(f"{path}: larger than {MAX_CONFIG_SIZE} bytes")
+    return data.decode("utf-8")
 
 
 def load_config(path: str | Path) -> NodeConfig:
     """Read and validate a node configuration file."""
     path = Path(path)
     try:
-        if path.stat().st_size > MAX_CONFIG_SIZE:
-            raise ConfigError(f"{path}: larger than {MAX_CONFIG_SIZE} bytes")
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = tomllib.loads(_read_text(path))
     except OSError as e:
         raise ConfigError(f"{path}: cannot read: {e.strerror}") from e
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise ConfigError(f"{path}: not valid TOML: {e}") from e
+    except RecursionError as e:  # arrays or tables nested deeper than the parser's stack
+        raise ConfigError(f"{path}: not valid TOML: nested too deeply") from e
     unknown = set(raw) - {"node", "peers", "consensus", "mempool", "api"}
     if unknown:
         raise ConfigError(f"{path}: unknown section {sorted(unknown)[0]!r}")
@@ -174,14 +191,18 @@ def load_config(path: str | Path) -> NodeConfig:
     peers_raw = raw.get("peers", [])
     if not isinstance(peers_raw, list) or len(peers_raw) > 256:
         raise ConfigError(f"{path}: [[peers]] must be a list of at most 256 tables")
-    peers = []
+    peers: list[Peer] = []
     for i, p in enumerate(peers_raw):
         if not isinstance(p, dict) or set(p) != {"name", "url"}:
             raise ConfigError(f"{path}: peers[{i}] must have exactly name and url")
         if not all(isinstance(v, str) and v for v in p.values()):
             raise ConfigError(f"{path}: peers[{i}] name and url must be non-empty strings")
-        if not p["url"].startswith(("http://", "https://")):
-            raise ConfigError(f"{path}: peers[{i}].url must be an http(s) URL")
+        if not p["url"].startswith(("http://", "https://")) or not _has_host(p["url"]):
+            raise ConfigError(f"{path}: peers[{i}].url must be an http(s) URL with a host")
+        # Senders are kept by peer name: a second entry of one name would silently replace
+        # the first.
+        if any(q.name == p["name"] for q in peers):
+            raise ConfigError(f"{path}: peers[{i}].name {p['name']!r} is given twice")
         peers.append(Peer(p["name"], p["url"].rstrip("/")))
     dgl = text("dgl", "builtin")
     return NodeConfig(
@@ -196,7 +217,14 @@ def load_config(path: str | Path) -> NodeConfig:
         port=int(port_text),
         validator=validator,
         peers=tuple(peers),
-        consensus=_section(ConsensusConfig, raw.get("consensus", {}), "consensus"),
-        mempool=_section(MempoolConfig, raw.get("mempool", {}), "mempool"),
-        api=_section(ApiConfig, raw.get("api", {}), "api"),
+        consensus=_section(ConsensusConfig, raw.get("consensus", {}), "consensus", path),
+        mempool=_section(MempoolConfig, raw.get("mempool", {}), "mempool", path),
+        api=_section(ApiConfig, raw.get("api", {}), "api", path),
     )
+
+
+def _has_host(url: str) -> bool:
+    try:
+        return bool(urlsplit(url).hostname)
+    except ValueError:  # a malformed port or bracketed host
+        return False

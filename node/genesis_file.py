@@ -61,6 +61,8 @@ def genesis_from_json(text: str) -> Genesis:
         raw = json.loads(text, parse_float=_no_float, parse_constant=_no_float)
     except (json.JSONDecodeError, ValueError) as e:
         raise GenesisFileError(f"not valid JSON: {e}") from e
+    except RecursionError as e:  # nesting deeper than the parser's stack
+        raise GenesisFileError("not valid JSON: nested too deeply") from e
     if not isinstance(raw, dict) or set(raw) != {"chain", "time", "validators", "app"}:
         raise GenesisFileError("genesis has exactly chain, time, validators, app")
     app = raw["app"]
@@ -109,10 +111,17 @@ def load_genesis(path: str | Path) -> Genesis:
     """Read a genesis file with a size limit."""
     path = Path(path)
     try:
-        if path.stat().st_size > MAX_FILE:
+        # At most one byte past the limit is read, whatever stat() said a moment before.
+        with path.open("rb") as f:
+            data = f.read(MAX_FILE + 1)
+        if len(data) > MAX_FILE:
             raise GenesisFileError(f"{path}: larger than {MAX_FILE} bytes")
-        return genesis_from_json(path.read_text(encoding="utf-8"))
+        text = data.decode("utf-8")
     except OSError as e:
         raise GenesisFileError(f"{path}: cannot read: {e.strerror}") from e
     except UnicodeDecodeError as e:
         raise GenesisFileError(f"{path}: not UTF-8") from e
+    try:
+        return genesis_from_json(text)
+    except GenesisFileError as e:
+        raise GenesisFileError(f"{path}: {e}") from e

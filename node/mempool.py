@@ -83,33 +83,48 @@ class Mempool:
         """The height and time the next block will roughly have (for expiry and rules)."""
         self._ctx = Context(height, time)
 
-    def _refuse(
-        self, code: str, message: str, violations: list[Violation] | None = None
-    ) -> Rejected:
+    def _count(self, code: str) -> None:
         self.rejected[code] = self.rejected.get(code, 0) + 1
-        return Rejected(code, message, violations)
+
+    def check_signatures(self, tx: Transaction) -> None:
+        """Raise :class:`Rejected` unless every signature of ``tx`` verifies.
+
+        Callers that must know who really sent ``tx`` before anything else
+        (the per-key rate limit) call this first; the verifier caches
+        successes, so admission checking again costs nothing.
+        """
+        if not all(self.verifier.verify_many(tx.verify_items())):
+            self._count("tx.invalid_signature")
+            raise Rejected("tx.invalid_signature", "a signature does not verify")
 
     def add(self, tx: Transaction) -> dict[str, Any]:
         """Admit ``tx`` or raise :class:`Rejected`; returns the pre-check outcome."""
+        try:
+            return self._admit(tx)
+        except Rejected as e:
+            self._count(e.code)
+            raise
+
+    def _admit(self, tx: Transaction) -> dict[str, Any]:
         if tx.id in self._txs:
-            raise self._refuse("mempool.duplicate", "transaction already pending")
+            raise Rejected("mempool.duplicate", "transaction already pending")
         if len(self._txs) >= self.limits.max_txs:
-            raise self._refuse("mempool.full", "too many pending transactions; retry later")
+            raise Rejected("mempool.full", "too many pending transactions; retry later")
         if self._bytes + len(tx.wire) > self.limits.max_bytes:
-            raise self._refuse("mempool.full", "pending transactions over the byte limit")
+            raise Rejected("mempool.full", "pending transactions over the byte limit")
         if len(self._by_signer.get(tx.signer, ())) >= self.limits.max_per_signer:
-            raise self._refuse("mempool.signer_full", "too many pending transactions for this key")
+            raise Rejected("mempool.signer_full", "too many pending transactions for this key")
         if not all(self.verifier.verify_many(tx.verify_items())):
-            raise self._refuse("tx.invalid_signature", "a signature does not verify")
+            raise Rejected("tx.invalid_signature", "a signature does not verify")
         if self._view.raw(f"tx/{tx.id.hex()}") is not None:
-            raise self._refuse("tx.already_committed", "transaction already committed")
+            raise Rejected("tx.already_committed", "transaction already committed")
         try:
             outcome = self._engine.check_tx(self._view, tx, self._ctx)
         except TransactionRejected as e:
             first = e.violations[0]
-            raise self._refuse(first.code, first.message, list(e.violations)) from e
+            raise Rejected(first.code, first.message, list(e.violations)) from e
         except (ContractError, LedgerError) as e:
-            raise self._refuse(getattr(e, "code", "tx.invalid"), str(e)) from e
+            raise Rejected(getattr(e, "code", "tx.invalid"), str(e)) from e
         self._txs[tx.id] = tx
         self._by_signer.setdefault(tx.signer, []).append(tx.id)
         self._bytes += len(tx.wire)
@@ -146,6 +161,7 @@ class Mempool:
         self._view = self._engine.view()
         for tx in remaining:
             try:
-                self.add(tx)
+                # Not a new refusal: counted once, as an eviction, not again by its rule code.
+                self._admit(tx)
             except Rejected:
-                self.rejected["mempool.evicted"] = self.rejected.get("mempool.evicted", 0) + 1
+                self._count("mempool.evicted")

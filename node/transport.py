@@ -1,10 +1,11 @@
 """Outgoing peer traffic: one batching sender per peer over HTTP, and fault injection.
 
 Each peer has a bounded queue; a task drains it into batches (at most a few
-milliseconds of messages) and POSTs them to the peer's
-``/peer/v1/messages``. A peer that is down costs one failed request per
-batch and its messages are dropped: consensus re-sends what matters on its
-rebroadcast timer, and a node that missed blocks catches up by block sync.
+milliseconds of messages, and never more messages than a receiver takes in
+one batch) and POSTs them to the peer's ``/peer/v1/messages``. A peer that
+is down costs one failed request per batch and its messages are dropped:
+consensus re-sends what matters on its rebroadcast timer, and a node that
+missed blocks catches up by block sync.
 
 :class:`Faults` is the test-only fault injection: messages to or from named
 peers are dropped. Only a node started with the ``--unsafe-test-admin``
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from node.config import Peer
-from node.peer_messages import seal_batch
+from node.peer_messages import MAX_BATCH_ITEMS, seal_batch
 
 log = logging.getLogger("dgledger.transport")
 
@@ -79,7 +80,11 @@ class PeerSender:
             batch = [first]
             size = len(first)
             await asyncio.sleep(BATCH_WINDOW_S)
-            while not self.queue.empty() and size < MAX_BATCH_BYTES:
+            # A batch over the receiver's item limit would be refused whole: after an
+            # outage the queue holds tens of thousands of small votes and statuses.
+            while (
+                not self.queue.empty() and size < MAX_BATCH_BYTES and len(batch) < MAX_BATCH_ITEMS
+            ):
                 item = self.queue.get_nowait()
                 batch.append(item)
                 size += len(item)

@@ -1,0 +1,314 @@
+"""Node configuration, genesis file and key file: every problem is a clear error naming the field.
+
+``load_config`` is checked alone on files written per test; the genesis and
+key checks also through :class:`NodeService`, which is where a node meets
+them at start (before it opens its store).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Final
+
+import pytest
+
+from ledger.crypto import SigningKey
+from ledger.keyfile import load_signing_key, save_signing_key
+from node.config import MAX_CONFIG_SIZE, ConfigError, load_config
+from node.genesis_file import MAX_FILE, GenesisFileError, genesis_from_json, load_genesis
+from node.network import init_network
+from node.service import NodeService, StartupError
+
+GOOD: Final = """\
+[node]
+name = "customs"
+data_dir = "data"
+genesis = "../genesis.json"
+key = "keys/node-key.pem"
+listen = "127.0.0.1:7100"
+
+[[peers]]
+name = "port-authority"
+url = "http://127.0.0.1:7101/"
+
+[consensus]
+propose_ms = 2000
+commit_ms = 0
+
+[mempool]
+max_txs = 10
+
+[api]
+rate_per_key = 5
+"""
+
+
+def write(directory: Path, text: str | bytes, name: str = "node.toml") -> Path:
+    path = directory / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(text, str):
+        path.write_text(text, encoding="utf-8")
+    else:
+        path.write_bytes(text)
+    return path
+
+
+def refusal(path: Path) -> str:
+    """The message of the error ``load_config`` raises; it always names the file."""
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    message = str(info.value)
+    assert str(path) in message
+    return message
+
+
+def test_good_config_resolves_paths_against_its_own_directory(tmp_path: Path) -> None:
+    path = write(tmp_path / "customs", GOOD)
+    config = load_config(path)
+    assert config.name == "customs"
+    assert config.data_dir == tmp_path / "customs" / "data"
+    assert config.genesis == tmp_path / "customs" / ".." / "genesis.json"
+    assert config.key == tmp_path / "customs" / "keys" / "node-key.pem"
+    assert (config.host, config.port, config.validator, config.dgl) == (
+        "127.0.0.1",
+        7100,
+        True,
+        "builtin",
+    )
+    assert [(p.name, p.url) for p in config.peers] == [("port-authority", "http://127.0.0.1:7101")]
+    assert (config.consensus.propose_ms, config.consensus.prevote_ms) == (2000, 1000)
+    assert (config.mempool.max_txs, config.api.rate_per_key) == (10, 5)
+
+
+def test_absolute_paths_are_kept(tmp_path: Path) -> None:
+    text = GOOD.replace('"data"', f'"{tmp_path / "elsewhere"}"')
+    text = text.replace("listen = ", f'dgl = "{tmp_path / "list.csv"}"\nlisten = ')
+    config = load_config(write(tmp_path / "customs", text))
+    assert config.data_dir == tmp_path / "elsewhere"
+    assert config.dgl == str(tmp_path / "list.csv")
+
+
+def test_missing_and_unreadable_files(tmp_path: Path) -> None:
+    assert "cannot read" in refusal(tmp_path / "absent.toml")
+    (tmp_path / "dir.toml").mkdir()
+    assert "cannot read" in refusal(tmp_path / "dir.toml")
+
+
+def test_too_large_not_toml_not_utf8(tmp_path: Path) -> None:
+    big = write(tmp_path, GOOD + "#" * MAX_CONFIG_SIZE)
+    assert f"larger than {MAX_CONFIG_SIZE} bytes" in refusal(big)
+    assert "not valid TOML" in refusal(write(tmp_path, "[node\nname = 1"))
+    assert "not valid TOML" in refusal(write(tmp_path, b'[node]\nname = "\xff"\n'))
+    assert "not valid TOML" in refusal(write(tmp_path, "a = " + "[" * 20_000 + "]" * 20_000))
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("[api]", "[apis]", "unknown section 'apis'"),
+        ('name = "customs"', 'name = "customs"\nport = 1', "[node] unknown key 'port'"),
+        (
+            "propose_ms = 2000",
+            "propose_ms = 2000\npropse_ms = 1",
+            "[consensus] unknown key 'propse_ms'",
+        ),
+        ("[node]", "[nodes]", "unknown section 'nodes'"),
+        ('name = "customs"', "name = 5", "[node] name must be a non-empty string"),
+        ('name = "customs"', 'name = ""', "[node] name must be a non-empty string"),
+        ('data_dir = "data"\n', "", "[node] data_dir must be a non-empty string"),
+        ('key = "keys/node-key.pem"', "key = []", "[node] key must be a non-empty string"),
+        ('listen = "127.0.0.1:7100"', 'listen = "7100"', "[node] listen must be HOST:PORT"),
+        ('listen = "127.0.0.1:7100"', 'listen = "h:70000"', "[node] listen must be HOST:PORT"),
+        ('listen = "127.0.0.1:7100"', 'listen = "h:http"', "[node] listen must be HOST:PORT"),
+        ('name = "customs"', 'name = "customs"\nvalidator = "yes"', "[node] validator must be"),
+        ("propose_ms = 2000", 'propose_ms = "2000"', "[consensus] propose_ms must be a positive"),
+        ("propose_ms = 2000", "propose_ms = 2000.0", "[consensus] propose_ms must be a positive"),
+        ("propose_ms = 2000", "propose_ms = true", "[consensus] propose_ms must be a positive"),
+        ("propose_ms = 2000", "propose_ms = 0", "[consensus] propose_ms must be a positive"),
+        ("propose_ms = 2000", "propose_ms = -5", "[consensus] propose_ms must be a positive"),
+        ("commit_ms = 0", "commit_ms = -1", "[consensus] commit_ms must be a non-negative"),
+        ("max_txs = 10", "max_txs = 10000000000000", "[mempool] max_txs must be a positive"),
+        ("rate_per_key = 5", "rate_per_key = 0", "[api] rate_per_key must be a positive"),
+        ("[api]\n", "api = 5\n[apis]\n", "unknown section 'apis'"),
+        ('url = "http://127.0.0.1:7101/"', 'url = "ftp://h/"', "peers[0].url must be an http(s)"),
+        ('url = "http://127.0.0.1:7101/"', 'url = "http://"', "peers[0].url must be an http(s)"),
+        (
+            'url = "http://127.0.0.1:7101/"',
+            'url = "http://[::1"',
+            "peers[0].url must be an http(s)",
+        ),
+        ('url = "http://127.0.0.1:7101/"', "url = 7101", "peers[0] name and url must be non-empty"),
+        ('name = "port-authority"\n', "", "peers[0] must have exactly name and url"),
+    ],
+)
+def test_bad_setting_is_named(tmp_path: Path, old: str, new: str, expected: str) -> None:
+    assert old in GOOD
+    assert expected in refusal(write(tmp_path, GOOD.replace(old, new, 1)))
+
+
+def test_zero_is_allowed_where_it_means_no_wait(tmp_path: Path) -> None:
+    text = GOOD.replace(
+        "commit_ms = 0", "commit_ms = 0\nblock_delay_ms = 0\nround_increment_ms = 0"
+    )
+    consensus = load_config(write(tmp_path, text)).consensus
+    assert (consensus.commit_ms, consensus.block_delay_ms, consensus.round_increment_ms) == (
+        0,
+        0,
+        0,
+    )
+
+
+def test_peer_named_twice_is_refused(tmp_path: Path) -> None:
+    twice = GOOD + '\n[[peers]]\nname = "port-authority"\nurl = "http://127.0.0.1:7102"\n'
+    assert "peers[1].name 'port-authority' is given twice" in refusal(write(tmp_path, twice))
+
+
+def test_missing_node_section_and_bad_peers(tmp_path: Path) -> None:
+    assert "[node] section missing" in refusal(write(tmp_path, "[api]\nrate_per_key = 1\n"))
+    no_peers = GOOD.replace(
+        '[[peers]]\nname = "port-authority"\nurl = "http://127.0.0.1:7101/"\n', ""
+    )
+    no_api = GOOD.replace("[api]\nrate_per_key = 5\n", "")
+    assert "[[peers]] must be a list" in refusal(write(tmp_path, 'peers = "x"\n' + no_peers))
+    assert "[api] must be a table" in refusal(write(tmp_path, "api = 5\n" + no_api))
+
+
+# ------------------------------------------------------------------ genesis
+
+
+@pytest.fixture(scope="module")
+def network(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("net")
+    init_network(
+        directory,
+        validators=["customs"],
+        members=["shipper-acme:shipper"],
+        chain="dg-config",
+        genesis_time=1_790_000_000_000,
+    )
+    return directory
+
+
+def genesis_value(network: Path) -> dict[str, Any]:
+    value: dict[str, Any] = json.loads((network / "genesis.json").read_text())
+    return value
+
+
+def genesis_refusal(path: Path) -> str:
+    with pytest.raises(GenesisFileError) as info:
+        load_genesis(path)
+    message = str(info.value)
+    assert str(path) in message
+    return message
+
+
+def test_genesis_file_problems_are_named(tmp_path: Path, network: Path) -> None:
+    assert "cannot read" in genesis_refusal(tmp_path / "absent.json")
+    assert "not valid JSON" in genesis_refusal(write(tmp_path, "{", "g.json"))
+    assert "not UTF-8" in genesis_refusal(write(tmp_path, b'{"chain": "\xff"}', "g.json"))
+    deep = write(tmp_path, "[" * 100_000 + "]" * 100_000, "g.json")
+    assert "nested too deeply" in genesis_refusal(deep)
+    big = write(tmp_path, " " * MAX_FILE + "{}", "g.json")
+    assert f"larger than {MAX_FILE} bytes" in genesis_refusal(big)
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (lambda g: g.pop("app"), "exactly chain, time, validators, app"),
+        (lambda g: g.update(extra=1), "exactly chain, time, validators, app"),
+        (lambda g: g.update(time=1.5), "numbers must be integers"),
+        (lambda g: g["validators"][0].update(key="zz"), "validators[0].key: not hex"),
+        (lambda g: g["validators"][0].update(key=5), "validators[0].key: expected a hex string"),
+        (lambda g: g["app"]["orgs"][0].update(keys=["0g"]), "app.orgs[0].keys: not hex"),
+        (lambda g: g["app"].update(dgl=None), "app.dgl: expected a hex string"),
+        (lambda g: g.update(validators={}), "validators must be a list"),
+        (lambda g: g["validators"].append(7), "validators and orgs must be objects"),
+        (lambda g: g["validators"][0].update(key="00" * 32), "invalid genesis"),
+        (lambda g: g.update(chain=""), "invalid genesis"),
+    ],
+)
+def test_bad_genesis_field_is_named(
+    tmp_path: Path, network: Path, change: Any, expected: str
+) -> None:
+    value = genesis_value(network)
+    change(value)
+    assert expected in genesis_refusal(write(tmp_path, json.dumps(value), "g.json"))
+
+
+def test_genesis_json_layout_does_not_change_its_hash(network: Path) -> None:
+    value = genesis_value(network)
+    original = load_genesis(network / "genesis.json")
+    compact = genesis_from_json(json.dumps(value, separators=(",", ":"), sort_keys=False))
+    assert compact.hash == original.hash
+
+
+# --------------------------------------------------------- at node start
+
+
+@pytest.fixture
+def start_config(tmp_path: Path, network: Path) -> Iterator[Path]:
+    """A configuration of the network's validator, with its own copy of the key."""
+    key = load_signing_key(network / "customs" / "node-key.pem")
+    save_signing_key(tmp_path / "node-key.pem", key)
+    text = (
+        "[node]\n"
+        'name = "customs"\n'
+        'data_dir = "data"\n'
+        f'genesis = "{network / "genesis.json"}"\n'
+        'key = "node-key.pem"\n'
+        'listen = "127.0.0.1:7100"\n'
+    )
+    yield write(tmp_path, text)
+
+
+def start_refusal(config: Path, error: type[Exception] = StartupError) -> str:
+    with pytest.raises(error) as info:
+        NodeService(load_config(config))
+    # Refused before the store is opened: nothing was created on disk.
+    assert not (config.parent / "data").exists()
+    return str(info.value)
+
+
+def test_world_readable_key_is_refused(start_config: Path) -> None:
+    os.chmod(start_config.parent / "node-key.pem", 0o644)
+    message = start_refusal(start_config)
+    assert str(start_config.parent / "node-key.pem") in message
+    assert "chmod 600" in message
+
+
+def test_missing_or_wrong_key_is_refused(start_config: Path) -> None:
+    (start_config.parent / "node-key.pem").unlink()
+    assert "node-key.pem" in start_refusal(start_config)
+    save_signing_key(start_config.parent / "node-key.pem", SigningKey.generate(), b"secret-pw")
+    assert "a password is required" in start_refusal(start_config)
+    text = start_config.read_text().replace(
+        "listen", 'key_password_env = "DG_TEST_UNSET_PW"\nlisten'
+    )
+    start_config.write_text(text)
+    os.environ.pop("DG_TEST_UNSET_PW", None)
+    assert "DG_TEST_UNSET_PW is not set" in start_refusal(start_config)
+
+
+def test_genesis_for_another_dangerous_goods_list_is_refused(
+    start_config: Path, network: Path
+) -> None:
+    value = genesis_value(network)
+    value["app"]["dgl"] = "ab" * 32
+    other = write(start_config.parent, json.dumps(value), "other-genesis.json")
+    start_config.write_text(
+        start_config.read_text().replace(str(network / "genesis.json"), str(other))
+    )
+    message = start_refusal(start_config)
+    assert "genesis pins " + "ab" * 32 in message
+
+
+def test_malformed_genesis_is_refused_at_start(start_config: Path) -> None:
+    broken = write(start_config.parent, '{"chain": "x"}', "broken.json")
+    text = start_config.read_text()
+    start_config.write_text(text.replace(text.split('genesis = "')[1].split('"')[0], str(broken)))
+    message = start_refusal(start_config, GenesisFileError)
+    assert str(broken) in message

@@ -1,0 +1,326 @@
+"""The mempool: admission refusals with their codes, dedup, bounds, order, re-check, nonces.
+
+The pool runs over the contracts' engine on an in-memory store (the port
+community of ``tests.contracts.fixtures``): a block committed there is what
+the pool re-checks against, exactly as a node's chain would be.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import pytest
+
+from contracts.engine import MAX_NONCE_GAP, Engine
+from ledger.crypto import SigningKey, Verifier
+from ledger.kv import Overlay
+from ledger.tx import Envelope, Transaction
+from node.mempool import Mempool, MempoolLimits, Rejected
+from tests.contracts.fixtures import CHAIN, Community, community, key_for, sample
+
+VERIFIER: Final = Verifier(workers=1)
+STRANGER: Final = SigningKey.from_seed(b"stranger".ljust(32, b"\x00"))
+FAR: Final = 10**9
+
+
+def document(decl_id: str) -> dict[str, Any]:
+    doc = sample("valid-gasoline-methanol.json")
+    doc["declarationId"] = decl_id
+    return doc
+
+
+@dataclass
+class Pool:
+    """A mempool over a community whose blocks the test commits."""
+
+    limits: MempoolLimits | None = None
+    c: Community = field(default_factory=community)
+    nonces: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.mempool = Mempool(self._engine, VERIFIER, self.limits)
+        self.mempool.set_context(self.c.height + 1, self.c.time + 1)
+
+    def _engine(self) -> Engine:
+        """The rules over the latest committed state, as a node's chain gives them."""
+        base = self.c.overlay.base
+        return Engine(self.c.genesis, Overlay(base), self.c.engine.lists, self.c.engine.root)
+
+    def tx(
+        self,
+        org: str | SigningKey,
+        type_: str,
+        body: dict[str, Any],
+        *,
+        nonce: int | None = None,
+        expires: int = FAR,
+        chain: str = CHAIN,
+    ) -> Transaction:
+        """A transaction signed by ``org``'s key, with the next nonce this test gave it."""
+        key = org if isinstance(org, SigningKey) else key_for(org)
+        kid = key.public.key_id
+        if nonce is None:
+            nonce = self.nonces.get(kid, 0) + 1
+        self.nonces[kid] = max(self.nonces.get(kid, 0), nonce)
+        return Transaction.create(Envelope(chain, type_, kid, nonce, body, expires), [key])
+
+    def declare(self, org: str | SigningKey, decl_id: str, **kw: Any) -> Transaction:
+        return self.tx(org, "declaration.submit", {"declaration": document(decl_id)}, **kw)
+
+    def commit(self, txs: list[Transaction], *, tell_pool: bool = True) -> list[dict[str, Any]]:
+        """Apply ``txs`` as the next block; the pool hears of it (or, like after sync, not)."""
+        results = self.c.block(txs)
+        self.mempool.set_context(self.c.height + 1, self.c.time + 1)
+        self.mempool.committed({tx.id for tx in txs} if tell_pool else set())
+        return results
+
+    def refuse(self, tx: Transaction) -> Rejected:
+        """The refusal of ``tx``; the pool must be as it was before."""
+        before = (self.mempool.pending(), self.mempool.size_bytes)
+        nonce = self.mempool.next_nonce(tx.signer)
+        counts = dict(self.mempool.rejected)
+        with pytest.raises(Rejected) as info:
+            self.mempool.add(tx)
+        e = info.value
+        assert e.message
+        assert (self.mempool.pending(), self.mempool.size_bytes) == before
+        assert self.mempool.next_nonce(tx.signer) == nonce
+        assert self.mempool.rejected.get(e.code, 0) == counts.get(e.code, 0) + 1
+        return e
+
+
+def test_admission_returns_the_outcome_and_holds_the_transaction() -> None:
+    p = Pool()
+    tx = p.declare("shipper-acme", "DG-1")
+    outcome = p.mempool.add(tx)
+    assert outcome == {"declaration": "DG-1", "status": "submitted", "version": 1}
+    assert tx.id in p.mempool
+    assert len(p.mempool) == 1
+    assert p.mempool.size_bytes == len(tx.wire)
+    assert p.mempool.pending() == [tx]
+
+
+# ---------------------------------------------------------------- refusals
+
+
+def _bad_signature(p: Pool) -> Transaction:
+    good = p.declare("shipper-acme", "DG-SIG")
+    pub, sig = good.signatures[0].public.raw, good.signatures[0].signature
+    forged = sig[:10] + bytes([sig[10] ^ 1]) + sig[11:]
+    return Transaction.from_value({"env": good.env_bytes, "sigs": [[pub, forged]]})
+
+
+def _expired(p: Pool) -> Transaction:
+    p.mempool.set_context(5, p.c.time + 1)
+    return p.declare("shipper-acme", "DG-X", expires=4)
+
+
+REFUSALS: Final[dict[str, tuple[Callable[[Pool], Transaction], str, str | None]]] = {
+    "bad_signature": (_bad_signature, "tx.invalid_signature", None),
+    "unknown_key": (lambda p: p.declare(STRANGER, "DG-X"), "auth.unknown_key", "$.env.signer"),
+    "wrong_role": (
+        lambda p: p.tx("shipper-acme", "declaration.decide", {"id": "DG-X", "decision": "cleared"}),
+        "role.not_allowed",
+        "$.body.decision",
+    ),
+    "nonce_gap": (
+        lambda p: p.declare("shipper-acme", "DG-X", nonce=MAX_NONCE_GAP + 1),
+        "tx.nonce_gap",
+        "$.env.nonce",
+    ),
+    "expired": (_expired, "tx.expired", "$.env.expires"),
+    "wrong_chain": (
+        lambda p: p.declare("shipper-acme", "DG-X", chain="dg-other"),
+        "tx.wrong_chain",
+        "$.env.chain",
+    ),
+    "unknown_type": (
+        lambda p: p.tx("shipper-acme", "declaration.teleport", {}),
+        "tx.unknown_type",
+        "$.env.type",
+    ),
+    "unknown_field": (
+        lambda p: p.tx("shipper-acme", "declaration.cancel", {"id": "DG-X", "why": "x"}),
+        "body.unknown_field",
+        "$.body.why",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(REFUSALS))
+def test_refusal_has_its_code_and_path_and_leaves_the_pool_as_it_was(case: str) -> None:
+    p = Pool()
+    p.mempool.add(p.declare("shipper-beta", "DG-KEEP"))
+    make, code, path = REFUSALS[case]
+    e = p.refuse(make(p))
+    assert e.code == code
+    if path is None:
+        assert e.violations == []
+    else:
+        assert [(v.code, v.path) for v in e.violations] == [(code, path)]
+
+
+def test_nonce_reused_against_pending_and_committed() -> None:
+    p = Pool()
+    first = p.declare("shipper-acme", "DG-N1", nonce=1)
+    p.mempool.add(first)
+    e = p.refuse(p.declare("shipper-acme", "DG-N2", nonce=1))
+    assert (e.code, e.violations[0].path) == ("tx.nonce_reused", "$.env.nonce")
+    p.commit([first])
+    assert p.refuse(p.declare("shipper-acme", "DG-N3", nonce=1)).code == "tx.nonce_reused"
+    assert p.mempool.add(p.declare("shipper-acme", "DG-N3", nonce=2))
+
+
+def test_contract_violation_lists_every_violation() -> None:
+    p = Pool()
+    doc = document("DG-BAD")
+    doc["transport"]["vesselIMONumber"] = "9454437"
+    doc["containers"][0]["equipmentReference"] = "CSQU3054384"
+    e = p.refuse(p.tx("shipper-acme", "declaration.submit", {"declaration": doc}))
+    found = sorted((v.code, v.path) for v in e.violations)
+    assert found == [
+        ("container_number.check_digit", "$.body.declaration.containers[0].equipmentReference"),
+        ("imo_number.check_digit", "$.body.declaration.transport.vesselIMONumber"),
+    ]
+    assert e.code == e.violations[0].code
+    assert all(v.message for v in e.violations)
+
+
+def test_pending_state_counts_a_declaration_id_once() -> None:
+    p = Pool()
+    p.mempool.add(p.declare("shipper-acme", "DG-TWICE"))
+    e = p.refuse(p.declare("shipper-beta", "DG-TWICE"))
+    assert (e.code, e.violations[0].path) == (
+        "declaration.exists",
+        "$.body.declaration.declarationId",
+    )
+
+
+# ------------------------------------------------------------- dedup, bounds
+
+
+def test_duplicate_pending_and_committed_are_refused() -> None:
+    p = Pool()
+    tx = p.declare("shipper-acme", "DG-D")
+    p.mempool.add(tx)
+    assert p.refuse(tx).code == "mempool.duplicate"
+    p.commit([tx])
+    assert p.refuse(tx).code == "tx.already_committed"
+
+
+def test_count_bound() -> None:
+    p = Pool(MempoolLimits(max_txs=2))
+    p.mempool.add(p.declare("shipper-acme", "DG-C1"))
+    p.mempool.add(p.declare("shipper-beta", "DG-C2"))
+    assert p.refuse(p.declare("forwarder-a", "DG-C3")).code == "mempool.full"
+
+
+def test_byte_bound() -> None:
+    p = Pool()
+    a = p.declare("shipper-acme", "DG-B1")
+    b = p.declare("shipper-beta", "DG-B2")
+    p = Pool(MempoolLimits(max_bytes=len(a.wire) + len(b.wire) - 1))
+    p.mempool.add(a)
+    assert p.refuse(b).code == "mempool.full"
+    assert p.mempool.size_bytes == len(a.wire)
+
+
+def test_per_signer_bound_keeps_room_for_others() -> None:
+    p = Pool(MempoolLimits(max_per_signer=2))
+    p.mempool.add(p.declare("shipper-acme", "DG-S1"))
+    p.mempool.add(p.declare("shipper-acme", "DG-S2"))
+    assert p.refuse(p.declare("shipper-acme", "DG-S3")).code == "mempool.signer_full"
+    p.mempool.add(p.declare("shipper-beta", "DG-S4"))
+    assert len(p.mempool) == 3
+
+
+# ---------------------------------------------------------------- selection
+
+
+def test_selection_keeps_admission_order_within_count_and_bytes() -> None:
+    p = Pool()
+    txs = [
+        p.declare("shipper-beta", "DG-O1"),
+        p.declare("shipper-acme", "DG-O2"),
+        p.declare("shipper-beta", "DG-O3"),
+    ]
+    for tx in txs:
+        p.mempool.add(tx)
+    assert p.mempool.select(10, 10**9) == txs
+    assert p.mempool.select(2, 10**9) == txs[:2]
+    assert p.mempool.select(10, len(txs[0].wire) + len(txs[1].wire)) == txs[:2]
+    assert p.mempool.select(10, len(txs[0].wire) - 1) == []
+
+
+# ------------------------------------------------------------------ re-check
+
+
+def test_recheck_after_commit_drops_what_the_block_made_invalid() -> None:
+    """A decision on a declaration the block cancelled is evicted; the rest stays, in order."""
+    p = Pool()
+    p.commit([p.declare("shipper-acme", "DG-R")])
+    decide = p.tx("port-authority", "declaration.decide", {"id": "DG-R", "decision": "accepted"})
+    other = p.declare("shipper-beta", "DG-R2")
+    later = p.declare("shipper-beta", "DG-R3")
+    for tx in (decide, other, later):
+        p.mempool.add(tx)
+    # Another validator's block cancels the declaration.
+    cancel = p.tx("shipper-acme", "declaration.cancel", {"id": "DG-R"})
+    counts = dict(p.mempool.rejected)
+    assert p.commit([cancel])[0]["ok"]
+    assert p.mempool.pending() == [other, later]
+    assert p.mempool.size_bytes == len(other.wire) + len(later.wire)
+    # Counted once, as an eviction, not as a new refusal under the rule's code.
+    changed = {k: v - counts.get(k, 0) for k, v in p.mempool.rejected.items() if v != counts.get(k)}
+    assert changed == {"mempool.evicted": 1}
+    # The evicted decision no longer holds the port authority's nonce.
+    assert p.mempool.next_nonce(key_for("port-authority").public.key_id) == 1
+    again = p.tx(
+        "port-authority", "declaration.decide", {"id": "DG-R", "decision": "accepted"}, nonce=1
+    )
+    e = p.refuse(again)
+    assert e.code == "lifecycle.transition_not_allowed"
+
+
+def test_recheck_without_the_block_ids_drops_what_was_committed() -> None:
+    """After block sync the pool is told nothing but re-checks against the new state."""
+    p = Pool()
+    a = p.declare("shipper-acme", "DG-Y1")
+    b = p.declare("shipper-beta", "DG-Y2")
+    p.mempool.add(a)
+    p.mempool.add(b)
+    p.commit([a], tell_pool=False)
+    assert p.mempool.pending() == [b]
+    assert p.mempool.rejected.get("mempool.evicted") == 1
+
+
+def test_next_nonce_counts_committed_and_pending() -> None:
+    p = Pool()
+    acme = key_for("shipper-acme").public.key_id
+    assert p.mempool.next_nonce(acme) == 1
+    assert p.mempool.next_nonce(STRANGER.public.key_id) == 1
+    first = p.declare("shipper-acme", "DG-X1")
+    p.mempool.add(first)
+    p.mempool.add(p.declare("shipper-acme", "DG-X2"))
+    assert p.mempool.next_nonce(acme) == 3
+    p.commit([first])
+    assert p.mempool.next_nonce(acme) == 3
+    # A rejected-by-the-rules transaction in a block still uses its nonce.
+    bad = copy.deepcopy(document("DG-X9"))
+    bad["transport"]["vesselIMONumber"] = "9454437"
+    results = p.commit([p.tx("shipper-acme", "declaration.submit", {"declaration": bad}, nonce=3)])
+    assert not results[0]["ok"]
+    assert p.mempool.next_nonce(acme) == 4
+
+
+def test_check_signatures_counts_a_forgery() -> None:
+    p = Pool()
+    forged = _bad_signature(p)
+    with pytest.raises(Rejected) as info:
+        p.mempool.check_signatures(forged)
+    assert info.value.code == "tx.invalid_signature"
+    assert p.mempool.rejected == {"tx.invalid_signature": 1}
+    p.mempool.check_signatures(p.declare("shipper-acme", "DG-OK"))
