@@ -21,7 +21,7 @@ from typing import BinaryIO, Final
 
 from ledger.block import MAX_BLOCK_SIZE, Block
 from ledger.encoding import decode, encode
-from ledger.errors import LedgerError
+from ledger.errors import ChainError, LedgerError
 from ledger.genesis import MAX_GENESIS_SIZE, Genesis
 from ledger.votes import Certificate
 
@@ -31,11 +31,28 @@ MAX_RECORD: Final = MAX_BLOCK_SIZE + (1 << 20)
 
 
 class ChainFileError(Exception):
-    """A chain file that is truncated, oversized or malformed; names the record."""
+    """A chain file that is truncated, oversized or malformed; names the record.
 
-    def __init__(self, message: str, record: int | None = None) -> None:
-        super().__init__(message if record is None else f"record {record}: {message}")
+    Record ``i >= 1`` holds block ``i``: for those, ``height`` is the block's
+    height (and ``tx_index`` the transaction whose bytes do not decode, if
+    one is at fault), so an auditor can say where the chain stops being sound.
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        record: int | None = None,
+        *,
+        height: int | None = None,
+        tx_index: int | None = None,
+    ) -> None:
+        super().__init__(reason if record is None else f"record {record}: {reason}")
+        self.reason = reason
         self.record = record
+        if height is None and record is not None and record >= 1:
+            height = record  # record i holds block i
+        self.height = height
+        self.tx_index = tx_index
 
 
 class ChainFileWriter:
@@ -93,9 +110,18 @@ def read_chain_file(stream: BinaryIO) -> tuple[Genesis, Iterator[tuple[Block, Ce
                 if type(pair) is not list or len(pair) != 2:
                     raise ChainFileError("expected [block, certificate]", index)
                 block = Block.decode(pair[0])
+            except ChainError as e:
+                raise ChainFileError(
+                    e.message or type(e).__name__, index, height=e.height, tx_index=e.tx_index
+                ) from e
+            except LedgerError as e:
+                raise ChainFileError(f"block: {str(e) or type(e).__name__}", index) from e
+            try:
                 certificate = Certificate.decode(pair[1])
             except LedgerError as e:
-                raise ChainFileError(str(e), index) from e
+                raise ChainFileError(
+                    f"certificate: {str(e) or type(e).__name__}", index, height=block.height
+                ) from e
             yield block, certificate
             index += 1
 

@@ -174,4 +174,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run as ``python -m node.cli`` this module is ``__main__``; the verbs raise
+    # ``node.cli.CliError``, so run the package's own ``main`` that catches it.
+    from node.cli import main as package_main
+
+    sys.exit(package_main())

@@ -1,4 +1,12 @@
-"""``dgledger audit``: replay a chain from genesis and say whether it is sound."""
+"""``dgledger audit``: replay a chain from genesis and say whether it is sound.
+
+The chain comes from a running node (``--node``, read with a member key),
+a stopped node's data directory (``--data``) or a file written by
+``dgledger export`` (``--file``). Exit 0 only if every block holds; an
+unsound chain exits 1 naming the first bad height, the transaction index
+where one is at fault, and the reason (as JSON with ``--json``). A source
+that cannot be read at all is a user error: one line, exit 1.
+"""
 
 from __future__ import annotations
 
@@ -8,22 +16,34 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
+
+import httpx
 
 from contracts.dgl import DangerousGoodsList
 from contracts.dgl_builtin import builtin_list
+from contracts.errors import ContractError
 from ledger.block import Block
-from ledger.errors import LedgerError, ReplayError
-from ledger.keyfile import load_signing_key
+from ledger.errors import ChainError, LedgerError, StoreError
+from ledger.genesis import Genesis
 from ledger.replay import ReplaySummary
 from ledger.votes import Certificate
-from node.audit import AuditSourceError, audit, blocks_from_node, blocks_from_store
+from node.audit import AuditReport, AuditSourceError, audit, blocks_from_node, blocks_from_store
 from node.chainfile import ChainFileError, read_chain_file
-from node.genesis_file import GenesisFileError, load_genesis
+from node.cli import CliError
+from node.cli_client import connect, failure
+from node.cli_verify import genesis_arg, store_path
+from node.client import ClientError
+
+Blocks = Iterator[tuple[Block, Certificate | None]]
 
 
 class _Progress:
+    """A progress line on a terminal; remembers whether it wrote one."""
+
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
+        self.shown = False
         self.last = 0.0
         self.started = time.monotonic()
 
@@ -32,6 +52,7 @@ class _Progress:
         if not self.enabled or now - self.last < 0.5:
             return
         self.last = now
+        self.shown = True
         rate = summary.transactions / max(now - self.started, 1e-9)
         print(
             f"\raudit: block {summary.height:,}  transactions {summary.transactions:,}"
@@ -40,6 +61,12 @@ class _Progress:
             file=sys.stderr,
             flush=True,
         )
+
+    def end(self) -> None:
+        """End the progress line, if one was written."""
+        if self.shown:
+            print(file=sys.stderr)
+            self.shown = False
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -51,69 +78,122 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     source.add_argument("--file", help="chain file written by dgledger export")
     p.add_argument("--genesis", required=True, help="the genesis file you trust")
     p.add_argument("--key", help="member key to sign requests to --node")
+    p.add_argument("--password-env", help="environment variable holding the key's password")
     p.add_argument("--dgl", default="builtin", help="Dangerous Goods List file (default: built-in)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=cmd_audit)
 
 
+# ---------------------------------------------------------------- sources
+
+
+def _open_file(path: str, genesis: Genesis) -> tuple[BinaryIO, Blocks]:
+    try:
+        handle = Path(path).open("rb")  # noqa: SIM115 - the caller closes it
+    except FileNotFoundError as e:
+        raise CliError(f"{path} does not exist: check --file") from e
+    except OSError as e:
+        raise CliError(f"cannot read {path}: {e.strerror}") from e
+    try:
+        file_genesis, blocks = read_chain_file(handle)
+    except ChainFileError as e:
+        handle.close()
+        raise CliError(f"{path}: {e}: is it a file written by dgledger export?") from e
+    except BaseException:
+        handle.close()
+        raise
+    if file_genesis.hash != genesis.hash:
+        handle.close()
+        raise CliError(f"{path} was made from another genesis than --genesis: check both")
+    return handle, blocks
+
+
+def _store_blocks(directory: str, genesis: Genesis) -> Blocks:
+    return blocks_from_store(store_path(Path(directory)), genesis)
+
+
+def _node_blocks(args: argparse.Namespace, genesis: Genesis) -> Blocks:
+    if not args.key:
+        raise CliError("--node needs --key: reads are signed requests by a member key")
+    client = connect(args)
+    with client:
+        try:
+            status = client.status()
+        except ClientError as e:
+            raise failure(e) from e
+    if status.get("genesis") != genesis.hash.hex():
+        raise CliError(f"the node at {args.node} runs another genesis: check --genesis")
+    if client.key is None:  # connect() signs with --key, which was given
+        raise CliError("--node needs --key")
+    return blocks_from_node(client.url, genesis, client.key)
+
+
+def _load_dgl(name: str) -> DangerousGoodsList:
+    if name == "builtin":
+        return builtin_list()
+    try:
+        return DangerousGoodsList.load_file(name)
+    except ContractError as e:
+        raise CliError(f"{name}: {e.message}: check --dgl") from e
+
+
+# ---------------------------------------------------------------- the verb
+
+
 def cmd_audit(args: argparse.Namespace) -> int:
     """Replay and print a summary; exit 0 only if the chain is sound."""
-    from node.cli import CliError
-
+    genesis = genesis_arg(args.genesis)
+    dgl = _load_dgl(args.dgl)
+    progress = _Progress(sys.stderr.isatty() and not args.json)
+    handle: BinaryIO | None = None
     try:
-        genesis = load_genesis(args.genesis)
-        dgl = builtin_list() if args.dgl == "builtin" else DangerousGoodsList.load_file(args.dgl)
-    except (GenesisFileError, LedgerError) as e:
-        raise CliError(str(e)) from e
-    except Exception as e:
-        raise CliError(f"{args.dgl}: {e}") from e
-    lists = {dgl.digest(): dgl}
-    handle = None
-    try:
-        blocks: Iterator[tuple[Block, Certificate | None]]
+        blocks: Blocks
         if args.file:
-            handle = Path(args.file).open("rb")  # noqa: SIM115 - closed below
-            file_genesis, blocks = read_chain_file(handle)
-            if file_genesis.hash != genesis.hash:
-                raise CliError("the chain file was made from another genesis than --genesis")
+            handle, blocks = _open_file(args.file, genesis)
         elif args.data:
-            blocks = blocks_from_store(Path(args.data), genesis)
+            blocks = _store_blocks(args.data, genesis)
         else:
-            if not args.key:
-                raise CliError("--node needs --key: reads are signed requests by a member key")
-            blocks = blocks_from_node(args.node, genesis, load_signing_key(Path(args.key)))
-        report = audit(
-            genesis, blocks, lists, progress=_Progress(sys.stderr.isatty() and not args.json)
-        )
-    except ReplayError as e:
-        where = f"height {e.height}" + (
-            f", transaction {e.tx_index}" if e.tx_index is not None else ""
-        )
-        if args.json:
-            print(
-                json.dumps(
-                    {
-                        "sound": False,
-                        "height": e.height,
-                        "tx_index": e.tx_index,
-                        "reason": e.message,
-                    }
-                )
-            )
-        else:
-            print(f"\naudit FAILED at {where}: {e.message}", file=sys.stderr)
-        return 1
+            blocks = _node_blocks(args, genesis)
+        report = audit(genesis, blocks, {dgl.digest(): dgl}, progress=progress)
+    except ChainError as e:
+        # A replay failure, or a block whose bytes do not decode: the chain is not sound.
+        return _unsound(args, e.height or 0, e.tx_index, e.message)
     except ChainFileError as e:
-        raise CliError(f"{args.file}: {e}") from e
-    except (LedgerError, AuditSourceError, OSError) as e:
-        raise CliError(f"cannot read the chain: {e}") from e
+        if e.height is None:
+            raise CliError(f"{args.file}: {e}") from e
+        return _unsound(args, e.height, e.tx_index, e.reason)
+    except AuditSourceError as e:
+        raise CliError(f"{e}: check --node and --key") from e
+    except httpx.HTTPError as e:
+        raise CliError(f"cannot reach {args.node}: {e}: is the node running?") from e
+    except LedgerError as e:
+        locked = args.data and isinstance(e, StoreError) and "lock" in str(e).lower()
+        hint = ": is the node still running? stop it, or audit with --node" if locked else ""
+        raise CliError(f"cannot read the chain: {e}{hint}") from e
+    except OSError as e:
+        raise CliError(f"cannot read the chain: {e.strerror or e}") from e
     finally:
+        progress.end()
         if handle is not None:
             handle.close()
     if args.json:
         print(json.dumps(report.to_json(), indent=2, sort_keys=True))
-        return 0
-    print(file=sys.stderr)
+    else:
+        _print_report(genesis, report)
+    return 0
+
+
+def _unsound(args: argparse.Namespace, height: int, tx_index: int | None, reason: str) -> int:
+    if args.json:
+        value = {"sound": False, "height": height, "tx_index": tx_index, "reason": reason}
+        print(json.dumps(value, sort_keys=True))
+    else:
+        where = f"height {height}" + (f", transaction {tx_index}" if tx_index is not None else "")
+        print(f"audit FAILED at {where}: {reason}", file=sys.stderr)
+    return 1
+
+
+def _print_report(genesis: Genesis, report: AuditReport) -> None:
     print(f"chain {genesis.chain}: SOUND")
     print(f"  blocks        {report.blocks:,}")
     print(f"  transactions  {report.transactions:,}")
@@ -131,4 +211,3 @@ def cmd_audit(args: argparse.Namespace) -> int:
     for code, n in sorted(report.rejections.items()):
         print(f"    {code:<40}{n:,}")
     print(f"  evidence of misbehaviour: {report.evidence}")
-    return 0

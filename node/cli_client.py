@@ -18,6 +18,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 from contracts.declaration import Declaration
 from contracts.describe import describe
@@ -32,6 +33,7 @@ MAX_DOCUMENT: Final = 1 << 20
 HINTS: Final = {
     "client.unreachable": "is the node running? check --node",
     "client.timeout": "the node is slow or stuck; try again or ask another node",
+    "client.bad_response": "the node did not answer as a dgledger node does; check --node",
     "auth.not_a_member": "use a member key of this network (--key)",
     "auth.unknown_key": "use a member key of this network (--key)",
     "auth.stale": "check this machine's clock",
@@ -70,21 +72,40 @@ def load_key(path: str, password_env: str | None) -> SigningKey:
     try:
         return load_signing_key(path, password)
     except LedgerError as e:
-        hint = ""
+        hint = ": check --key"
         if "password is required" in e.message:
             hint = ": give --password-env NAME with the password in that variable"
         elif "wrong password" in e.message:
             hint = ": check the password in --password-env"
+        elif "chmod" in e.message:
+            hint = ""  # the message says what to run
         raise CliError(f"{e.message}{hint}") from e
+
+
+def node_url(value: str | None) -> str:
+    """``--node`` checked to be an http(s) URL of a host, with a one-line error otherwise."""
+    if not value:
+        raise CliError("no node: give --node URL or set DGLEDGER_NODE")
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+    except ValueError as e:
+        raise CliError(f"--node {value!r} is not a URL ({e}): give http://HOST:PORT") from e
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or any(c.isspace() for c in value)
+    ):
+        raise CliError(f"--node {value!r} is not a node URL: give http://HOST:PORT")
+    return value
 
 
 def connect(args: argparse.Namespace) -> Client:
     """A client for ``--node`` signing with ``--key`` (when given)."""
-    if not args.node:
-        raise CliError("no node: give --node URL or set DGLEDGER_NODE")
+    url = node_url(args.node)
     key = load_key(args.key, args.password_env) if getattr(args, "key", None) else None
     try:
-        return Client.connect(args.node, key)
+        return Client.connect(url, key)
     except ClientError as e:
         raise failure(e) from e
 
@@ -92,6 +113,8 @@ def connect(args: argparse.Namespace) -> Client:
 def failure(e: ClientError) -> CliError:
     """A client error as a CLI error; every broken rule is printed first."""
     for v in e.violations:
+        if not isinstance(v, dict):
+            continue
         paragraph = f" (IMDG {v['paragraph']})" if v.get("paragraph") else ""
         print(
             f"  {v.get('path', '$')}: {v.get('code')}: {v.get('message')}{paragraph}",
@@ -147,13 +170,14 @@ def _time(ms: int) -> str:
 
 def _report(summary: dict[str, Any], waited: bool) -> None:
     if not waited:
-        print(f"accepted for inclusion: transaction {summary['tx_id']} (pending)")
+        print(f"accepted for inclusion: transaction {summary.get('tx_id')} (pending)")
         return
-    result = summary.get("result", {})
+    result = summary.get("result")
+    result = result if isinstance(result, dict) else {}
     print(
         f"committed: {result.get('declaration')} is {result.get('status')}"
         f" (version {result.get('version')}) at block {summary.get('height')},"
-        f" transaction {summary['tx_id']}"
+        f" transaction {summary.get('tx_id')}"
     )
 
 
@@ -206,7 +230,16 @@ def cmd_show(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(doc, indent=2, sort_keys=True))
         return 0
-    for line in render(doc):
+    try:
+        lines = render(doc)
+    except (KeyError, TypeError, IndexError, AttributeError, ValueError, OverflowError) as e:
+        # The node's word is not checked here (``verify`` does that), but a
+        # document of another shape must not end in a traceback.
+        raise CliError(
+            f"the node sent a declaration document that cannot be shown ({e!r}):"
+            " try --json, or 'dgledger verify'"
+        ) from e
+    for line in lines:
         print(line)
     return 0
 

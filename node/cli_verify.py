@@ -36,25 +36,41 @@ from node.genesis_file import GenesisFileError, load_genesis
 from node.receipt import ReceiptError, verify_receipt
 
 MAX_RECEIPT = 64 * 1024 * 1024
+MAX_HEADERS = 10_000_000
 
 
-def _genesis(path: str) -> Genesis:
+def genesis_arg(path: str) -> Genesis:
+    """The ``--genesis`` file, with a one-line error naming the file when it is not one."""
     try:
         return load_genesis(path)
     except GenesisFileError as e:
-        raise CliError(f"{e}: check --genesis") from e
+        text = str(e)
+        where = "" if text.startswith(path) else f"{path}: "
+        raise CliError(f"{where}{text}: check --genesis") from e
 
 
 # ----------------------------------------------------------------- verify
+
+
+def _receipt_height(document: Any) -> int | None:
+    """The height a fetched receipt claims, if it claims one a header chain can reach."""
+    try:
+        height = document["receipt"]["header"]["height"]
+    except (KeyError, TypeError):
+        return None
+    return height if type(height) is int and 1 <= height <= MAX_HEADERS else None
 
 
 def _fetch_receipt(args: argparse.Namespace) -> dict[str, Any]:
     client = connect(args)
     with client:
         try:
-            document = client.declaration(args.id)
-            height = document["receipt"]["header"]["height"]
-            document["headers"] = client.header_chain(height)
+            document: Any = client.declaration(args.id)
+            if not isinstance(document, dict):
+                raise CliError(f"the node at {args.node} sent no receipt: ask another node")
+            height = _receipt_height(document)
+            # A receipt without a usable height is refused by verify_receipt, path named.
+            document["headers"] = [] if height is None else client.header_chain(height)
         except ClientError as e:
             raise failure(e) from e
     return document
@@ -77,7 +93,7 @@ def _load_receipt(path: str) -> dict[str, Any]:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     """Check a declaration's receipt from genesis; print every check."""
-    genesis = _genesis(args.genesis)
+    genesis = genesis_arg(args.genesis)
     if args.receipt:
         document = _load_receipt(args.receipt)
     elif args.id:
@@ -159,7 +175,9 @@ def _export_from_node(args: argparse.Namespace, genesis: Genesis, writer: _Count
             status = client.status()
             if status.get("genesis") != genesis.hash.hex():
                 raise CliError(f"the node at {args.node} runs another genesis: check --genesis")
-            height = int(status["height"])
+            height = status.get("height")
+            if type(height) is not int or height < 0:
+                raise CliError(f"the node at {args.node} states no height: check --node")
             unpacker = msgpack.Unpacker(raw=False, strict_map_key=True, max_buffer_size=1 << 26)
             for chunk in client.block_records(1, height):
                 unpacker.feed(chunk)
@@ -169,18 +187,26 @@ def _export_from_node(args: argparse.Namespace, genesis: Genesis, writer: _Count
                         "block",
                         "certificate",
                     }:
-                        raise CliError("the node sent a malformed block record")
+                        raise CliError("the node sent a malformed block record: try again")
                     writer.add(record["height"], record["block"], record["certificate"])
         except ClientError as e:
             raise failure(e) from e
+        except (msgpack.UnpackException, ValueError) as e:
+            raise CliError(f"the node sent a malformed block stream ({e}): try again") from e
     if writer.height != height:
         raise CliError(f"the node sent {writer.height} of {height} blocks: try again")
 
 
+def store_path(directory: Path) -> Path:
+    """The LevelDB store under ``--data``: the data directory, its ``chain``, or a node's own."""
+    for path in (directory / "chain", directory / "data" / "chain", directory):
+        if (path / "CURRENT").is_file():
+            return path
+    raise CliError(f"{directory} holds no node store: give a node's data directory")
+
+
 def _export_from_store(directory: Path, genesis: Genesis, writer: _Counted) -> None:
-    path = directory / "chain" if (directory / "chain").is_dir() else directory
-    if not (path / "CURRENT").exists():
-        raise CliError(f"{directory} holds no node store: give a node's data directory")
+    path = store_path(directory)
     try:
         kv = LevelDBKV(path, create=False)
     except LedgerError as e:
@@ -200,7 +226,7 @@ def _export_from_store(directory: Path, genesis: Genesis, writer: _Counted) -> N
 
 def cmd_export(args: argparse.Namespace) -> int:
     """Write the chain as one file: genesis, then every block with its certificate."""
-    genesis = _genesis(args.genesis)
+    genesis = genesis_arg(args.genesis)
     if bool(args.node) == bool(args.data):
         raise CliError("give exactly one of --node URL and --data DIR")
     if args.node and not args.key:

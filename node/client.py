@@ -119,10 +119,13 @@ class Client:
     ) -> Client:
         """A client for whatever chain the node at ``url`` runs (asks ``/v1/status``)."""
         probe = cls(url, "unknown", key, http=http)
-        status = probe.status()
-        chain = status.get("chain")
-        if not isinstance(chain, str):
-            raise ClientError("client.bad_response", "the node's status names no chain")
+        try:
+            chain = probe.status().get("chain")
+            if not isinstance(chain, str):
+                raise ClientError("client.bad_response", "the node's status names no chain")
+        except ClientError:
+            probe.close()
+            raise
         probe.chain = chain
         return probe
 
@@ -166,13 +169,22 @@ class Client:
             headers["content-type"] = content_type
         try:
             response = self._http.request(method, self.url + target, content=body, headers=headers)
-        except httpx.TimeoutException as e:
-            raise ClientError("client.timeout", f"{self.url} did not answer in time") from e
-        except httpx.TransportError as e:
-            raise ClientError("client.unreachable", f"cannot reach {self.url}: {e}") from e
+        except (httpx.RequestError, httpx.InvalidURL) as e:
+            raise self._transport_error(e) from e
         if response.status_code >= 400:
             raise ClientError.from_response(response)
         return response
+
+    def _transport_error(self, e: httpx.RequestError | httpx.InvalidURL) -> ClientError:
+        """A failure to exchange with the node, by its stable code."""
+        if isinstance(e, httpx.InvalidURL):
+            return ClientError("client.bad_url", f"{self.url} is not a usable URL: {e}")
+        if isinstance(e, httpx.TimeoutException):
+            return ClientError("client.timeout", f"{self.url} did not answer in time")
+        if isinstance(e, httpx.TransportError):
+            return ClientError("client.unreachable", f"cannot reach {self.url}: {e}")
+        # Undecodable content, a redirect loop: something answered, not as a node does.
+        return ClientError("client.bad_response", f"{self.url} answered badly: {e}")
 
     def get(
         self, path: str, params: Mapping[str, Any] | None = None, *, signed: bool = True
@@ -188,7 +200,9 @@ class Client:
 
     def status(self) -> dict[str, Any]:
         """The node's status (height, tip, peers)."""
-        value: dict[str, Any] = self.get("/v1/status", signed=False)
+        value = self.get("/v1/status", signed=False)
+        if not isinstance(value, dict):
+            raise ClientError("client.bad_response", "the node's status is not a JSON object")
         return value
 
     def checkpoint(self) -> dict[str, Any]:
@@ -255,7 +269,13 @@ class Client:
             end = min(last, start + MAX_BLOCKS_PER_REQUEST - 1)
             params = {"from": start, "to": end, "headers": 1 if headers else None}
             for line in self._stream(self._target("/v1/blocks", params)):
-                yield json.loads(line)
+                try:
+                    item = json.loads(line)
+                except ValueError as e:
+                    raise ClientError("client.bad_response", "a block line is not JSON") from e
+                if not isinstance(item, dict):
+                    raise ClientError("client.bad_response", "a block line is not a JSON object")
+                yield item
             start = end + 1
 
     def header_chain(self, last: int) -> list[dict[str, Any]]:
@@ -287,8 +307,8 @@ class Client:
                             yield line.encode()
                 else:
                     yield from response.iter_bytes()
-        except httpx.TransportError as e:
-            raise ClientError("client.unreachable", f"cannot reach {self.url}: {e}") from e
+        except (httpx.RequestError, httpx.InvalidURL) as e:
+            raise self._transport_error(e) from e
 
     # ---------------------------------------------------------- transactions
 

@@ -162,15 +162,18 @@ def _verify(
 ) -> None:
     if type(document) is not dict:
         raise MalformedReceipt("$", "a receipt is a JSON object")
-    embedded = document.get("headers")
     body = {k: v for k, v in document.items() if k != "headers"}
-    chain_items = headers if headers is not None else embedded
+    chain_items: Any = document.get("headers")
+    path = "$.headers"
+    if headers is not None:
+        # A tuple is as good as a list here; a string or a map is not a header chain.
+        chain_items = list(headers) if isinstance(headers, list | tuple) else headers
+        path = "headers"
     if chain_items is None:
         raise MalformedReceipt(
-            "$.headers",
+            path,
             "the header chain from block 1 is needed (GET /v1/blocks?from=1&to=<h>&headers=1)",
         )
-    path = "$.headers" if headers is None else "headers"
     if body.get("kind") == "transaction":
         receipt, where = body, "$"
     else:
@@ -179,7 +182,7 @@ def _verify(
         if type(receipt) is not dict or receipt.get("kind") != "declaration":
             raise MalformedReceipt(f"{where}.kind", "must be 'declaration' or 'transaction'")
     _identity(receipt, where, genesis, checks)
-    trusted = follow_headers(genesis, read_list(list(chain_items), path), path, verifier)
+    trusted = follow_headers(genesis, read_list(chain_items, path), path, verifier)
     checks.append(
         f"header chain 1..{len(trusted.headers)}: every header links to the one before it"
         f" (genesis for block 1) and carries a certificate of more than two thirds of the"
@@ -460,8 +463,15 @@ def _declaration(
     if document["status"] != record["status"]:
         raise StateMismatch("$.status", "is not the proven status")
     versions = record["version"]
-    if len(history) != versions or len(txs) != versions or len(state) != 1 + 2 * versions:
-        raise MalformedReceipt("$.history", f"the record has {versions} versions: give them all")
+    for where, items, expected in (
+        ("$.history", history, versions),
+        ("$.receipt.transactions", txs, versions),
+        ("$.receipt.state", state, 1 + 2 * versions),
+    ):
+        if len(items) != expected:
+            raise MalformedReceipt(
+                where, f"the record has {versions} versions: {expected} entries are needed"
+            )
     checks.append(
         f"state decl/{decl_id}: {record['status']}, version {versions}, proven at block"
         f" {header.height}"
