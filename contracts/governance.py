@@ -74,7 +74,7 @@ class Governance:
         if set(body) != {"action", "effective_height", "params"}:
             raise _reject("body.invalid", "$.body", "body is {action, effective_height, params}")
         action = body["action"]
-        if action not in ACTIONS:
+        if type(action) is not str or action not in ACTIONS:
             raise _reject("governance.unknown_action", "$.body.action", f"one of {sorted(ACTIONS)}")
         delay = view.get("params")["governance_delay"]
         effective = body["effective_height"]

@@ -182,16 +182,6 @@ class NodeService:
         self._kick_handle: asyncio.TimerHandle | None = None
         self.evidence: dict[bytes, Any] = {}
         self._build_rate = 1000.0  # transactions built per second, measured as blocks are built
-        self.known_nodes = self._known_node_keys()
-
-    def _known_node_keys(self) -> set[str]:
-        keys = {v.key_id for v in self.genesis.validators}
-        keys |= {
-            k.key_id
-            for v in (self.chain.validators, self.chain.previous_validators)
-            for k in (x.public for x in v)
-        }
-        return keys
 
     def peer_name(self, key_id: str) -> str:
         """The organisation name of a validator key (peers are named after it), else the key id."""
@@ -237,11 +227,16 @@ class NodeService:
         }
 
     def is_known_node(self, key_id: str) -> bool:
-        """A validator key (at genesis or now) or an active member key of the membership."""
-        if key_id in self.known_nodes:
+        """A key of the validator set now or just before, or an active key of an active member."""
+        validators = (self.chain.validators, self.chain.previous_validators)
+        if any(v.get(key_id) is not None for v in validators):
             return True
-        record = self.chain.engine().view().get(f"key/{key_id}")
-        return record is not None and record["revoked_at"] is None
+        view = self.chain.engine().view()
+        record = view.get(f"key/{key_id}")
+        if record is None or record["revoked_at"] is not None:
+            return False
+        org = view.get(f"org/{record['org']}")
+        return org is not None and bool(org["active"])
 
     # ------------------------------------------------------------ lifecycle
 
@@ -342,15 +337,38 @@ class NodeService:
             return
         if height > self.chain.height + 1:
             self.sync.peer_ahead(None, height - 1)
+        if height == self.chain.height + 1:
+            # Checked here, before the message may end idling or wait in the
+            # early buffer: no one outside the validator set can make a
+            # validator start a height (and commit an empty block).
+            refused = self._refusal(event)
+            if refused is not None:
+                self.metrics.reject(f"consensus_{refused}")
+                return
+        opens = self._deferred is not None and height >= self._deferred.height
         if not self._machine_started:
             if len(self._early) < MAX_EARLY_MESSAGES:
                 self._early.append(event)
-            if self._deferred is not None and height >= self._deferred.height:
+            if opens and height == self.chain.height + 1:
                 self._open_gate()
             return
-        if self._deferred is not None and height >= self._deferred.height:
+        if opens and height == self.chain.height + 1:
             self._open_gate()
         self._dispatch(event)
+
+    def _refusal(self, event: Event) -> str | None:
+        """Why a vote or proposal for the next height is not from its validator, or None."""
+        chain, validators = self.genesis.chain, self.chain.validators
+        try:
+            if isinstance(event, VoteReceived):
+                event.vote.verify(chain, validators, self.verifier)
+            elif isinstance(event, ProposalReceived):
+                event.proposal.verify(chain, validators, self.verifier)
+        except LedgerError as e:
+            return {"validator": "unknown_validator", "proposer": "wrong_proposer"}.get(
+                getattr(e, "field", None) or "", "bad_signature"
+            )
+        return None
 
     def _on_evidence_value(self, value: Any) -> None:
         evidence = Evidence.from_value(value)

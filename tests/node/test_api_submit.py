@@ -305,12 +305,6 @@ def submit_ok(node: LocalNode, tx: Transaction) -> Transaction:
     return tx
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TypeError,
-    reason="contracts/governance.py tests `action not in ACTIONS` on an unchecked value: a list "
-    "or map action raises TypeError (a 500 here, an exception in block execution)",
-)
 def test_governance_with_an_unhashable_action_is_a_4xx(node: LocalNode) -> None:
     tx = make_tx(node, "customs", "governance", {"action": [], "effective_height": 9, "params": {}})
     r = submit(node, tx.wire)

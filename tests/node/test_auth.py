@@ -264,12 +264,6 @@ def test_signed_request_for_another_chain_is_refused_over_http(node: LocalNode) 
     assert (r.status_code, r.json()["error"]["code"]) == (401, "auth.bad_signature")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="node/service.py is_known_node checks only the key's revocation, not whether its "
-    "organisation is still active, so keys of a removed organisation still sign reads and "
-    "peer messages",
-)
 def test_key_of_a_removed_organisation_is_refused(node: LocalNode) -> None:
     target = "/v1/declarations/DG-AUTH-0"
     assert signed_get(node, node.key("auditor"), target) == (403, "auth.not_a_member")
