@@ -37,6 +37,10 @@ def _reject(code: str, path: str, message: str) -> TransactionRejected:
     return TransactionRejected([Violation(code, path, message)])
 
 
+def _article(word: str) -> str:
+    return "an" if word[:1] in "aeiou" else "a"
+
+
 def _field(body: Mapping[str, Any], name: str, allowed: frozenset[str]) -> Any:
     extra = set(body) - allowed
     if extra:
@@ -244,7 +248,8 @@ class DeclarationRules:
             raise _reject(
                 "role.not_allowed",
                 "$.env.signer",
-                f"a {signer.role.value} may not {action.value}; allowed: {allowed}",
+                f"{_article(signer.role.value)} {signer.role.value} may not {action.value};"
+                f" allowed: {allowed}",
             )
 
     def submit(
@@ -317,7 +322,12 @@ class DeclarationRules:
             raise _reject(
                 "role.not_allowed" if not words or type(decision) is str else "body.invalid_field",
                 "$.body.decision",
-                f"a {signer.role.value} may decide: {', '.join(words) or 'nothing'}",
+                (
+                    f"{_article(signer.role.value)} {signer.role.value} may not decide {decision!r}"
+                    if type(decision) is str
+                    else "decision must be text"
+                )
+                + (f"; allowed: {', '.join(words)}" if words else "; it takes no decisions"),
             )
         rule = TABLE[action]
         if rule.needs_reason and not reason.strip():

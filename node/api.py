@@ -284,6 +284,9 @@ def create_app(node: NodeService) -> FastAPI:
                         violations=[v.to_value() for v in e.violations],
                         tx_id=tx.id.hex(),
                     ) from e
+        if already is not None:
+            # Submitted again after its commit: say where it is, wait or not.
+            return JSONResponse(node.receipt_summary(tx.id), status_code=200)
         if wait == "commit":
             try:
                 await asyncio.wait_for(node.wait_commit(tx.id), MAX_WAIT_S)

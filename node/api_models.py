@@ -238,7 +238,10 @@ class SubmitAnswerModel(Strict):
 
 
 SUBMIT_DOC: dict[int | str, dict[str, Any]] = {
-    200: {"model": SubmitAnswerModel, "description": "committed (with ?wait=commit)"},
+    200: {
+        "model": SubmitAnswerModel,
+        "description": "committed (with ?wait=commit, or when submitted again after its commit)",
+    },
     202: {"model": SubmitAnswerModel, "description": "admitted, pending"},
     400: ERRORS[400],
     413: {"model": ErrorResponse, "description": "body too large"},

@@ -277,7 +277,9 @@ def render(doc: dict[str, Any]) -> list[str]:
             f"  v{v['version']} {_time(v['time'])} block {v['height']}: {v['action']} ->"
             f" {v['status']} by {v['org']} (key {v['signer']}){reason}"
         )
-    lines.append(f"prove it: dgledger verify {record['id']} --genesis GENESIS.json")
+    lines.append(
+        f"prove it: dgledger verify {record['id']} --genesis GENESIS.json --node URL --key KEY"
+    )
     return lines
 
 

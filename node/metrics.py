@@ -46,12 +46,13 @@ def render_metrics(node: NodeService) -> str:
     ]
     latencies = list(node.metrics.commit_latency_ms)
     lines += [
-        "# HELP dgledger_commit_latency_ms Submit-to-commit latency of recent transactions.",
+        "# HELP dgledger_commit_latency_ms Submit-to-commit latency (quantiles of the last 1,000).",
         "# TYPE dgledger_commit_latency_ms summary",
     ]
     for q in (0.5, 0.9, 0.99):
         lines.append(f'dgledger_commit_latency_ms{{quantile="{q}"}} {_quantile(latencies, q):.1f}')
-    lines.append(f"dgledger_commit_latency_ms_count {len(latencies)}")
+    lines.append(f"dgledger_commit_latency_ms_sum {node.metrics.commit_latency_sum_ms:.1f}")
+    lines.append(f"dgledger_commit_latency_ms_count {node.metrics.commit_latency_count}")
     rejected = dict(node.metrics.rejected_messages)
     for reason, count in node.machine.rejected.items():
         rejected[f"consensus_{reason}"] = rejected.get(f"consensus_{reason}", 0) + count

@@ -91,6 +91,8 @@ class Metrics:
 
     rejected_messages: dict[str, int] = field(default_factory=dict)
     commit_latency_ms: deque[float] = field(default_factory=lambda: deque(maxlen=1000))
+    commit_latency_sum_ms: float = 0.0
+    commit_latency_count: int = 0
     committed_txs: int = 0
     blocks_synced: int = 0
 
@@ -530,16 +532,24 @@ class NodeService:
         """Write a decided or synced block, then settle the mempool and waiters."""
         self.chain.commit_block(block, certificate)
         ids = {tx.id for tx in block.txs}
+        # Re-check the rest at the height and time the next block will have.
+        self.mempool.set_context(block.height + 1, max(self.clock(), block.header.time + 1))
         self.mempool.committed(ids)
         self.metrics.committed_txs += len(ids)
         now = time.monotonic()
         for tx_id in ids:
             started = self._commit_started.pop(tx_id, None)
             if started is not None:
-                self.metrics.commit_latency_ms.append((now - started) * 1000)
+                latency = (now - started) * 1000
+                self.metrics.commit_latency_ms.append(latency)
+                self.metrics.commit_latency_sum_ms += latency
+                self.metrics.commit_latency_count += 1
             for future in self._waiters.pop(tx_id, []):
                 if not future.done():
                     future.set_result(block.height)
+        # Transactions the re-check evicted will not commit: forget when they came.
+        for tx_id in [t for t in self._commit_started if t not in self.mempool]:
+            del self._commit_started[tx_id]
         log.info(
             "committed block",
             extra={"fields": {"height": block.height, "txs": len(block.txs)}},

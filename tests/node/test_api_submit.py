@@ -108,6 +108,10 @@ def test_msgpack_submission_is_accepted_then_committed(node: LocalNode) -> None:
     r = submit(node, tx.wire, query="?wait=commit")
     assert r.status_code == 200
     assert (r.json()["tx_id"], r.json()["status"]) == (tx.id.hex(), "committed")
+    # ... and also without waiting: it is committed, not pending.
+    r = submit(node, tx.wire)
+    assert r.status_code == 200
+    assert (r.json()["tx_id"], r.json()["status"]) == (tx.id.hex(), "committed")
 
 
 def test_json_submission_waits_for_the_commit(node: LocalNode) -> None:
