@@ -102,9 +102,11 @@ def replay(
 ) -> ReplaySummary:
     """Verify ``blocks`` (each with the certificate held for it, if any) from height 1.
 
-    Each block's ``last_commit`` proves its predecessor final; the certificate
-    paired with the last block proves the tip final and is checked at the end
-    (certificates paired with earlier blocks are superseded by those).
+    Each block's ``last_commit`` proves its predecessor final, and every
+    certificate paired with a block must prove that block final against the
+    set in force at its height: a stored certificate that does not verify is
+    a failure even where the next block's ``last_commit`` proves the same
+    (the one paired with the last block is what proves the tip).
     Raises :class:`ReplayError` at the first failure.
     """
     chain = genesis.chain
@@ -114,9 +116,7 @@ def replay(
     prev_time = genesis.time
     log = LogFrontier()
     summary = ReplaySummary(tip_hash=genesis.hash, log_root=log.root())
-    final_certificate: Certificate | None = None
     for block, certificate in blocks:
-        final_certificate = certificate
         height = summary.height + 1
         header = block.header
         check_block(
@@ -124,6 +124,13 @@ def replay(
             Tip(chain, height - 1, prev_hash, prev_time, validators, previous_validators),
             verifier,
         )
+        if certificate is not None:
+            try:
+                certificate.verify(
+                    chain, validators, verifier, height=height, block_hash=block.hash
+                )
+            except LedgerError as e:
+                raise ReplayError(f"certificate held for the block: {e}", height=height) from e
         for tx in block.txs:
             log.append(leaf_hash(tx.wire))
         if header.log_size != log.size:
@@ -151,15 +158,6 @@ def replay(
             summary.tx_types[tx.type] = summary.tx_types.get(tx.type, 0) + 1
         if progress is not None:
             progress(summary)
-    if final_certificate is not None:
-        if summary.height == 0:
-            raise ReplayError("a final certificate without any block", height=0)
-        try:
-            final_certificate.verify(
-                chain, previous_validators, verifier, height=summary.height, block_hash=prev_hash
-            )
-        except LedgerError as e:
-            raise ReplayError(f"final certificate: {e}", height=summary.height) from e
     return summary
 
 

@@ -219,13 +219,29 @@ def test_replay_catches_a_forged_certificate() -> None:
 def test_replay_checks_the_final_certificate() -> None:
     maker = make_chain(2)
     weak = maker.certify(maker.blocks[-1], signers=VALIDATOR_KEYS[:1])
-    with pytest.raises(ReplayError, match="final certificate"):
+    with pytest.raises(ReplayError, match="certificate held for the block") as info:
         replay(
             maker.genesis,
             [(maker.blocks[0], None), (maker.blocks[1], weak)],
             HashChainMachine(maker.genesis.validators),
             VERIFIER,
         )
+    assert info.value.height == 2
+
+
+def test_replay_checks_every_certificate_it_is_given() -> None:
+    # The next block's last_commit proves block 1; a bad certificate held for it still fails.
+    maker = make_chain(3)
+    weak = maker.certify(maker.blocks[0], signers=VALIDATOR_KEYS[:1])
+    good = maker.certify(maker.blocks[2])
+    with pytest.raises(ReplayError, match="certificate held for the block") as info:
+        replay(
+            maker.genesis,
+            [(maker.blocks[0], weak), (maker.blocks[1], None), (maker.blocks[2], good)],
+            HashChainMachine(maker.genesis.validators),
+            VERIFIER,
+        )
+    assert info.value.height == 1
 
 
 def test_sign_bytes_separate_domains() -> None:
