@@ -19,7 +19,7 @@ of the previous block (none at height 1, which follows genesis).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -156,19 +156,33 @@ class Block:
         return encode(self.to_value())
 
     @classmethod
-    def decode(cls, data: bytes, *, max_size: int = MAX_BLOCK_SIZE) -> Block:
-        """Decode and validate the shape (signatures and links are checked by replay)."""
-        return cls.from_value(decode(data, max_size=max_size))
+    def decode(
+        cls,
+        data: bytes,
+        *,
+        max_size: int = MAX_BLOCK_SIZE,
+        known: Mapping[bytes, Transaction] | None = None,
+    ) -> Block:
+        """Decode and validate the shape (signatures and links are checked by replay).
+
+        ``known`` maps wire bytes to transactions already decoded from exactly
+        those bytes (a node's mempool), which are taken instead of decoding again.
+        """
+        return cls.from_value(decode(data, max_size=max_size), known=known)
 
     @classmethod
-    def from_value(cls, value: Any) -> Block:
-        """Validate and build from a decoded map."""
+    def from_value(cls, value: Any, *, known: Mapping[bytes, Transaction] | None = None) -> Block:
+        """Validate and build from a decoded map (``known``: see :meth:`decode`)."""
         m = as_map(value, "block", frozenset({"header", "txs", "last_commit"}))
         header = Header.from_value(m["header"])
         txs = []
         for i, raw in enumerate(get_list(m, "txs", max_len=MAX_BLOCK_TXS)):
             if type(raw) is not bytes or len(raw) > MAX_TX_SIZE:
                 raise ChainError("must be transaction bytes", height=header.height, tx_index=i)
+            tx = known.get(raw) if known is not None else None
+            if tx is not None:
+                txs.append(tx)
+                continue
             try:
                 txs.append(Transaction.decode(raw))
             except LedgerError as e:

@@ -56,6 +56,8 @@ class Mempool:
         self.verifier = verifier
         self.limits = limits or MempoolLimits()
         self._txs: OrderedDict[bytes, Transaction] = OrderedDict()
+        self.by_wire: dict[bytes, Transaction] = {}
+        """Pending transactions by their wire bytes: a proposed block's are not decoded again."""
         self._by_signer: dict[str, list[bytes]] = {}
         self._bytes = 0
         self._engine = engine_factory()
@@ -126,6 +128,7 @@ class Mempool:
         except (ContractError, LedgerError) as e:
             raise Rejected(getattr(e, "code", "tx.invalid"), str(e)) from e
         self._txs[tx.id] = tx
+        self.by_wire[tx.wire] = tx
         self._by_signer.setdefault(tx.signer, []).append(tx.id)
         self._bytes += len(tx.wire)
         return outcome
@@ -155,6 +158,7 @@ class Mempool:
         """Drop committed transactions and re-check the rest against the new state."""
         remaining = [tx for tx_id, tx in self._txs.items() if tx_id not in tx_ids]
         self._txs.clear()
+        self.by_wire.clear()
         self._by_signer.clear()
         self._bytes = 0
         self._engine = self.engine_factory()

@@ -327,7 +327,8 @@ class NodeService:
             if type(m.body) is not dict or set(m.body) != {"proposal", "block"}:
                 raise ValueError("proposal body")
             proposal = Proposal.from_value(m.body["proposal"])
-            block = Block.decode(m.body["block"]) if type(m.body["block"]) is bytes else None
+            raw = m.body["block"]
+            block = Block.decode(raw, known=self.mempool.by_wire) if type(raw) is bytes else None
             if block is None:
                 raise ValueError("proposal block")
             self._consensus_message(proposal.height, ProposalReceived(proposal, block))

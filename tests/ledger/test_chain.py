@@ -256,3 +256,14 @@ def test_sign_bytes_separate_domains() -> None:
 def test_envelope_body_must_be_a_map() -> None:
     with pytest.raises(SchemaError, match="map"):
         Envelope(CHAIN, "test.note", CLIENT.public.key_id, 1, [["a", 1]], 99)  # type: ignore[arg-type]
+
+
+def test_block_decode_takes_known_transactions_by_their_bytes() -> None:
+    block = make_chain(1, txs_per_block=4).blocks[0]
+    first = block.txs[0]
+    known = {first.wire: first}
+    again = Block.decode(block.encode(), known=known)
+    assert again == block
+    assert again.txs[0] is first
+    assert again.txs[1] is not block.txs[1]
+    assert Block.decode(block.encode()) == again

@@ -101,6 +101,16 @@ def test_admission_returns_the_outcome_and_holds_the_transaction() -> None:
     assert len(p.mempool) == 1
     assert p.mempool.size_bytes == len(tx.wire)
     assert p.mempool.pending() == [tx]
+    assert p.mempool.by_wire == {tx.wire: tx}
+
+
+def test_by_wire_follows_commits() -> None:
+    p = Pool()
+    a, b = p.declare("shipper-acme", "DG-W1"), p.declare("shipper-acme", "DG-W2")
+    p.mempool.add(a)
+    p.mempool.add(b)
+    p.commit([a])
+    assert p.mempool.by_wire == {b.wire: b}
 
 
 # ---------------------------------------------------------------- refusals
