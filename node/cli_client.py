@@ -309,7 +309,7 @@ def register(sub: Any) -> None:
     p = sub.add_parser("decide", help="record a decision (port authority, customs)")
     p.add_argument("id", metavar="ID")
     p.add_argument("--decision", required=True, choices=DECISIONS)
-    p.add_argument("--reason", required=True, help="why (may be empty for routine decisions)")
+    p.add_argument("--reason", default="", help="why; required for refused and held")
     add_node_args(p)
     p.add_argument("--wait", action="store_true", help="return once committed")
     p.set_defaults(func=cmd_decide)
