@@ -24,10 +24,13 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
+import msgpack
+
 from ledger.block import Block
 from ledger.errors import CorruptStore, LedgerError, WrongChain
 from ledger.genesis import Genesis
 from ledger.kv import KVStore, Overlay
+from ledger.tx import Transaction
 from ledger.votes import Certificate
 
 _CHAIN = b"Mchain"
@@ -39,6 +42,41 @@ _TXLOC = struct.Struct(">QIQ")
 
 def _h(prefix: bytes, height: int) -> bytes:
     return prefix + _U64.pack(height)
+
+
+def _block_item(raw: bytes, height: int, index: int) -> bytes:
+    """The wire bytes of transaction ``index`` in the stored block ``raw``.
+
+    Walks the MessagePack map with msgpack's streaming reader, skipping what
+    it does not need; the block was checked canonical when it was committed,
+    and the transaction is checked again by its own decoding.
+    """
+    reader = msgpack.Unpacker(raw=False, max_buffer_size=len(raw))
+    reader.feed(raw)
+    found: bytes | None = None
+    try:
+        for _ in range(reader.read_map_header()):
+            key = reader.unpack()
+            if key == "header":
+                header = reader.unpack()
+                if type(header) is not dict or header.get("height") != height:
+                    raise CorruptStore(f"record for height {height} is not that block")
+            elif key == "txs":
+                count = reader.read_array_header()
+                if not 0 <= index < count:
+                    raise CorruptStore(f"block {height} has no transaction {index}")
+                for _ in range(index):
+                    reader.skip()
+                found = reader.unpack()
+                for _ in range(count - index - 1):
+                    reader.skip()
+            else:
+                reader.skip()
+    except (msgpack.UnpackException, ValueError) as e:
+        raise CorruptStore(f"block {height} unreadable: {e}") from e
+    if type(found) is not bytes:
+        raise CorruptStore(f"block {height} holds no transaction bytes at {index}")
+    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +149,21 @@ class ChainStore:
         if block.height != height:
             raise CorruptStore(f"record for height {height} holds block {block.height}")
         return block
+
+    def transaction(self, height: int, index: int) -> Transaction:
+        """Transaction ``index`` of block ``height``, decoding none of the block's others.
+
+        A receipt needs one transaction of a block of thousands: decoding and
+        checking all of them would cost a thousand times more, so the stored
+        block is walked (``header`` read, the other transactions skipped) and
+        only the transaction's own bytes are decoded and checked.
+        """
+        raw = self.block_bytes(height)
+        try:
+            wire = _block_item(raw, height, index)
+            return Transaction.decode(wire)
+        except LedgerError as e:
+            raise CorruptStore(f"block {height} unreadable: {e}") from e
 
     def certificate_bytes(self, height: int) -> bytes | None:
         """Stored bytes of the certificate of the block at ``height``."""

@@ -112,18 +112,41 @@ class MemoryKV(KVStore):
         self._closed = True
 
 
-class LevelDBKV(KVStore):
-    """LevelDB through plyvel; every synced write is fsynced before returning."""
+DEFAULT_OPEN_FILES = 256
+"""Table files LevelDB keeps open (``max_open_files``), which bounds its mapped memory."""
+DEFAULT_CACHE_BYTES = 64 << 20
+"""LevelDB's cache of uncompressed blocks."""
 
-    def __init__(self, path: str | os.PathLike[str], *, create: bool = True) -> None:
+
+class LevelDBKV(KVStore):
+    """LevelDB through plyvel; every synced write is fsynced before returning.
+
+    LevelDB maps the table files it keeps open into memory, and every page it
+    reads through a mapping stays resident until the file is closed: with
+    LevelDB's default of 1,000 open files, reading a store of gigabytes
+    once leaves gigabytes resident. ``open_files`` caps that (a table is
+    closed, and unmapped, when it leaves the open-file cache); a store read
+    once from end to end needs only a few, and little block cache
+    (``cache_bytes``).
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        create: bool = True,
+        open_files: int = DEFAULT_OPEN_FILES,
+        cache_bytes: int = DEFAULT_CACHE_BYTES,
+    ) -> None:
         self.path = Path(path)
         try:
             self._db = plyvel.DB(
                 str(self.path),
                 create_if_missing=create,
                 paranoid_checks=True,
-                lru_cache_size=64 << 20,
+                lru_cache_size=cache_bytes,
                 write_buffer_size=16 << 20,
+                max_open_files=open_files,
             )
         except plyvel.Error as e:
             raise StoreError(f"cannot open LevelDB at {self.path}: {e}") from e

@@ -25,7 +25,12 @@ from ledger.crypto import SigningKey, Verifier
 from ledger.genesis import Genesis
 from ledger.kv import LevelDBKV, Overlay
 from ledger.replay import BlockOutcome, ReplaySummary, replay
+from ledger.smt import NodeCache
 from ledger.votes import Certificate
+from node.chain import CACHE_NODES
+
+SEQUENTIAL_OPEN_FILES = 16
+SEQUENTIAL_CACHE_BYTES = 4 << 20
 
 
 @dataclass(slots=True)
@@ -66,7 +71,7 @@ class _AuditMachine:
     def __init__(self, genesis: Genesis, lists: dict[bytes, Any], directory: Path) -> None:
         self.kv = LevelDBKV(directory)
         self.overlay = Overlay(self.kv)
-        self.engine = Engine(genesis, self.overlay, lists)
+        self.engine = Engine(genesis, self.overlay, lists, cache=NodeCache(CACHE_NODES))
         self.overlay.flush(sync=False)
         self.rejections: dict[str, int] = {}
         self.evidence = 0
@@ -134,7 +139,11 @@ def blocks_from_store(
     from ledger.chainstore import ChainStore
 
     path = data_dir / "chain" if (data_dir / "chain").is_dir() else data_dir
-    kv = LevelDBKV(path, create=False)
+    # Read once from end to end: few open table files are needed (LevelDB keeps
+    # at least 64), and the mapped part of the audit's memory stays bounded.
+    kv = LevelDBKV(
+        path, create=False, open_files=SEQUENTIAL_OPEN_FILES, cache_bytes=SEQUENTIAL_CACHE_BYTES
+    )
     try:
         store = ChainStore(kv, genesis)
         for height in range(1, store.height + 1):

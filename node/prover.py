@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
-from ledger.block import MAX_BLOCK_SIZE, Block, Header
+from ledger.block import MAX_BLOCK_SIZE, Header
 from ledger.encoding import decode
 from ledger.errors import LedgerError
 from ledger.kv import Overlay
@@ -212,16 +212,11 @@ class Prover:
 
     # -------------------------------------------------------------- receipts
 
-    def _tx_entry(
-        self, log: MerkleLog, tx_id: bytes, log_size: int, blocks: dict[int, Block]
-    ) -> dict[str, Any]:
+    def _tx_entry(self, log: MerkleLog, tx_id: bytes, log_size: int) -> dict[str, Any]:
         location = self.chain.store.tx_location(tx_id)
         if location is None:
             raise LedgerError(f"transaction {tx_id.hex()} is in the state but not in the store")
-        block = blocks.get(location.height)
-        if block is None:
-            block = blocks[location.height] = self.chain.store.block(location.height)
-        tx = block.txs[location.index]
+        tx = self.chain.store.transaction(location.height, location.index)
         return {
             "id": tx.id.hex(),
             "wire": b64(tx.wire),
@@ -242,7 +237,7 @@ class Prover:
         result = self.state(header.state_root, f"tx/{tx_id.hex()}")
         if result.value is None:
             raise LedgerError(f"result of transaction {tx_id.hex()} missing from the state")
-        entry = self._tx_entry(self._log(), tx_id, header.log_size, {})
+        entry = self._tx_entry(self._log(), tx_id, header.log_size)
         return {
             "kind": "transaction",
             **self._identity(),
@@ -265,7 +260,6 @@ class Prover:
             raise ProofRequestError("not_found", "declaration.unknown", f"no declaration {decl_id}")
         record = decode(current.value, max_size=MAX_VALUE_SIZE)
         log = self._log()
-        blocks: dict[int, Block] = {}
         state = [current.entry]
         history = []
         txs = []
@@ -276,7 +270,7 @@ class Prover:
             entry = decode(read.value, max_size=MAX_VALUE_SIZE)
             state.append(read.entry)
             history.append(hexed(entry))
-            txs.append(self._tx_entry(log, entry["tx"], header.log_size, blocks))
+            txs.append(self._tx_entry(log, entry["tx"], header.log_size))
             state.append(self.state(root, f"tx/{entry['tx'].hex()}").entry)
         return {
             "id": decl_id,

@@ -5,9 +5,14 @@ request signed with the node key). Each block is checked exactly as a
 proposal is (links, the previous block's certificate, signatures, log and
 state roots) and committed only with a certificate that verifies against
 the validator set in force, so a lying peer can delay a node but never make
-it accept a block the validators did not decide. The next batch is fetched
-while the current one is applied, so catch-up speed is bounded by
-verification rather than by round trips.
+it accept a block the validators did not decide. A batch is sized in
+bytes, not only in blocks: the count asked for follows the size of the
+blocks seen so far, so a chain of big blocks is fetched in answers of a few
+megabytes instead of one answer over the response limit (or one answer
+held whole in both nodes' memory). Applying a block runs on the event
+loop, so the loop is given back between blocks: a node catching up on a
+long chain still answers its API and its peers, a block's time at most
+behind.
 """
 
 from __future__ import annotations
@@ -32,6 +37,15 @@ log = logging.getLogger("dgledger.sync")
 
 BATCH: Final = 200
 MAX_RESPONSE: Final = 256 * 1024 * 1024
+TARGET_RESPONSE: Final = 8 * 1024 * 1024
+FIRST_COUNT: Final = 4
+
+
+def next_count(block_bytes: int, blocks: int) -> int:
+    """How many blocks to ask for next, after ``blocks`` blocks took ``block_bytes``."""
+    if blocks <= 0 or block_bytes <= 0:
+        return FIRST_COUNT
+    return max(1, min(BATCH, TARGET_RESPONSE * blocks // block_bytes))
 
 
 class BlockSync:
@@ -83,28 +97,32 @@ class BlockSync:
     async def catch_up(self) -> None:
         """Fetch and apply blocks from peers until none has more."""
         progressed = False
+        count = FIRST_COUNT
         for peer in self.node.config.peers:
             if self.node.faults.blocks(peer.name):
                 continue
             while True:
                 start = self.node.chain.height + 1
                 try:
-                    items = await self._fetch(peer.url, start, BATCH)
+                    items = await self._fetch(peer.url, start, count)
                 except (httpx.HTTPError, LedgerError) as e:
                     log.debug("sync from %s failed: %s", peer.name, e)
                     break
                 if not items:
                     break
-                applied = self._apply(items, start, peer.name)
+                applied = await self._apply(items, start, peer.name)
                 progressed = progressed or applied > 0
-                if applied < len(items) or len(items) < BATCH:
+                if applied < len(items) or len(items) < count:
                     break
+                count = next_count(_size(items), len(items))
         if progressed:
             self.node.on_synced()
 
-    def _apply(self, items: list[Any], start: int, peer: str) -> int:
+    async def _apply(self, items: list[Any], start: int, peer: str) -> int:
         applied = 0
         for i, item in enumerate(items):
+            if i:
+                await asyncio.sleep(0)
             height = start + i
             if height != self.node.chain.height + 1:
                 break
@@ -123,3 +141,9 @@ class BlockSync:
             applied += 1
             self.node.metrics.blocks_synced += 1
         return applied
+
+
+def _size(items: list[Any]) -> int:
+    return sum(
+        len(part) for item in items if type(item) is list for part in item if type(part) is bytes
+    )
