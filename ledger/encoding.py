@@ -173,7 +173,7 @@ def _decode_reference(data: bytes, max_size: int, max_depth: int) -> Value:
     except (ValueError, TypeError, msgpack.UnpackException, RecursionError) as e:
         # Truncated input, invalid UTF-8, unknown or forbidden type bytes, or
         # nesting beyond msgpack's own stack all land here.
-        raise EncodingError(f"malformed MessagePack: {e}") from e
+        raise EncodingError(f"malformed MessagePack: {str(e) or type(e).__name__}") from e
     _check(value, 0, max_depth)
     if msgpack.packb(value, use_bin_type=True) != bytes(data):
         raise NonCanonical("not the canonical encoding of its value")

@@ -318,7 +318,9 @@ class NodeService:
                     self.metrics.reject("tx_refused")
         elif m.kind == "status":
             height = m.body.get("height") if type(m.body) is dict else None
-            if type(height) is int and height > self.chain.height:
+            if type(height) is not int or height < 0:
+                raise ValueError("status body is {height: int}")
+            if height > self.chain.height:
                 self.sync.peer_ahead(m.sender, height)
         elif m.kind == "vote":
             vote = Vote.from_value(m.body)

@@ -181,3 +181,8 @@ def test_lone_surrogate_is_an_encoding_error() -> None:
         encode("\ud800")
     with pytest.raises(EncodingError, match="Unicode"):
         encode({"\ud800": 1})
+
+
+def test_reserved_type_byte_gets_a_reason() -> None:
+    with pytest.raises(EncodingError, match=r"malformed MessagePack: \S"):
+        decode(b"\xc1")

@@ -522,3 +522,12 @@ def test_open_batch_fuzz_structured(items: list[bytes]) -> None:
 @given(st.binary(max_size=200) | values.map(encode))
 def test_open_batch_fuzz_bytes(data: bytes) -> None:
     _check_open(data, None)
+
+
+@pytest.mark.parametrize("body", [None, {"height": "9"}, {"height": -1}, [1], {}])
+def test_status_with_a_garbage_body_is_counted(node: LocalNode, body: Any) -> None:
+    before, counts = snapshot(node), rejected(node.http)
+    item = seal(node.key("shipper-acme"), node.genesis.chain, "status", body)
+    assert post(node, seal_batch([item])).status_code == 204
+    assert delta(counts, rejected(node.http)) == {"status_invalid": 1}
+    assert snapshot(node) == before
