@@ -128,6 +128,9 @@ def tx_from_body(body: bytes, content_type: str) -> Transaction:
             body = base64.b64decode(value["tx"], validate=True)
         except (binascii.Error, ValueError) as e:
             raise ApiError(400, "request.bad_field", "tx is not base64", "$.tx") from e
+    if len(body) > MAX_TX_SIZE:
+        # The body limit leaves room for base64 in JSON; the transaction has its own.
+        raise ApiError(413, "request.too_large", f"transaction over {MAX_TX_SIZE} bytes")
     try:
         return Transaction.decode(body)
     except LedgerError as e:

@@ -134,9 +134,14 @@ def test_oversized_body_is_413(node: LocalNode) -> None:
     error = error_of(submit(node, b"\x00" * (limit + 1)), 413)
     assert error["code"] == "request.too_large"
     # A body of exactly the limit is read (room for base64 in JSON), and refused for what it
-    # is: a MessagePack value over the transaction size limit.
-    error = error_of(submit(node, b"\x00" * limit), 400)
-    assert (error["code"], error["path"]) == ("too_large", "$")
+    # is: a transaction over the transaction size limit, also 413.
+    error = error_of(submit(node, b"\x00" * limit), 413)
+    assert error["code"] == "request.too_large"
+    assert "transaction" in error["message"]
+    error = error_of(submit(node, b"\x00" * (MAX_TX_SIZE + 1)), 413)
+    assert error["code"] == "request.too_large"
+    # At the limit itself it is read and refused for what it holds.
+    assert error_of(submit(node, b"\x00" * MAX_TX_SIZE), 400)["code"] != "request.too_large"
     assert limit > MAX_TX_SIZE
 
 
