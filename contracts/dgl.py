@@ -38,6 +38,7 @@ from typing import Any, Final
 
 from contracts.dgl_types import DglEntry
 from contracts.errors import ReferenceDataError
+from contracts.formats import COMPATIBILITY_GROUPS, HAZARD_CLASSES, SUBSIDIARY_CLASSES
 from ledger.encoding import encode, sha256
 
 MAX_LIST_BYTES: Final = 16 * 1024 * 1024
@@ -71,21 +72,9 @@ CFR49_COLUMNS: Final = (
 """Columns of the 49 CFR 172.101 CSV that the importer needs (others are ignored)."""
 
 _UN = re.compile(r"\A[0-9]{4}\Z")
-# IMDG 2.1.1.4: the divisions of class 1 and the compatibility groups each may carry.
-_CLASS1_GROUPS: Final = {
-    "1.1": "ABCDEFGJL",
-    "1.2": "BCDEFGHJKL",
-    "1.3": "CFGHJKL",
-    "1.4": "BCDEFGS",
-    "1.5": "D",
-    "1.6": "N",
-}
-_DIVISIONS: Final = frozenset(
-    {"2.1", "2.2", "2.3", "3", "4.1", "4.2", "4.3", "5.1", "5.2", "6.1", "6.2", "7", "8", "9"}
-)
 # A subsidiary hazard is a class or division without compatibility group; "1"
 # (explosive) is the subsidiary hazard of some self-reactive substances and peroxides.
-_SUBSIDIARIES: Final = (_DIVISIONS - {"9"}) | {"1"}
+_SUBSIDIARIES: Final = SUBSIDIARY_CLASSES - {"9"}
 # "0" (not permitted) or a positive decimal and unit: "1 L", "500 mL", "0.5 kg".
 _LIMITED_QUANTITY = re.compile(r"\A(0|([1-9][0-9]*(\.[0-9]+)?|0\.[0-9]*[1-9][0-9]*) (mL|L|g|kg))\Z")
 _EMS = re.compile(r"\AF-[A-J] S-[A-Z]\Z")
@@ -107,9 +96,9 @@ def _bad(code: str, path: str, message: str) -> ReferenceDataError:
 
 def is_hazard_class(value: str) -> bool:
     """True for a class or division as a DGL entry states it (class 1 with group)."""
-    if value in _DIVISIONS:
+    if value in HAZARD_CLASSES:
         return True
-    return len(value) == 4 and value[3] in _CLASS1_GROUPS.get(value[:3], "")
+    return len(value) == 4 and value[3] in COMPATIBILITY_GROUPS.get(value[:3], "")
 
 
 def is_subsidiary_hazard(value: str) -> bool:

@@ -60,7 +60,7 @@ COMPATIBILITY_GROUPS: Final[dict[str, str]] = {
     # IMDG 2.1.2.3: the compatibility groups each division of class 1 may carry.
     "1.1": "ABCDEFGJL",
     "1.2": "BCDEFGHJKL",
-    "1.3": "CGHJKL",
+    "1.3": "CFGHJKL",
     "1.4": "BCDEFGS",
     "1.5": "D",
     "1.6": "N",

@@ -283,3 +283,11 @@ def test_canonical_decimal_patterns_agree_with_normalisation(text: str) -> None:
 )
 def test_phone_shape(phone: str, ok: bool) -> None:
     assert bool(f.PHONE.fullmatch(phone)) is ok
+
+
+def test_the_35_classification_codes_of_class_1() -> None:
+    # IMDG 2.1.2.3: 9 + 10 + 7 + 7 + 1 + 1 division and compatibility group pairs.
+    class1 = {c for c in f.PRIMARY_CLASSES if c.startswith("1.")}
+    assert len(class1) == 35
+    assert {"1.3F", "1.2K", "1.1A", "1.5D"} <= class1
+    assert not {"1.3A", "1.4A", "1.1S"} & class1
