@@ -59,6 +59,7 @@ def cmd_network_init(args: argparse.Namespace) -> int:
             chain=args.chain,
             genesis_time=time.time_ns() // 1_000_000,
             observers=[o for o in args.observers.split(",") if o],
+            dgl_file=Path(args.dgl) if args.dgl else None,
         )
     except (NetworkInitError, LedgerError) as e:
         raise CliError(str(e)) from e
@@ -130,6 +131,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--observers",
         default="",
         help="members that run a node following the chain without voting, e.g. auditor",
+    )
+    p.add_argument(
+        "--dgl",
+        help="Dangerous Goods List file to pin in genesis (CSV, 49 CFR 172.101; default: built-in)",
     )
     p.set_defaults(func=cmd_network_init)
 

@@ -144,6 +144,13 @@ def cmd_audit(args: argparse.Namespace) -> int:
     """Replay and print a summary; exit 0 only if the chain is sound."""
     genesis = genesis_arg(args.genesis)
     dgl = _load_dgl(args.dgl)
+    pinned = genesis.app.get("dgl")
+    if pinned != dgl.digest():
+        shown = pinned.hex() if isinstance(pinned, bytes) else repr(pinned)
+        raise CliError(
+            f"genesis pins the Dangerous Goods List {shown}, but --dgl {args.dgl} has digest "
+            f"{dgl.digest().hex()}: give the list the network was created with"
+        )
     progress = _Progress(sys.stderr.isatty() and not args.json)
     handle: BinaryIO | None = None
     try:

@@ -8,6 +8,12 @@ Layout written under the target directory::
     <validator org>/data/              created by the node on first start
     <observer org>/node.toml, node-key.pem   an observer: follows the chain, does not vote
     keys/<org>.pem                     a member key per organisation (signs transactions)
+    dangerous-goods-list.csv           with ``dgl_file``: the list every node loads
+
+Without ``dgl_file`` the network runs on the built-in list. With it (the
+project's CSV format or a 49 CFR 172.101 table), the file is checked, copied
+beside the genesis, its digest pinned in genesis, and every node
+configuration points at the copy: a node refuses to start on any other list.
 
 Every key file is PKCS#8, mode 0600. A validator organisation's node key is
 also registered as one of its member keys, so the node can sign the
@@ -20,7 +26,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from contracts.dgl import DangerousGoodsList
 from contracts.dgl_builtin import builtin_list
+from contracts.errors import ContractError
 from contracts.lifecycle import Role
 from contracts.membership import ORG_NAME, AppGenesis, Organisation
 from ledger.crypto import PublicKey, SigningKey
@@ -32,6 +40,7 @@ from node.genesis_file import genesis_to_json
 DEFAULT_VALIDATORS = ("customs", "port-authority", "forwarder-a", "forwarder-b")
 DEFAULT_MEMBERS = ("shipper-acme:shipper", "shipper-beta:shipper", "auditor:auditor")
 CHAIN_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+DGL_COPY = "dangerous-goods-list.csv"
 
 
 class NetworkInitError(Exception):
@@ -88,6 +97,7 @@ def init_network(
     host: str = "127.0.0.1",
     consensus: dict[str, int] | None = None,
     observers: list[str] | None = None,
+    dgl_file: Path | None = None,
 ) -> list[NodeFiles]:
     """Write a new network's files; refuses to overwrite an existing genesis.
 
@@ -98,6 +108,7 @@ def init_network(
     first in the returned list, observers after them.
     """
     observers = list(observers or [])
+    dgl, dgl_setting = _dangerous_goods_list(dgl_file)
     if not CHAIN_ID.match(chain):
         raise NetworkInitError("chain id: letters, digits, '.', '_', '-' (at most 64)")
     if not validators:
@@ -144,7 +155,9 @@ def init_network(
             save_signing_key(directory / name / "node-key.pem", node_keys[name])
             keys = (key.public, node_keys[name].public)
         orgs.append(Organisation(name, role, keys))
-    app = AppGenesis(tuple(orgs), builtin_list().digest(), 2)
+    if dgl_file is not None:
+        (directory / DGL_COPY).write_bytes(dgl_file.read_bytes())
+    app = AppGenesis(tuple(orgs), dgl.digest(), 2)
     genesis = Genesis.create(chain, genesis_time, ValidatorSet.create(vals), app.to_value())
     (directory / "genesis.json").write_text(genesis_to_json(genesis), encoding="utf-8")
     nodes = []
@@ -164,7 +177,7 @@ def init_network(
             'data_dir = "data"\n'
             'genesis = "../genesis.json"\n'
             'key = "node-key.pem"\n'
-            'dgl = "builtin"\n'
+            f'dgl = "{dgl_setting}"\n'
             f'listen = "{host}:{base_port + i}"\n'
             f"validator = {'true' if validator else 'false'}\n"
             f"{peers}" + (f"\n[consensus]\n{extra}" if extra else "")
@@ -173,3 +186,16 @@ def init_network(
         path.write_text(text, encoding="utf-8")
         nodes.append(NodeFiles(name, path, f"http://{host}:{base_port + i}"))
     return nodes
+
+
+def _dangerous_goods_list(path: Path | None) -> tuple[DangerousGoodsList, str]:
+    """The list to pin and the nodes' ``dgl`` setting: built-in, or the checked file's copy."""
+    if path is None:
+        return builtin_list(), "builtin"
+    try:
+        dgl = DangerousGoodsList.load_file(path)
+    except ContractError as e:
+        raise NetworkInitError(f"{path}: {e.message}") from e
+    if not len(dgl):
+        raise NetworkInitError(f"{path}: the list has no entries")
+    return dgl, f"../{DGL_COPY}"

@@ -312,3 +312,90 @@ def test_malformed_genesis_is_refused_at_start(start_config: Path) -> None:
     start_config.write_text(text.replace(text.split('genesis = "')[1].split('"')[0], str(broken)))
     message = start_refusal(start_config, GenesisFileError)
     assert str(broken) in message
+
+
+REFERENCE: Final = Path(__file__).resolve().parents[2].parent / "shared" / "reference"
+
+
+def test_network_on_a_list_file_pins_it_and_its_nodes_use_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``network init --dgl``: a UN number only the full list knows is accepted by a node."""
+    import asyncio
+
+    from contracts.dgl import DangerousGoodsList
+    from contracts.dgl_builtin import builtin_list
+    from ledger.tx import Envelope, Transaction
+    from node.network import DGL_COPY
+
+    source = REFERENCE / "dgl_us_49cfr_172101.csv"
+    full = DangerousGoodsList.load_file(source)
+    init_network(
+        tmp_path,
+        validators=["customs"],
+        members=["shipper-acme:shipper"],
+        chain="dg-full-list",
+        genesis_time=1_790_000_000_000,
+        dgl_file=source,
+    )
+    assert (tmp_path / DGL_COPY).read_bytes() == source.read_bytes()
+    assert genesis_value(tmp_path)["app"]["dgl"] == full.digest().hex()
+    config = load_config(tmp_path / "customs" / "node.toml")
+    assert Path(config.dgl).resolve() == (tmp_path / DGL_COPY).resolve()
+
+    builtin = builtin_list()
+    entry = next(
+        e
+        for e in full
+        if e.un_number not in builtin
+        and e.hazard_class == "8"
+        and e.packing_group == 3
+        and not e.subsidiary_hazards
+        and not e.marine_pollutant
+        and "N.O.S." not in e.proper_shipping_name
+    )
+    doc = json.loads((REFERENCE / "declarations" / "valid-gasoline-methanol.json").read_text())
+    item = doc["containers"][0]["dangerousGoods"][1]
+    for name in ("subsidiaryRisk1", "limits"):
+        del item[name]
+    item.update(
+        UNNumber=entry.un_number,
+        properShippingName=entry.proper_shipping_name.split(" or ")[0],
+        imoClass="8",
+        packingGroup=3,
+    )
+    key = load_signing_key(tmp_path / "keys" / "shipper-acme.pem")
+    env = Envelope(
+        "dg-full-list", "declaration.submit", key.public.key_id, 1, {"declaration": doc}, 10**9
+    )
+
+    async def admit() -> dict[str, Any]:
+        service = NodeService(config)
+        try:
+            assert set(service.lists) == {full.digest()}
+            return service.submit(Transaction.create(env, [key]), gossip=False)
+        finally:
+            await service.stop()
+
+    outcome = asyncio.run(admit())
+    assert outcome["declaration"] == doc["declarationId"], outcome
+
+    # The audit needs the same list, and says so when given another.
+    from node.cli import main
+
+    audit = ["audit", "--data", str(tmp_path / "customs" / "data")]
+    audit += ["--genesis", str(tmp_path / "genesis.json")]
+    assert main(audit) != 0
+    assert f"genesis pins the Dangerous Goods List {full.digest().hex()}" in capsys.readouterr().err
+    assert main([*audit, "--dgl", str(tmp_path / DGL_COPY)]) == 0
+
+
+def test_network_init_refuses_a_bad_list_file(tmp_path: Path) -> None:
+    from node.network import NetworkInitError
+
+    bad = write(tmp_path, "UNNumber,nonsense\n1203,x\n", "list.csv")
+    with pytest.raises(NetworkInitError, match=r"list\.csv"):
+        init_network(
+            tmp_path / "net", validators=["customs"], members=[], genesis_time=1, dgl_file=bad
+        )
+    assert not (tmp_path / "net").exists()
