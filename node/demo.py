@@ -36,7 +36,7 @@ from ledger.tx import Envelope, Transaction
 from node.audit import audit, blocks_from_node
 from node.client import Client, ClientError
 from node.genesis_file import load_genesis
-from node.localnet import LocalNetwork, wait_for
+from node.localnet import LocalNetwork
 from node.receipt import ReceiptError, verify_receipt
 from node.traffic import TrafficGenerator
 
@@ -190,12 +190,8 @@ def run_demo(
             say(f"  restarted {victim}")
             decided = _decide(members, decide_queue, rng, tally, pool)
             say(f"  decisions recorded: {decided}")
-        target = net.status(entry[0])["height"]
-        wait_for(
-            lambda: all(net.status(n)["height"] >= target for n in net.nodes),
-            60,
-            "every node to reach the same height",
-        )
+        target = net.height(entry[0])
+        net.wait_height(net.names, target)
         say(f"  all nodes at height >= {target}")
         auditor = load_signing_key(net.key_path("auditor"))
         lists = {dgl.digest(): dgl}
@@ -266,8 +262,8 @@ def _checks(
         ("no valid declaration refused", not tally.refused_unexpectedly),
         ("declarations across all nine classes committed", tally.committed["declarations"] >= 9),
     ]
-    statuses = {n: net.status(n) for n in net.nodes}
-    same = len({(s["height"], s["tip"]) for s in statuses.values()}) == 1
+    statuses = [net.status(n) for n in net.nodes]
+    same = None not in statuses and len({(s["height"], s["tip"]) for s in statuses if s}) == 1
     checks.append(("all nodes hold the same tip", same))
     present = True
     genesis = load_genesis(net.genesis_path)

@@ -57,7 +57,8 @@ import msgpack  # noqa: E402
 from ledger.crypto import Domain, SigningKey, Verifier, sign_bytes  # noqa: E402
 from ledger.keyfile import load_signing_key  # noqa: E402
 from node.auth import sign_request  # noqa: E402
-from tests.node.cluster import Cluster, ClusterError, declaration_tx, wait_until  # noqa: E402
+from node.localnet import NetworkError, wait_for  # noqa: E402
+from tests.node.cluster import Cluster, declaration_tx  # noqa: E402
 
 NODES = ("customs", "port-authority", "forwarder-a", "forwarder-b")
 TARGET_RATE = 1000.0
@@ -362,9 +363,9 @@ def measure(
     window = (start + args.warmup, start + args.warmup + args.duration)
     start_at.value = start
     go.set()
-    wait_until(lambda: time.time() >= window[0], args.warmup + 5, "the warm-up", interval=0.01)
+    wait_for(lambda: time.time() >= window[0], args.warmup + 5, "the warm-up", interval=0.01)
     cpu0 = {n: cpu_seconds(pid) for n, pid in pids.items()}
-    wait_until(lambda: time.time() >= window[1], args.duration + 5, "the window", interval=0.05)
+    wait_for(lambda: time.time() >= window[1], args.duration + 5, "the window", interval=0.05)
     cpu1 = {n: cpu_seconds(pid) for n, pid in pids.items()}
     sent: list[tuple[bytes, float, int]] = []
     worst_lag = 0.0
@@ -378,8 +379,8 @@ def measure(
         return admitted <= observer.seen.commit_time.keys() or observer.error is not None
 
     try:
-        wait_until(drained, args.drain, "the last admitted declarations to commit", 0.1)
-    except ClusterError as e:  # an undrained mempool is a figure, not a failure
+        wait_for(drained, args.drain, "the last admitted declarations to commit", 0.1)
+    except NetworkError as e:  # an undrained mempool is a figure, not a failure
         print(f"note: {e}")
     observer.stopping.set()
     observer.join(timeout=30)

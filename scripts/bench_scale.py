@@ -144,25 +144,6 @@ def make(net_dir: Path, declarations: int, per_block: int) -> dict[str, Any]:
     return summary
 
 
-def open_network(directory: Path) -> LocalNetwork:
-    """A :class:`LocalNetwork` over a directory it wrote earlier (for ``--reuse``)."""
-    import tomllib
-
-    from node.localnet import NodeProcess
-    from node.network import NodeFiles
-
-    net = LocalNetwork.__new__(LocalNetwork)
-    net.directory = directory
-    net.test_admin = True
-    net.nodes = {}
-    for config in sorted(directory.glob("*/node.toml")):
-        node = tomllib.loads(config.read_text(encoding="utf-8"))["node"]
-        files = NodeFiles(node["name"], config, f"http://{node['listen']}")
-        net.nodes[node["name"]] = NodeProcess(files, directory / f"{node['name']}.log")
-    net.http = httpx.Client(timeout=10.0)
-    return net
-
-
 # -- 3. audit ---------------------------------------------------------------------------------
 
 
@@ -277,10 +258,8 @@ def rss_of(pid: int) -> dict[str, float]:
 
 def height(net: LocalNetwork, name: str) -> int:
     """Committed height reported by a node."""
-    try:
-        return int(net.status(name)["height"])
-    except (httpx.HTTPError, KeyError, ValueError):
-        return -1
+    status = net.status(name)
+    return -1 if status is None else int(status["height"])
 
 
 def participation(net: LocalNetwork, name: str, first: int, key_id: str) -> dict[str, int]:
@@ -311,8 +290,7 @@ def catch_up(net: LocalNetwork, timeout: float) -> dict[str, Any]:
     """Start the makers, then the empty validator; time its catch-up (or its progress)."""
     for name in MAKERS:
         net.start(name, wait=False)
-    for name in MAKERS:
-        wait_for(lambda n=name: net.healthy(n), 600, f"{name} to open its store")  # type: ignore[misc]
+    net.wait_ready(*MAKERS, timeout=600)
     tip = max(height(net, n) for n in MAKERS)
     log(f"makers up at height {tip}; starting {FRESH}")
     start = now()
@@ -320,10 +298,7 @@ def catch_up(net: LocalNetwork, timeout: float) -> dict[str, Any]:
     deadline = start + timeout
     status: dict[str, Any] = {}
     while now() < deadline:
-        try:
-            status = net.status(FRESH)
-        except httpx.HTTPError:
-            status = {}
+        status = net.status(FRESH) or {}
         if status.get("height", 0) >= tip:
             break
         time.sleep(0.5)
@@ -343,7 +318,7 @@ def catch_up(net: LocalNetwork, timeout: float) -> dict[str, Any]:
 
 
 def _pid(net: LocalNetwork, name: str) -> int:
-    process = net.nodes[name].process
+    process = net.nodes[name].proc
     assert process is not None
     return process.pid
 
@@ -519,7 +494,7 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         log(f"ceiling: {result['ceiling']}")
     saved = work / "make.json"
     if args.reuse and saved.exists():
-        net = open_network(work / "net")
+        net = LocalNetwork.reopen(work / "net")
         made = json.loads(saved.read_text(encoding="utf-8"))
         log(f"reusing the chain of {made['declarations']:,} declarations in {work}")
     else:

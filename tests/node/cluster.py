@@ -1,15 +1,8 @@
-"""A real network on loopback: validator processes, faults, kills, load and chain checks.
+"""A real network on loopback under load, and checks of the chains it made.
 
-:class:`Cluster` writes a network with ``init_network`` (short consensus
-timeouts, ports found free in :data:`PORT_RANGE`) and runs each node as its
-own process in its own process group, started exactly as an operator would::
-
-    python -m node.cli node start --config DIR/<org>/node.toml --unsafe-test-admin
-
-Every wait polls a condition against a deadline and fails naming what it
-waited for (with the tail of the node's log when a process died). Nodes are
-stopped by :meth:`Cluster.close` whatever happens: fixtures call it in their
-finaliser, and an ``atexit`` hook covers scripts that end abruptly.
+:class:`Cluster` is a :class:`node.localnet.LocalNetwork` (validator
+processes, kills, faults, waits with deadlines) whose shippers sign
+declarations with nonces of their own.
 
 :class:`Load` runs shipper clients in threads: each signs its own
 declarations with its member key and a nonce of its own, submits with
@@ -21,23 +14,16 @@ on every node, and that an audit replay of each store passes.
 
 from __future__ import annotations
 
-import atexit
-import contextlib
 import copy
-import os
 import random
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Final, TypeVar
+from typing import Any, Final
 
 import httpx
 
@@ -52,73 +38,20 @@ from ledger.tx import Envelope, Transaction
 from ledger.votes import Certificate
 from node.audit import AuditReport, audit, blocks_from_store
 from node.genesis_file import load_genesis
-from node.network import DEFAULT_VALIDATORS, init_network
+from node.localnet import (
+    FAST_CONSENSUS,
+    PORT_RANGE,
+    LocalNetwork,
+    NetworkError,
+    NodeProcess,
+    wait_for,
+)
+from node.network import DEFAULT_VALIDATORS
 
-REPO: Final = Path(__file__).resolve().parents[2]
-PORT_RANGE: Final = (7500, 7700)
-"""Where test networks look for free ports (apart from the demo's 7100)."""
-TEST_CONSENSUS: Final = {
-    "propose_ms": 600,
-    "prevote_ms": 300,
-    "precommit_ms": 300,
-    "round_increment_ms": 200,
-    "commit_ms": 0,
-    "block_delay_ms": 20,
-}
 SHIPPERS: Final = ("shipper-1", "shipper-2", "shipper-3")
 TEST_MEMBERS: Final = (*(f"{s}:shipper" for s in SHIPPERS), "auditor:auditor")
 TX_EXPIRES: Final = 10**9
 CONTENT_MSGPACK: Final = {"content-type": "application/msgpack"}
-
-T = TypeVar("T")
-
-
-class ClusterError(Exception):
-    """The network did not do what a test waited for or checked; says what and where."""
-
-
-def now_ms() -> int:
-    """Wall-clock milliseconds."""
-    return time.time_ns() // 1_000_000
-
-
-def wait_until(
-    check: Callable[[], T | None], timeout: float, what: str, interval: float = 0.05
-) -> T:
-    """Poll ``check`` until it returns a true value; raise :class:`ClusterError` at the deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise ClusterError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(interval)
-
-
-def find_base_port(count: int, low: int = PORT_RANGE[0], high: int = PORT_RANGE[1]) -> int:
-    """The first of ``count`` consecutive ports in ``[low, high)`` that are free now.
-
-    The search starts at a random place so that concurrent test runs rarely
-    race for the same ports; a port taken between this check and the node's
-    bind shows up as a node that does not become ready.
-    """
-    bases = list(range(low, high - count + 1))
-    offset = random.randrange(len(bases))
-    for base in bases[offset:] + bases[:offset]:
-        if all(_port_free(p) for p in range(base, base + count)):
-            return base
-    raise ClusterError(f"no {count} consecutive free ports in [{low}, {high})")
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 # ------------------------------------------------------------------ transactions
@@ -186,39 +119,11 @@ def declaration_tx(key: SigningKey, chain: str, nonce: int, declaration_id: str)
     return Transaction.create(envelope, [key])
 
 
-# --------------------------------------------------------------------- processes
+# ----------------------------------------------------------------------- network
 
 
-@dataclass(slots=True)
-class NodeProcess:
-    """One validator: its files, its URL and, while it runs, its process."""
-
-    name: str
-    config: Path
-    url: str
-    log: Path
-    proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def data_dir(self) -> Path:
-        """The node's data directory (LevelDB under ``chain``)."""
-        return self.config.parent / "data"
-
-    def alive(self) -> bool:
-        """Whether the process runs."""
-        return self.proc is not None and self.proc.poll() is None
-
-    def log_tail(self, lines: int = 30) -> str:
-        """The last lines of the node's log, for failure messages."""
-        try:
-            text = self.log.read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            return "(no log)"
-        return "\n".join(text.splitlines()[-lines:])
-
-
-class Cluster:
-    """A network of validator processes on loopback, created in ``directory``."""
+class Cluster(LocalNetwork):
+    """Validator processes on loopback whose shippers submit declarations."""
 
     def __init__(
         self,
@@ -226,196 +131,26 @@ class Cluster:
         *,
         validators: Sequence[str] = DEFAULT_VALIDATORS,
         members: Sequence[str] = TEST_MEMBERS,
-        consensus: Mapping[str, int] = TEST_CONSENSUS,
+        consensus: Mapping[str, int] = FAST_CONSENSUS,
         port_range: tuple[int, int] = PORT_RANGE,
         chain: str = "dgledger-test",
         log_level: str = "info",
     ) -> None:
-        self.directory = directory
-        self.log_level = log_level
-        base = find_base_port(len(validators), *port_range)
-        files = init_network(
+        super().__init__(
             directory,
-            validators=list(validators),
-            members=list(members),
-            base_port=base,
-            chain=chain,
-            genesis_time=now_ms(),
+            validators=validators,
+            members=members,
             consensus=dict(consensus),
+            chain=chain,
+            log_level=log_level,
+            port_range=port_range,
         )
-        self.genesis: Genesis = load_genesis(directory / "genesis.json")
-        self.nodes = {
-            f.name: NodeProcess(f.name, f.config, f.url, directory / f"{f.name}.log") for f in files
-        }
+        self.genesis: Genesis = load_genesis(self.genesis_path)
         self.keys = {
             p.stem: load_signing_key(p) for p in sorted((directory / "keys").glob("*.pem"))
         }
-        self.http = httpx.Client(timeout=httpx.Timeout(10.0, connect=2.0))
         self._nonces: dict[str, int] = {}
         self._nonce_lock = threading.Lock()
-        atexit.register(self.close)
-
-    @property
-    def names(self) -> list[str]:
-        """Every validator's name, in network order."""
-        return list(self.nodes)
-
-    def others(self, *names: str) -> list[str]:
-        """Every validator but ``names``."""
-        return [n for n in self.nodes if n not in names]
-
-    def url(self, name: str) -> str:
-        """Base URL of a node."""
-        return self.nodes[name].url
-
-    # ---------------------------------------------------------- start and stop
-
-    def start(self, *names: str) -> None:
-        """Start the named nodes (all when none are named), each in its own process group."""
-        for name in names or tuple(self.nodes):
-            node = self.nodes[name]
-            if node.alive():
-                raise ClusterError(f"{name} is already running")
-            with node.log.open("ab") as log:
-                node.proc = subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "node.cli",
-                        "node",
-                        "start",
-                        "--config",
-                        str(node.config),
-                        "--unsafe-test-admin",
-                        "--log-level",
-                        self.log_level,
-                    ],
-                    cwd=REPO,
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-
-    def wait_ready(self, *names: str, timeout: float = 60.0) -> None:
-        """Wait until every named node (all by default) answers ``/healthz``."""
-        pending = set(names or self.nodes)
-
-        def ready() -> bool:
-            for name in sorted(pending):
-                node = self.nodes[name]
-                if not node.alive():
-                    code = None if node.proc is None else node.proc.returncode
-                    raise ClusterError(
-                        f"{name} is not running (exit status {code}):\n{node.log_tail()}"
-                    )
-                try:
-                    if self.http.get(f"{node.url}/healthz", timeout=1.0).status_code == 200:
-                        pending.discard(name)
-                except httpx.HTTPError:
-                    pass
-            return not pending
-
-        wait_until(ready, timeout, f"nodes {sorted(pending)} to answer /healthz", interval=0.1)
-
-    def kill(self, *names: str) -> None:
-        """``kill -9`` the named nodes' process groups and reap them."""
-        for name in names:
-            self._signal(name, signal.SIGKILL)
-            proc = self.nodes[name].proc
-            if proc is not None:
-                proc.wait(timeout=30)
-
-    def stop(self, *names: str, timeout: float = 15.0) -> None:
-        """Stop the named nodes (all by default) gracefully, killing any that linger."""
-        targets = [n for n in (names or tuple(self.nodes)) if self.nodes[n].alive()]
-        for name in targets:
-            self._signal(name, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        for name in targets:
-            proc = self.nodes[name].proc
-            assert proc is not None
-            try:
-                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                self._signal(name, signal.SIGKILL)
-                proc.wait(timeout=30)
-
-    def _signal(self, name: str, sig: signal.Signals) -> None:
-        proc = self.nodes[name].proc
-        if proc is None or proc.poll() is not None:
-            return
-        # The leader is not reaped yet (poll() above), so its group id is still ours.
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, sig)
-
-    def close(self) -> None:
-        """Stop every node still running and release the HTTP client (idempotent)."""
-        try:
-            self.stop(timeout=5.0)
-        finally:
-            self.http.close()
-            atexit.unregister(self.close)
-
-    def __enter__(self) -> Cluster:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    # ------------------------------------------------------------ observation
-
-    def status(self, name: str) -> dict[str, Any] | None:
-        """``/v1/status`` of a node, or None when it does not answer."""
-        try:
-            response = self.http.get(f"{self.url(name)}/v1/status", timeout=2.0)
-        except httpx.HTTPError:
-            return None
-        if response.status_code != 200:
-            return None
-        value: dict[str, Any] = response.json()
-        return value
-
-    def height(self, name: str) -> int:
-        """Committed height of a running node."""
-        status = self.status(name)
-        if status is None:
-            raise ClusterError(f"{name} does not answer /v1/status:\n{self.nodes[name].log_tail()}")
-        return int(status["height"])
-
-    def heights(self, names: Iterable[str]) -> dict[str, int]:
-        """Committed heights of the named running nodes."""
-        return {n: self.height(n) for n in names}
-
-    def wait_height(self, names: Iterable[str], height: int, timeout: float = 60.0) -> None:
-        """Wait until every named node has committed ``height``."""
-        names = list(names)
-
-        def reached() -> bool:
-            return all((s := self.status(n)) is not None and s["height"] >= height for n in names)
-
-        wait_until(reached, timeout, f"{names} to reach height {height}", interval=0.1)
-
-    def wait_converged(self, *names: str, timeout: float = 60.0) -> tuple[int, str]:
-        """Wait until the nodes agree on height, tip and state root with empty mempools."""
-        targets = list(names or self.nodes)
-
-        def agreed() -> tuple[int, str] | None:
-            statuses = [self.status(n) for n in targets]
-            if any(s is None for s in statuses):
-                return None
-            views = {(s["height"], s["tip"], s["state_root"]) for s in statuses if s is not None}
-            if len(views) != 1 or any(s["mempool"]["txs"] for s in statuses if s is not None):
-                return None
-            height, tip, _ = views.pop()
-            return height, tip
-
-        return wait_until(agreed, timeout, f"{targets} to agree on one tip", interval=0.1)
 
     def observe_heights(self, names: Iterable[str], seconds: float) -> list[dict[str, int]]:
         """Sample the named nodes' heights for a fixed window (to show that nothing moves)."""
@@ -426,29 +161,6 @@ class Cluster:
             samples.append(self.heights(names))
             time.sleep(0.1)
         return samples
-
-    # ------------------------------------------------------------------ faults
-
-    def set_faults(self, name: str, isolate: Iterable[str]) -> None:
-        """Make ``name`` drop traffic with the named peers (``"*"``: everyone)."""
-        response = self.http.post(
-            f"{self.url(name)}/test/v1/faults", json={"isolate": sorted(isolate)}
-        )
-        if response.status_code != 200:
-            raise ClusterError(f"{name} refused the fault: {response.status_code} {response.text}")
-
-    def partition(self, name: str) -> None:
-        """Cut ``name`` off from every other node, both ways."""
-        self.set_faults(name, ["*"])
-        for other in self.others(name):
-            if self.nodes[other].alive():
-                self.set_faults(other, [name])
-
-    def heal(self) -> None:
-        """Clear the faults of every running node."""
-        for name, node in self.nodes.items():
-            if node.alive():
-                self.set_faults(name, [])
 
     # ------------------------------------------------------------ transactions
 
@@ -588,7 +300,7 @@ class Load:
             n = self.count()
             return n if n >= goal else 0
 
-        return wait_until(enough, timeout, f"{goal} acknowledged transactions ({self.count()})")
+        return wait_for(enough, timeout, f"{goal} acknowledged transactions ({self.count()})")
 
     def run_for(self, seconds: float) -> None:
         """Keep the load on for ``seconds`` (the load's duration, not a wait for a condition)."""
@@ -601,7 +313,7 @@ class Load:
     def _check_clients(self) -> None:
         dead = [c.name for c in self.clients if not c.is_alive()]
         if dead and not self.stopping.is_set():
-            raise ClusterError(f"load clients {dead} died")
+            raise NetworkError(f"load clients {dead} died")
 
     def stop(self) -> None:
         """Stop the clients and wait for their requests in flight."""
@@ -610,7 +322,7 @@ class Load:
             client.join(timeout=self.request_timeout + 10)
         alive = [c.name for c in self.clients if c.is_alive()]
         if alive:
-            raise ClusterError(f"load clients {alive} did not stop")
+            raise NetworkError(f"load clients {alive} did not stop")
 
     def __enter__(self) -> Load:
         return self.start()
@@ -648,7 +360,7 @@ class ChainCopy:
 def read_chain(node: NodeProcess, genesis: Genesis, acked: Mapping[bytes, int]) -> ChainCopy:
     """Read a stopped node's store; every acknowledged transaction must be at its height."""
     if node.alive():
-        raise ClusterError(f"{node.name} must be stopped before its store is read")
+        raise NetworkError(f"{node.name} must be stopped before its store is read")
     kv = LevelDBKV(node.data_dir / "chain", create=False)
     try:
         store = ChainStore(kv, genesis)
@@ -657,7 +369,7 @@ def read_chain(node: NodeProcess, genesis: Genesis, acked: Mapping[bytes, int]) 
             copy_.blocks.append(store.block_bytes(height))
             certificate = store.certificate_bytes(height)
             if certificate is None:
-                raise ClusterError(f"{node.name}: no certificate for block {height}")
+                raise NetworkError(f"{node.name}: no certificate for block {height}")
             copy_.certificates.append(certificate)
         missing = []
         for tx_id, height in acked.items():
@@ -665,7 +377,7 @@ def read_chain(node: NodeProcess, genesis: Genesis, acked: Mapping[bytes, int]) 
             if location is None or location.height != height:
                 missing.append((tx_id.hex(), height, location))
         if missing:
-            raise ClusterError(
+            raise NetworkError(
                 f"{node.name}: {len(missing)} acknowledged transactions missing or moved,"
                 f" e.g. {missing[:3]}"
             )
@@ -692,17 +404,17 @@ def check_chains(cluster: Cluster, acked: Mapping[bytes, int]) -> ChainCheck:
     first = copies[0]
     for other in copies[1:]:
         if other.height != first.height:
-            raise ClusterError(
+            raise NetworkError(
                 f"heights differ: {first.name} {first.height}, {other.name} {other.height}"
             )
         for i, (a, b) in enumerate(zip(first.blocks, other.blocks, strict=True)):
             if a != b:
-                raise ClusterError(f"block {i + 1} differs between {first.name} and {other.name}")
+                raise NetworkError(f"block {i + 1} differs between {first.name} and {other.name}")
         # Below the tip every node holds the canonical certificate the next block carries;
         # at the tip each holds the one it assembled itself.
         for i in range(first.height - 1):
             if first.certificates[i] != other.certificates[i]:
-                raise ClusterError(
+                raise NetworkError(
                     f"certificate {i + 1} differs between {first.name} and {other.name}"
                 )
     audits: dict[str, AuditReport] = {}
@@ -714,11 +426,11 @@ def check_chains(cluster: Cluster, acked: Mapping[bytes, int]) -> ChainCheck:
             blocks = blocks_from_store(cluster.nodes[c.name].data_dir, genesis)
             report = audit(genesis, blocks, lists, verifier=verifier)
             if report.blocks != c.height:
-                raise ClusterError(f"{c.name}: audit saw {report.blocks} of {c.height} blocks")
+                raise NetworkError(f"{c.name}: audit saw {report.blocks} of {c.height} blocks")
             audits[c.name] = report
     tips = {r.tip_hash for r in audits.values()}
     if len(tips) != 1:
-        raise ClusterError(f"audits end at different tips: {tips}")
+        raise NetworkError(f"audits end at different tips: {tips}")
     report = audits[first.name]
     return ChainCheck(first.height, report.transactions, len(acked), tips.pop(), audits)
 

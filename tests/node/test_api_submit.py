@@ -27,9 +27,10 @@ from ledger.encoding import encode
 from ledger.tx import MAX_TX_SIZE, Envelope, Transaction
 from node.api import ApiError, read_body
 from node.config import ApiConfig, NodeConfig, load_config
+from node.localnet import wait_for
 from tests.node import reads_support
 from tests.node.metrics_text import scrape
-from tests.node.reads_support import LocalNode, sample, wait_for
+from tests.node.reads_support import LocalNode, sample
 from tests.strategies import values
 
 MSGPACK: Final = {"content-type": "application/msgpack"}
@@ -92,7 +93,7 @@ def error_of(response: httpx.Response, status: int) -> dict[str, Any]:
 
 
 def committed(node: LocalNode, tx: Transaction) -> None:
-    wait_for("the commit", lambda: node.service.chain.store.tx_location(tx.id))
+    wait_for(lambda: node.service.chain.store.tx_location(tx.id), 20, "the commit")
 
 
 # ------------------------------------------------------------- good bodies

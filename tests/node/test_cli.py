@@ -36,7 +36,7 @@ from ledger.votes import Certificate
 from node.chainfile import MAGIC
 from node.client import Client, ClientError
 from node.genesis_file import load_genesis
-from node.localnet import FAST_CONSENSUS, LocalNetwork, wait_for
+from node.localnet import LocalNetwork
 from node.network import init_network
 from node.receipt import verify_receipt
 from tests.node.reads_support import REPO, SAMPLES
@@ -117,10 +117,7 @@ class Net:
 
     def synced(self, name: str) -> str:
         """Node ``name``'s URL, once it has every block customs (where writes go) has."""
-        height = self.local.status("customs")["height"]
-        wait_for(
-            lambda: self.local.status(name)["height"] >= height, 20, f"{name} at block {height}"
-        )
+        self.local.wait_height([name], self.local.height("customs"), timeout=20)
         return self.url(name)
 
     def document(self, decl_id: str, **changes: Any) -> Path:
@@ -136,7 +133,7 @@ class Net:
 @pytest.fixture(scope="module")
 def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
     base = tmp_path_factory.mktemp("cli")
-    with LocalNetwork(base / "net", consensus=FAST_CONSENSUS) as local:
+    with LocalNetwork(base / "net") as local:
         local.start()
         work = base / "work"
         work.mkdir()

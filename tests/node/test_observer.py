@@ -9,7 +9,7 @@ import pytest
 
 from ledger.keyfile import load_signing_key
 from node.client import Client
-from node.localnet import LocalNetwork, wait_for
+from node.localnet import LocalNetwork
 
 pytestmark = pytest.mark.slow
 
@@ -38,12 +38,10 @@ def test_observer_follows_serves_and_forwards_without_voting(tmp_path: Path) -> 
                 outcome = client.declare(declaration(f"OBS-{i}"))
                 assert outcome["status"] == "committed", outcome
         tip = net.status("customs")
-        wait_for(
-            lambda: net.status("auditor")["height"] >= tip["height"],
-            30,
-            "the observer to reach the validators' height",
-        )
+        assert tip is not None
+        net.wait_height(["auditor"], tip["height"], timeout=30)
         observed = net.status("auditor")
+        assert observed is not None
         assert observed["validator"] is False
         assert observed["height"] >= tip["height"]
         # Same chain: the observer's block at the validators' tip is theirs.
@@ -60,8 +58,4 @@ def test_observer_follows_serves_and_forwards_without_voting(tmp_path: Path) -> 
         with Client.connect(net.url("port-authority"), shipper) as client:
             assert client.declare(declaration("OBS-AFTER"))["status"] == "committed"
         validators = [n for n in net.nodes if n != "auditor"]
-        wait_for(
-            lambda: len({(net.status(n)["height"], net.status(n)["tip"]) for n in validators}) == 1,
-            30,
-            "the validators to agree on one tip",
-        )
+        net.wait_converged(*validators, timeout=30)

@@ -31,6 +31,7 @@ from ledger.encoding import decode, encode, sha256
 from ledger.tx import Envelope, Transaction
 from ledger.votes import Proposal, Vote, VoteType
 from node.auth import sign_request
+from node.localnet import wait_for
 from node.peer_messages import (
     KINDS,
     MAX_BATCH,
@@ -42,7 +43,7 @@ from node.peer_messages import (
     seal_batch,
 )
 from tests.node.metrics_text import delta, rejected
-from tests.node.reads_support import LocalNode, sample, wait_for
+from tests.node.reads_support import LocalNode, sample
 from tests.strategies import values
 
 STRANGER: Final = SigningKey.from_seed(b"stranger".ljust(32, b"\x00"))
@@ -319,7 +320,7 @@ def test_good_messages_survive_a_bad_neighbour(node: LocalNode) -> None:
     batch = [raw_item(acme, chain, payload(acme, "gossip")), seal(acme, chain, "txs", [tx.wire])]
     assert post(node, encode(batch)).status_code == 204
     assert delta(counts, rejected(node.http)) == {"unknown_kind": 1}
-    wait_for("the good transaction", lambda: node.service.chain.store.tx_location(tx.id))
+    wait_for(lambda: node.service.chain.store.tx_location(tx.id), 20, "the good transaction")
 
 
 # --------------------------------------------- members, votes and replays
@@ -331,7 +332,7 @@ def test_member_key_may_relay_transactions_and_a_replay_changes_nothing(node: Lo
     tx = declaration_tx(node, "shipper-acme", f"DG-PEER-{next(_ids)}")
     batch = seal_batch([seal(node.key("shipper-beta"), chain, "txs", [tx.wire])])
     assert post(node, batch).status_code == 204
-    wait_for("the relayed transaction", lambda: node.service.chain.store.tx_location(tx.id))
+    wait_for(lambda: node.service.chain.store.tx_location(tx.id), 20, "the relayed transaction")
     before, counts = snapshot(node), rejected(node.http)
     assert post(node, batch).status_code == 204
     # Counted twice: the peer layer refused the relayed transaction, the mempool said why.

@@ -15,14 +15,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-import httpx
 import pytest
 
 from contracts.dgl_builtin import builtin_list
 from ledger.keyfile import load_signing_key
 from ledger.kv import LevelDBKV
 from node.client import Client
-from node.localnet import LocalNetwork, wait_for
+from node.localnet import LocalNetwork
 from node.traffic import TrafficGenerator
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,14 +39,6 @@ def _run(*args: str) -> str:
         [sys.executable, *args], check=True, capture_output=True, text=True, cwd=ROOT, timeout=600
     )
     return out.stdout
-
-
-def _height(net: LocalNetwork, name: str) -> int:
-    # A node busy applying a block answers a moment later; that is not a failure.
-    try:
-        return int(net.status(name)["height"])
-    except httpx.HTTPError:
-        return -1
 
 
 def _records(path: Path, top: int) -> list[tuple[bytes | None, bytes | None]]:
@@ -116,11 +107,12 @@ def test_chain_of_20000_declarations(tmp_path: Path) -> None:
             net.start(name)
         for name in MAKERS:
             status = net.status(name)
+            assert status is not None
             assert status["height"] == blocks
             assert status["log_size"] == made["transactions"]
 
         net.start(FRESH)
-        wait_for(lambda: _height(net, FRESH) >= blocks, 240, f"{FRESH} to catch up")
+        net.wait_height([FRESH], blocks, timeout=240)
 
         # Once caught up it is one of the validators: the network commits new
         # declarations, and some of the blocks carry its vote or its proposal.
@@ -131,8 +123,8 @@ def test_chain_of_20000_declarations(tmp_path: Path) -> None:
                 doc = gen.declaration("gamma")
                 doc["declarationId"] = f"AFTER-{i:03d}"
                 client.declare(doc, wait=True)
-        top = net.status(MAKERS[0])["height"]
-        wait_for(lambda: _height(net, FRESH) >= top, 60, f"{FRESH} to follow")
+        top = net.height(MAKERS[0])
+        net.wait_height([FRESH], top, timeout=60)
         fresh_key = load_signing_key(net.directory / FRESH / "node-key.pem").public.key_id
         with Client.connect(net.url(MAKERS[0]), key) as client:
             took_part = False
