@@ -85,6 +85,22 @@ def index_keys(record: Mapping[str, Any]) -> list[str]:
     return sorted(set(keys))
 
 
+def document_outcome(doc: Any, dgl: Any) -> dict[str, Any] | tuple[Violation, ...]:
+    """The canonical value of a submitted declaration document, or every rule it breaks.
+
+    A pure function of the document and the list: what :class:`DocumentMemo` keeps.
+    """
+    try:
+        declaration = validate(doc, dgl)
+    except DeclarationInvalid as e:
+        return tuple(
+            Violation(v.code, v.path.replace("$", "$.body.declaration", 1), v.message, v.paragraph)
+            for v in e.violations
+        )
+    value: dict[str, Any] = declaration.to_value()
+    return value
+
+
 class DocumentMemo:
     """Validated declaration documents by (transaction id, list digest).
 
@@ -145,26 +161,12 @@ class DeclarationRules:
         key = tx.id + dgl.digest()
         outcome = self.memo.get(key) if self.memo is not None else None
         if outcome is None:
-            outcome = self._validate(doc, dgl)
+            outcome = document_outcome(doc, dgl)
             if self.memo is not None:
                 self.memo.put(key, outcome)
         if isinstance(outcome, tuple):
             raise TransactionRejected(list(outcome))
         return outcome
-
-    @staticmethod
-    def _validate(doc: Any, dgl: Any) -> dict[str, Any] | tuple[Violation, ...]:
-        try:
-            declaration = validate(doc, dgl)
-        except DeclarationInvalid as e:
-            return tuple(
-                Violation(
-                    v.code, v.path.replace("$", "$.body.declaration", 1), v.message, v.paragraph
-                )
-                for v in e.violations
-            )
-        value: dict[str, Any] = declaration.to_value()
-        return value
 
     def _write(
         self,

@@ -90,6 +90,8 @@ class Engine:
             root = self._genesis_state()
         self.root = root
         self.validators = self._validators()
+        self.results: list[dict[str, Any]] = []
+        """The result records of the last block applied, in block order."""
 
     def _genesis_state(self) -> bytes:
         tree = StateTree(self.overlay, EMPTY_ROOT, cache=self.cache)
@@ -130,6 +132,7 @@ class Engine:
         ctx = Context(block.height, block.header.time)
         tree = StateTree(self.overlay, self.root, cache=self.cache)
         view = StateView(tree)
+        results = []
         for index, tx in enumerate(block.txs):
             if view.raw(f"tx/{tx.id.hex()}") is not None:
                 raise ChainError("transaction already committed", height=ctx.height, tx_index=index)
@@ -137,9 +140,11 @@ class Engine:
             result["height"] = ctx.height
             result["index"] = index
             view.put(f"tx/{tx.id.hex()}", result)
+            results.append(result)
         self.governance.activate(view, ctx.height + 1)
         self.root = view.commit(self.overlay)
         self.validators = ValidatorSet.from_value(self.view().get("validators"))
+        self.results = results
         return BlockOutcome(self.root, self.validators)
 
     def apply_tx(self, view: StateView, tx: Transaction, ctx: Context) -> dict[str, Any]:

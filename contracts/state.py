@@ -41,15 +41,24 @@ class StateView:
         self.tree = tree
         self.parent = parent
         self.pending: dict[str, bytes | None] = {}
+        # Values read from the tree by the root view, until its next commit: a
+        # block reads the same organisations, keys and parameters again and again.
+        self._read: dict[str, bytes | None] = {}
 
     def raw(self, key: str) -> bytes | None:
         """Encoded value at ``key`` as this view sees it."""
-        view: StateView | None = self
-        while view is not None:
+        view = self
+        while True:
             if key in view.pending:
                 return view.pending[key]
+            if view.parent is None:
+                break
             view = view.parent
-        return self.tree.get(key.encode())
+        read = view._read
+        if key in read:
+            return read[key]
+        value = read[key] = self.tree.get(key.encode())
+        return value
 
     def get(self, key: str, default: Any = None) -> Any:
         """Decoded value at ``key``, or ``default``."""
@@ -81,6 +90,7 @@ class StateView:
             raise AssertionError("commit of a child view")
         changes = {k.encode(): v for k, v in self.pending.items()}
         root = self.tree.update(changes)
+        self._read = {}
         for key, value in self.pending.items():
             if key.startswith(INDEX_PREFIX):
                 mirror = MIRROR + key.encode()

@@ -79,9 +79,7 @@ class _AuditMachine:
     def apply_block(self, block: Block) -> BlockOutcome:
         outcome = self.engine.apply_block(block)
         self.overlay.flush(sync=False)
-        view = self.engine.view()
-        for tx in block.txs:
-            result = view.get(f"tx/{tx.id.hex()}") or {}
+        for tx, result in zip(block.txs, self.engine.results, strict=True):
             if not result.get("ok"):
                 for violation in result.get("violations", []):
                     code = violation.get("code", "unknown")
