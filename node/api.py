@@ -155,7 +155,7 @@ def create_app(node: NodeService) -> FastAPI:
         description="Dangerous-goods declaration ledger: transactions, declarations, proofs.",
     )
     app.state.node = node
-    requests = RequestVerifier(node.genesis.chain, node.verifier)
+    requests = RequestVerifier(node.genesis.chain, node.verifier, node.config.name)
     limiter = RateLimiter(node.config.api.rate_per_key)
     app.state.requests = requests
     app.state.limiter = limiter

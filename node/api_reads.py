@@ -1,7 +1,7 @@
 """The read side of the HTTP API: receipts, declarations, blocks, checkpoints, proofs.
 
 Every route here except ``/v1/checkpoint`` and ``/v1/proofs/consistency``
-takes a signed request (``X-DG-Key``, ``X-DG-Time``, ``X-DG-Sig``; see
+takes a signed request (``X-DG-Key``, ``X-DG-Time``, ``X-DG-Node``, ``X-DG-Sig``; see
 :mod:`node.auth`) from a member or validator key. Any member may read any
 declaration: every validator organisation holds the whole chain anyway, so
 hiding records per organisation at this edge would protect nothing.

@@ -162,12 +162,12 @@ def blocks_from_node(
     from node.auth import sign_request
 
     with httpx.Client(base_url=url.rstrip("/"), timeout=60.0) as client:
+        node = _node_name(client, url)
         start = 1
         while True:
             path = f"/peer/v1/blocks?from={start}&count={batch}"
-            headers = sign_request(
-                key, genesis.chain, "GET", path, b"", time.time_ns() // 1_000_000
-            )
+            now = time.time_ns() // 1_000_000
+            headers = sign_request(key, genesis.chain, "GET", path, b"", now, node=node)
             response = client.get(path, headers=headers)
             if response.status_code != 200:
                 raise AuditSourceError(
@@ -187,3 +187,15 @@ def blocks_from_node(
 
 class AuditSourceError(Exception):
     """The blocks to audit could not be read."""
+
+
+def _node_name(client: Any, url: str) -> str:
+    """The name the node at ``url`` gives in ``/v1/status`` (signed requests name it)."""
+    try:
+        response = client.get("/v1/status")
+        name = response.json().get("node") if response.status_code == 200 else None
+    except ValueError as e:  # not JSON
+        raise AuditSourceError(f"{url} did not answer /v1/status as a dgledger node") from e
+    if not isinstance(name, str):
+        raise AuditSourceError(f"{url} did not answer /v1/status as a dgledger node")
+    return name

@@ -1,16 +1,18 @@
 """Signed requests: how members and peers prove who is asking.
 
-A signed request carries three headers::
+A signed request carries four headers::
 
     X-DG-Key:   hex public key (32 bytes)
     X-DG-Time:  milliseconds since the Unix epoch, when it was signed
+    X-DG-Node:  the name of the node it is meant for (as its /v1/status says)
     X-DG-Sig:   hex Ed25519 signature
 
 The signature covers ``sign_bytes(REQUEST, chain, SHA-256(canonical
-[method, path with query, time, SHA-256(body)]))``. A node refuses a request
-whose time is more than ``max_skew`` away from its clock, or whose signature
-it has already seen within that window (replay), or whose key is not an
-active member key or validator key.
+[method, path with query, time, SHA-256(body), node]))``. A node refuses a
+request meant for another node (so a request seen on its way to one node
+cannot be replayed to another), whose time is more than ``max_skew`` away
+from its clock, or whose signature it has already seen within that window
+(replay), or whose key is not an active member key or validator key.
 """
 
 from __future__ import annotations
@@ -27,22 +29,24 @@ from ledger.errors import LedgerError
 HEADER_KEY: Final = "x-dg-key"
 HEADER_TIME: Final = "x-dg-time"
 HEADER_SIG: Final = "x-dg-sig"
+HEADER_NODE: Final = "x-dg-node"
 DEFAULT_MAX_SKEW_MS: Final = 60_000
 
 
-def request_hash(method: str, path: str, time_ms: int, body: bytes) -> bytes:
+def request_hash(method: str, path: str, time_ms: int, body: bytes, node: str) -> bytes:
     """The hash a request signature covers (before domain separation)."""
-    return digest([method.upper(), path, time_ms, sha256(body)])
+    return digest([method.upper(), path, time_ms, sha256(body), node])
 
 
 def sign_request(
-    key: SigningKey, chain: str, method: str, path: str, body: bytes, time_ms: int
+    key: SigningKey, chain: str, method: str, path: str, body: bytes, time_ms: int, *, node: str
 ) -> dict[str, str]:
-    """Headers that authenticate a request."""
-    h = request_hash(method, path, time_ms, body)
+    """Headers that authenticate a request to the node named ``node``."""
+    h = request_hash(method, path, time_ms, body, node)
     return {
         HEADER_KEY: key.public.raw.hex(),
         HEADER_TIME: str(time_ms),
+        HEADER_NODE: node,
         HEADER_SIG: key.sign(Domain.REQUEST, chain, h).hex(),
     }
 
@@ -72,9 +76,10 @@ class RequestVerifier:
     """Checks signed requests: signature, freshness, and no replay within the window."""
 
     def __init__(
-        self, chain: str, verifier: Verifier, max_skew_ms: int = DEFAULT_MAX_SKEW_MS
+        self, chain: str, verifier: Verifier, node: str, max_skew_ms: int = DEFAULT_MAX_SKEW_MS
     ) -> None:
         self.chain = chain
+        self.node = node
         self.verifier = verifier
         self.max_skew_ms = max_skew_ms
         self._seen: OrderedDict[bytes, int] = OrderedDict()
@@ -93,9 +98,16 @@ class RequestVerifier:
         key_hex = headers.get(HEADER_KEY)
         time_text = headers.get(HEADER_TIME)
         sig_hex = headers.get(HEADER_SIG)
-        if not key_hex or not time_text or not sig_hex:
+        node = headers.get(HEADER_NODE)
+        if not key_hex or not time_text or not sig_hex or not node:
             raise AuthError(
-                "auth.missing", "signed request headers X-DG-Key, X-DG-Time, X-DG-Sig needed"
+                "auth.missing",
+                "signed request headers X-DG-Key, X-DG-Time, X-DG-Node, X-DG-Sig needed",
+            )
+        if node != self.node:
+            raise AuthError(
+                "auth.wrong_node",
+                f"the request was signed for node {node[:64]!r}; this is {self.node!r}",
             )
         try:
             public = PublicKey(bytes.fromhex(key_hex))
@@ -107,7 +119,9 @@ class RequestVerifier:
             raise AuthError("auth.stale", "request time is too far from the node's clock")
         if len(signature) != 64:
             raise AuthError("auth.malformed", "X-DG-Sig must be 64 bytes in hex")
-        message = sign_bytes(Domain.REQUEST, self.chain, request_hash(method, path, time_ms, body))
+        message = sign_bytes(
+            Domain.REQUEST, self.chain, request_hash(method, path, time_ms, body, self.node)
+        )
         if not self.verifier.verify_one(public.raw, message, signature):
             raise AuthError("auth.bad_signature", "request signature does not verify")
         with self._lock:

@@ -102,10 +102,13 @@ class Client:
         timeout: float = DEFAULT_TIMEOUT,
         http: httpx.Client | None = None,
         expires_after: int = DEFAULT_EXPIRES_AFTER,
+        node: str | None = None,
     ) -> None:
         self.url = url.rstrip("/")
         self.chain = chain
         self.key = key
+        self.node = node
+        """The node's name, which signed requests name (asked of ``/v1/status`` if not given)."""
         self.expires_after = expires_after
         self._own_http = http is None
         self._http = http if http is not None else httpx.Client(timeout=timeout)
@@ -120,13 +123,14 @@ class Client:
         """A client for whatever chain the node at ``url`` runs (asks ``/v1/status``)."""
         probe = cls(url, "unknown", key, http=http)
         try:
-            chain = probe.status().get("chain")
-            if not isinstance(chain, str):
-                raise ClientError("client.bad_response", "the node's status names no chain")
+            status = probe.status()
+            chain, node = status.get("chain"), status.get("node")
+            if not isinstance(chain, str) or not isinstance(node, str):
+                raise ClientError("client.bad_response", "the node's status names no chain or node")
         except ClientError:
             probe.close()
             raise
-        probe.chain = chain
+        probe.chain, probe.node = chain, node
         return probe
 
     def close(self) -> None:
@@ -151,9 +155,14 @@ class Client:
             raise ClientError("client.no_key", "this request must be signed: give a member key")
         # Signatures are deterministic: two requests signed in the same
         # millisecond would be the same request, and the node refuses replays.
+        if self.node is None:
+            node = self.status().get("node")
+            if not isinstance(node, str):
+                raise ClientError("client.bad_response", "the node's status names no node")
+            self.node = node
         now = max(time.time_ns() // 1_000_000, self._last_time + 1)
         self._last_time = now
-        return sign_request(self.key, self.chain, method, target, body, now)
+        return sign_request(self.key, self.chain, method, target, body, now, node=self.node)
 
     def _send(
         self,

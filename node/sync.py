@@ -29,6 +29,7 @@ from ledger.encoding import decode
 from ledger.errors import LedgerError
 from ledger.votes import Certificate
 from node.auth import sign_request
+from node.config import Peer
 
 if TYPE_CHECKING:
     from node.service import NodeService
@@ -77,13 +78,23 @@ class BlockSync:
         finally:
             await self.client.aclose()
 
-    async def _fetch(self, url: str, start: int, count: int) -> list[Any]:
+    async def _fetch(self, peer: Peer, start: int, count: int) -> list[Any]:
         assert self.client is not None
         path = f"/peer/v1/blocks?from={start}&count={count}"
         headers = sign_request(
-            self.node.key, self.node.genesis.chain, "GET", path, b"", self.node.clock()
+            self.node.key,
+            self.node.genesis.chain,
+            "GET",
+            path,
+            b"",
+            self.node.clock(),
+            node=peer.name,
         )
-        response = await self.client.get(url + path, headers=headers)
+        response = await self.client.get(peer.url + path, headers=headers)
+        if response.status_code == 401:
+            # A peer that does not take our signature: its name or chain is not
+            # the one configured here. Say so; catch-up goes on with other peers.
+            log.warning("peer %s refused a block request: %s", peer.name, response.text[:200])
         if response.status_code != 200:
             return []
         content = response.content
@@ -104,7 +115,7 @@ class BlockSync:
             while True:
                 start = self.node.chain.height + 1
                 try:
-                    items = await self._fetch(peer.url, start, count)
+                    items = await self._fetch(peer, start, count)
                 except (httpx.HTTPError, LedgerError) as e:
                     log.debug("sync from %s failed: %s", peer.name, e)
                     break

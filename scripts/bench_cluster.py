@@ -194,9 +194,10 @@ class Observed:
 class Observer(threading.Thread):
     """Polls one node for new blocks and notes when each transaction was seen committed."""
 
-    def __init__(self, url: str, chain: str, key: SigningKey) -> None:
+    def __init__(self, url: str, node: str, chain: str, key: SigningKey) -> None:
         super().__init__(name="observer", daemon=True)
         self.url = url
+        self.node = node
         self.chain = chain
         self.key = key
         self.seen = Observed()
@@ -217,7 +218,8 @@ class Observer(threading.Thread):
     def _fetch(self, client: httpx.Client, height: int) -> None:
         count = min(100, height - self.height)
         path = f"/peer/v1/blocks?from={self.height + 1}&count={count}"
-        headers = sign_request(self.key, self.chain, "GET", path, b"", time.time_ns() // 10**6)
+        now_ms = time.time_ns() // 10**6
+        headers = sign_request(self.key, self.chain, "GET", path, b"", now_ms, node=self.node)
         response = client.get(path, headers=headers)
         response.raise_for_status()
         now = time.time()
@@ -356,7 +358,9 @@ def measure(
         f" ({sign_cpu / total * 1e6:.0f} us of CPU each, kept out of the window)"
     )
     cluster.wait_ready(timeout=120)
-    observer = Observer(cluster.url(NODES[0]), cluster.genesis.chain, cluster.keys["auditor"])
+    observer = Observer(
+        cluster.url(NODES[0]), NODES[0], cluster.genesis.chain, cluster.keys["auditor"]
+    )
     observer.start()
     pids = {n: node.proc.pid for n, node in cluster.nodes.items() if node.proc is not None}
     start = time.time() + 0.5

@@ -270,7 +270,8 @@ def participation(net: LocalNetwork, name: str, first: int, key_id: str) -> dict
 
     key = load_signing_key(net.directory / name / "node-key.pem")
     path = f"/peer/v1/blocks?from={first}&count=100"
-    headers = sign_request(key, _chain(net), "GET", path, b"", time.time_ns() // 1_000_000)
+    now_ms = time.time_ns() // 1_000_000
+    headers = sign_request(key, _chain(net), "GET", path, b"", now_ms, node=name)
     response = net.http.get(net.url(name) + path, headers=headers, timeout=30.0)
     response.raise_for_status()
     proposed = precommits = 0
@@ -336,6 +337,7 @@ def pct(xs: list[float], q: float) -> float:
 
 async def _readers(
     url: str,
+    node: str,
     chain: str,
     key: SigningKey,
     readers: int,
@@ -357,7 +359,7 @@ async def _readers(
                 # A signature is deterministic: the same path signed in the same
                 # millisecond would be refused as a replay, so times never repeat.
                 stamp[0] = max(time.time_ns() // 1_000_000, stamp[0] + 1)
-                headers = sign_request(key, chain, "GET", target, b"", stamp[0])
+                headers = sign_request(key, chain, "GET", target, b"", stamp[0], node=node)
                 start = now()
                 response = await client.get(target, headers=headers)
                 latencies.append((now() - start) * 1000)
@@ -401,7 +403,9 @@ def reads(
 
     out: dict[str, Any] = {}
     for label, target in (("declaration", one_declaration), ("list", one_page)):
-        lat, errors = asyncio.run(_readers(net.url(name), chain, key, readers, seconds, target))
+        lat, errors = asyncio.run(
+            _readers(net.url(name), name, chain, key, readers, seconds, target)
+        )
         out[label] = {
             "requests": len(lat),
             "errors": errors,

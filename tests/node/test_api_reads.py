@@ -41,7 +41,7 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNode]:
 
 
 def signed_get(node: LocalNode, key: SigningKey, target: str) -> Any:
-    headers = sign_request(key, node.genesis.chain, "GET", target, b"", _clock())
+    headers = sign_request(key, node.genesis.chain, "GET", target, b"", _clock(), node="customs")
     return node.http.get(target, headers=headers)
 
 
@@ -69,7 +69,13 @@ def test_signed_routes_refuse_unsigned_and_foreign_keys(node: LocalNode) -> None
     assert r.json()["error"]["code"] == "auth.not_a_member"
     # A signature over another path does not open this one.
     headers = sign_request(
-        node.key("auditor"), node.genesis.chain, "GET", "/v1/blocks/1", b"", _clock()
+        node.key("auditor"),
+        node.genesis.chain,
+        "GET",
+        "/v1/blocks/1",
+        b"",
+        _clock(),
+        node="customs",
     )
     r = node.http.get("/v1/blocks/2", headers=headers)
     assert r.status_code == 401
@@ -328,7 +334,9 @@ class SignEveryGet:
 
             url = Request(scope).url
             target = url.path + (f"?{url.query}" if url.query else "")
-            signed = sign_request(self.key, self.chain, "GET", target, b"", _clock())
+            signed = sign_request(
+                self.key, self.chain, "GET", target, b"", _clock(), node="customs"
+            )
             extra = [(k.encode(), v.encode()) for k, v in signed.items()]
             scope = {**scope, "headers": [*scope["headers"], *extra]}
         await self.app(scope, receive, send)

@@ -19,6 +19,7 @@ from ledger.crypto import SigningKey, Verifier
 from node.auth import (
     DEFAULT_MAX_SKEW_MS,
     HEADER_KEY,
+    HEADER_NODE,
     HEADER_SIG,
     HEADER_TIME,
     AuthError,
@@ -28,6 +29,7 @@ from node.auth import (
 from tests.node.reads_support import LocalNode, sample
 
 CHAIN: Final = "dg-auth"
+NODE: Final = "customs"
 ALICE: Final = SigningKey.from_seed(b"alice".ljust(32, b"\x00"))
 MALLORY: Final = SigningKey.from_seed(b"mallory".ljust(32, b"\x00"))
 NOW: Final = 1_790_000_000_000
@@ -37,8 +39,8 @@ ORDER: Final = 2**252 + 27742317777372353535851937790883648493
 VERIFIER: Final = Verifier(workers=1)
 
 
-def fresh() -> RequestVerifier:
-    return RequestVerifier(CHAIN, VERIFIER)
+def fresh(node: str = NODE) -> RequestVerifier:
+    return RequestVerifier(CHAIN, VERIFIER, node)
 
 
 def headers(
@@ -49,8 +51,9 @@ def headers(
     path: str = PATH,
     body: bytes = BODY,
     time_ms: int = NOW,
+    node: str = NODE,
 ) -> dict[str, str]:
-    return sign_request(key, chain, method, path, body, time_ms)
+    return sign_request(key, chain, method, path, body, time_ms, node=node)
 
 
 def refused(
@@ -147,7 +150,16 @@ def test_request_signed_for_another_chain_is_refused() -> None:
     assert refused(fresh(), headers(chain="dg-other")) == "auth.bad_signature"
 
 
-@pytest.mark.parametrize("missing", [HEADER_KEY, HEADER_TIME, HEADER_SIG])
+def test_request_signed_for_another_node_is_refused_there() -> None:
+    """A request seen on its way to one node cannot be replayed to another."""
+    h = headers(node="port-authority")
+    assert fresh("port-authority").check(h, "POST", PATH, BODY, NOW)
+    assert refused(fresh(), h) == "auth.wrong_node"
+    # Naming this node in the header does not help: the signature covers the other name.
+    assert refused(fresh(), {**h, HEADER_NODE: NODE}) == "auth.bad_signature"
+
+
+@pytest.mark.parametrize("missing", [HEADER_KEY, HEADER_TIME, HEADER_NODE, HEADER_SIG])
 def test_missing_header_is_refused(missing: str) -> None:
     h = headers()
     del h[missing]
@@ -185,8 +197,8 @@ def test_replay_memory_is_bounded() -> None:
 @settings(max_examples=100, deadline=None)
 @given(
     st.dictionaries(
-        st.sampled_from([HEADER_KEY, HEADER_TIME, HEADER_SIG, "x-other"]),
-        st.text(max_size=140) | st.sampled_from([ALICE.public.raw.hex(), str(NOW)]),
+        st.sampled_from([HEADER_KEY, HEADER_TIME, HEADER_NODE, HEADER_SIG, "x-other"]),
+        st.text(max_size=140) | st.sampled_from([ALICE.public.raw.hex(), str(NOW), NODE]),
     ),
     st.text(max_size=20),
     st.binary(max_size=20),
@@ -237,7 +249,7 @@ _clock = [0]
 
 def signed_get(node: LocalNode, key: SigningKey, target: str) -> tuple[int, str | None]:
     _clock[0] = max(time.time_ns() // 1_000_000, _clock[0] + 1)
-    h = sign_request(key, node.genesis.chain, "GET", target, b"", _clock[0])
+    h = sign_request(key, node.genesis.chain, "GET", target, b"", _clock[0], node="customs")
     r = node.http.get(target, headers=h)
     assert r.status_code < 500, r.text
     return r.status_code, r.json()["error"]["code"] if r.status_code >= 400 else None
@@ -259,7 +271,7 @@ def test_revoked_key_is_refused(node: LocalNode) -> None:
 def test_signed_request_for_another_chain_is_refused_over_http(node: LocalNode) -> None:
     target = "/v1/declarations/DG-AUTH-0"
     now = time.time_ns() // 1_000_000
-    h = sign_request(node.key("shipper-acme"), "dg-other", "GET", target, b"", now)
+    h = sign_request(node.key("shipper-acme"), "dg-other", "GET", target, b"", now, node="customs")
     r = node.http.get(target, headers=h)
     assert (r.status_code, r.json()["error"]["code"]) == (401, "auth.bad_signature")
 

@@ -110,8 +110,12 @@ def test_a_running_node_logs_no_secret(tmp_path: Path, captured: Capture) -> Non
             )
         target = "/v1/declarations/DG-LOG-1"
         now = time.time_ns() // 1_000_000
-        node.http.get(target, headers=sign_request(shipper, chain, "GET", target, b"", now))
-        node.http.get(target, headers=sign_request(shipper, chain, "GET", target, b"", now))
+        node.http.get(
+            target, headers=sign_request(shipper, chain, "GET", target, b"", now, node="customs")
+        )
+        node.http.get(
+            target, headers=sign_request(shipper, chain, "GET", target, b"", now, node="customs")
+        )
     finally:
         node.close()
     assert len(captured.lines) >= 3, "the node logged nothing: the capture is not working"

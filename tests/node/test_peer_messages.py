@@ -370,7 +370,7 @@ def test_vote_by_a_non_validator_leaves_the_store_unchanged(node: LocalNode) -> 
 
 
 def _blocks(node: LocalNode, key: SigningKey, target: str, time_ms: int) -> httpx.Response:
-    headers = sign_request(key, node.genesis.chain, "GET", target, b"", time_ms)
+    headers = sign_request(key, node.genesis.chain, "GET", target, b"", time_ms, node="customs")
     response: httpx.Response = node.http.get(target, headers=headers)
     assert response.status_code < 500, response.text
     return response
