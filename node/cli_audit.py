@@ -79,7 +79,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--genesis", required=True, help="the genesis file you trust")
     p.add_argument("--key", help="member key to sign requests to --node")
     p.add_argument("--password-env", help="environment variable holding the key's password")
-    p.add_argument("--dgl", default="builtin", help="Dangerous Goods List file (default: built-in)")
+    p.add_argument(
+        "--dgl",
+        action="append",
+        help="Dangerous Goods List file (default: built-in); repeat it for every list the"
+        " chain brought into force",
+    )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=cmd_audit)
 
@@ -143,13 +148,15 @@ def _load_dgl(name: str) -> DangerousGoodsList:
 def cmd_audit(args: argparse.Namespace) -> int:
     """Replay and print a summary; exit 0 only if the chain is sound."""
     genesis = genesis_arg(args.genesis)
-    dgl = _load_dgl(args.dgl)
+    loaded = [(name, _load_dgl(name)) for name in args.dgl or ["builtin"]]
+    lists = {dgl.digest(): dgl for _, dgl in loaded}
     pinned = genesis.app.get("dgl")
-    if pinned != dgl.digest():
+    if pinned not in lists:
         shown = pinned.hex() if isinstance(pinned, bytes) else repr(pinned)
+        given = ", ".join(f"{name} ({dgl.digest().hex()})" for name, dgl in loaded)
         raise CliError(
-            f"genesis pins the Dangerous Goods List {shown}, but --dgl {args.dgl} has digest "
-            f"{dgl.digest().hex()}: give the list the network was created with"
+            f"genesis pins the Dangerous Goods List {shown}, but --dgl gives {given}:"
+            " give the list the network was created with"
         )
     progress = _Progress(sys.stderr.isatty() and not args.json)
     handle: BinaryIO | None = None
@@ -161,7 +168,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
             blocks = _store_blocks(args.data, genesis)
         else:
             blocks = _node_blocks(args, genesis)
-        report = audit(genesis, blocks, {dgl.digest(): dgl}, progress=progress)
+        report = audit(genesis, blocks, lists, progress=progress)
     except ChainError as e:
         # A replay failure, or a block whose bytes do not decode: the chain is not sound.
         return _unsound(args, e.height or 0, e.tx_index, e.message)
@@ -169,6 +176,9 @@ def cmd_audit(args: argparse.Namespace) -> int:
         if e.height is None:
             raise CliError(f"{args.file}: {e}") from e
         return _unsound(args, e.height, e.tx_index, e.reason)
+    except ContractError as e:
+        # Not a fault of the chain: a list it brought into force was not given.
+        raise CliError(f"{e.message}: give every list the chain used with --dgl") from e
     except AuditSourceError as e:
         raise CliError(f"{e}: check --node and --key") from e
     except httpx.HTTPError as e:

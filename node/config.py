@@ -8,7 +8,9 @@
     genesis = "genesis.json"
     key = "customs/node-key.pem"        # the node's consensus/peer key (PKCS#8)
     key_password_env = ""               # name of an env variable holding the key password
-    dgl = "builtin"                     # or a path to a Dangerous Goods List file
+    dgl = "builtin"                     # the list genesis pins: built-in, or a list file
+    dgl_extra = []                      # list files a dgl.set governance action may bring
+                                        # into force (load them before it takes effect)
     listen = "127.0.0.1:7100"
     validator = true                    # false: observer, follows without voting
 
@@ -115,6 +117,10 @@ class NodeConfig:
     consensus: ConsensusConfig = field(default_factory=ConsensusConfig)
     mempool: MempoolConfig = field(default_factory=MempoolConfig)
     api: ApiConfig = field(default_factory=ApiConfig)
+    dgl_extra: tuple[str, ...] = ()
+
+
+MAX_EXTRA_LISTS: Final = 16
 
 
 def _section(cls: Any, raw: Any, where: str, path: Path) -> Any:
@@ -167,6 +173,7 @@ def load_config(path: str | Path) -> NodeConfig:
         "key",
         "key_password_env",
         "dgl",
+        "dgl_extra",
         "listen",
         "validator",
     }
@@ -205,6 +212,15 @@ def load_config(path: str | Path) -> NodeConfig:
             raise ConfigError(f"{path}: peers[{i}].name {p['name']!r} is given twice")
         peers.append(Peer(p["name"], p["url"].rstrip("/")))
     dgl = text("dgl", "builtin")
+    extra = node.get("dgl_extra", [])
+    if (
+        not isinstance(extra, list)
+        or len(extra) > MAX_EXTRA_LISTS
+        or not all(isinstance(e, str) and e for e in extra)
+    ):
+        raise ConfigError(
+            f"{path}: [node] dgl_extra must be a list of at most {MAX_EXTRA_LISTS} file names"
+        )
     return NodeConfig(
         path=path,
         name=text("name"),
@@ -220,6 +236,7 @@ def load_config(path: str | Path) -> NodeConfig:
         consensus=_section(ConsensusConfig, raw.get("consensus", {}), "consensus", path),
         mempool=_section(MempoolConfig, raw.get("mempool", {}), "mempool", path),
         api=_section(ApiConfig, raw.get("api", {}), "api", path),
+        dgl_extra=tuple(e if e == "builtin" else str(base / e) for e in extra),
     )
 
 

@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import signal
 import time
 from collections import deque
 from collections.abc import Callable
@@ -27,6 +28,7 @@ from typing import Any
 
 from contracts.dgl import DangerousGoodsList
 from contracts.dgl_builtin import builtin_list
+from contracts.errors import ContractError
 from ledger.block import Block
 from ledger.crypto import SigningKey, Verifier
 from ledger.errors import LedgerError
@@ -102,15 +104,24 @@ class Metrics:
 
 
 def load_lists(config: NodeConfig, genesis: Genesis) -> dict[bytes, DangerousGoodsList]:
-    """The Dangerous Goods List named by the configuration; it must match genesis."""
-    dgl = builtin_list() if config.dgl == "builtin" else DangerousGoodsList.load_file(config.dgl)
-    pinned = genesis.app["dgl"]
-    if dgl.digest() != pinned:
-        raise StartupError(
-            f"the Dangerous Goods List {config.dgl!r} has digest {dgl.digest().hex()},"
-            f" genesis pins {pinned.hex()}: refusing to start"
-        )
-    return {dgl.digest(): dgl}
+    """The Dangerous Goods Lists named by the configuration, by digest.
+
+    ``dgl`` must be the list genesis pins; ``dgl_extra`` are lists a ``dgl.set``
+    governance action may bring into force later.
+    """
+    lists = {}
+    for i, name in enumerate((config.dgl, *config.dgl_extra)):
+        try:
+            dgl = builtin_list() if name == "builtin" else DangerousGoodsList.load_file(name)
+        except ContractError as e:
+            raise StartupError(f"Dangerous Goods List {name}: {e.message}") from e
+        lists[dgl.digest()] = dgl
+        if i == 0 and dgl.digest() != genesis.app["dgl"]:
+            raise StartupError(
+                f"the Dangerous Goods List {config.dgl!r} has digest {dgl.digest().hex()},"
+                f" genesis pins {genesis.app['dgl'].hex()}: refusing to start"
+            )
+    return lists
 
 
 def load_node_key(config: NodeConfig) -> SigningKey:
@@ -127,6 +138,16 @@ def load_node_key(config: NodeConfig) -> SigningKey:
         raise StartupError(f"node key {config.key}: {e}") from e
 
 
+class NodeHalted(Exception):
+    """The node met a block it cannot execute and stopped following the chain."""
+
+
+def stop_process(reason: str) -> None:
+    """Log why the node stops, then stop it as SIGTERM would (stores close cleanly)."""
+    log.critical("node stopping: %s", reason)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
 class NodeService:
     """A running node."""
 
@@ -140,6 +161,8 @@ class NodeService:
         self.config = config
         self.clock = clock
         self.test_admin = test_admin
+        self.on_fatal: Callable[[str], None] = stop_process
+        """Called with the reason when the node cannot go on (it then raises NodeHalted)."""
         self.genesis = load_genesis(config.genesis)
         self.lists = load_lists(config, self.genesis)
         self.key = load_node_key(config)
@@ -519,6 +542,12 @@ class NodeService:
             log.info("invalid proposal at height %d: %s", block.height, e)
             self.metrics.reject("invalid_block")
             return False
+        except ContractError as e:
+            # The rules in force need what this node lacks (a Dangerous Goods List a
+            # governance action brought into force): it cannot vote for the block.
+            log.error("cannot check the proposal at height %d: %s", block.height, e.message)
+            self.metrics.reject("dgl_unavailable")
+            return False
         return True
 
     def _commit(self, block: Block, certificate: Certificate) -> NewHeight | None:
@@ -532,8 +561,21 @@ class NodeService:
         return None
 
     def commit_block(self, block: Block, certificate: Certificate) -> None:
-        """Write a decided or synced block, then settle the mempool and waiters."""
-        self.chain.commit_block(block, certificate)
+        """Write a decided or synced block, then settle the mempool and waiters.
+
+        A block this node cannot execute (the list in force is not loaded) stops
+        the node: it cannot follow the chain, and serving a past state as if it
+        were current would mislead its readers.
+        """
+        try:
+            self.chain.commit_block(block, certificate)
+        except ContractError as e:
+            message = (
+                f"cannot apply block {block.height}: {e.message}; add that list to"
+                f" dgl_extra in {self.config.path} and restart"
+            )
+            self.on_fatal(message)
+            raise NodeHalted(message) from e
         ids = {tx.id for tx in block.txs}
         # Re-check the rest at the height and time the next block will have.
         self.mempool.set_context(block.height + 1, max(self.clock(), block.header.time + 1))

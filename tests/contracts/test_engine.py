@@ -346,3 +346,28 @@ def test_duplicate_transaction_makes_the_block_invalid() -> None:
     c.block([tx])
     with pytest.raises(ChainError, match="already committed"):
         c.block([tx])
+
+
+def test_a_new_dangerous_goods_list_governs_declarations_from_its_height() -> None:
+    """``dgl.set``: declarations are checked against the new list once it is in force."""
+    from contracts.dgl import DangerousGoodsList
+    from contracts.dgl_builtin import builtin_list
+    from contracts.errors import ContractError
+
+    old = builtin_list()
+    new = DangerousGoodsList(e for e in old if e.un_number != "1230")  # no methanol
+    c = community()
+    c.engine.lists[new.digest()] = new
+    body = {"action": "dgl.set", "effective_height": 4, "params": {"dgl": new.digest()}}
+    signers = ["customs", "port-authority", "forwarder-a"]
+    assert c.block([c.tx(signers[0], "governance", body, extra=signers[1:])])[0]["ok"]
+    assert submit(c, decl_id="D-1")["ok"]  # height 2: the old list, methanol known
+    c.block([])  # height 3: at its end the new list comes into force
+    assert c.engine.view().get("params")["dgl"] == new.digest()
+    assert codes(submit(c, decl_id="D-2")) == {"un_number.unknown"}
+    # An engine without the list in force cannot execute a declaration at all:
+    # it stops with a named error instead of guessing.
+    del c.engine.lists[new.digest()]
+    with pytest.raises(ContractError) as info:
+        submit(c, decl_id="D-3")
+    assert info.value.code == "dgl.unavailable"

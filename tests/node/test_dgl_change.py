@@ -1,0 +1,117 @@
+"""A governance change of the Dangerous Goods List, as a node lives it.
+
+One validator (customs) runs in this process behind ``TestClient``. Its
+configuration lists a second list under ``dgl_extra``; a ``dgl.set``
+governance action brings that list into force, after which declarations are
+checked against it. A node that lacks the list in force stops instead of
+following a chain it cannot execute.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pytest
+from starlette.exceptions import StarletteDeprecationWarning
+
+from contracts.dgl import DangerousGoodsList
+from contracts.dgl_builtin import builtin_list
+from ledger.keyfile import load_signing_key
+from ledger.votes import Certificate, Vote, VoteType
+from node.api import create_app
+from node.client import Client, ClientError
+from node.config import ConfigError, load_config
+from node.network import init_network
+from node.service import NodeHalted, NodeService
+from tests.node.reads_support import sample
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", StarletteDeprecationWarning)
+    from fastapi.testclient import TestClient
+
+CHAIN = "dg-lists"
+
+
+def gasoline(decl_id: str) -> dict[str, Any]:
+    """The valid sample without its methanol item: valid under both lists."""
+    doc = sample(decl_id=decl_id)
+    doc["containers"][0]["dangerousGoods"].pop()
+    return doc
+
+
+def _network(tmp_path: Path, extra: str) -> tuple[Path, DangerousGoodsList]:
+    """A one-validator network whose node also loads a list without methanol (UN 1230)."""
+    new = DangerousGoodsList(e for e in builtin_list() if e.un_number != "1230")
+    (tmp_path / "list-b.csv").write_text(new.to_csv(), encoding="utf-8")
+    init_network(
+        tmp_path / "net",
+        validators=["customs"],
+        members=["shipper-acme:shipper"],
+        chain=CHAIN,
+        genesis_time=time.time_ns() // 1_000_000 - 60_000,
+    )
+    config = tmp_path / "net" / "customs" / "node.toml"
+    text = config.read_text().replace('dgl = "builtin"\n', f'dgl = "builtin"\n{extra}')
+    config.write_text(text)
+    return config, new
+
+
+def test_a_listed_extra_list_comes_into_force_and_a_missing_one_stops_the_node(
+    tmp_path: Path,
+) -> None:
+    config, new = _network(tmp_path, 'dgl_extra = ["../../list-b.csv"]\n')
+    keys = tmp_path / "net" / "keys"
+    service = NodeService(load_config(config))
+    assert set(service.lists) == {builtin_list().digest(), new.digest()}
+    with TestClient(create_app(service)) as http:
+        customs = Client(
+            "http://testserver", CHAIN, load_signing_key(keys / "customs.pem"), http=http
+        )
+        shipper = Client(
+            "http://testserver", CHAIN, load_signing_key(keys / "shipper-acme.pem"), http=http
+        )
+        assert shipper.declare(sample(decl_id="BEFORE"))["status"] == "committed"
+        height = service.chain.height
+        customs.send(
+            "governance",
+            {"action": "dgl.set", "effective_height": height + 3, "params": {"dgl": new.digest()}},
+        )
+        while service.chain.height < height + 3:
+            shipper.declare(gasoline(f"FILL-{service.chain.height}"))
+        assert service.chain.engine().view().get("params")["dgl"] == new.digest()
+        with pytest.raises(ClientError) as info:
+            shipper.declare(sample(decl_id="AFTER"))  # gasoline and methanol
+        assert info.value.code == "un_number.unknown"
+
+        # A node without the list in force cannot execute the next block: it stops.
+        last = service.chain.store.certificate(service.chain.height)
+        tx = shipper.build("declaration.submit", {"declaration": gasoline("STOPS")})
+        block = service.chain.build_block(
+            [tx], time=service.clock(), proposer=service.key.public.key_id, last_commit=last
+        )
+        votes = [Vote.sign(service.key, CHAIN, VoteType.PRECOMMIT, block.height, 0, block.hash)]
+        certificate = Certificate.from_votes(votes)
+    height = service.chain.height
+    service = NodeService(load_config(config))  # the store as committed, the node restarted
+    del service.lists[new.digest()]
+    reasons: list[str] = []
+    service.on_fatal = reasons.append
+    assert not service._valid(block)
+    assert service.metrics.rejected_messages["dgl_unavailable"] == 1
+    with pytest.raises(NodeHalted):
+        service.commit_block(block, certificate)
+    assert len(reasons) == 1 and "dgl_extra" in reasons[0], reasons
+    assert new.digest().hex() in reasons[0]
+    assert service.chain.height == height
+
+
+def test_a_bad_extra_list_is_refused_at_start(tmp_path: Path) -> None:
+    config, _ = _network(tmp_path, 'dgl_extra = ["../../missing.csv"]\n')
+    with pytest.raises(Exception, match=r"missing\.csv"):
+        NodeService(load_config(config))
+    config.write_text(config.read_text().replace('["../../missing.csv"]', '"one.csv"'))
+    with pytest.raises(ConfigError, match="dgl_extra"):
+        load_config(config)
