@@ -85,7 +85,7 @@ async def key_nonce(
 ) -> dict[str, Any]:
     """The key's last committed nonce, its highest pending one here, and the next to use."""
     node = await _signed(request)
-    committed = node.chain.engine().view().get(f"nonce/{key_id}", 0)
+    committed = node.chain.view().get(f"nonce/{key_id}", 0)
     pending = max((tx.nonce for tx in node.mempool.pending() if tx.signer == key_id), default=0)
     return {
         "key_id": key_id,

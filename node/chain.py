@@ -16,6 +16,7 @@ from typing import Any, Final
 
 from contracts.declarations_tx import DocumentMemo
 from contracts.engine import Engine
+from contracts.state import StateView
 from ledger.block import Block, Header, txs_root
 from ledger.chainstore import ChainStore
 from ledger.crypto import Verifier
@@ -24,7 +25,7 @@ from ledger.genesis import Genesis
 from ledger.kv import KVStore, Overlay
 from ledger.merkle_log import MerkleLog
 from ledger.replay import Tip, check_block
-from ledger.smt import NodeCache
+from ledger.smt import NodeCache, StateTree
 from ledger.tx import Transaction
 from ledger.validators import ValidatorSet
 from ledger.votes import Certificate
@@ -107,6 +108,10 @@ class Chain:
     def engine(self, overlay: Overlay | None = None) -> Engine:
         """The rules over the committed state (writes go to ``overlay``)."""
         return self._engine(overlay or Overlay(self.kv), self.state_root)
+
+    def view(self) -> StateView:
+        """A view of the committed state for reading (cheaper than an engine)."""
+        return StateView(StateTree(Overlay(self.kv), self.state_root, cache=self.cache))
 
     def build_block(
         self,

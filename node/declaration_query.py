@@ -102,7 +102,7 @@ def list_declarations(
     prefix = filters.prefix()
     if after is not None and not after.startswith(prefix):
         raise QueryError("$.after", "not a cursor of this query: pass the 'next' it returned")
-    view = chain.engine().view()
+    view = chain.view()
     items: list[dict[str, Any]] = []
     seen: set[str] = set()
     budget = min(MAX_SCAN, SCAN_FACTOR * limit)

@@ -241,7 +241,7 @@ class NodeService:
         location = self.chain.store.tx_location(tx_id)
         if location is None:
             return {"tx_id": tx_id.hex(), "status": "pending"}
-        result = self.chain.engine().view().get(f"tx/{tx_id.hex()}") or {}
+        result = self.chain.view().get(f"tx/{tx_id.hex()}") or {}
         return {
             "tx_id": tx_id.hex(),
             "status": "committed" if result.get("ok") else "rejected",
@@ -256,7 +256,7 @@ class NodeService:
         validators = (self.chain.validators, self.chain.previous_validators)
         if any(v.get(key_id) is not None for v in validators):
             return True
-        view = self.chain.engine().view()
+        view = self.chain.view()
         record = view.get(f"key/{key_id}")
         if record is None or record["revoked_at"] is not None:
             return False
