@@ -27,6 +27,9 @@ CODES: Final[dict[str, str]] = {
     # Code formats.
     "declaration_id.format": "declarationId: letters, digits, '.', '_', '-', at most 100",
     "un_number.format": "UN number is not four digits",
+    "un_number.na_number": "an NA number (US domestic) where IMDG needs a UN number",
+    "coded_variant.format": "codedVariantList is not 0-3 then three of 0-9, A-Z",
+    "inhalation_zone.format": "inhalationZone is not A, B, C or D",
     "class.format": "imoClass is not a class or division (class 1 with compatibility group)",
     "subsidiary.format": "subsidiary hazard is not a class or division",
     "subsidiary.duplicate": "a subsidiary hazard repeats the class or the other subsidiary",

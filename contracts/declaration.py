@@ -186,6 +186,14 @@ class DangerousGoodsItem:
     net_volume: Quantity | None = None
     net_explosive_content: Quantity | None = None
     emergency_contact: EmergencyContact | None = None
+    coded_variant_list: str | None = None
+    is_reportable_quantity: bool | None = None
+    """Kept as declared: absent stays absent (older records carry no such key)."""
+    inhalation_zone: str | None = None
+    end_of_holding_time: str | None = None
+    fumigation_date_time: str | None = None
+    special_certificate_number: str | None = None
+    additional_container_cargo_handling: str | None = None
 
     @property
     def hazards(self) -> tuple[str, ...]:
@@ -234,6 +242,16 @@ class DangerousGoodsItem:
         ):
             if part is not None:
                 out[key] = part.to_value()
+        for key, plain in (
+            ("codedVariantList", self.coded_variant_list),
+            ("isReportableQuantity", self.is_reportable_quantity),
+            ("inhalationZone", self.inhalation_zone),
+            ("endOfHoldingTime", self.end_of_holding_time),
+            ("fumigationDateTime", self.fumigation_date_time),
+            ("specialCertificateNumber", self.special_certificate_number),
+            ("additionalContainerCargoHandling", self.additional_container_cargo_handling),
+        ):
+            _put(out, key, plain)
         return out
 
 

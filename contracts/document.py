@@ -141,6 +141,7 @@ def _record(cls: type) -> Build:
 
 
 def _item(r: Reader, values: dict[str, Any], path: str) -> DangerousGoodsItem | None:
+    values.pop("_na_number", None)  # always a violation: the item is never built with it
     first = values.pop("_risk1", None)
     second = values.pop("_risk2", None)
     if second is not None and first is None:
@@ -170,6 +171,18 @@ def _item(r: Reader, values: dict[str, Any], path: str) -> DangerousGoodsItem | 
             )
             ok = False
     return DangerousGoodsItem(subsidiary_hazards=hazards, **values) if ok else None
+
+
+def _na_number(r: Reader, v: Any, path: str, key: str) -> None:
+    # DCSA allows NANumber in place of UNNumber; NA numbers are US domestic
+    # identifiers (49 CFR), and the IMDG Code knows only UN numbers.
+    r.add(
+        "un_number.na_number",
+        f"{path}.{key}",
+        "NANumber is a US domestic (49 CFR) identifier: a declaration for sea transport"
+        " under the IMDG Code gives the UN number in UNNumber",
+        "5.4.1.4.1.1",
+    )
 
 
 def _schema(fields: dict[str, tuple[str, Field]], *required: str) -> Schema:
@@ -288,6 +301,20 @@ _ITEM: Final = _schema(
             "emergency_contact",
             record(_CONTACT, EmergencyContact),
         ),
+        "NANumber": ("_na_number", Field(_na_number)),
+        "codedVariantList": (
+            "coded_variant_list",
+            code(f.CODED_VARIANT, "coded_variant.format", "0-3 then three of 0-9, A-Z"),
+        ),
+        "isReportableQuantity": ("is_reportable_quantity", flag),
+        "inhalationZone": (
+            "inhalation_zone",
+            choice(f.INHALATION_ZONES, "inhalation_zone.format"),
+        ),
+        "endOfHoldingTime": ("end_of_holding_time", date),
+        "fumigationDateTime": ("fumigation_date_time", date),
+        "specialCertificateNumber": ("special_certificate_number", text(255)),
+        "additionalContainerCargoHandling": ("additional_container_cargo_handling", text(255)),
     },
     "UNNumber",
     "properShippingName",

@@ -37,6 +37,12 @@ PACKAGE_CODE: Final = re.compile(r"[0-9]{1,2}[A-Z]{1,2}[0-9]?[A-Z]?|[A-Z0-9]{2}"
 SEGREGATION_GROUP: Final = re.compile(r"SGG(?:1a|[1-9]|1[0-8])")
 """IMDG 3.1.4.4 segregation group codes SGG1..SGG18 and SGG1a."""
 
+CODED_VARIANT: Final = re.compile(r"[0-3][0-9A-Z]{3}")
+"""A DCSA ``codedVariantList``: a variant within one UN number (``^[0-3][0-9A-Z]{3}$``)."""
+
+INHALATION_ZONES: Final = frozenset({"A", "B", "C", "D"})
+"""Toxic-by-inhalation hazard zones (DCSA ``inhalationZone``)."""
+
 DECLARATION_ID: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 """Letters, digits, dot, underscore, hyphen; no slash (ids are state-key parts)."""
 

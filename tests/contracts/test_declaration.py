@@ -454,3 +454,67 @@ def test_non_string_keys_in_a_map_are_reported() -> None:
     doc: dict[Any, Any] = copy.deepcopy(valid_sample())
     doc[1] = "x"
     assert violations(doc) == [("field.unknown", "$.1")]
+
+
+# --- every DCSA dangerous-goods field ---------------------------------------------------
+
+DCSA_VALUES: dict[str, Any] = {
+    "codedVariantList": "0A1B",
+    "isReportableQuantity": True,
+    "inhalationZone": "B",
+    "endOfHoldingTime": "2026-12-20",
+    "fumigationDateTime": "2026-11-28T08:00:00Z",
+    "specialCertificateNumber": "CERT-STOW-42",
+    "additionalContainerCargoHandling": "KEEP AWAY FROM LIVING QUARTERS",
+}
+
+
+def test_every_dcsa_dangerous_goods_field_is_read_none_is_unknown() -> None:
+    """Each field of the DCSA reference table is part of the schema: a real declaration
+    using it is checked, never refused as ``field.unknown``."""
+    import csv
+
+    from contracts.document import _ITEM
+    from tests.contracts.dg_strategies import REFERENCE
+
+    with open(REFERENCE / "dcsa_dangerous_goods_fields.csv", encoding="utf-8") as f:
+        names = {row["field"] for row in csv.DictReader(f)}
+    assert names - set(_ITEM.fields) == set()
+
+
+def test_optional_dcsa_fields_are_kept_in_the_record() -> None:
+    doc = valid_sample()
+    item0(doc).update(DCSA_VALUES)
+    parsed = parse_declaration(doc)
+    value = parsed.to_value()["containers"][0]["dangerousGoods"][0]
+    for name, declared in DCSA_VALUES.items():
+        assert value[name] == declared, name
+    assert Declaration.from_value(parsed.to_value()) == parsed
+    # Absent optional fields stay absent: records made before they were read are unchanged.
+    plain = parse_declaration(valid_sample()).to_value()["containers"][0]["dangerousGoods"][0]
+    assert not set(DCSA_VALUES) & set(plain)
+
+
+def test_an_na_number_is_refused_for_sea_transport() -> None:
+    doc = valid_sample()
+    item0(doc)["NANumber"] = "1993"
+    assert ("un_number.na_number", "$.containers[0].dangerousGoods[0].NANumber") in violations(doc)
+    del item0(doc)["UNNumber"]
+    assert codes(doc) == {"un_number.na_number", "field.missing"}
+
+
+@pytest.mark.parametrize(
+    ("field", "bad", "code"),
+    [
+        ("codedVariantList", "4ABC", "coded_variant.format"),
+        ("codedVariantList", "0ab1", "coded_variant.format"),
+        ("inhalationZone", "E", "inhalation_zone.format"),
+        ("isReportableQuantity", "yes", "field.type"),
+        ("endOfHoldingTime", "20 December", "date.format"),
+        ("specialCertificateNumber", "x" * 256, "field.length"),
+    ],
+)
+def test_dcsa_optional_fields_are_checked(field: str, bad: Any, code: str) -> None:
+    doc = valid_sample()
+    item0(doc)[field] = bad
+    assert violations(doc) == [(code, f"$.containers[0].dangerousGoods[0].{field}")]
