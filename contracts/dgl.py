@@ -326,23 +326,33 @@ class DangerousGoodsList:
         cls, path: str | os.PathLike[str], *, max_bytes: int = MAX_LIST_BYTES
     ) -> DangerousGoodsList:
         """Read a list file, choosing the format by its header row."""
-        try:
-            with open(path, "rb") as f:
-                data = f.read(max_bytes + 1)
-        except OSError as e:
-            raise _bad("unreadable", "$", f"cannot read {os.fspath(path)!r}: {e}") from e
-        if len(data) > max_bytes:
-            raise _bad("too_large", "$", f"{os.fspath(path)!r} is over {max_bytes} bytes")
+        return cls.from_bytes(read_list_file(path, max_bytes=max_bytes), os.fspath(path))
+
+    @classmethod
+    def from_bytes(cls, data: bytes, name: str = "list") -> DangerousGoodsList:
+        """A list from a file's bytes, choosing the format by its header row."""
         try:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError as e:
-            raise _bad("not_utf8", "$", f"{os.fspath(path)!r} is not UTF-8: {e}") from e
+            raise _bad("not_utf8", "$", f"{name!r} is not UTF-8: {e}") from e
         first = _rows(text)[0]
         if tuple(first) == CSV_COLUMNS:
             return cls.from_csv(text)
         if "idNumber" in first and "properShippingName" in first:
             return cls.from_49cfr_csv(text)
-        raise _bad("unknown_format", "$", f"{os.fspath(path)!r}: header {first[:4]!r}… unknown")
+        raise _bad("unknown_format", "$", f"{name!r}: header {first[:4]!r}… unknown")
+
+
+def read_list_file(path: str | os.PathLike[str], *, max_bytes: int = MAX_LIST_BYTES) -> bytes:
+    """The bytes of a list file, at most ``max_bytes`` of them."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(max_bytes + 1)
+    except OSError as e:
+        raise _bad("unreadable", "$", f"cannot read {os.fspath(path)!r}: {e}") from e
+    if len(data) > max_bytes:
+        raise _bad("too_large", "$", f"{os.fspath(path)!r} is over {max_bytes} bytes")
+    return data
 
 
 def _rows(text: str) -> list[list[str]]:

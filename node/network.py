@@ -26,7 +26,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from contracts.dgl import DangerousGoodsList
+from contracts.dgl import DangerousGoodsList, read_list_file
 from contracts.dgl_builtin import builtin_list
 from contracts.errors import ContractError
 from contracts.lifecycle import Role
@@ -108,7 +108,7 @@ def init_network(
     first in the returned list, observers after them.
     """
     observers = list(observers or [])
-    dgl, dgl_setting = _dangerous_goods_list(dgl_file)
+    dgl, dgl_bytes, dgl_setting = _dangerous_goods_list(dgl_file)
     if not CHAIN_ID.match(chain):
         raise NetworkInitError("chain id: letters, digits, '.', '_', '-' (at most 64)")
     if not validators:
@@ -155,8 +155,8 @@ def init_network(
             save_signing_key(directory / name / "node-key.pem", node_keys[name])
             keys = (key.public, node_keys[name].public)
         orgs.append(Organisation(name, role, keys))
-    if dgl_file is not None:
-        (directory / DGL_COPY).write_bytes(dgl_file.read_bytes())
+    if dgl_bytes is not None:
+        (directory / DGL_COPY).write_bytes(dgl_bytes)
     app = AppGenesis(tuple(orgs), dgl.digest(), 2)
     genesis = Genesis.create(chain, genesis_time, ValidatorSet.create(vals), app.to_value())
     (directory / "genesis.json").write_text(genesis_to_json(genesis), encoding="utf-8")
@@ -188,14 +188,15 @@ def init_network(
     return nodes
 
 
-def _dangerous_goods_list(path: Path | None) -> tuple[DangerousGoodsList, str]:
-    """The list to pin and the nodes' ``dgl`` setting: built-in, or the checked file's copy."""
+def _dangerous_goods_list(path: Path | None) -> tuple[DangerousGoodsList, bytes | None, str]:
+    """The list to pin, the bytes to copy (the very bytes checked), the nodes' setting."""
     if path is None:
-        return builtin_list(), "builtin"
+        return builtin_list(), None, "builtin"
     try:
-        dgl = DangerousGoodsList.load_file(path)
+        data = read_list_file(path)
+        dgl = DangerousGoodsList.from_bytes(data, str(path))
     except ContractError as e:
         raise NetworkInitError(f"{path}: {e.message}") from e
     if not len(dgl):
         raise NetworkInitError(f"{path}: the list has no entries")
-    return dgl, f"../{DGL_COPY}"
+    return dgl, data, f"../{DGL_COPY}"
