@@ -38,6 +38,7 @@ HINTS: Final = {
     "auth.unknown_key": "use a member key of this network (--key)",
     "auth.stale": "check this machine's clock",
     "auth.bad_signature": "the node runs another chain, or the key file is not the one meant",
+    "auth.wrong_node": "the request was signed for another node: check --node",
     "rate_limited": "too many requests: wait a moment and retry",
     "declaration.unknown": "check the declaration id",
     "tx.commit_timeout": "not committed yet: look again later with 'dgledger show'",
