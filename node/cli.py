@@ -157,9 +157,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_audit(sub)
 
     from node.cli_client import register as register_client
+    from node.cli_governance import register as register_governance
     from node.cli_verify import register as register_verify
 
     register_client(sub)
+    register_governance(sub)
     register_verify(sub)
     return parser
 

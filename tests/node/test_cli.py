@@ -660,3 +660,64 @@ def test_export_and_audit_of_a_stopped_nodes_data(net: Net, exported: Export) ->
         )
         assert report["sound"] is True
         assert report["blocks"] == len(records) - 1
+
+
+# ------------------------------------------------------------- governance
+
+
+def test_governance_proposal_file_gathers_signatures_then_adds_an_organisation(
+    net: Net,
+) -> None:
+    """propose / sign / show / submit: three of four validator organisations add a shipper."""
+    new_key = net.work / "shipper-new.pem"
+    public = ok(dgledger("keygen", "--out", new_key)).stdout.split("public key ")[1].strip()
+    proposal = net.work / "org-add.json"
+    url = net.url()
+    run = ok(
+        dgledger(
+            "governance", "propose", "org.add", "--name", "shipper-new", "--role", "shipper",
+            "--public-key", public, "--after", "4", "--out", proposal,
+            "--key", net.key("customs"), "--node", url,
+        )
+    )  # fmt: skip
+    assert "signed by 1" in run.stdout and "org.add" in run.stdout
+    # One signature is not a supermajority: refused, and the proposal stays usable.
+    early = dgledger("governance", "submit", proposal, "--node", url, "--wait")
+    assert early.returncode != 0 and "governance.no_supermajority" in early.stderr, early.stderr
+    for org in ("port-authority", "forwarder-a"):
+        run = ok(dgledger("governance", "sign", proposal, "--key", net.key(org)))
+        assert "shipper-new" in run.stdout
+    again = one_line_error(dgledger("governance", "sign", proposal, "--key", net.key("customs")))
+    assert "already carries" in again
+    assert "signed by 3" in ok(dgledger("governance", "show", proposal)).stdout
+    # A proposal altered after signing is refused before anyone signs or sends it.
+    value = json.loads(proposal.read_text())
+    tampered = net.work / "tampered.json"
+    value["envelope"] = value["envelope"].replace(public, "00" * 32)
+    tampered.write_text(json.dumps(value))
+    assert "does not verify" in one_line_error(dgledger("governance", "show", tampered))
+
+    ok(dgledger("governance", "submit", proposal, "--node", url, "--wait"))
+    with net.client("shipper-acme") as client:
+        status = client.status()
+        for i in range(6):  # blocks until the change is in force
+            doc = json.loads(VALID.read_text())
+            doc["declarationId"] = f"GOV-FILL-{status['height']}-{i}"
+            client.declare(doc)
+    run = ok(
+        dgledger("declare", net.document("GOV-NEW-1"), "--key", new_key, "--node", url, "--wait")
+    )
+    assert "GOV-NEW-1 is submitted" in run.stdout
+
+
+def test_delegate_lets_a_forwarder_amend_until_revoked(net: Net) -> None:
+    decl = net.document("DELEG-1")
+    ok(dgledger("declare", decl, *net.as_("shipper-beta"), "--wait"))
+    refused = dgledger("amend", "DELEG-1", decl, *net.as_("forwarder-a"), "--wait")
+    assert refused.returncode != 0 and "role.not_allowed" in refused.stderr
+    run = ok(dgledger("delegate", "forwarder-a", *net.as_("shipper-beta"), "--wait"))
+    assert "granted (committed)" in run.stdout
+    ok(dgledger("amend", "DELEG-1", decl, *net.as_("forwarder-a"), "--wait"))
+    ok(dgledger("delegate", "forwarder-a", "--revoke", *net.as_("shipper-beta"), "--wait"))
+    refused = dgledger("cancel", "DELEG-1", *net.as_("forwarder-a"), "--wait")
+    assert refused.returncode != 0 and "role.not_allowed" in refused.stderr

@@ -1,0 +1,318 @@
+"""``dgledger governance`` and ``dgledger delegate``: changes that need several signatures.
+
+A governance action (a new organisation, a key, the validator set, the
+Dangerous Goods List in force) needs the signatures of member keys of
+validator organisations holding more than two thirds of the voting power,
+on one transaction. The signatures are gathered in a proposal file that
+travels between the organisations; no private key ever leaves its owner::
+
+    dgledger governance propose org.add --name shipper-new --role shipper \\
+        --public-key HEX --after 100 --key customs.pem --node URL --out p.json
+    dgledger governance sign p.json --key port-authority.pem     # each co-signer
+    dgledger governance submit p.json --node URL --wait
+
+A proposal file is JSON: ``format``, ``chain``, ``envelope`` (hex of the
+transaction envelope's canonical bytes) and ``signatures`` (public key hex
+to signature hex). ``sign`` and ``show`` print what the envelope says, read
+from the envelope itself, and check every signature already on it, so a
+co-signer never signs what they have not seen.
+
+``dgledger delegate FORWARDER`` lets a forwarder amend and cancel this
+organisation's declarations (``--revoke`` withdraws it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any, Final
+
+from contracts.dgl import DangerousGoodsList
+from contracts.errors import ContractError
+from contracts.governance import ACTIONS
+from ledger.crypto import Domain, Verifier
+from ledger.encoding import encode
+from ledger.errors import LedgerError
+from ledger.tx import MAX_TX_SIZE, Transaction
+from node.cli import CliError
+from node.cli_client import add_node_args, connect, failure, load_key
+from node.client import ClientError
+
+FORMAT: Final = "dgledger-proposal/1"
+MAX_PROPOSAL: Final = 4 * MAX_TX_SIZE
+DEFAULT_AFTER: Final = 100
+"""Blocks from now until the action takes effect, unless --effective-height is given."""
+DEFAULT_EXPIRES: Final = 10_000
+"""Blocks the proposal may take to gather its signatures and be included."""
+
+
+# ---------------------------------------------------------------- params
+
+
+def _hex_bytes(value: str, flag: str, size: int) -> bytes:
+    try:
+        raw = bytes.fromhex(value)
+    except ValueError as e:
+        raise CliError(f"{flag} {value[:20]!r} is not hex") from e
+    if len(raw) != size:
+        raise CliError(f"{flag} must be {size} bytes ({2 * size} hex characters)")
+    return raw
+
+
+def _need(args: argparse.Namespace, *names: str) -> None:
+    for name in names:
+        if not getattr(args, name):
+            raise CliError(f"{args.action} needs --{name.replace('_', '-')}")
+
+
+def _params(args: argparse.Namespace) -> dict[str, Any]:
+    """The action's params from its flags."""
+    action = args.action
+    keys = [_hex_bytes(k, "--public-key", 32) for k in args.public_key or []]
+    if action == "org.add":
+        _need(args, "name", "role", "public_key")
+        return {"name": args.name, "role": args.role, "keys": keys}
+    if action == "org.remove":
+        _need(args, "name")
+        return {"name": args.name}
+    if action in ("key.add", "key.rotate"):
+        _need(args, "public_key", "org" if action == "key.add" else "key_id")
+        if len(keys) != 1:
+            raise CliError(f"{action} takes one --public-key")
+        if action == "key.add":
+            return {"org": args.org, "key": keys[0]}
+        return {"key_id": args.key_id, "key": keys[0]}
+    if action == "key.revoke":
+        _need(args, "key_id")
+        return {"key_id": args.key_id}
+    if action == "validators.set":
+        _need(args, "validator")
+        validators = []
+        for item in args.validator:
+            org, _, rest = item.partition(":")
+            power, _, key = rest.partition(":")
+            if not org or not power.isdigit() or not key:
+                raise CliError(f"--validator {item!r}: give ORG:POWER:PUBLIC-KEY-HEX")
+            raw = _hex_bytes(key, "--validator key", 32)
+            validators.append({"key": raw, "power": int(power), "org": org})
+        return {"validators": validators}
+    # dgl.set: ACTIONS is checked by argparse.
+    _need(args, "dgl")
+    try:
+        dgl = DangerousGoodsList.load_file(args.dgl)
+    except ContractError as e:
+        raise CliError(f"{args.dgl}: {e.message}: check --dgl") from e
+    return {"dgl": dgl.digest()}
+
+
+def _plain(value: Any) -> Any:
+    """A decoded value for printing: bytes as hex."""
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+# ---------------------------------------------------------------- proposal files
+
+
+def _write(path: str, tx: Transaction) -> None:
+    value = {
+        "format": FORMAT,
+        "chain": tx.chain,
+        "envelope": tx.env_bytes.hex(),
+        "signatures": {s.public.raw.hex(): s.signature.hex() for s in tx.signatures},
+    }
+    try:
+        Path(path).write_text(json.dumps(value, indent=2) + "\n", encoding="utf-8")
+    except OSError as e:
+        raise CliError(f"cannot write {path}: {e.strerror}") from e
+
+
+def _assemble(env_bytes: bytes, signatures: dict[bytes, bytes]) -> Transaction:
+    """The transaction of an envelope and its signatures, checked as a node checks it."""
+    sigs = [[pub, sig] for pub, sig in sorted(signatures.items())]
+    wire = encode({"env": env_bytes, "sigs": sigs})
+    return Transaction.decode(wire)
+
+
+def _read(path: str) -> Transaction:
+    """A proposal file as a transaction whose every signature verifies."""
+    file = Path(path)
+    try:
+        if file.stat().st_size > MAX_PROPOSAL:
+            raise CliError(f"{path} is over {MAX_PROPOSAL} bytes: is it a proposal file?")
+        value = json.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError as e:
+        raise CliError(f"{path} does not exist") from e
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise CliError(f"{path} is not a proposal file: {e}") from e
+    if not isinstance(value, dict) or value.get("format") != FORMAT:
+        raise CliError(f"{path} is not a proposal file (format {FORMAT!r})")
+    envelope, signatures = value.get("envelope"), value.get("signatures")
+    if not isinstance(envelope, str) or not isinstance(signatures, dict) or not signatures:
+        raise CliError(f"{path}: envelope (hex) and signatures (public key hex: signature hex)")
+    try:
+        sigs = {bytes.fromhex(k): bytes.fromhex(v) for k, v in signatures.items()}
+        tx = _assemble(bytes.fromhex(envelope), sigs)
+    except (ValueError, TypeError, AttributeError) as e:
+        raise CliError(f"{path}: not hex: {e}") from e
+    except LedgerError as e:
+        raise CliError(f"{path}: {e}") from e
+    if tx.chain != value.get("chain"):
+        raise CliError(
+            f"{path}: the file says chain {value.get('chain')!r}, its envelope {tx.chain!r}"
+        )
+    with Verifier(workers=1) as verifier:
+        try:
+            tx.verify(verifier)
+        except LedgerError as e:
+            raise CliError(
+                f"{path}: a signature does not verify ({e}): the file was altered"
+            ) from e
+    return tx
+
+
+def _describe(tx: Transaction) -> None:
+    body = tx.body
+    print(f"chain {tx.chain}: {tx.type} {body.get('action', '')}".rstrip())
+    if "effective_height" in body:
+        print(f"  takes effect at height {body['effective_height']}")
+    print(f"  params {json.dumps(_plain(body.get('params', {})), sort_keys=True)}")
+    print(f"  proposed by key {tx.signer}; expires after height {tx.expires}")
+    print(f"  transaction {tx.id.hex()}")
+    print(f"  signed by {len(tx.signatures)}: {', '.join(tx.signer_keys)}")
+
+
+# ---------------------------------------------------------------- verbs
+
+
+def cmd_propose(args: argparse.Namespace) -> int:
+    """Build a governance transaction signed by ``--key`` into a proposal file."""
+    params = _params(args)
+    with connect(args) as client:
+        try:
+            height = int(client.status()["height"])
+            effective = args.effective_height or height + args.after
+            body = {"action": args.action, "effective_height": effective, "params": params}
+            tx = client.build("governance", body, expires=height + args.expires_after)
+        except ClientError as e:
+            raise failure(e) from e
+    _write(args.out, tx)
+    _describe(tx)
+    print(
+        f"wrote {args.out}: each co-signer runs 'dgledger governance sign {args.out} --key KEY';"
+        " validator organisations holding more than two thirds of the voting power must sign"
+    )
+    return 0
+
+
+def cmd_sign(args: argparse.Namespace) -> int:
+    """Add ``--key``'s signature to a proposal file, after showing what it says."""
+    tx = _read(args.file)
+    key = load_key(args.key, args.password_env)
+    signatures = {s.public.raw: s.signature for s in tx.signatures}
+    if key.public.raw in signatures:
+        raise CliError(f"{args.file} already carries the signature of key {key.public.key_id}")
+    signatures[key.public.raw] = key.sign(Domain.TX, tx.chain, tx.id)
+    signed = _assemble(tx.env_bytes, signatures)
+    _describe(signed)
+    _write(args.file if args.out is None else args.out, signed)
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    """Print what a proposal file says, after checking its signatures."""
+    _describe(_read(args.file))
+    return 0
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    """Submit a proposal file's transaction."""
+    tx = _read(args.file)
+    with connect(args) as client:
+        try:
+            summary = client.submit(tx, wait=args.wait)
+        except ClientError as e:
+            raise failure(e) from e
+    if args.wait:
+        print(f"committed: transaction {summary.get('tx_id')} at block {summary.get('height')}")
+    else:
+        print(f"accepted for inclusion: transaction {summary.get('tx_id')} (pending)")
+    return 0
+
+
+def cmd_delegate(args: argparse.Namespace) -> int:
+    """Grant (or revoke) a forwarder's right to amend and cancel this organisation's filings."""
+    kind = "delegation.revoke" if args.revoke else "delegation.grant"
+    with connect(args) as client:
+        try:
+            summary = client.send(kind, {"forwarder": args.forwarder}, wait=args.wait)
+        except ClientError as e:
+            raise failure(e) from e
+    done = "revoked" if args.revoke else "granted"
+    state = "committed" if args.wait else "pending"
+    print(f"delegation to {args.forwarder} {done} ({state}): transaction {summary.get('tx_id')}")
+    return 0
+
+
+def register(sub: Any) -> None:
+    """Add ``governance`` and ``delegate`` to the ``dgledger`` command tree."""
+    gov = sub.add_parser("governance", help="propose, co-sign and submit governance actions")
+    verbs = gov.add_subparsers(dest="governance_command", required=True)
+
+    p = verbs.add_parser("propose", help="write a proposal file signed by --key")
+    p.add_argument("action", choices=sorted(ACTIONS))
+    p.add_argument("--name", help="org.add, org.remove: the organisation")
+    p.add_argument("--role", help="org.add: its role")
+    p.add_argument("--org", help="key.add: the organisation the key is for")
+    p.add_argument("--key-id", help="key.revoke, key.rotate: the key id")
+    p.add_argument(
+        "--public-key", action="append", help="org.add, key.add, key.rotate: 32 bytes in hex"
+    )
+    p.add_argument(
+        "--validator", action="append", help="validators.set: ORG:POWER:PUBLIC-KEY-HEX, each one"
+    )
+    p.add_argument("--dgl", help="dgl.set: the new Dangerous Goods List file")
+    when = p.add_mutually_exclusive_group()
+    when.add_argument("--effective-height", type=int, help="the height it takes effect at")
+    when.add_argument(
+        "--after", type=int, default=DEFAULT_AFTER, help="blocks from now (default: 100)"
+    )
+    p.add_argument(
+        "--expires-after",
+        type=int,
+        default=DEFAULT_EXPIRES,
+        help="blocks it may take to gather signatures and be included (default: 10000)",
+    )
+    p.add_argument("--out", required=True, help="the proposal file to write")
+    add_node_args(p)
+    p.set_defaults(func=cmd_propose)
+
+    p = verbs.add_parser("sign", help="add --key's signature to a proposal file")
+    p.add_argument("file", metavar="PROPOSAL.json")
+    p.add_argument("--key", required=True, help="member key file (PKCS#8 PEM)")
+    p.add_argument("--password-env", help="environment variable holding the key's password")
+    p.add_argument("--out", help="write here instead of updating the file")
+    p.set_defaults(func=cmd_sign)
+
+    p = verbs.add_parser("show", help="print what a proposal file says")
+    p.add_argument("file", metavar="PROPOSAL.json")
+    p.set_defaults(func=cmd_show)
+
+    p = verbs.add_parser("submit", help="submit a proposal file once signed")
+    p.add_argument("file", metavar="PROPOSAL.json")
+    add_node_args(p, key=False)
+    p.add_argument("--wait", action="store_true", help="return once committed")
+    p.set_defaults(func=cmd_submit)
+
+    p = sub.add_parser("delegate", help="let a forwarder amend and cancel your declarations")
+    p.add_argument("forwarder", metavar="FORWARDER")
+    p.add_argument("--revoke", action="store_true", help="withdraw the delegation")
+    add_node_args(p)
+    p.add_argument("--wait", action="store_true", help="return once committed")
+    p.set_defaults(func=cmd_delegate)
