@@ -283,7 +283,8 @@ class NodeService:
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
+            # A task that ended on NodeHalted has said why already (on_fatal).
+            with contextlib.suppress(asyncio.CancelledError, NodeHalted):
                 await task
         await self.transport.stop()
         self.verifier.close()

@@ -115,3 +115,52 @@ def test_a_bad_extra_list_is_refused_at_start(tmp_path: Path) -> None:
     config.write_text(config.read_text().replace('["../../missing.csv"]', '"one.csv"'))
     with pytest.raises(ConfigError, match="dgl_extra"):
         load_config(config)
+
+
+@pytest.mark.slow
+def test_a_validator_without_the_list_in_force_stops_and_the_others_go_on(
+    tmp_path: Path,
+) -> None:
+    """Real processes: three validators load the new list, the fourth does not."""
+    from ledger.tx import Envelope, Transaction
+    from node.localnet import LocalNetwork
+
+    with LocalNetwork(tmp_path / "net", chain=CHAIN) as net:
+        new = DangerousGoodsList(e for e in builtin_list() if e.un_number != "1230")
+        (tmp_path / "list-b.csv").write_text(new.to_csv(), encoding="utf-8")
+        lacking = "forwarder-b"
+        for name in net.others(lacking):
+            config = net.nodes[name].config
+            text = config.read_text().replace(
+                'dgl = "builtin"\n', f'dgl = "builtin"\ndgl_extra = ["{tmp_path / "list-b.csv"}"]\n'
+            )
+            config.write_text(text)
+        net.start()
+        keys = [
+            load_signing_key(net.key_path(o)) for o in ("customs", "port-authority", "forwarder-a")
+        ]
+        shipper = Client.connect(net.url("customs"), load_signing_key(net.key_path("shipper-acme")))
+        with shipper:
+            height = shipper.status()["height"]
+            body = {
+                "action": "dgl.set",
+                "effective_height": height + 3,
+                "params": {"dgl": new.digest()},
+            }
+            env = Envelope(CHAIN, "governance", keys[0].public.key_id, 1, body, 10**9)
+            assert shipper.submit(Transaction.create(env, keys))["status"] == "committed"
+            net.wait_height(net.names, height + 1)
+            while shipper.status()["height"] < height + 3:
+                shipper.declare(gasoline(f"FILL-{shipper.status()['height']}"))
+            # The list is in force: the validators that have it go on without the fourth.
+            with pytest.raises(ClientError) as info:
+                shipper.declare(sample(decl_id="METHANOL-AFTER"))
+            assert info.value.code == "un_number.unknown"
+            shipper.declare(gasoline("AFTER-1"))
+        node = net.nodes[lacking]
+        assert node.proc is not None
+        node.proc.wait(timeout=60)
+        log = node.log.read_text(encoding="utf-8", errors="replace")
+        assert "node stopping" in log and "dgl_extra" in log, node.log_tail()
+        assert new.digest().hex() in log
+        assert "shutdown failed" not in log, node.log_tail()
