@@ -204,6 +204,11 @@ def cmd_propose(args: argparse.Namespace) -> int:
             raise failure(e) from e
     _write(args.out, tx)
     _describe(tx)
+    if args.action == "dgl.set":
+        print(
+            f"every node needs {args.dgl} under dgl_extra in its configuration (and a restart)"
+            f" before height {effective}, or it stops there"
+        )
     print(
         f"wrote {args.out}: each co-signer runs 'dgledger governance sign {args.out} --key KEY';"
         " validator organisations holding more than two thirds of the voting power must sign"
