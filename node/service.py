@@ -230,10 +230,31 @@ class NodeService:
             "log_size": self.chain.log_size,
             "consensus": {"height": self.machine.height, "round": self.machine.round},
             "mempool": {"txs": len(self.mempool), "bytes": self.mempool.size_bytes},
+            "dgl": self._lists_status(),
             "peers": {
                 "configured": len(self.config.peers),
                 "connected": self.transport.connected(),
             },
+        }
+
+    def _lists_status(self) -> dict[str, Any]:
+        """The Dangerous Goods List in force, those scheduled by governance, and which are here."""
+        view = self.chain.view()
+        scheduled = [
+            {
+                "digest": item["params"]["dgl"].hex(),
+                "height": item["height"],
+                "loaded": item["params"]["dgl"] in self.lists,
+            }
+            for item in view.get("gov/pending", [])
+            if item["action"] == "dgl.set"
+        ]
+        in_force = view.get("params")["dgl"]
+        return {
+            "in_force": in_force.hex(),
+            "in_force_loaded": in_force in self.lists,
+            "scheduled": scheduled,
+            "loaded": sorted(d.hex() for d in self.lists),
         }
 
     def receipt_summary(self, tx_id: bytes) -> dict[str, Any]:

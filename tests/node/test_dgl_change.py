@@ -79,9 +79,16 @@ def test_a_listed_extra_list_comes_into_force_and_a_missing_one_stops_the_node(
             "governance",
             {"action": "dgl.set", "effective_height": height + 3, "params": {"dgl": new.digest()}},
         )
+        status = customs.status()["dgl"]
+        assert status["in_force"] == builtin_list().digest().hex()
+        assert status["scheduled"] == [
+            {"digest": new.digest().hex(), "height": height + 3, "loaded": True}
+        ]
         while service.chain.height < height + 3:
             shipper.declare(gasoline(f"FILL-{service.chain.height}"))
         assert service.chain.engine().view().get("params")["dgl"] == new.digest()
+        status = customs.status()["dgl"]
+        assert (status["in_force"], status["scheduled"]) == (new.digest().hex(), [])
         with pytest.raises(ClientError) as info:
             shipper.declare(sample(decl_id="AFTER"))  # gasoline and methanol
         assert info.value.code == "un_number.unknown"
