@@ -575,7 +575,10 @@ class NodeService:
     def _commit(self, block: Block, certificate: Certificate) -> NewHeight | None:
         if block.height != self.chain.height + 1:
             return None  # block sync got there first
-        self.commit_block(block, certificate)
+        try:
+            self.commit_block(block, certificate)
+        except NodeHalted:
+            return None  # on_fatal has said why and is stopping the node
         event = NewHeight(self.chain.height + 1, self.chain.validators)
         self._defer(event)
         if len(self.mempool):

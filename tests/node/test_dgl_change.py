@@ -112,6 +112,9 @@ def test_a_listed_extra_list_comes_into_force_and_a_missing_one_stops_the_node(
         service.commit_block(block, certificate)
     assert len(reasons) == 1 and "dgl_extra" in reasons[0], reasons
     assert new.digest().hex() in reasons[0]
+    # The block decided by consensus: no exception escapes into the event loop.
+    assert service._commit(block, certificate) is None
+    assert len(reasons) == 2
     assert service.chain.height == height
 
 
