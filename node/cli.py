@@ -48,6 +48,7 @@ def cmd_keygen(args: argparse.Namespace) -> int:
 
 def cmd_network_init(args: argparse.Namespace) -> int:
     """Write genesis, node configurations and keys for a new network."""
+    from node.genesis_file import load_genesis
     from node.network import NetworkInitError, init_network
 
     try:
@@ -67,6 +68,8 @@ def cmd_network_init(args: argparse.Namespace) -> int:
     for node in nodes:
         print(f"node {node.name}: {node.config}  ({node.url})")
     print(f"member keys: {Path(args.dir) / 'keys'}")
+    pinned = load_genesis(Path(args.dir) / "genesis.json").app["dgl"].hex()
+    print(f"dangerous goods list: {args.dgl or 'built-in'} (SHA-256 {pinned}, pinned in genesis)")
     return 0
 
 
