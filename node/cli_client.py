@@ -165,6 +165,22 @@ def read_document(path: str) -> dict[str, Any]:
     return value
 
 
+def read_json_object(path: str, limit: int, what: str) -> dict[str, Any]:
+    """A JSON object from a file of at most ``limit`` bytes, with one-line errors."""
+    file = Path(path)
+    try:
+        if file.stat().st_size > limit:
+            raise CliError(f"{path} is over {limit} bytes: is it a {what} file?")
+        value = json.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError as e:
+        raise CliError(f"{path} does not exist") from e
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise CliError(f"{path} is not a {what} file (JSON): {e}") from e
+    if not isinstance(value, dict):
+        raise CliError(f"{path} is not a {what} file (a JSON object)")
+    return value
+
+
 def _time(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 

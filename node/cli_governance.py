@@ -36,8 +36,9 @@ from ledger.encoding import encode
 from ledger.errors import LedgerError
 from ledger.tx import MAX_TX_SIZE, Transaction
 from node.cli import CliError
-from node.cli_client import add_node_args, connect, failure, load_key
+from node.cli_client import add_node_args, connect, failure, load_key, read_json_object
 from node.client import ClientError
+from node.json_forms import hexed
 
 FORMAT: Final = "dgledger-proposal/1"
 MAX_PROPOSAL: Final = 4 * MAX_TX_SIZE
@@ -106,17 +107,6 @@ def _params(args: argparse.Namespace) -> dict[str, Any]:
     return {"dgl": dgl.digest()}
 
 
-def _plain(value: Any) -> Any:
-    """A decoded value for printing: bytes as hex."""
-    if isinstance(value, bytes):
-        return value.hex()
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
-
-
 # ---------------------------------------------------------------- proposal files
 
 
@@ -142,16 +132,8 @@ def _assemble(env_bytes: bytes, signatures: dict[bytes, bytes]) -> Transaction:
 
 def _read(path: str) -> Transaction:
     """A proposal file as a transaction whose every signature verifies."""
-    file = Path(path)
-    try:
-        if file.stat().st_size > MAX_PROPOSAL:
-            raise CliError(f"{path} is over {MAX_PROPOSAL} bytes: is it a proposal file?")
-        value = json.loads(file.read_text(encoding="utf-8"))
-    except FileNotFoundError as e:
-        raise CliError(f"{path} does not exist") from e
-    except (OSError, UnicodeDecodeError, ValueError) as e:
-        raise CliError(f"{path} is not a proposal file: {e}") from e
-    if not isinstance(value, dict) or value.get("format") != FORMAT:
+    value = read_json_object(path, MAX_PROPOSAL, "proposal")
+    if value.get("format") != FORMAT:
         raise CliError(f"{path} is not a proposal file (format {FORMAT!r})")
     envelope, signatures = value.get("envelope"), value.get("signatures")
     if not isinstance(envelope, str) or not isinstance(signatures, dict) or not signatures:
@@ -182,7 +164,7 @@ def _describe(tx: Transaction) -> None:
     print(f"chain {tx.chain}: {tx.type} {body.get('action', '')}".rstrip())
     if "effective_height" in body:
         print(f"  takes effect at height {body['effective_height']}")
-    print(f"  params {json.dumps(_plain(body.get('params', {})), sort_keys=True)}")
+    print(f"  params {json.dumps(hexed(body.get('params', {})), sort_keys=True)}")
     print(f"  proposed by key {tx.signer}; expires after height {tx.expires}")
     print(f"  transaction {tx.id.hex()}")
     print(f"  signed by {len(tx.signatures)}: {', '.join(tx.signer_keys)}")

@@ -30,7 +30,7 @@ from ledger.genesis import Genesis
 from ledger.kv import LevelDBKV
 from node.chainfile import ChainFileWriter
 from node.cli import CliError
-from node.cli_client import add_node_args, connect, failure
+from node.cli_client import add_node_args, connect, failure, read_json_object
 from node.client import Client, ClientError
 from node.genesis_file import GenesisFileError, load_genesis
 from node.receipt import ReceiptError, verify_receipt
@@ -77,18 +77,7 @@ def _fetch_receipt(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _load_receipt(path: str) -> dict[str, Any]:
-    file = Path(path)
-    try:
-        if file.stat().st_size > MAX_RECEIPT:
-            raise CliError(f"{path} is over {MAX_RECEIPT} bytes")
-        value = json.loads(file.read_text(encoding="utf-8"))
-    except FileNotFoundError as e:
-        raise CliError(f"{path} does not exist") from e
-    except (OSError, UnicodeDecodeError, ValueError) as e:
-        raise CliError(f"{path} is not a receipt file (JSON): {e}") from e
-    if not isinstance(value, dict):
-        raise CliError(f"{path} is not a receipt file (a JSON object)")
-    return value
+    return read_json_object(path, MAX_RECEIPT, "receipt")
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
