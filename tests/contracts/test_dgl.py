@@ -11,7 +11,7 @@ from typing import Any
 
 import msgpack
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from contracts.dgl import (
@@ -433,7 +433,10 @@ def other_values(e: DglEntry, name: str) -> st.SearchStrategy[Any]:
 FIELD_NAMES = [f.name for f in fields(DglEntry)]
 
 
-@settings(max_examples=80, deadline=None)
+# About a third of the drawn changes are discarded (a value equal to the old one, or
+# an entry already in the list): fine for the property, but enough to fail the
+# filter_too_much health check on an unlucky run.
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
 @given(st.data(), lists, st.sampled_from(FIELD_NAMES))
 def test_digest_changes_when_any_field_of_any_entry_changes(
     data: st.DataObject, dgl: DangerousGoodsList, name: str
