@@ -236,6 +236,51 @@ def cmd_decide(args: argparse.Namespace) -> int:
     )
 
 
+def cmd_status(args: argparse.Namespace) -> int:
+    """Print a node's status; exit 1 if it lacks a list in force or scheduled."""
+    client = connect(args)
+    with client:
+        try:
+            status = client.status()
+        except ClientError as e:
+            raise failure(e) from e
+    if args.json:
+        print(json.dumps(status, indent=2, sort_keys=True))
+    else:
+        consensus = status.get("consensus", {})
+        peers = status.get("peers", {})
+        print(
+            f"node {status.get('node')} ({'validator' if status.get('validator') else 'observer'})"
+            f" on chain {status.get('chain')}"
+        )
+        print(
+            f"  height {status.get('height')}, tip {status.get('tip')},"
+            f" consensus at {consensus.get('height')}/{consensus.get('round')}"
+        )
+        print(
+            f"  mempool {status.get('mempool', {}).get('txs')} transactions;"
+            f" peers {peers.get('connected')} of {peers.get('configured')} connected"
+        )
+    lists = status.get("dgl", {})
+    missing = [] if lists.get("in_force_loaded", True) else [f"{lists.get('in_force')} (in force)"]
+    missing += [
+        f"{s.get('digest')} (from height {s.get('height')})"
+        for s in lists.get("scheduled", [])
+        if not s.get("loaded")
+    ]
+    if not args.json:
+        print(f"  Dangerous Goods List in force {lists.get('in_force')}")
+        for s in lists.get("scheduled", []):
+            here = "loaded" if s.get("loaded") else "NOT loaded"
+            print(f"  list {s.get('digest')} scheduled from height {s.get('height')}: {here}")
+    if missing:
+        raise CliError(
+            f"this node lacks the Dangerous Goods List {', '.join(missing)}:"
+            " add it under dgl_extra in its configuration and restart it"
+        )
+    return 0
+
+
 def cmd_show(args: argparse.Namespace) -> int:
     """Print a declaration: current state, item descriptions, history."""
     client = connect(args)
@@ -330,6 +375,11 @@ def register(sub: Any) -> None:
     add_node_args(p)
     p.add_argument("--wait", action="store_true", help="return once committed")
     p.set_defaults(func=cmd_decide)
+
+    p = sub.add_parser("status", help="a node's height, peers and Dangerous Goods Lists")
+    add_node_args(p, key=False)
+    p.add_argument("--json", action="store_true", help="the whole /v1/status answer")
+    p.set_defaults(func=cmd_status)
 
     p = sub.add_parser("show", help="print a declaration, its items and its history")
     p.add_argument("id", metavar="ID")

@@ -129,7 +129,7 @@ def test_a_bad_extra_list_is_refused_at_start(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_a_validator_without_the_list_in_force_stops_and_the_others_go_on(
-    tmp_path: Path,
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Real processes: three validators load the new list, the fourth does not."""
     from ledger.tx import Envelope, Transaction
@@ -160,6 +160,17 @@ def test_a_validator_without_the_list_in_force_stops_and_the_others_go_on(
             env = Envelope(CHAIN, "governance", keys[0].public.key_id, 1, body, 10**9)
             assert shipper.submit(Transaction.create(env, keys))["status"] == "committed"
             net.wait_height(net.names, height + 1)
+            # Before the list comes into force, the operator can see which node lacks it.
+            from node.cli import main
+
+            assert main(["status", "--node", net.url("customs")]) == 0
+            assert main(["status", "--node", net.url(lacking)]) != 0
+            out = capsys.readouterr()
+            assert "node customs (validator)" in out.out
+            assert f"list {new.digest().hex()} scheduled from height {height + 3}: NOT loaded" in (
+                out.out
+            )
+            assert "add it under dgl_extra" in out.err
             while shipper.status()["height"] < height + 3:
                 shipper.declare(gasoline(f"FILL-{shipper.status()['height']}"))
             # The list is in force: the validators that have it go on without the fourth.
