@@ -8,15 +8,18 @@ node).
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from contracts.dgl import DangerousGoodsList
 from contracts.dgl_builtin import builtin_list
 from node.cli import CliError, build_parser
-from node.cli_governance import _params
+from node.cli_governance import _params, _read
 from tests.contracts.fixtures import Community, community, key_for
 
 SIGNERS = ["customs", "port-authority", "forwarder-a"]
@@ -95,3 +98,36 @@ def test_every_action_builds_params_the_contracts_take(tmp_path: Path) -> None:
 def test_missing_or_bad_flags_are_named(argv: list[str], message: str) -> None:
     with pytest.raises(CliError, match=message):
         params(*argv)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=80),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+hexes = st.binary(max_size=80).map(bytes.hex)
+
+
+@settings(max_examples=150)
+@given(
+    json_values
+    | st.fixed_dictionaries(
+        {},
+        optional={
+            "format": st.just("dgledger-proposal/1") | st.text(max_size=20),
+            "chain": st.text(max_size=20),
+            "envelope": hexes | json_values,
+            "signatures": st.dictionaries(
+                hexes | st.text(max_size=70), hexes | json_values, max_size=3
+            )
+            | json_values,
+        },
+    )
+)
+def test_a_hostile_proposal_file_is_refused_in_one_line(tmp_path_factory: Any, value: Any) -> None:
+    path = tmp_path_factory.mktemp("p") / "p.json"
+    path.write_text(json.dumps(value), encoding="utf-8")
+    with pytest.raises(CliError):
+        _read(str(path))
