@@ -1,0 +1,81 @@
+#!/usr/bin/env python3
+"""Instructions per validated and applied declaration, counted by valgrind (callgrind).
+
+Run from the repository root (needs ``valgrind``; about two minutes)::
+
+    .venv/bin/python scripts/bench_instructions.py
+    .venv/bin/python scripts/bench_instructions.py --count 500
+
+Timings on a shared machine move by a third from one run to the next;
+instruction counts do not, so they can tell a few percent apart. The
+script runs itself twice under ``valgrind --tool=callgrind``: once building
+the same signed blocks as ``bench_contracts.py`` and applying them to an
+in-memory store, once building them only. The difference, divided by the
+number of declarations, is what validating and applying one costs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+
+def inner(count: int, apply: bool) -> None:
+    """Build ``count`` declarations in blocks; apply them if ``apply``."""
+    import bench_contracts as bench
+
+    from contracts.engine import Engine
+    from ledger.kv import MemoryKV, Overlay
+
+    genesis, dgl = bench.genesis_and_list()
+    chain = bench.blocks(genesis, bench.transactions(bench.documents(dgl, count)))
+    overlay = Overlay(MemoryKV())
+    engine = Engine(genesis, overlay, {dgl.digest(): dgl})
+    overlay.flush()
+    for block in chain if apply else []:
+        engine.apply_block(block)
+        overlay.flush()
+
+
+def counted(count: int, apply: bool) -> int:
+    """Instructions of one inner run under callgrind."""
+    cmd = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"]
+    cmd += [sys.executable, __file__, "--inner", "--count", str(count)]
+    cmd += ["--apply"] if apply else []
+    run = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=ROOT)
+    found = re.search(r"Collected : (\d+)", run.stderr)
+    if found is None:
+        raise SystemExit(f"no instruction count in valgrind's output:\n{run.stderr[-2000:]}")
+    return int(found.group(1))
+
+
+def main() -> None:
+    """Count and print."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=1000, help="declarations (default 1000)")
+    parser.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--apply", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.inner:
+        inner(args.count, args.apply)
+        return
+    if shutil.which("valgrind") is None:
+        raise SystemExit("valgrind is not installed")
+    with_apply = counted(args.count, True)
+    without = counted(args.count, False)
+    per = (with_apply - without) / args.count
+    print(f"{args.count} two-item declarations, blocks of 500, in memory")
+    print(f"instructions with apply {with_apply:,}, without {without:,}")
+    print(f"validate and apply: {per / 1e6:.3f} million instructions per declaration")
+
+
+if __name__ == "__main__":
+    main()
