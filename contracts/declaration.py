@@ -242,17 +242,31 @@ class DangerousGoodsItem:
         ):
             if part is not None:
                 out[key] = part.to_value()
-        for key, plain in (
-            ("codedVariantList", self.coded_variant_list),
-            ("isReportableQuantity", self.is_reportable_quantity),
-            ("inhalationZone", self.inhalation_zone),
-            ("endOfHoldingTime", self.end_of_holding_time),
-            ("fumigationDateTime", self.fumigation_date_time),
-            ("specialCertificateNumber", self.special_certificate_number),
-            ("additionalContainerCargoHandling", self.additional_container_cargo_handling),
-        ):
-            _put(out, key, plain)
+        if self._has_extras():
+            for key, plain in (
+                ("codedVariantList", self.coded_variant_list),
+                ("isReportableQuantity", self.is_reportable_quantity),
+                ("inhalationZone", self.inhalation_zone),
+                ("endOfHoldingTime", self.end_of_holding_time),
+                ("fumigationDateTime", self.fumigation_date_time),
+                ("specialCertificateNumber", self.special_certificate_number),
+                ("additionalContainerCargoHandling", self.additional_container_cargo_handling),
+            ):
+                _put(out, key, plain)
         return out
+
+    def _has_extras(self) -> bool:
+        # Most items carry none of these: skip building their list (every node
+        # encodes every item of every declaration).
+        return not (
+            self.coded_variant_list is None
+            and self.is_reportable_quantity is None
+            and self.inhalation_zone is None
+            and self.end_of_holding_time is None
+            and self.fumigation_date_time is None
+            and self.special_certificate_number is None
+            and self.additional_container_cargo_handling is None
+        )
 
 
 @dataclass(frozen=True, slots=True)
