@@ -151,9 +151,9 @@ def blocks_from_store(
 
 
 def blocks_from_node(
-    url: str, genesis: Genesis, key: SigningKey, *, batch: int = 200
+    url: str, node: str, genesis: Genesis, key: SigningKey, *, batch: int = 200
 ) -> Iterator[tuple[Block, Certificate | None]]:
-    """Blocks fetched from a running node over signed requests."""
+    """Blocks fetched from the node named ``node`` at ``url`` over signed requests."""
     import time
 
     import httpx
@@ -162,7 +162,6 @@ def blocks_from_node(
     from node.auth import sign_request
 
     with httpx.Client(base_url=url.rstrip("/"), timeout=60.0) as client:
-        node = _node_name(client, url)
         start = 1
         while True:
             path = f"/peer/v1/blocks?from={start}&count={batch}"
@@ -187,15 +186,3 @@ def blocks_from_node(
 
 class AuditSourceError(Exception):
     """The blocks to audit could not be read."""
-
-
-def _node_name(client: Any, url: str) -> str:
-    """The name the node at ``url`` gives in ``/v1/status`` (signed requests name it)."""
-    try:
-        response = client.get("/v1/status")
-        name = response.json().get("node") if response.status_code == 200 else None
-    except ValueError as e:  # not JSON
-        raise AuditSourceError(f"{url} did not answer /v1/status as a dgledger node") from e
-    if not isinstance(name, str):
-        raise AuditSourceError(f"{url} did not answer /v1/status as a dgledger node")
-    return name

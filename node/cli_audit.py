@@ -128,9 +128,9 @@ def _node_blocks(args: argparse.Namespace, genesis: Genesis) -> Blocks:
             raise failure(e) from e
     if status.get("genesis") != genesis.hash.hex():
         raise CliError(f"the node at {args.node} runs another genesis: check --genesis")
-    if client.key is None:  # connect() signs with --key, which was given
+    if client.key is None or client.node is None:  # connect() set both (--key was given)
         raise CliError("--node needs --key")
-    return blocks_from_node(client.url, genesis, client.key)
+    return blocks_from_node(client.url, client.node, genesis, client.key)
 
 
 def _load_dgl(name: str) -> DangerousGoodsList:

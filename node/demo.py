@@ -198,7 +198,8 @@ def run_demo(
         tips = {}
         for name in net.nodes:
             try:
-                report = audit(genesis, blocks_from_node(net.url(name), genesis, auditor), lists)
+                blocks = blocks_from_node(net.url(name), name, genesis, auditor)
+                report = audit(genesis, blocks, lists)
                 tips[name] = (report.blocks, report.tip_hash)
                 say(
                     f"  audit of {name}: SOUND, {report.blocks} blocks,"
@@ -271,7 +272,7 @@ def _checks(
     for name in net.nodes:
         held = {
             tx.id.hex()
-            for block, _ in blocks_from_node(net.url(name), genesis, auditor)
+            for block, _ in blocks_from_node(net.url(name), name, genesis, auditor)
             for tx in block.txs
         }
         present = present and wanted <= held
