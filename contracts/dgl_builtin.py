@@ -35,6 +35,8 @@ from typing import Final
 from contracts.dgl import DangerousGoodsList
 
 RESOURCE: Final = "builtin_dgl.csv"
+BUILTIN: Final = "builtin"
+"""The name that stands for the built-in list where a list file's path may be given."""
 
 
 def builtin_csv() -> str:
@@ -46,3 +48,8 @@ def builtin_csv() -> str:
 def builtin_list() -> DangerousGoodsList:
     """The built-in Dangerous Goods List (parsed once, then shared: it is immutable)."""
     return DangerousGoodsList.from_csv(builtin_csv())
+
+
+def named_list(name: str) -> DangerousGoodsList:
+    """The built-in list for :data:`BUILTIN`, else the list file at ``name``."""
+    return builtin_list() if name == BUILTIN else DangerousGoodsList.load_file(name)

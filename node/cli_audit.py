@@ -21,7 +21,7 @@ from typing import BinaryIO
 import httpx
 
 from contracts.dgl import DangerousGoodsList
-from contracts.dgl_builtin import builtin_list
+from contracts.dgl_builtin import BUILTIN, named_list
 from contracts.errors import ContractError
 from ledger.block import Block
 from ledger.errors import ChainError, LedgerError, StoreError
@@ -134,10 +134,8 @@ def _node_blocks(args: argparse.Namespace, genesis: Genesis) -> Blocks:
 
 
 def _load_dgl(name: str) -> DangerousGoodsList:
-    if name == "builtin":
-        return builtin_list()
     try:
-        return DangerousGoodsList.load_file(name)
+        return named_list(name)
     except ContractError as e:
         raise CliError(f"{name}: {e.message}: check --dgl") from e
 
@@ -148,7 +146,7 @@ def _load_dgl(name: str) -> DangerousGoodsList:
 def cmd_audit(args: argparse.Namespace) -> int:
     """Replay and print a summary; exit 0 only if the chain is sound."""
     genesis = genesis_arg(args.genesis)
-    loaded = [(name, _load_dgl(name)) for name in args.dgl or ["builtin"]]
+    loaded = [(name, _load_dgl(name)) for name in args.dgl or [BUILTIN]]
     lists = {dgl.digest(): dgl for _, dgl in loaded}
     pinned = genesis.app.get("dgl")
     if pinned not in lists:

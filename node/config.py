@@ -49,6 +49,8 @@ from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlsplit
 
+from contracts.dgl_builtin import BUILTIN
+
 MAX_CONFIG_SIZE: Final = 256 * 1024
 ZERO_ALLOWED: Final = frozenset(
     {"round_increment_ms", "commit_ms", "block_delay_ms", "max_clock_drift_ms"}
@@ -211,7 +213,7 @@ def load_config(path: str | Path) -> NodeConfig:
         if any(q.name == p["name"] for q in peers):
             raise ConfigError(f"{path}: peers[{i}].name {p['name']!r} is given twice")
         peers.append(Peer(p["name"], p["url"].rstrip("/")))
-    dgl = text("dgl", "builtin")
+    dgl = text("dgl", BUILTIN)
     extra = node.get("dgl_extra", [])
     if (
         not isinstance(extra, list)
@@ -228,7 +230,7 @@ def load_config(path: str | Path) -> NodeConfig:
         genesis=base / text("genesis"),
         key=base / text("key"),
         key_password_env=text("key_password_env", ""),
-        dgl=dgl if dgl == "builtin" else str(base / dgl),
+        dgl=_list_path(base, dgl),
         host=host,
         port=int(port_text),
         validator=validator,
@@ -236,8 +238,13 @@ def load_config(path: str | Path) -> NodeConfig:
         consensus=_section(ConsensusConfig, raw.get("consensus", {}), "consensus", path),
         mempool=_section(MempoolConfig, raw.get("mempool", {}), "mempool", path),
         api=_section(ApiConfig, raw.get("api", {}), "api", path),
-        dgl_extra=tuple(e if e == "builtin" else str(base / e) for e in extra),
+        dgl_extra=tuple(_list_path(base, e) for e in extra),
     )
+
+
+def _list_path(base: Path, name: str) -> str:
+    """A list setting: the built-in list's name as it is, a file relative to ``base``."""
+    return name if name == BUILTIN else str(base / name)
 
 
 def _has_host(url: str) -> bool:

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from contracts.dgl import DangerousGoodsList, read_list_file
-from contracts.dgl_builtin import builtin_list
+from contracts.dgl_builtin import BUILTIN, builtin_list
 from contracts.errors import ContractError
 from contracts.lifecycle import Role
 from contracts.membership import ORG_NAME, AppGenesis, Organisation
@@ -191,7 +191,7 @@ def init_network(
 def _dangerous_goods_list(path: Path | None) -> tuple[DangerousGoodsList, bytes | None, str]:
     """The list to pin, the bytes to copy (the very bytes checked), the nodes' setting."""
     if path is None:
-        return builtin_list(), None, "builtin"
+        return builtin_list(), None, BUILTIN
     try:
         data = read_list_file(path)
         dgl = DangerousGoodsList.from_bytes(data, str(path))

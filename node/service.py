@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from contracts.dgl import DangerousGoodsList
-from contracts.dgl_builtin import builtin_list
+from contracts.dgl_builtin import named_list
 from contracts.errors import ContractError
 from ledger.block import Block
 from ledger.crypto import SigningKey, Verifier
@@ -112,7 +112,7 @@ def load_lists(config: NodeConfig, genesis: Genesis) -> dict[bytes, DangerousGoo
     lists = {}
     for i, name in enumerate((config.dgl, *config.dgl_extra)):
         try:
-            dgl = builtin_list() if name == "builtin" else DangerousGoodsList.load_file(name)
+            dgl = named_list(name)
         except ContractError as e:
             raise StartupError(f"Dangerous Goods List {name}: {e.message}") from e
         lists[dgl.digest()] = dgl
