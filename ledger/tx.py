@@ -142,6 +142,24 @@ class Transaction:
         return cls._assemble(envelope, env_bytes, tuple(sigs))
 
     @classmethod
+    def from_parts(cls, env_bytes: bytes, signatures: Mapping[bytes, bytes]) -> Transaction:
+        """Envelope bytes and signatures by raw public key, checked as :meth:`decode` checks.
+
+        For signatures gathered apart (several parties signing one governance
+        action); signatures are checked by :meth:`verify`.
+        """
+        sigs = [[pub, sig] for pub, sig in sorted(signatures.items())]
+        return cls._from_value({"env": env_bytes, "sigs": sigs}, None)
+
+    def cosign(self, key: SigningKey) -> Transaction:
+        """This transaction with ``key``'s signature added."""
+        if key.public.raw in {s.public.raw for s in self.signatures}:
+            raise SchemaError(f"key {key.public.key_id} has signed already", field="sigs")
+        added = Signature(key.public, key.sign(Domain.TX, self.chain, self.id))
+        sigs = sorted((*self.signatures, added), key=lambda s: s.public.raw)
+        return self._assemble(self.envelope, self.env_bytes, tuple(sigs))
+
+    @classmethod
     def _assemble(
         cls,
         envelope: Envelope,

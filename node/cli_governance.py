@@ -28,11 +28,10 @@ import json
 from pathlib import Path
 from typing import Any, Final
 
-from contracts.dgl import DangerousGoodsList
+from contracts.dgl_builtin import named_list
 from contracts.errors import ContractError
 from contracts.governance import ACTIONS
-from ledger.crypto import Domain, Verifier
-from ledger.encoding import encode
+from ledger.crypto import Verifier
 from ledger.errors import LedgerError
 from ledger.tx import MAX_TX_SIZE, Transaction
 from node.cli import CliError
@@ -101,7 +100,7 @@ def _params(args: argparse.Namespace) -> dict[str, Any]:
     # dgl.set: ACTIONS is checked by argparse.
     _need(args, "dgl")
     try:
-        dgl = DangerousGoodsList.load_file(args.dgl)
+        dgl = named_list(args.dgl)
     except ContractError as e:
         raise CliError(f"{args.dgl}: {e.message}: check --dgl") from e
     return {"dgl": dgl.digest()}
@@ -123,13 +122,6 @@ def _write(path: str, tx: Transaction) -> None:
         raise CliError(f"cannot write {path}: {e.strerror}") from e
 
 
-def _assemble(env_bytes: bytes, signatures: dict[bytes, bytes]) -> Transaction:
-    """The transaction of an envelope and its signatures, checked as a node checks it."""
-    sigs = [[pub, sig] for pub, sig in sorted(signatures.items())]
-    wire = encode({"env": env_bytes, "sigs": sigs})
-    return Transaction.decode(wire)
-
-
 def _read(path: str) -> Transaction:
     """A proposal file as a transaction whose every signature verifies."""
     value = read_json_object(path, MAX_PROPOSAL, "proposal")
@@ -140,7 +132,7 @@ def _read(path: str) -> Transaction:
         raise CliError(f"{path}: envelope (hex) and signatures (public key hex: signature hex)")
     try:
         sigs = {bytes.fromhex(k): bytes.fromhex(v) for k, v in signatures.items()}
-        tx = _assemble(bytes.fromhex(envelope), sigs)
+        tx = Transaction.from_parts(bytes.fromhex(envelope), sigs)
     except (ValueError, TypeError, AttributeError) as e:
         raise CliError(f"{path}: not hex: {e}") from e
     except LedgerError as e:
@@ -202,11 +194,9 @@ def cmd_sign(args: argparse.Namespace) -> int:
     """Add ``--key``'s signature to a proposal file, after showing what it says."""
     tx = _read(args.file)
     key = load_key(args.key, args.password_env)
-    signatures = {s.public.raw: s.signature for s in tx.signatures}
-    if key.public.raw in signatures:
+    if key.public.key_id in tx.signer_keys:
         raise CliError(f"{args.file} already carries the signature of key {key.public.key_id}")
-    signatures[key.public.raw] = key.sign(Domain.TX, tx.chain, tx.id)
-    signed = _assemble(tx.env_bytes, signatures)
+    signed = tx.cosign(key)
     _describe(signed)
     _write(args.file if args.out is None else args.out, signed)
     return 0

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from ledger.crypto import SigningKey
 from ledger.encoding import decode, encode, sha256
+from ledger.errors import SchemaError
 from ledger.tx import Envelope, Transaction
 
 KEYS = sorted(
@@ -30,3 +33,18 @@ def test_decoded_wire_is_the_input_and_the_canonical_encoding() -> None:
         )
         as_bytearray: Any = bytearray(tx.wire)
         assert Transaction.decode(as_bytearray).wire == tx.wire
+
+
+def test_signatures_gathered_apart_make_the_transaction_all_sign_at_once() -> None:
+    env = Envelope("dg-ledger-test", "governance", KEYS[1].public.key_id, 3, {"n": 1}, 100)
+    together = Transaction.create(env, KEYS)
+    apart = Transaction.create(env, [KEYS[1]]).cosign(KEYS[2]).cosign(KEYS[0])
+    assert apart.wire == together.wire
+    parts = {s.public.raw: s.signature for s in apart.signatures}
+    assert Transaction.from_parts(apart.env_bytes, parts).wire == together.wire
+    with pytest.raises(SchemaError, match="signed already"):
+        apart.cosign(KEYS[0])
+    # Without the signer's own signature it is no transaction.
+    del parts[KEYS[1].public.raw]
+    with pytest.raises(SchemaError, match="signer"):
+        Transaction.from_parts(apart.env_bytes, parts)
