@@ -31,9 +31,8 @@ from ledger.votes import Certificate
 from node.audit import AuditReport, AuditSourceError, audit, blocks_from_node, blocks_from_store
 from node.chainfile import ChainFileError, read_chain_file
 from node.cli import CliError
-from node.cli_client import connect, failure
+from node.cli_client import connect
 from node.cli_verify import genesis_arg, store_path
-from node.client import ClientError
 
 Blocks = Iterator[tuple[Block, Certificate | None]]
 
@@ -120,12 +119,8 @@ def _store_blocks(directory: str, genesis: Genesis) -> Blocks:
 def _node_blocks(args: argparse.Namespace, genesis: Genesis) -> Blocks:
     if not args.key:
         raise CliError("--node needs --key: reads are signed requests by a member key")
-    client = connect(args)
-    with client:
-        try:
-            status = client.status()
-        except ClientError as e:
-            raise failure(e) from e
+    with connect(args) as client:
+        status = client.status_at_connect or {}
     if status.get("genesis") != genesis.hash.hex():
         raise CliError(f"the node at {args.node} runs another genesis: check --genesis")
     if client.key is None or client.node is None:  # connect() set both (--key was given)

@@ -238,12 +238,8 @@ def cmd_decide(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     """Print a node's status; exit 1 if it lacks a list in force or scheduled."""
-    client = connect(args)
-    with client:
-        try:
-            status = client.status()
-        except ClientError as e:
-            raise failure(e) from e
+    with connect(args) as client:
+        status = client.status_at_connect or {}
     if args.json:
         print(json.dumps(status, indent=2, sort_keys=True))
     else:

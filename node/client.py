@@ -109,6 +109,8 @@ class Client:
         self.key = key
         self.node = node
         """The node's name, which signed requests name (asked of ``/v1/status`` if not given)."""
+        self.status_at_connect: dict[str, Any] | None = None
+        """What ``/v1/status`` answered to :meth:`connect`."""
         self.expires_after = expires_after
         self._own_http = http is None
         self._http = http if http is not None else httpx.Client(timeout=timeout)
@@ -130,7 +132,7 @@ class Client:
         except ClientError:
             probe.close()
             raise
-        probe.chain, probe.node = chain, node
+        probe.chain, probe.node, probe.status_at_connect = chain, node, status
         return probe
 
     def close(self) -> None:
