@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 
 def _put(out: dict[str, Any], key: str, value: Any) -> None:
@@ -155,6 +155,18 @@ class InnerPackaging:
         }
 
 
+_EXTRAS: Final = (
+    ("codedVariantList", "coded_variant_list"),
+    ("isReportableQuantity", "is_reportable_quantity"),
+    ("inhalationZone", "inhalation_zone"),
+    ("endOfHoldingTime", "end_of_holding_time"),
+    ("fumigationDateTime", "fumigation_date_time"),
+    ("specialCertificateNumber", "special_certificate_number"),
+    ("additionalContainerCargoHandling", "additional_container_cargo_handling"),
+)
+"""Optional DCSA fields an item keeps as declared: (key, attribute)."""
+
+
 @dataclass(frozen=True, slots=True)
 class DangerousGoodsItem:
     """One dangerous-goods line of a container: the IMDG 5.4.1.4 transport information."""
@@ -242,31 +254,10 @@ class DangerousGoodsItem:
         ):
             if part is not None:
                 out[key] = part.to_value()
-        if self._has_extras():
-            for key, plain in (
-                ("codedVariantList", self.coded_variant_list),
-                ("isReportableQuantity", self.is_reportable_quantity),
-                ("inhalationZone", self.inhalation_zone),
-                ("endOfHoldingTime", self.end_of_holding_time),
-                ("fumigationDateTime", self.fumigation_date_time),
-                ("specialCertificateNumber", self.special_certificate_number),
-                ("additionalContainerCargoHandling", self.additional_container_cargo_handling),
-            ):
-                _put(out, key, plain)
+        for key, attr in _EXTRAS:
+            if (value := getattr(self, attr)) is not None:
+                out[key] = value
         return out
-
-    def _has_extras(self) -> bool:
-        # Most items carry none of these: skip building their list (every node
-        # encodes every item of every declaration).
-        return not (
-            self.coded_variant_list is None
-            and self.is_reportable_quantity is None
-            and self.inhalation_zone is None
-            and self.end_of_holding_time is None
-            and self.fumigation_date_time is None
-            and self.special_certificate_number is None
-            and self.additional_container_cargo_handling is None
-        )
 
 
 @dataclass(frozen=True, slots=True)
