@@ -9,8 +9,11 @@ State keys are UTF-8 paths; values are canonical encodings::
     validators                       the validator set in force
     gov/pending                      governance actions waiting for their height
     delegation/<org>/<forwarder>     {granted_at}
-    decl/<id>                        the declaration record (current version)
-    declv/<id>/<version:06d>         one version of the declaration's history
+    decl/<id>                        the declaration record: current status and version,
+                                     the version holding the current document, and its
+                                     vessel, voyage and containers
+    declv/<id>/<version:06d>         one version of the declaration's history (with its
+                                     document, for a submission or an amendment)
     tx/<tx id hex>                   the result of a committed transaction
     evidence/<hash hex>              committed evidence of misbehaviour
     idx/<kind>/<value>/<id>          indexes: vessel, container, status, org

@@ -135,11 +135,12 @@ class DeclarationReceiptModel(Strict):
 
 
 class DeclarationModel(Strict):
-    """A declaration: current record, every version with signer and time, and the receipt."""
+    """A declaration: current record and document, every version with signer and time, receipt."""
 
     id: str
     status: str
     record: dict[str, Any]
+    declaration: dict[str, Any]
     history: list[dict[str, Any]]
     receipt: DeclarationReceiptModel
 

@@ -305,7 +305,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 def render(doc: dict[str, Any]) -> list[str]:
     """The human view of a declaration document."""
     record = doc["record"]
-    body = record["declaration"]
+    body = doc["declaration"]
     transport = body.get("transport", {})
     lines = [
         f"{record['id']}: {record['status']} (version {record['version']}, block"

@@ -66,33 +66,19 @@ class Filters:
 
     def matches(self, record: Mapping[str, Any]) -> bool:
         """Whether a current declaration record satisfies every filter."""
-        doc = record["declaration"]
-        transport = doc.get("transport", {})
-        containers = {c.get("equipmentReference") for c in doc.get("containers", [])}
         return (
             (self.status is None or record["status"] == self.status)
             and (self.organisation is None or record["org"] == self.organisation)
-            and (self.vessel is None or transport.get("vesselIMONumber") == self.vessel)
-            and (self.voyage is None or transport.get("voyageNumber") == self.voyage)
-            and (self.container is None or self.container in containers)
+            and (self.vessel is None or record["vessel"] == self.vessel)
+            and (self.voyage is None or record["voyage"] == self.voyage)
+            and (self.container is None or self.container in record["containers"])
         )
 
 
 def summary(record: Mapping[str, Any]) -> dict[str, Any]:
     """What a list item shows of a declaration."""
-    doc = record["declaration"]
-    transport = doc.get("transport", {})
-    return {
-        "id": record["id"],
-        "status": record["status"],
-        "org": record["org"],
-        "version": record["version"],
-        "height": record["height"],
-        "updated_at": record["updated_at"],
-        "vessel": transport.get("vesselIMONumber", ""),
-        "voyage": transport.get("voyageNumber", ""),
-        "containers": [c.get("equipmentReference", "") for c in doc.get("containers", [])],
-    }
+    fields = ("id", "status", "org", "version", "height", "updated_at", "vessel", "voyage")
+    return {**{name: record[name] for name in fields}, "containers": list(record["containers"])}
 
 
 def list_declarations(

@@ -6,8 +6,9 @@ What :mod:`node.api_reads` answers and what :mod:`node.receipt` checks:
   index in the block, index in the log), its inclusion proof in the log at
   its block's ``log_size``, its result ``tx/<id>`` with a state proof at its
   block's ``state_root``, the block header and its commit certificate;
-* a declaration document: the current record and every version of its
-  history, with state proofs at the latest block's ``state_root`` of
+* a declaration document: the current record, the current declaration
+  document (that of the record's ``document`` version) and every version of
+  its history, with state proofs at the latest block's ``state_root`` of
   ``decl/<id>`` and, per version, of ``declv/<id>/<version>`` and of its
   transaction's result ``tx/<id>`` (in that order), and each version's
   transaction with its inclusion proof at the latest ``log_size``: one
@@ -276,6 +277,7 @@ class Prover:
             "id": decl_id,
             "status": record["status"],
             "record": hexed(record),
+            "declaration": history[record["document"] - 1]["declaration"],
             "history": history,
             "receipt": {
                 "kind": "declaration",

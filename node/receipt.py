@@ -21,7 +21,10 @@ receipt under ``headers``), it checks, and lists what it checked:
 5. every state value by its proof at the header's ``state_root``, and every
    value shown (record, history, result) is exactly the proven one; the
    history is complete (versions 1..n, each replacing the one before), and
-   each version was made by its transaction (signer, type, body).
+   each version was made by its transaction (signer, type, body); the
+   record's current document is the last version that carries one, the
+   document shown is that one, and the record's vessel, voyage and
+   containers are that document's.
 
 Any receipt altered anywhere fails with a :class:`ReceiptError` naming the
 JSON path and the check; the checks passed before it are in ``passed``.
@@ -44,6 +47,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from contracts.declaration import parse_declaration
+from contracts.declarations_tx import document_fields
 from contracts.errors import ContractError
 from contracts.lifecycle import DECISIONS
 from ledger.block import Header
@@ -177,7 +181,7 @@ def _verify(
     if body.get("kind") == "transaction":
         receipt, where = body, "$"
     else:
-        read_map(body, "$", ("id", "status", "record", "history", "receipt"))
+        read_map(body, "$", ("id", "status", "record", "declaration", "history", "receipt"))
         receipt, where = body["receipt"], "$.receipt"
         if type(receipt) is not dict or receipt.get("kind") != "declaration":
             raise MalformedReceipt(f"{where}.kind", "must be 'declaration' or 'transaction'")
@@ -477,6 +481,7 @@ def _declaration(
         f" {header.height}"
     )
     previous = None
+    documented = None
     for v in range(1, versions + 1):
         where = f"$.receipt.state[{2 * v - 1}]"
         key = f"declv/{decl_id}/{v:06d}"
@@ -494,14 +499,30 @@ def _declaration(
             f" transaction {tx.id.hex()}, proven"
         )
         previous = entry
+        if entry["declaration"] is not None:
+            documented = entry
     if previous is None or record.get("last_tx") != previous["tx"]:
         raise StateMismatch("$.record.last_tx", "is not the transaction of the last version")
     if record["status"] != previous["status"]:
         raise StateMismatch("$.record.status", "is not the status of the last version")
+    _current_document(document, record, documented)
     checks.append(
         f"history of {decl_id}: versions 1..{versions}, each replacing the one before;"
         f" the current record is version {versions}"
     )
+
+
+def _current_document(
+    document: Mapping[str, Any], record: Mapping[str, Any], documented: Mapping[str, Any] | None
+) -> None:
+    """The record's document is its last submitted or amended one, and the one shown."""
+    if documented is None or record.get("document") != documented["version"]:
+        raise StateMismatch("$.record.document", "is not the last version with a document")
+    current = documented["declaration"]
+    indexed = document_fields(current)
+    if {name: record.get(name) for name in indexed} != indexed:
+        raise StateMismatch("$.record", "its vessel, voyage or containers are not its document's")
+    _shown(document["declaration"], current, "$.declaration")
 
 
 def _version_made_by(

@@ -159,6 +159,35 @@ def test_amend_by_owner_then_decisions_start_again() -> None:
     assert view.get("idx/status/amended/D-1") == "D-1"
 
 
+def test_record_keeps_the_current_document_once_and_follows_amendments() -> None:
+    c = community()
+    submit(c)
+    record = c.engine.view().get("decl/D-1")
+    assert "declaration" not in record
+    assert (record["document"], record["vessel"], record["voyage"]) == (1, "9454436", "0AB12W")
+    assert record["containers"] == ["CSQU3054383"]
+    decide(c, "port-authority", "accepted")
+    view = c.engine.view()
+    assert view.get("declv/D-1/000002")["declaration"] is None
+    assert view.get("decl/D-1")["document"] == 1
+    amended = doc("D-1")
+    amended["transport"]["voyageNumber"] = "0AB13W"
+    amended["containers"][0]["equipmentReference"] = "MSCU1234566"
+    tx = c.tx("shipper-acme", "declaration.amend", {"id": "D-1", "declaration": amended})
+    assert c.block([tx])[0]["ok"]
+    view = c.engine.view()
+    record = view.get("decl/D-1")
+    assert (record["document"], record["voyage"], record["containers"]) == (
+        3,
+        "0AB13W",
+        ["MSCU1234566"],
+    )
+    assert view.get("idx/vessel/9454436/0AB12W/D-1") is None
+    assert view.get("idx/vessel/9454436/0AB13W/D-1") == "D-1"
+    assert view.get("idx/container/CSQU3054383/D-1") is None
+    assert view.get("idx/container/MSCU1234566/D-1") == "D-1"
+
+
 def test_amend_by_other_shipper_refused_but_delegated_forwarder_allowed() -> None:
     c = community()
     submit(c)

@@ -217,6 +217,15 @@ DECLARATION_CASES: Final[list[tuple[str, Mutation, type[ReceiptError], str]]] = 
     ("record status", _set(("record", "status"), "held"), StateMismatch, "$.record"),
     ("status shown", _set(("status",), "held"), StateMismatch, "$.status"),
     ("record field added", _set(("record", "note"), "x"), StateMismatch, "$.record"),
+    ("record's document", _set(("record", "document"), 2), StateMismatch, "$.record"),
+    # The current document shown.
+    (
+        "document shown",
+        _set(("declaration", "consignee", "partyName"), "SOMEONE ELSE"),
+        StateMismatch,
+        "$.declaration",
+    ),
+    ("document dropped", lambda d: d.pop("declaration"), MalformedReceipt, "$"),
     # The history.
     ("history signer org", _set(("history", 1, "org"), "customs"), StateMismatch, "$.history[1]"),
     (
