@@ -5,8 +5,10 @@ order is height order)::
 
     M chain            chain id (UTF-8)
     M genesis          genesis hash
+    M format           the store's layout (8 bytes, :data:`FORMAT`)
     M height           latest committed height (8 bytes)
     B <height:8>       block bytes
+    H <height:8>       that block's header bytes (a header without its block)
     C <height:8>       commit certificate of that block
     I <block hash>     height (8 bytes)
     T <tx id>          height (8) + index in block (4) + index in the log (8)
@@ -17,6 +19,15 @@ and written by :meth:`ChainStore.commit` as one atomic, fsynced batch: after
 a crash the store holds the last committed block or the one before, never a
 mix. A certificate stored with the tip is replaced by the canonical one the
 next block carries, so every node ends with the same bytes.
+
+``M format`` names the layout of the whole store, the state's records
+included. A store of another layout is refused when opened
+(:class:`~ledger.errors.IncompatibleStore`), never misread. The state layout
+is part of the rules (it decides the state roots in the headers), so a chain
+made under another layout is read by the version that made it; a node whose
+store alone is behind starts on a new data directory and catches up from
+peers. Layout 2 added ``H`` and the declaration records that name their
+document's version.
 """
 
 from __future__ import annotations
@@ -26,8 +37,9 @@ from dataclasses import dataclass
 
 import msgpack
 
-from ledger.block import Block
-from ledger.errors import CorruptStore, LedgerError, WrongChain
+from ledger.block import Block, Header
+from ledger.encoding import decode
+from ledger.errors import CorruptStore, IncompatibleStore, LedgerError, WrongChain
 from ledger.genesis import Genesis
 from ledger.kv import KVStore, Overlay
 from ledger.tx import Transaction
@@ -36,6 +48,8 @@ from ledger.votes import Certificate
 _CHAIN = b"Mchain"
 _GENESIS = b"Mgenesis"
 _HEIGHT = b"Mheight"
+_FORMAT = b"Mformat"
+FORMAT = 2
 _U64 = struct.Struct(">Q")
 _TXLOC = struct.Struct(">QIQ")
 
@@ -99,12 +113,25 @@ class ChainStore:
             if any(True for _ in kv.scan(b"", b"\xff" * 9)):
                 raise CorruptStore("store has records but no chain id")
             kv.write(
-                {_CHAIN: genesis.chain.encode(), _GENESIS: genesis.hash, _HEIGHT: _U64.pack(0)}
+                {
+                    _CHAIN: genesis.chain.encode(),
+                    _GENESIS: genesis.hash,
+                    _FORMAT: _U64.pack(FORMAT),
+                    _HEIGHT: _U64.pack(0),
+                }
             )
         elif chain != genesis.chain.encode():
             raise WrongChain(f"store belongs to chain {chain.decode(errors='replace')!r}")
         elif kv.get(_GENESIS) != genesis.hash:
             raise WrongChain("store was created from another genesis for this chain id")
+        raw = kv.get(_FORMAT)
+        found = 1 if raw is None else int.from_bytes(raw, "big")
+        if found != FORMAT:
+            raise IncompatibleStore(
+                f"the store is in layout {found}, this version reads layout {FORMAT} only:"
+                " use the dgledger version that wrote it, or start the node on a new data"
+                " directory to catch up from peers that run this version"
+            )
         self._height = self._read_height()
         self._check_tip()
 
@@ -118,6 +145,8 @@ class ChainStore:
         if self._height == 0:
             return
         block = self.block(self._height)
+        if self.header(self._height).hash != block.hash:
+            raise CorruptStore(f"header record of the latest block {self._height} disagrees")
         if self.certificate(self._height) is None:
             raise CorruptStore(f"no certificate for the latest block {self._height}")
         if self.kv.get(_h(b"B", self._height + 1)) is not None:
@@ -149,6 +178,21 @@ class ChainStore:
         if block.height != height:
             raise CorruptStore(f"record for height {height} holds block {block.height}")
         return block
+
+    def header(self, height: int) -> Header:
+        """The header of the block at ``height``, without reading the block."""
+        raw = self.kv.get(_h(b"H", height))
+        if raw is None:
+            if 1 <= height <= self._height:
+                raise CorruptStore(f"header {height} missing")
+            raise KeyError(height)
+        try:
+            header = Header.from_value(decode(raw))
+        except LedgerError as e:
+            raise CorruptStore(f"header {height} unreadable: {e}") from e
+        if header.height != height:
+            raise CorruptStore(f"record for height {height} holds header {header.height}")
+        return header
 
     def transaction(self, height: int, index: int) -> Transaction:
         """Transaction ``index`` of block ``height``, decoding none of the block's others.
@@ -199,6 +243,7 @@ class ChainStore:
         if certificate.height != height or certificate.block_hash != block.hash:
             raise CorruptStore("certificate is not for this block")
         overlay.put(_h(b"B", height), block.encode())
+        overlay.put(_h(b"H", height), block.header.encode())
         overlay.put(_h(b"C", height), certificate.encode())
         if block.last_commit is not None:
             overlay.put(_h(b"C", height - 1), block.last_commit.encode())

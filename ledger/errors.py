@@ -16,7 +16,8 @@
     │   └── ReplayError          replay found the first bad block or transaction
     └── StoreError               the store on disk
         ├── CorruptStore         missing or inconsistent records
-        └── WrongChain           the store belongs to another chain
+        ├── WrongChain           the store belongs to another chain
+        └── IncompatibleStore    the store was written in another layout
 
 Every error carries a stable machine-readable ``code`` so callers (HTTP, CLI,
 peers) can answer with it; the message is for people.
@@ -145,3 +146,9 @@ class WrongChain(StoreError):
     """The store was created for another chain."""
 
     code = "wrong_chain"
+
+
+class IncompatibleStore(StoreError):
+    """The store was written in a layout this version does not read."""
+
+    code = "incompatible_store"

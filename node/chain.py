@@ -82,7 +82,7 @@ class Chain:
             self.tip_time = self.genesis.time
             self.log_size = 0
         else:
-            header = self.store.block(self.store.height).header
+            header = self.store.header(self.store.height)
             self.state_root = header.state_root
             self.tip_hash = header.hash
             self.tip_time = header.time
@@ -94,7 +94,7 @@ class Chain:
     def _validators_at(self, height: int) -> ValidatorSet:
         if height <= 1:
             return self.genesis.validators
-        previous = self.store.block(height - 1).header.state_root
+        previous = self.store.header(height - 1).state_root
         return self._engine(Overlay(self.kv), previous).validators
 
     def _engine(self, overlay: Overlay, root: bytes) -> Engine:

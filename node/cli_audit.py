@@ -177,7 +177,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
     except httpx.HTTPError as e:
         raise CliError(f"cannot reach {args.node}: {e}: is the node running?") from e
     except LedgerError as e:
-        locked = args.data and isinstance(e, StoreError) and "lock" in str(e).lower()
+        # LevelDB's lock error is a plain StoreError; its subclasses name other faults.
+        locked = args.data and type(e) is StoreError and "lock" in str(e).lower()
         hint = ": is the node still running? stop it, or audit with --node" if locked else ""
         raise CliError(f"cannot read the chain: {e}{hint}") from e
     except OSError as e:

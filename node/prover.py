@@ -27,7 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
-from ledger.block import MAX_BLOCK_SIZE, Header
+from ledger.block import Header
 from ledger.encoding import decode
 from ledger.errors import LedgerError
 from ledger.kv import Overlay
@@ -108,11 +108,9 @@ class Prover:
         return self.chain.height
 
     def header(self, height: int) -> Header:
-        """The header of committed block ``height`` (decodes only what it needs)."""
+        """The header of committed block ``height``, from its own record (not the block)."""
         self._check_height(height)
-        raw = self.chain.store.block_bytes(height)
-        value = decode(raw, max_size=MAX_BLOCK_SIZE)
-        return Header.from_value(value["header"])
+        return self.chain.store.header(height)
 
     def _check_height(self, height: int) -> None:
         if not 1 <= height <= self.chain.height:

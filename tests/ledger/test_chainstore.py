@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import random
 import signal
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from ledger.chainstore import ChainStore
-from ledger.errors import CorruptStore, WrongChain
+from ledger.errors import CorruptStore, IncompatibleStore, WrongChain
 from ledger.genesis import Genesis
 from ledger.kv import KVStore, LevelDBKV, MemoryKV, Overlay
 from ledger.merkle_log import MerkleLog
@@ -43,6 +44,7 @@ def test_commit_and_read_back(backend: str, tmp_path: Path) -> None:
     assert store.height == 4
     for block in maker.blocks:
         assert store.block(block.height).encode() == block.encode()
+        assert store.header(block.height) == block.header
         assert store.height_of(block.hash) == block.height
         for i, tx in enumerate(block.txs):
             loc = store.tx_location(tx.id)
@@ -85,6 +87,38 @@ def test_corruption_is_reported_not_rebuilt(tmp_path: Path) -> None:
     store = ChainStore(kv, maker.genesis)
     with pytest.raises(CorruptStore, match="unreadable"):
         store.block(2)
+    kv.close()
+
+
+def test_header_records_are_checked(tmp_path: Path) -> None:
+    maker = make_chain(3)
+    kv = LevelDBKV(tmp_path / "db")
+    commit_all(kv, maker)
+    kv.write({b"H" + (2).to_bytes(8, "big"): maker.blocks[0].header.encode()})
+    store = ChainStore(kv, maker.genesis)
+    with pytest.raises(CorruptStore, match="holds header 1"):
+        store.header(2)
+    with pytest.raises(KeyError):
+        store.header(4)
+    forged = dataclasses.replace(maker.blocks[2].header, time=maker.blocks[2].header.time + 1)
+    kv.write({b"H" + (3).to_bytes(8, "big"): forged.encode()})
+    with pytest.raises(CorruptStore, match="header record of the latest block 3"):
+        ChainStore(kv, maker.genesis)
+    kv.write({b"H" + (3).to_bytes(8, "big"): None})
+    with pytest.raises(CorruptStore, match="header 3 missing"):
+        ChainStore(kv, maker.genesis)
+    kv.close()
+
+
+@pytest.mark.parametrize("layout", [None, (1).to_bytes(8, "big"), (3).to_bytes(8, "big")])
+def test_store_of_another_layout_refused(tmp_path: Path, layout: bytes | None) -> None:
+    maker = make_chain(2)
+    kv = LevelDBKV(tmp_path / "db")
+    commit_all(kv, maker)
+    kv.write({b"Mformat": layout})
+    with pytest.raises(IncompatibleStore, match="reads layout 2 only") as caught:
+        ChainStore(kv, maker.genesis)
+    assert caught.value.code == "incompatible_store"
     kv.close()
 
 
