@@ -7,7 +7,8 @@ order is height order)::
     M genesis          genesis hash
     M format           the store's layout (8 bytes, :data:`FORMAT`)
     M height           latest committed height (8 bytes)
-    B <height:8>       block bytes
+    B <height:8>       block bytes up to its transactions (see below)
+    X <height:8> <index:4>  wire bytes of transaction ``index`` of that block
     H <height:8>       that block's header bytes (a header without its block)
     C <height:8>       commit certificate of that block
     I <block hash>     height (8 bytes)
@@ -20,22 +21,26 @@ a crash the store holds the last committed block or the one before, never a
 mix. A certificate stored with the tip is replaced by the canonical one the
 next block carries, so every node ends with the same bytes.
 
+A block's canonical encoding is a map whose last entry is ``txs``, the
+array of its transactions' wire bytes. ``B`` keeps the encoding up to and
+including that array's header; each transaction is its own ``X`` record, so
+a receipt reads the one transaction it needs, not a block of megabytes, and
+the block's bytes are ``B`` followed by each ``X`` as a MessagePack binary.
+
 ``M format`` names the layout of the whole store, the state's records
 included. A store of another layout is refused when opened
 (:class:`~ledger.errors.IncompatibleStore`), never misread. The state layout
 is part of the rules (it decides the state roots in the headers), so a chain
 made under another layout is read by the version that made it; a node whose
 store alone is behind starts on a new data directory and catches up from
-peers. Layout 2 added ``H`` and the declaration records that name their
-document's version.
+peers. Layout 2 added ``H``, ``X`` and the declaration records that name
+their document's version.
 """
 
 from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-
-import msgpack
 
 from ledger.block import Block, Header
 from ledger.encoding import decode
@@ -51,6 +56,7 @@ _HEIGHT = b"Mheight"
 _FORMAT = b"Mformat"
 FORMAT = 2
 _U64 = struct.Struct(">Q")
+_U32 = struct.Struct(">I")
 _TXLOC = struct.Struct(">QIQ")
 
 
@@ -58,39 +64,17 @@ def _h(prefix: bytes, height: int) -> bytes:
     return prefix + _U64.pack(height)
 
 
-def _block_item(raw: bytes, height: int, index: int) -> bytes:
-    """The wire bytes of transaction ``index`` in the stored block ``raw``.
+def _bin_header(size: int) -> bytes:
+    """The MessagePack header of a binary of ``size`` bytes (shortest form, as canonical)."""
+    if size < 0x100:
+        return b"\xc4" + size.to_bytes(1, "big")
+    if size < 0x10000:
+        return b"\xc5" + size.to_bytes(2, "big")
+    return b"\xc6" + size.to_bytes(4, "big")
 
-    Walks the MessagePack map with msgpack's streaming reader, skipping what
-    it does not need; the block was checked canonical when it was committed,
-    and the transaction is checked again by its own decoding.
-    """
-    reader = msgpack.Unpacker(raw=False, max_buffer_size=len(raw))
-    reader.feed(raw)
-    found: bytes | None = None
-    try:
-        for _ in range(reader.read_map_header()):
-            key = reader.unpack()
-            if key == "header":
-                header = reader.unpack()
-                if type(header) is not dict or header.get("height") != height:
-                    raise CorruptStore(f"record for height {height} is not that block")
-            elif key == "txs":
-                count = reader.read_array_header()
-                if not 0 <= index < count:
-                    raise CorruptStore(f"block {height} has no transaction {index}")
-                for _ in range(index):
-                    reader.skip()
-                found = reader.unpack()
-                for _ in range(count - index - 1):
-                    reader.skip()
-            else:
-                reader.skip()
-    except (msgpack.UnpackException, ValueError) as e:
-        raise CorruptStore(f"block {height} unreadable: {e}") from e
-    if type(found) is not bytes:
-        raise CorruptStore(f"block {height} holds no transaction bytes at {index}")
-    return found
+
+def _tx_key(height: int, index: int) -> bytes:
+    return b"X" + _U64.pack(height) + _U32.pack(index)
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,13 +144,16 @@ class ChainStore:
         return self._height
 
     def block_bytes(self, height: int) -> bytes:
-        """Stored bytes of the block at ``height``."""
-        raw = self.kv.get(_h(b"B", height))
-        if raw is None:
+        """Canonical bytes of the block at ``height``."""
+        head = self.kv.get(_h(b"B", height))
+        if head is None:
             if 1 <= height <= self._height:
                 raise CorruptStore(f"block {height} missing")
             raise KeyError(height)
-        return raw
+        parts = [head]
+        for _, wire in self.kv.scan(_tx_key(height, 0), _h(b"X", height + 1)):
+            parts += (_bin_header(len(wire)), wire)
+        return b"".join(parts)
 
     def block(self, height: int) -> Block:
         """The block at ``height`` (``KeyError`` above the tip)."""
@@ -195,19 +182,16 @@ class ChainStore:
         return header
 
     def transaction(self, height: int, index: int) -> Transaction:
-        """Transaction ``index`` of block ``height``, decoding none of the block's others.
-
-        A receipt needs one transaction of a block of thousands: decoding and
-        checking all of them would cost a thousand times more, so the stored
-        block is walked (``header`` read, the other transactions skipped) and
-        only the transaction's own bytes are decoded and checked.
-        """
-        raw = self.block_bytes(height)
+        """Transaction ``index`` of block ``height``, read and decoded alone."""
+        wire = self.kv.get(_tx_key(height, index))
+        if wire is None:
+            if 1 <= height <= self._height:
+                raise CorruptStore(f"block {height} has no transaction {index}")
+            raise KeyError(height)
         try:
-            wire = _block_item(raw, height, index)
             return Transaction.decode(wire)
         except LedgerError as e:
-            raise CorruptStore(f"block {height} unreadable: {e}") from e
+            raise CorruptStore(f"transaction {index} of block {height} unreadable: {e}") from e
 
     def certificate_bytes(self, height: int) -> bytes | None:
         """Stored bytes of the certificate of the block at ``height``."""
@@ -242,7 +226,14 @@ class ChainStore:
             raise CorruptStore(f"block {height} does not follow the tip {self._height}")
         if certificate.height != height or certificate.block_hash != block.hash:
             raise CorruptStore("certificate is not for this block")
-        overlay.put(_h(b"B", height), block.encode())
+        raw = block.encode()
+        tail = b"".join(_bin_header(len(tx.wire)) + tx.wire for tx in block.txs)
+        # What block_bytes puts together again must be these very bytes.
+        if not raw.endswith(tail):
+            raise CorruptStore(f"block {height} does not end with its transactions")
+        overlay.put(_h(b"B", height), raw[: len(raw) - len(tail)])
+        for i, tx in enumerate(block.txs):
+            overlay.put(_tx_key(height, i), tx.wire)
         overlay.put(_h(b"H", height), block.header.encode())
         overlay.put(_h(b"C", height), certificate.encode())
         if block.last_commit is not None:

@@ -216,6 +216,8 @@ class Prover:
         if location is None:
             raise LedgerError(f"transaction {tx_id.hex()} is in the state but not in the store")
         tx = self.chain.store.transaction(location.height, location.index)
+        if tx.id != tx_id:
+            raise LedgerError(f"the store's index of transaction {tx_id.hex()} is wrong")
         return {
             "id": tx.id.hex(),
             "wire": b64(tx.wire),

@@ -56,12 +56,14 @@ import httpx  # noqa: E402
 import nacl.bindings  # noqa: E402
 
 from contracts.dgl_builtin import builtin_list  # noqa: E402
+from ledger.chainstore import ChainStore  # noqa: E402
 from ledger.crypto import Domain, SigningKey, sign_bytes  # noqa: E402
 from ledger.encoding import sha256  # noqa: E402
 from ledger.keyfile import load_signing_key  # noqa: E402
 from ledger.kv import LevelDBKV  # noqa: E402
 from node.auth import sign_request  # noqa: E402
 from node.client import Client  # noqa: E402
+from node.genesis_file import load_genesis  # noqa: E402
 from node.localnet import LocalNetwork, wait_for  # noqa: E402
 from node.traffic import TrafficGenerator  # noqa: E402
 
@@ -437,23 +439,26 @@ def extend(net: LocalNetwork, name: str, count: int) -> dict[str, Any]:
 # -- 8. identical chains ----------------------------------------------------------------------
 
 
+def _store(net_dir: Path, name: str) -> tuple[LevelDBKV, ChainStore]:
+    kv = LevelDBKV(net_dir / name / "data" / "chain", create=False)
+    return kv, ChainStore(kv, load_genesis(net_dir / "genesis.json"))
+
+
 def compare(net_dir: Path, a: str, b: str) -> dict[str, Any]:
     """Compare blocks and certificates of two stopped nodes, byte for byte."""
-    kva = LevelDBKV(net_dir / a / "data" / "chain", create=False)
-    kvb = LevelDBKV(net_dir / b / "data" / "chain", create=False)
+    kva, sa = _store(net_dir, a)
+    kvb, sb = _store(net_dir, b)
     try:
-        ha = int.from_bytes(kva.get(b"Mheight") or b"", "big")
-        hb = int.from_bytes(kvb.get(b"Mheight") or b"", "big")
-        top = min(ha, hb)
+        top = min(sa.height, sb.height)
         differ = []
         for h in range(1, top + 1):
-            k = h.to_bytes(8, "big")
-            if kva.get(b"B" + k) != kvb.get(b"B" + k):
+            if sa.block_bytes(h) != sb.block_bytes(h):
                 differ.append(f"block {h}")
             # The tip's certificate is each node's own until the next block fixes it.
-            if h < top and kva.get(b"C" + k) != kvb.get(b"C" + k):
+            if h < top and sa.certificate_bytes(h) != sb.certificate_bytes(h):
                 differ.append(f"certificate {h}")
-        return {"heights": [ha, hb], "compared": top, "identical": not differ, "differ": differ[:5]}
+        heights = [sa.height, sb.height]
+        return {"heights": heights, "compared": top, "identical": not differ, "differ": differ[:5]}
     finally:
         kva.close()
         kvb.close()
@@ -461,16 +466,11 @@ def compare(net_dir: Path, a: str, b: str) -> dict[str, Any]:
 
 def signed_declaration_bytes(net_dir: Path) -> float:
     """Mean wire size of the ``declaration.submit`` transactions of the first blocks."""
-    kv = LevelDBKV(net_dir / MAKERS[0] / "data" / "chain", create=False)
+    kv, store = _store(net_dir, MAKERS[0])
     try:
-        from ledger.block import Block
-
         sizes = []
-        for h in range(1, 4):
-            raw = kv.get(b"B" + h.to_bytes(8, "big"))
-            if raw is None:
-                break
-            sizes += [len(t.wire) for t in Block.decode(raw).txs if t.type == "declaration.submit"]
+        for h in range(1, min(3, store.height) + 1):
+            sizes += [len(t.wire) for t in store.block(h).txs if t.type == "declaration.submit"]
         return statistics.fmean(sizes)
     finally:
         kv.close()

@@ -18,9 +18,11 @@ from pathlib import Path
 import pytest
 
 from contracts.dgl_builtin import builtin_list
+from ledger.chainstore import ChainStore
 from ledger.keyfile import load_signing_key
 from ledger.kv import LevelDBKV
 from node.client import Client
+from node.genesis_file import load_genesis
 from node.localnet import LocalNetwork
 from node.traffic import TrafficGenerator
 
@@ -41,13 +43,11 @@ def _run(*args: str) -> str:
     return out.stdout
 
 
-def _records(path: Path, top: int) -> list[tuple[bytes | None, bytes | None]]:
+def _records(path: Path, genesis: Path, top: int) -> list[tuple[bytes, bytes | None]]:
     kv = LevelDBKV(path, create=False)
     try:
-        return [
-            (kv.get(b"B" + h.to_bytes(8, "big")), kv.get(b"C" + h.to_bytes(8, "big")))
-            for h in range(1, top + 1)
-        ]
+        store = ChainStore(kv, load_genesis(genesis))
+        return [(store.block_bytes(h), store.certificate_bytes(h)) for h in range(1, top + 1)]
     finally:
         kv.close()
 
@@ -136,8 +136,8 @@ def test_chain_of_20000_declarations(tmp_path: Path) -> None:
         assert took_part
         net.stop()
 
-    a = _records(net.directory / MAKERS[0] / "data" / "chain", top)
-    b = _records(net.directory / FRESH / "data" / "chain", top)
+    a = _records(net.directory / MAKERS[0] / "data" / "chain", net.genesis_path, top)
+    b = _records(net.directory / FRESH / "data" / "chain", net.genesis_path, top)
     # Every block, and every certificate but the tip's (each node holds its own
     # until the next block carries the canonical one), byte for byte.
     assert [x[0] for x in a] == [x[0] for x in b]
