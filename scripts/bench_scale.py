@@ -345,9 +345,11 @@ async def _readers(
     readers: int,
     seconds: float,
     next_target: Any,
-) -> tuple[list[float], int]:
+) -> tuple[list[float], int, dict[str, int]]:
     latencies: list[float] = []
     errors = 0
+    # A connection the node drops is counted and named, not the end of the run.
+    dropped: dict[str, int] = {}
     limits = httpx.Limits(max_connections=readers, max_keepalive_connections=readers)
     async with httpx.AsyncClient(base_url=url, timeout=30.0, limits=limits) as client:
         deadline = now() + seconds
@@ -363,7 +365,12 @@ async def _readers(
                 stamp[0] = max(time.time_ns() // 1_000_000, stamp[0] + 1)
                 headers = sign_request(key, chain, "GET", target, b"", stamp[0], node=node)
                 start = now()
-                response = await client.get(target, headers=headers)
+                try:
+                    response = await client.get(target, headers=headers)
+                except httpx.TransportError as e:
+                    errors += 1
+                    dropped[type(e).__name__] = dropped.get(type(e).__name__, 0) + 1
+                    continue
                 latencies.append((now() - start) * 1000)
                 if response.status_code != 200:
                     errors += 1
@@ -371,7 +378,7 @@ async def _readers(
                 cursor["last"] = response.json()
 
         await asyncio.gather(*(reader(random.Random(i)) for i in range(readers)))
-    return latencies, errors
+    return latencies, errors, dropped
 
 
 def reads(
@@ -405,10 +412,11 @@ def reads(
 
     out: dict[str, Any] = {}
     for label, target in (("declaration", one_declaration), ("list", one_page)):
-        lat, errors = asyncio.run(
+        lat, errors, dropped = asyncio.run(
             _readers(net.url(name), name, chain, key, readers, seconds, target)
         )
         out[label] = {
+            "dropped": dropped,
             "requests": len(lat),
             "errors": errors,
             "per_s": len(lat) / seconds,
@@ -601,8 +609,9 @@ def show(r: dict[str, Any]) -> None:
     for label, target in (("declaration", 20), ("list", 50)):
         x = r["reads"][label]
         print(
-            f"reads {label}: {x['requests']:,} requests, {x['per_s']:,.0f}/s, errors {x['errors']},"
-            f" p50 {x['p50_ms']:.1f} ms, p99 {x['p99_ms']:.1f} ms (target <= {target})"
+            f"reads {label}: {x['requests']:,} requests, {x['per_s']:,.0f}/s, errors {x['errors']}"
+            + (f" (connections dropped: {x['dropped']})" if x.get("dropped") else "")
+            + f", p50 {x['p50_ms']:.1f} ms, p99 {x['p99_ms']:.1f} ms (target <= {target})"
         )
     q = r.get("participation")
     if q is not None:
