@@ -143,14 +143,18 @@ class ChainStore:
         """Latest committed height (0 before block 1)."""
         return self._height
 
+    def _stored(self, key: bytes, height: int, what: str) -> bytes:
+        """Record ``key`` of block ``height``: absent at or below the tip, the store is corrupt."""
+        raw = self.kv.get(key)
+        if raw is None:
+            if 1 <= height <= self._height:
+                raise CorruptStore(f"{what} missing")
+            raise KeyError(height)
+        return raw
+
     def block_bytes(self, height: int) -> bytes:
         """Canonical bytes of the block at ``height``."""
-        head = self.kv.get(_h(b"B", height))
-        if head is None:
-            if 1 <= height <= self._height:
-                raise CorruptStore(f"block {height} missing")
-            raise KeyError(height)
-        parts = [head]
+        parts = [self._stored(_h(b"B", height), height, f"block {height}")]
         for _, wire in self.kv.scan(_tx_key(height, 0), _h(b"X", height + 1)):
             parts += (_bin_header(len(wire)), wire)
         return b"".join(parts)
@@ -168,11 +172,7 @@ class ChainStore:
 
     def header(self, height: int) -> Header:
         """The header of the block at ``height``, without reading the block."""
-        raw = self.kv.get(_h(b"H", height))
-        if raw is None:
-            if 1 <= height <= self._height:
-                raise CorruptStore(f"header {height} missing")
-            raise KeyError(height)
+        raw = self._stored(_h(b"H", height), height, f"header {height}")
         try:
             header = Header.from_value(decode(raw))
         except LedgerError as e:
@@ -183,11 +183,9 @@ class ChainStore:
 
     def transaction(self, height: int, index: int) -> Transaction:
         """Transaction ``index`` of block ``height``, read and decoded alone."""
-        wire = self.kv.get(_tx_key(height, index))
-        if wire is None:
-            if 1 <= height <= self._height:
-                raise CorruptStore(f"block {height} has no transaction {index}")
-            raise KeyError(height)
+        wire = self._stored(
+            _tx_key(height, index), height, f"transaction {index} of block {height}"
+        )
         try:
             return Transaction.decode(wire)
         except LedgerError as e:

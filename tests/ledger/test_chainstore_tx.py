@@ -55,7 +55,7 @@ def test_missing_or_garbled_transaction_record_is_a_corrupt_store() -> None:
     with pytest.raises(CorruptStore, match="unreadable"):
         store.transaction(2, 1)
     kv.write({key: None})
-    with pytest.raises(CorruptStore, match="no transaction 1"):
+    with pytest.raises(CorruptStore, match="transaction 1 of block 2 missing"):
         store.transaction(2, 1)
 
 
