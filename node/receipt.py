@@ -499,7 +499,7 @@ def _declaration(
             f" transaction {tx.id.hex()}, proven"
         )
         previous = entry
-        if entry["declaration"] is not None:
+        if entry.get("declaration") is not None:
             documented = entry
     if previous is None or record.get("last_tx") != previous["tx"]:
         raise StateMismatch("$.record.last_tx", "is not the transaction of the last version")
