@@ -116,6 +116,8 @@ DEFAULT_OPEN_FILES = 256
 """Table files LevelDB keeps open (``max_open_files``), which bounds its mapped memory."""
 DEFAULT_CACHE_BYTES = 64 << 20
 """LevelDB's cache of uncompressed blocks."""
+BLOOM_FILTER_BITS = 10
+"""Bits per key of the Bloom filter LevelDB writes in each table (about 1% false positives)."""
 
 
 class LevelDBKV(KVStore):
@@ -128,6 +130,14 @@ class LevelDBKV(KVStore):
     closed, and unmapped, when it leaves the open-file cache); a store read
     once from end to end needs only a few, and little block cache
     (``cache_bytes``).
+
+    Each table carries a Bloom filter of its keys, so a read skips the
+    tables that do not hold its key without reading their blocks: the state
+    tree's keys are hashes, spread over every level of a store of
+    gigabytes. On 3 million such keys (200 MB, 2026-11-23) a read of a
+    present key took 49 us instead of 58 - 72 us, of an absent one 23 us
+    instead of 61 us. Tables written without filters stay readable, and
+    get theirs when compaction rewrites them.
     """
 
     def __init__(
@@ -147,6 +157,7 @@ class LevelDBKV(KVStore):
                 lru_cache_size=cache_bytes,
                 write_buffer_size=16 << 20,
                 max_open_files=open_files,
+                bloom_filter_bits=BLOOM_FILTER_BITS,
             )
         except plyvel.Error as e:
             raise StoreError(f"cannot open LevelDB at {self.path}: {e}") from e
