@@ -261,11 +261,22 @@ class StateTree:
 
     def prove(self, key: bytes, *, root: bytes | None = None) -> StateProof:
         """A proof of the value or absence of ``key`` at ``root`` (default: the current root)."""
+        return self._prove(key, root)[1]
+
+    def proven(self, key: bytes, *, root: bytes | None = None) -> tuple[bytes | None, StateProof]:
+        """The value of ``key`` at ``root`` (None: absent) and its proof, from one walk."""
+        key_hash, proof = self._prove(key, root)
+        leaf = proof.leaf
+        if leaf is None or leaf.key_hash != key_hash:
+            return None, proof
+        return self._value(leaf.value_hash), proof
+
+    def _prove(self, key: bytes, root: bytes | None) -> tuple[bytes, StateProof]:
         key_hash = hashlib.sha256(_check_key(key)).digest()
         root = self._root if root is None else _check_root(root)
         siblings, node = self._walk(key_hash, root)
         leaf = None if node is None else StateLeaf(node[1], node[2])
-        return StateProof(tuple(siblings), leaf)
+        return key_hash, StateProof(tuple(siblings), leaf)
 
     # -- writing -----------------------------------------------------------
 

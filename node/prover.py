@@ -134,9 +134,7 @@ class Prover:
     def state(self, root: bytes, key: str) -> StateRead:
         """The value of ``key`` at ``root`` and its proof, as a receipt's state entry."""
         tree = StateTree(Overlay(self.chain.kv), root, cache=self.chain.cache)
-        raw_key = key.encode()
-        value = tree.get(raw_key, root=root)
-        proof = tree.prove(raw_key, root=root)
+        value, proof = tree.proven(key.encode(), root=root)
         entry = {
             "key": key,
             "value": None if value is None else value.hex(),
@@ -172,10 +170,10 @@ class Prover:
         validators = None
         if header.next_validators_hash != header.validators_hash:
             tree = StateTree(Overlay(self.chain.kv), header.state_root, cache=self.chain.cache)
-            value = tree.get(b"validators")
+            value, proof = tree.proven(b"validators")
             if value is None:
                 raise LedgerError(f"no validator set in the state of block {height}")
-            validators = (value, tree.prove(b"validators"))
+            validators = (value, proof)
         return HeaderLink(header, certificate, validators)
 
     def block_json(self, height: int) -> dict[str, Any]:

@@ -483,3 +483,21 @@ def test_bad_roots_and_missing_records() -> None:
     overlay.put(NODE_PREFIX + root, b"\x07" * 65)
     with pytest.raises(CorruptStore):
         StateTree(overlay, root)
+
+
+@given(histories)
+def test_proven_is_get_and_prove_in_one_walk(history: list[dict[bytes, bytes | None]]) -> None:
+    tree, _ = fresh_tree()
+    model: Model = {}
+    roots = []
+    for batch in history:
+        tree.update(batch)
+        apply_model(model, batch)
+        roots.append((tree.root, dict(model)))
+    # The latest root (read through the index by get) and every earlier one (walked).
+    for root, snapshot in roots:
+        for key in UNIVERSE + ABSENT:
+            value, proof = tree.proven(key, root=root)
+            assert value == snapshot.get(key) == tree.get(key, root=root)
+            assert proof == tree.prove(key, root=root)
+            verify_state_proof(root, key, value, proof)
