@@ -247,13 +247,19 @@ class MerkleLog:
         # Such a range is a subtree of every tree that contains it: the
         # perfect subtrees of the set bits of its length, left to right,
         # folded from the right.
-        pieces: list[bytes] = []
-        pos = start
         length = end - start
-        for level in range(length.bit_length() - 1, -1, -1):
-            if length >> level & 1:
-                pieces.append(self._node(level, pos >> level))
-                pos += 1 << level
+        pieces: list[bytes]
+        if end == self._size and length == end & ((1 << length.bit_length()) - 1):
+            # A range that ends the log and whose length is the low bits of
+            # the size: its subtrees are the last entries of the frontier.
+            pieces = self._stack[len(self._stack) - length.bit_count() :]
+        else:
+            pieces = []
+            pos = start
+            for level in range(length.bit_length() - 1, -1, -1):
+                if length >> level & 1:
+                    pieces.append(self._node(level, pos >> level))
+                    pos += 1 << level
         h = pieces[-1]
         for left in reversed(pieces[:-1]):
             h = node_hash(left, h)

@@ -68,6 +68,24 @@ def test_every_proof_of_small_logs() -> None:
     _check_everything(log, Tree(leaves))
 
 
+def test_proofs_at_the_current_size_read_the_frontier() -> None:
+    # Ranges that end the log come from the frontier in memory; every other
+    # range, and every proof at a past size, from the stored subtrees.
+    leaves = _leaves(70)
+    tree = Tree(leaves)
+    kv = MemoryKV()
+    log = MerkleLog.open(Overlay(kv))
+    for n, leaf in enumerate(leaves, start=1):
+        log.append(leaf)
+        root = tree.root(n)
+        for index in range(n):
+            assert log.inclusion_proof(index) == tree.inclusion_path(index, n)
+        for old in range(n + 1):
+            proof = log.consistency_proof(old)
+            assert proof == tree.consistency_path(old, n)
+            verify_consistency(old, n, tree.root(old), root, proof)
+
+
 def test_store_layout() -> None:
     # One record per perfect subtree, written once, plus the size.
     overlay = Overlay(MemoryKV())
