@@ -14,7 +14,7 @@ order is height order)::
     I <block hash>     height (8 bytes)
     T <tx id>          height (8) + index in block (4) + index in the log (8)
 
-The Merkle log (``L``) and the state tree (``N``, ``V``, ``K``) live in the
+The Merkle log (``L``) and the state tree (``N``, ``P``, ``V``, ``K``) live in the
 same store. Everything one block changes is staged in an :class:`Overlay`
 and written by :meth:`ChainStore.commit` as one atomic, fsynced batch: after
 a crash the store holds the last committed block or the one before, never a
@@ -34,7 +34,10 @@ is part of the rules (it decides the state roots in the headers), so a chain
 made under another layout is read by the version that made it; a node whose
 store alone is behind starts on a new data directory and catches up from
 peers. Layout 2 added ``H``, ``X`` and the declaration records that name
-their document's version.
+their document's version; layout 3 keeps the state tree's deep nodes under
+``P`` by position (:mod:`ledger.smt`), with the same blocks and state roots.
+A reader of blocks alone (an audit, an export: ``blocks_only``) also opens
+the layouts in :data:`BLOCK_LAYOUTS`, whose block records are the same.
 """
 
 from __future__ import annotations
@@ -54,7 +57,9 @@ _CHAIN = b"Mchain"
 _GENESIS = b"Mgenesis"
 _HEIGHT = b"Mheight"
 _FORMAT = b"Mformat"
-FORMAT = 2
+FORMAT = 3
+BLOCK_LAYOUTS = frozenset({2, 3})
+"""Layouts whose blocks, headers, certificates and indexes this version reads."""
 _U64 = struct.Struct(">Q")
 _U32 = struct.Struct(">I")
 _TXLOC = struct.Struct(">QIQ")
@@ -89,7 +94,12 @@ class TxLocation:
 class ChainStore:
     """Committed blocks of one chain over a :class:`KVStore`."""
 
-    def __init__(self, kv: KVStore, genesis: Genesis) -> None:
+    def __init__(self, kv: KVStore, genesis: Genesis, *, blocks_only: bool = False) -> None:
+        """The store of ``genesis``'s chain in ``kv``, created if ``kv`` is empty.
+
+        ``blocks_only``: the caller reads blocks and certificates, never the
+        state, so any layout of :data:`BLOCK_LAYOUTS` will do.
+        """
         self.kv = kv
         self.genesis = genesis
         chain = kv.get(_CHAIN)
@@ -110,7 +120,7 @@ class ChainStore:
             raise WrongChain("store was created from another genesis for this chain id")
         raw = kv.get(_FORMAT)
         found = 1 if raw is None else int.from_bytes(raw, "big")
-        if found != FORMAT:
+        if found != FORMAT and not (blocks_only and found in BLOCK_LAYOUTS):
             raise IncompatibleStore(
                 f"the store is in layout {found}, this version reads layout {FORMAT} only:"
                 " use the dgledger version that wrote it, or start the node on a new data"

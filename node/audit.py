@@ -143,7 +143,7 @@ def blocks_from_store(
         path, create=False, open_files=SEQUENTIAL_OPEN_FILES, cache_bytes=SEQUENTIAL_CACHE_BYTES
     )
     try:
-        store = ChainStore(kv, genesis)
+        store = ChainStore(kv, genesis, blocks_only=True)
         for height in range(1, store.height + 1):
             yield store.block(height), store.certificate(height)
     finally:

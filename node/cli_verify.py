@@ -201,7 +201,7 @@ def _export_from_store(directory: Path, genesis: Genesis, writer: _Counted) -> N
     except LedgerError as e:
         raise CliError(f"{e}: is the node still running? stop it, or use --node") from e
     try:
-        store = ChainStore(kv, genesis)
+        store = ChainStore(kv, genesis, blocks_only=True)
         for height in range(1, store.height + 1):
             cert = store.certificate_bytes(height)
             if cert is None:

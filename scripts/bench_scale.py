@@ -449,7 +449,7 @@ def extend(net: LocalNetwork, name: str, count: int) -> dict[str, Any]:
 
 def _store(net_dir: Path, name: str) -> tuple[LevelDBKV, ChainStore]:
     kv = LevelDBKV(net_dir / name / "data" / "chain", create=False)
-    return kv, ChainStore(kv, load_genesis(net_dir / "genesis.json"))
+    return kv, ChainStore(kv, load_genesis(net_dir / "genesis.json"), blocks_only=True)
 
 
 def compare(net_dir: Path, a: str, b: str) -> dict[str, Any]:

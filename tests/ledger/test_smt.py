@@ -12,10 +12,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ledger import smt
 from ledger.encoding import decode, encode
 from ledger.errors import CorruptStore, LedgerError, ProofError, SchemaError, TooLarge
 from ledger.kv import KVStore, LevelDBKV, MemoryKV, Overlay
 from ledger.smt import (
+    CLUSTER_DEPTH,
+    DEEP_NODE_PREFIX,
     EMPTY_ROOT,
     INDEX_ROOT_KEY,
     MAX_KEY_SIZE,
@@ -235,6 +238,63 @@ def test_a_batch_hashes_each_node_once() -> None:
     node_puts = [n for k, n in overlay.puts.items() if k.startswith(NODE_PREFIX)]
     assert len(node_puts) > 1000
     assert max(node_puts) == 1
+
+
+# -- node records: shallow under N, deep under P and their bucket ---------------------
+
+
+@pytest.fixture(params=[0, 1, 3, CLUSTER_DEPTH])
+def cluster_depth(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> int:
+    """The depth from which nodes go under ``P``: small ones make small trees cross it."""
+    monkeypatch.setattr(smt, "CLUSTER_DEPTH", request.param)
+    return int(request.param)
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(histories)
+def test_every_node_is_read_back_from_its_own_record(
+    cluster_depth: int, history: list[dict[bytes, bytes | None]]
+) -> None:
+    # Leaves move up and down as their neighbours come and go, across the
+    # cluster depth too; a tree with no cache must find every node of every
+    # root in the store, under the key its depth and position give.
+    kv = MemoryKV()
+    overlay = Overlay(kv)
+    tree = StateTree(overlay, EMPTY_ROOT)
+    model: Model = {}
+    roots = []
+    for batch in history:
+        tree.update(batch)
+        overlay.flush()
+        apply_model(model, batch)
+        roots.append((tree.root, dict(model)))
+        assert tree.root == naive_root(model)
+    for root, snapshot in roots:
+        cold = StateTree(Overlay(kv), root, cache=NodeCache(0))
+        for key in UNIVERSE + ABSENT:
+            value, proof = cold.proven(key)
+            assert value == snapshot.get(key)
+            verify_state_proof(root, key, value, proof)
+    prefixes = {key[:1] for key, _ in kv.scan(b"", b"\xff")}
+    if cluster_depth == 0 and model:
+        assert NODE_PREFIX not in prefixes
+    if cluster_depth == CLUSTER_DEPTH:
+        assert DEEP_NODE_PREFIX not in prefixes  # 41 keys never reach depth 16
+
+
+def test_deep_nodes_are_grouped_by_the_bucket_of_their_position() -> None:
+    tree, overlay = fresh_tree()
+    tree.update({b"key%d" % i: b"v" for i in range(200_000)})
+    deep = [k for k in overlay.pending if k[:1] == DEEP_NODE_PREFIX]
+    assert deep, "200,000 keys reach depth 16"
+    for record_key in deep:
+        record = overlay.pending[record_key]
+        if record is not None and record[0] == 0:  # a leaf: its bucket is its key's
+            assert record_key[1:3] == record[1:3]
 
 
 # -- proofs ----------------------------------------------------------------------------
