@@ -375,6 +375,8 @@ def _apply_batch(
     leaf_tag = LEAF_TAG
     internal_tag = INTERNAL_TAG
     key = node_key
+    cluster = CLUSTER_DEPTH
+    shallow = NODE_PREFIX
     # Leaves made or moved in this pass, with their records. A leaf's depth is
     # known only once it has a parent (a lone leaf moves up), so its record is
     # written then, by ``internal``, or at the end if it is the root.
@@ -394,15 +396,19 @@ def _apply_batch(
         # A new internal node; the placed leaves among its children are written here.
         record = internal_tag + left + right
         node_hash = sha256(record).digest()
-        put(key(node_hash, depth, path), record)
+        put(shallow + node_hash if depth < cluster else key(node_hash, depth, path), record)
         if caching:
             young[node_hash] = (False, left, right)
-        if placed:
-            bit = 1 << (255 - depth)
-            if left in placed:
-                put(key(left, depth + 1, path & ~bit), placed.pop(left))
-            if right in placed:
-                put(key(right, depth + 1, path | bit), placed.pop(right))
+        if left in placed:
+            if depth + 1 < cluster:
+                put(shallow + left, placed.pop(left))
+            else:
+                put(key(left, depth + 1, path & ~(1 << (255 - depth))), placed.pop(left))
+        if right in placed:
+            if depth + 1 < cluster:
+                put(shallow + right, placed.pop(right))
+            else:
+                put(key(right, depth + 1, path | (1 << (255 - depth))), placed.pop(right))
         return node_hash
 
     def join(left: bytes, right: bytes, depth: int, path: int) -> bytes:
