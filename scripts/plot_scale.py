@@ -4,10 +4,13 @@
 Run from the repository root::
 
     .venv/bin/python scripts/plot_scale.py run1.json [run2.json ...] --out docs/scale.png
+    .venv/bin/python scripts/plot_scale.py a.json b.json --labels "LAYOUT 2" "LAYOUT 3" --out p.png
 
 Each file's audit checkpoints (``--curve``) become points: transactions
 audited so far on the x axis; the audit rate (top panel) and the resident
-memory, total and anonymous (bottom panel). The PNG is drawn here, with
+memory, total and anonymous (bottom panel). Files given ``--labels`` are
+drawn as one series each under their label (letters, digits and spaces);
+without labels all points form one series. The PNG is drawn here, with
 ``zlib`` and a 5x7 bitmap font, so plotting needs no extra package.
 """
 
@@ -27,6 +30,11 @@ GREY: Color = (215, 215, 215)
 BLUE: Color = (31, 119, 180)
 ORANGE: Color = (230, 110, 20)
 GREEN: Color = (44, 160, 44)
+RED: Color = (214, 39, 40)
+PURPLE: Color = (148, 103, 189)
+BROWN: Color = (140, 86, 75)
+# Per series: the rate's and the total memory's colour, then the anonymous memory's.
+PALETTE: list[tuple[Color, Color]] = [(BLUE, GREEN), (ORANGE, PURPLE), (RED, BROWN)]
 
 # 5x7 glyphs, one string of 7 rows of 5 bits each, for the characters the labels use.
 FONT = {
@@ -212,49 +220,60 @@ def panel(
         canvas.text((left + right) // 2 - 180, bottom + 40, "TRANSACTIONS AUDITED")
 
 
+Points = list[tuple[float, float]]
+
+
+def audit_points(result: dict[str, object]) -> tuple[Points, Points, Points]:
+    """Rate, RSS and anonymous memory against transactions audited, from one run."""
+    audit = result["audit"]
+    assert isinstance(audit, dict)
+    # With --curve the last point is the end of the audit; without, only the end is known.
+    points = audit.get("curve") or [
+        {
+            "transactions": audit["report"]["transactions"],
+            "rate": audit["report"]["transactions"] / audit["seconds"],
+            "rss_mb": audit["peak_rss_mb"],
+        }
+    ]
+    rate = [(p["transactions"], p["rate"]) for p in points]
+    rss = [(p["transactions"], p["rss_mb"]) for p in points]
+    anon = [(p["transactions"], p["anon_mb"]) for p in points if "anon_mb" in p]
+    return rate, rss, anon
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command line entry point."""
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("runs", nargs="+", type=Path, help="bench_scale.py --json files")
+    p.add_argument("--labels", nargs="+", help="one series per file, under these names")
     p.add_argument("--out", type=Path, required=True)
     args = p.parse_args(argv)
-    rate: list[tuple[float, float]] = []
-    rss: list[tuple[float, float]] = []
-    anon: list[tuple[float, float]] = []
-    for path in args.runs:
-        result = json.loads(path.read_text(encoding="utf-8"))
-        audit = result["audit"]
-        # With --curve the last point is the end of the audit; without, only the end is known.
-        points = audit.get("curve") or [
-            {
-                "transactions": audit["report"]["transactions"],
-                "rate": audit["report"]["transactions"] / audit["seconds"],
-                "rss_mb": audit["peak_rss_mb"],
-            }
+    if args.labels and len(args.labels) != len(args.runs):
+        p.error("give one label per file")
+    if args.labels and len(args.labels) > len(PALETTE):
+        p.error(f"at most {len(PALETTE)} labelled files")
+    runs = [audit_points(json.loads(path.read_text(encoding="utf-8"))) for path in args.runs]
+    if not args.labels:
+        runs = [
+            (
+                [point for run in runs for point in run[0]],
+                [point for run in runs for point in run[1]],
+                [point for run in runs for point in run[2]],
+            )
         ]
-        for point in points:
-            rate.append((point["transactions"], point["rate"]))
-            rss.append((point["transactions"], point["rss_mb"]))
-            if "anon_mb" in point:
-                anon.append((point["transactions"], point["anon_mb"]))
-    x_max = max(x for x, _ in rate) * 1.05
+    names = [name.upper() for name in args.labels] if args.labels else ["DGLEDGER AUDIT"]
+    rate_series = []
+    memory_series = []
+    for name, (rate, rss, anon), (color, anon_color) in zip(names, runs, PALETTE, strict=False):
+        suffix = f" {name}" if args.labels else ""
+        rate_series.append((name, color, rate))
+        memory_series.append(("RSS" + suffix, color if args.labels else ORANGE, rss))
+        if anon:
+            memory_series.append(("ANONYMOUS" + suffix, anon_color, anon))
+    x_max = max(x for run in runs for x, _ in run[0]) * 1.05
     canvas = Canvas(1000, 760)
-    panel(
-        canvas,
-        (130, 60, 960, 330),
-        "AUDIT RATE (TX/S)",
-        x_max,
-        [("DGLEDGER AUDIT", BLUE, rate)],
-        x_label=False,
-    )
-    panel(
-        canvas,
-        (130, 420, 960, 690),
-        "AUDIT MEMORY (MB)",
-        x_max,
-        [("RSS", ORANGE, rss), ("ANONYMOUS", GREEN, anon)],
-        x_label=True,
-    )
+    panel(canvas, (130, 60, 960, 330), "AUDIT RATE (TX/S)", x_max, rate_series, x_label=False)
+    panel(canvas, (130, 420, 960, 690), "AUDIT MEMORY (MB)", x_max, memory_series, x_label=True)
     args.out.write_bytes(canvas.png())
     return 0
 
