@@ -175,7 +175,8 @@ def node_key(node_hash: bytes, depth: int, path: int) -> bytes:
         return NODE_PREFIX + node_hash
     bucket = path >> 240
     if depth < 16:
-        # Only a cluster depth below 16 (the tests') gets here: keep the position's bits.
+        # The position has fewer than 16 bits (only with a cluster depth
+        # below 16, as the tests set): the bits past it are zero.
         bucket &= 0xFFFF ^ ((1 << (16 - depth)) - 1)
     return DEEP_NODE_PREFIX + bucket.to_bytes(2, "big") + node_hash
 
@@ -399,6 +400,8 @@ def _apply_batch(
         put(shallow + node_hash if depth < cluster else key(node_hash, depth, path), record)
         if caching:
             young[node_hash] = (False, left, right)
+        # Written out for each child: a helper called here cost 0.6% more
+        # instructions per declaration and 1% per decision (bench_instructions.py).
         if left in placed:
             if depth + 1 < cluster:
                 put(shallow + left, placed.pop(left))
