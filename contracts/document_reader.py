@@ -3,9 +3,11 @@
 A :class:`Schema` maps each allowed key of an object to the attribute it
 fills and a :class:`Field`. :meth:`Reader.fields` walks only the keys present
 (unknown keys are reported by name, duplicates too), reads each field, then
-reports the required keys that are absent. A field's ``read`` returns the
-checked value, or records a :class:`Violation` and returns None; an object
-with any violation yields no record, so a placeholder never escapes.
+reports the required keys that are absent. An optional key whose value is
+JSON null is read as absent; a required one is refused as of the wrong type.
+A field's ``read`` returns the checked value, or records a
+:class:`Violation` and returns None; an object with any violation yields no
+record, so a placeholder never escapes.
 
 Speed matters (every node validates every declaration): a field may carry
 ``kind``, the exact type a good value has, and ``fast``, a C-level predicate
@@ -142,6 +144,7 @@ class Reader:
         start = len(self.out)
         specs = schema.fields
         out: dict[str, Any] = {}
+        nulls: set[str] | None = None  # optional keys given as null: read as absent
         for key, item in pairs:
             spec = specs.get(key)
             if spec is None:
@@ -153,7 +156,7 @@ class Reader:
                 )
                 continue
             attr, expected, fast, read = spec
-            if attr in out:
+            if attr in out or (nulls is not None and attr in nulls):
                 # Only a decoded JSON object (Pairs) can repeat a key.
                 self.add(
                     "json.duplicate_key",
@@ -162,6 +165,11 @@ class Reader:
                 )
             elif type(item) is expected and (fast is None or fast(item)):
                 out[attr] = item
+            elif item is None and key not in schema.required:
+                # Many JSON writers emit null for an empty optional field.
+                if nulls is None:
+                    nulls = set()
+                nulls.add(attr)
             else:
                 out[attr] = read(self, item, path, key)
         if not schema.required_attributes.issubset(out):

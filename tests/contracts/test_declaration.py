@@ -518,3 +518,70 @@ def test_dcsa_optional_fields_are_checked(field: str, bad: Any, code: str) -> No
     doc = valid_sample()
     item0(doc)[field] = bad
     assert violations(doc) == [(code, f"$.containers[0].dangerousGoods[0].{field}")]
+
+
+# --- JSON null --------------------------------------------------------------------------------
+
+
+def _object_keys(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """The path of every key of every object in ``value``."""
+    found: list[tuple[Any, ...]] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found.append((*path, key))
+            found += _object_keys(item, (*path, key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            found += _object_keys(item, (*path, i))
+    return found
+
+
+def _parent(doc: Any, path: tuple[Any, ...]) -> Any:
+    for step in path[:-1]:
+        doc = doc[step]
+    return doc
+
+
+def _outcome(doc: Doc) -> Any:
+    try:
+        return parse_declaration(doc)
+    except DeclarationInvalid as e:
+        return [(v.code, v.path, v.message) for v in e.violations]
+
+
+def test_null_in_an_optional_field_means_absent_and_in_a_required_one_is_named() -> None:
+    """Many JSON writers emit null for an empty optional field: such a document is read as
+    if the field were absent. A required field given as null is refused at its path."""
+    full = valid_sample()
+    item0(full).update(DCSA_VALUES)
+    paths = _object_keys(full)
+    optional = required = 0
+    for path in paths:
+        nulled, removed = copy.deepcopy(full), copy.deepcopy(full)
+        _parent(nulled, path)[path[-1]] = None
+        del _parent(removed, path)[path[-1]]
+        without = _outcome(removed)
+        if isinstance(without, Declaration):
+            assert _outcome(nulled) == without, path
+            optional += 1
+        else:
+            json_path = "$" + "".join(f"[{s}]" if isinstance(s, int) else f".{s}" for s in path)
+            assert ("field.missing", json_path, f"{path[-1]} is required") in without, path
+            found = _outcome(nulled)
+            assert isinstance(found, list), path
+            assert [(c, p) for c, p, _ in found] == [("field.type", json_path)], path
+            assert found[0][2].endswith("not null"), found
+            required += 1
+    assert optional > 20 and required > 10, (optional, required)
+
+
+def test_null_does_not_hide_a_duplicate_key_or_fill_an_array() -> None:
+    text = json.dumps(valid_sample()).replace(
+        '"EMSNumber": "F-E S-E",', '"EMSNumber": null, "EMSNumber": "F-E S-E",'
+    )
+    assert violations(text) == [
+        ("json.duplicate_key", "$.containers[0].dangerousGoods[0].EMSNumber")
+    ]
+    doc = valid_sample()
+    doc["containers"][0]["seals"] = [None]
+    assert codes(doc) == {"field.type"}
