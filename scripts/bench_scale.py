@@ -15,8 +15,9 @@ Steps, each timed on its own:
    ``scripts/make_chain.py`` in three validators' data directories, the
    fourth left empty;
 3. ``dgledger audit --data`` of the whole chain, as its own process: rate and
-   peak RSS (``--curve`` adds a second audit that reports rate and RSS as it
-   passes 100k, 250k, 500k and 1M transactions, for the plot);
+   peak RSS (with ``--curve``, instead: the same audit as ``node.audit.audit``
+   in a child process that also reports rate and RSS as it passes each of
+   ``CHECKPOINTS`` transactions, for the plot);
 4. catch-up: the three validators start, then the empty one; time until it
    holds the chain, then until a block carries its precommit;
 5. reads: ``--readers`` concurrent clients, each request freshly signed,
