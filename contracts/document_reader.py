@@ -207,7 +207,11 @@ def text(most: int) -> Field:
             return v
         return None
 
-    return Field(read, str, ok)
+    # Printable ASCII without surrounding spaces passes one C-level match;
+    # any other text (accents, say) goes through ``read`` and ``is_text``.
+    between = f"[ -~]{{0,{most - 2}}}" if most > 2 else ""
+    ascii_text = re.compile(f"[!-~](?:{between}[!-~])?" if most > 1 else "[!-~]")
+    return Field(read, str, ascii_text.fullmatch)
 
 
 def code(pattern: re.Pattern[str], code: str, what: str) -> Field:
@@ -262,7 +266,15 @@ def _date(r: Reader, v: Any, path: str, key: str) -> str | None:
     return None
 
 
-date: Final = Field(_date)
+# Days 1 - 28 exist in every month: a date (or date-time) with one of them
+# passes one C-level match; any other goes through ``_date`` and ``valid_date``.
+_COMMON_DATE: Final = re.compile(
+    r"(?!0000)[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])"
+    r"(?:T(?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9](?:\.[0-9]{1,9})?)?"
+    r"(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9]))?"
+)
+
+date: Final = Field(_date, str, _COMMON_DATE.fullmatch)
 """An ISO 8601 date, or a date-time with a zone."""
 
 

@@ -291,3 +291,47 @@ def test_the_35_classification_codes_of_class_1() -> None:
     assert len(class1) == 35
     assert {"1.3F", "1.2K", "1.1A", "1.5D"} <= class1
     assert not {"1.3A", "1.4A", "1.1S"} & class1
+
+
+@pytest.mark.parametrize("most", [1, 2, 3, 70, 250])
+@given(value=st.text(max_size=260) | st.text(string.printable, max_size=260))
+def test_text_fields_fast_check_agrees_with_the_full_one(most: int, value: str) -> None:
+    """A text field's C-level check may leave a good value to the full check, but never
+    takes one that the full check refuses; on ASCII it decides exactly as the full check."""
+    from contracts.document_reader import text
+
+    fast = text(most).fast
+    assert fast is not None
+    taken = fast(value) is not None and fast(value) is not False
+    if taken:
+        assert f.is_text(value, most)
+    if value.isascii():
+        assert taken == f.is_text(value, most)
+
+
+@given(
+    value=st.from_regex(
+        r"[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?"
+        r"(Z|[+-][0-9]{2}:[0-9]{2}))?",
+        fullmatch=True,
+    )
+    | st.text(max_size=40)
+)
+def test_date_fields_fast_check_never_takes_a_bad_date(value: str) -> None:
+    from contracts.document_reader import date
+
+    fast = date.fast
+    assert fast is not None
+    if fast(value):
+        assert f.valid_date(value) and len(value) <= 40
+
+
+def test_date_fields_fast_check_takes_common_dates() -> None:
+    from contracts.document_reader import date
+
+    assert date.fast is not None
+    for value in ("2026-11-28", "2026-12-02T18:00:00Z", "2026-01-01T00:00+01:00"):
+        assert date.fast(value), value
+    wide = "\uff12\uff10\uff12\uff16-01-01"  # full-width digits: not ASCII digits
+    for value in ("2026-02-29", "0000-01-01", "2026-13-01", "2026-01-01T24:00Z", wide):
+        assert not date.fast(value), value
