@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import string
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -335,3 +336,24 @@ def test_date_fields_fast_check_takes_common_dates() -> None:
     wide = "\uff12\uff10\uff12\uff16-01-01"  # full-width digits: not ASCII digits
     for value in ("2026-02-29", "0000-01-01", "2026-13-01", "2026-01-01T24:00Z", wide):
         assert not date.fast(value), value
+
+
+@given(
+    value=st.dictionaries(
+        st.sampled_from(["value", "unit", "other"]),
+        st.none()
+        | st.integers(-5, 5)
+        | st.sampled_from(["KGM", "LTR", "kgm", "1", "17200", "0.5", "05", "1.50", "0", "-1"])
+        | st.from_regex(r"[0-9.]{1,6}", fullmatch=True),
+        max_size=3,
+    )
+)
+def test_quantities_read_at_once_as_field_by_field(value: dict[str, Any]) -> None:
+    """The shortcut for plain quantity maps gives what the field-by-field read gives (a JSON
+    object decoded with its pairs always takes the field-by-field read)."""
+    from contracts.document_reader import Pairs, Reader, quantity
+
+    field = quantity(frozenset({"KGM", "LTR"}))
+    fast, full = Reader(), Reader()
+    assert field.read(fast, value, "$", "q") == field.read(full, Pairs(value.items()), "$", "q")
+    assert fast.out == full.out
