@@ -209,8 +209,7 @@ def text(most: int) -> Field:
 
     # Printable ASCII without surrounding spaces passes one C-level match;
     # any other text (accents, say) goes through ``read`` and ``is_text``.
-    between = f"[ -~]{{0,{most - 2}}}" if most > 2 else ""
-    ascii_text = re.compile(f"[!-~](?:{between}[!-~])?" if most > 1 else "[!-~]")
+    ascii_text = re.compile("[!-~]" if most == 1 else f"[!-~](?:[ -~]{{0,{most - 2}}}[!-~])?")
     return Field(read, str, ascii_text.fullmatch)
 
 
