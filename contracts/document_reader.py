@@ -412,17 +412,4 @@ def quantity(units: frozenset[str]) -> Field:
         "value",
         "unit",
     )
-    full = record(schema, Quantity).read
-    canonical = f.POSITIVE_DECIMAL.fullmatch
-
-    def read(r: Reader, v: Any, path: str, key: str) -> Any:
-        # A map of exactly a canonical value and a known unit (every quantity of a
-        # typical document) is built at once; anything else is read field by field.
-        if type(v) is dict and len(v) == 2:
-            value = v.get("value")
-            unit = v.get("unit")
-            if type(value) is str and type(unit) is str and unit in units and canonical(value):
-                return Quantity(value, unit)
-        return full(r, v, path, key)
-
-    return Field(read)
+    return record(schema, Quantity)

@@ -349,8 +349,8 @@ def test_date_fields_fast_check_takes_common_dates() -> None:
     )
 )
 def test_quantities_read_at_once_as_field_by_field(value: dict[str, Any]) -> None:
-    """The shortcut for plain quantity maps gives what the field-by-field read gives (a JSON
-    object decoded with its pairs always takes the field-by-field read)."""
+    """A quantity read from a map gives the same record and violations as one read from
+    the same JSON object decoded with its pairs."""
     from contracts.document_reader import Pairs, Reader, quantity
 
     field = quantity(frozenset({"KGM", "LTR"}))
