@@ -423,15 +423,19 @@ def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     return out
 
 
+def _parent(doc: Any, path: tuple[Any, ...]) -> Any:
+    """The container holding the last step of ``path``."""
+    for step in path[:-1]:
+        doc = doc[step]
+    return doc
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.data(), json_values)
 def test_mutated_sample_never_crashes_the_contract(data: st.DataObject, replacement: Any) -> None:
     doc = valid_sample()
     path = data.draw(st.sampled_from(_paths(doc)[1:]))
-    target = doc
-    for step in path[:-1]:
-        target = target[step]
-    target[path[-1]] = replacement
+    _parent(doc, path)[path[-1]] = replacement
     try:
         decl = validate(json.dumps(doc), LIST)
     except DeclarationInvalid as e:
@@ -523,25 +527,6 @@ def test_dcsa_optional_fields_are_checked(field: str, bad: Any, code: str) -> No
 # --- JSON null --------------------------------------------------------------------------------
 
 
-def _object_keys(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    """The path of every key of every object in ``value``."""
-    found: list[tuple[Any, ...]] = []
-    if isinstance(value, dict):
-        for key, item in value.items():
-            found.append((*path, key))
-            found += _object_keys(item, (*path, key))
-    elif isinstance(value, list):
-        for i, item in enumerate(value):
-            found += _object_keys(item, (*path, i))
-    return found
-
-
-def _parent(doc: Any, path: tuple[Any, ...]) -> Any:
-    for step in path[:-1]:
-        doc = doc[step]
-    return doc
-
-
 def _outcome(doc: Doc) -> Any:
     try:
         return parse_declaration(doc)
@@ -554,7 +539,7 @@ def test_null_in_an_optional_field_means_absent_and_in_a_required_one_is_named()
     if the field were absent. A required field given as null is refused at its path."""
     full = valid_sample()
     item0(full).update(DCSA_VALUES)
-    paths = _object_keys(full)
+    paths = [path for path in _paths(full) if path and isinstance(path[-1], str)]
     optional = required = 0
     for path in paths:
         nulled, removed = copy.deepcopy(full), copy.deepcopy(full)
