@@ -346,9 +346,9 @@ async def _readers(
     readers: int,
     seconds: float,
     next_target: Any,
-) -> tuple[list[float], int, dict[str, int]]:
+) -> tuple[list[float], dict[str, int], dict[str, int]]:
     latencies: list[float] = []
-    errors = 0
+    refused: dict[str, int] = {}
     # A connection the node drops is counted and named, not the end of the run.
     dropped: dict[str, int] = {}
     limits = httpx.Limits(max_connections=readers, max_keepalive_connections=readers)
@@ -357,7 +357,6 @@ async def _readers(
         stamp = [0]
 
         async def reader(rng: random.Random) -> None:
-            nonlocal errors
             cursor: dict[str, Any] = {}
             while now() < deadline:
                 target = next_target(rng, cursor)
@@ -369,17 +368,28 @@ async def _readers(
                 try:
                     response = await client.get(target, headers=headers)
                 except httpx.TransportError as e:
-                    errors += 1
-                    dropped[type(e).__name__] = dropped.get(type(e).__name__, 0) + 1
+                    name = f"{type(e).__name__} ({e})" if str(e) else type(e).__name__
+                    dropped[name] = dropped.get(name, 0) + 1
+                    continue
+                if response.status_code != 200:
+                    # Named by status and error code (a 429 is the node's per-key rate
+                    # limit); a refused request's latency is not a read's.
+                    name = f"{response.status_code} {_error_code(response)}"
+                    refused[name] = refused.get(name, 0) + 1
                     continue
                 latencies.append((now() - start) * 1000)
-                if response.status_code != 200:
-                    errors += 1
-                    continue
                 cursor["last"] = response.json()
 
         await asyncio.gather(*(reader(random.Random(i)) for i in range(readers)))
-    return latencies, errors, dropped
+    return latencies, refused, dropped
+
+
+def _error_code(response: httpx.Response) -> str:
+    """The stable code of an error answer, or ``?`` when the body is not one."""
+    try:
+        return str(response.json()["error"]["code"])
+    except (ValueError, KeyError, TypeError):
+        return "?"
 
 
 def reads(
@@ -413,13 +423,14 @@ def reads(
 
     out: dict[str, Any] = {}
     for label, target in (("declaration", one_declaration), ("list", one_page)):
-        lat, errors, dropped = asyncio.run(
+        lat, refused, dropped = asyncio.run(
             _readers(net.url(name), name, chain, key, readers, seconds, target)
         )
         out[label] = {
             "dropped": dropped,
             "requests": len(lat),
-            "errors": errors,
+            "errors": sum(refused.values()),
+            "refused": refused,
             "per_s": len(lat) / seconds,
             "p50_ms": pct(lat, 0.50),
             "p99_ms": pct(lat, 0.99),
@@ -610,7 +621,9 @@ def show(r: dict[str, Any]) -> None:
     for label, target in (("declaration", 20), ("list", 50)):
         x = r["reads"][label]
         print(
-            f"reads {label}: {x['requests']:,} requests, {x['per_s']:,.0f}/s, errors {x['errors']}"
+            f"reads {label}: {x['requests']:,} answered, {x['per_s']:,.0f}/s,"
+            f" refused {x['errors']}"
+            + (f" {x['refused']}" if x.get("refused") else "")
             + (f" (connections dropped: {x['dropped']})" if x.get("dropped") else "")
             + f", p50 {x['p50_ms']:.1f} ms, p99 {x['p99_ms']:.1f} ms (target <= {target})"
         )
