@@ -129,6 +129,18 @@ class ChainStore:
         self._height = self._read_height()
         self._check_tip()
 
+    def reader(self, kv: KVStore) -> ChainStore:
+        """This store read through ``kv``, a snapshot of its store taken at its height now.
+
+        Nothing is read or checked: the snapshot holds what this store has
+        committed. Only for reading; ``commit`` on it fails in the snapshot.
+        """
+        other = ChainStore.__new__(ChainStore)
+        other.kv = kv
+        other.genesis = self.genesis
+        other._height = self._height
+        return other
+
     def _read_height(self) -> int:
         raw = self.kv.get(_HEIGHT)
         if raw is None or len(raw) != 8:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import bisect
 import os
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -47,6 +48,15 @@ class KVStore(ABC):
     def close(self) -> None:
         """Release the store; further use is an error."""
 
+    @abstractmethod
+    def snapshot(self) -> KVStore:
+        """A read-only store of every key as it is now, unchanged by later writes.
+
+        Reads of one snapshot agree with each other while writers go on (from
+        other threads, too); ``write`` on it raises :class:`StoreError`.
+        Close it when done: an open LevelDB snapshot keeps the data it sees.
+        """
+
     def scan_prefix(self, prefix: bytes, *, reverse: bool = False) -> Iterator[tuple[bytes, bytes]]:
         """Pairs whose key starts with ``prefix``."""
         return self.scan(prefix, prefix_end(prefix), reverse=reverse)
@@ -73,6 +83,8 @@ class MemoryKV(KVStore):
         self._data: dict[bytes, bytes] = {}
         self._sorted: list[bytes] | None = []
         self._closed = False
+        # A batch is atomic to a snapshot taken from another thread, as in LevelDB.
+        self._lock = threading.Lock()
 
     def _live(self) -> None:
         if self._closed:
@@ -99,17 +111,35 @@ class MemoryKV(KVStore):
 
     def write(self, batch: Batch, *, sync: bool = True) -> None:
         self._live()
-        for key, value in batch.items():
-            if value is None:
-                if self._data.pop(key, None) is not None:
-                    self._sorted = None
-            else:
-                if key not in self._data:
-                    self._sorted = None
-                self._data[key] = bytes(value)
+        with self._lock:
+            for key, value in batch.items():
+                if value is None:
+                    if self._data.pop(key, None) is not None:
+                        self._sorted = None
+                else:
+                    if key not in self._data:
+                        self._sorted = None
+                    self._data[key] = bytes(value)
 
     def close(self) -> None:
         self._closed = True
+
+    def snapshot(self) -> KVStore:
+        self._live()
+        with self._lock:
+            return _MemorySnapshot(self._data)
+
+
+class _MemorySnapshot(MemoryKV):
+    """A copy of a :class:`MemoryKV`'s keys, read-only."""
+
+    def __init__(self, data: Mapping[bytes, bytes]) -> None:
+        super().__init__()
+        self._data = dict(data)
+        self._sorted = None
+
+    def write(self, batch: Batch, *, sync: bool = True) -> None:
+        raise StoreError("a snapshot is read-only")
 
 
 DEFAULT_OPEN_FILES = 256
@@ -190,6 +220,55 @@ class LevelDBKV(KVStore):
     def close(self) -> None:
         if not self._db.closed:
             self._db.close()
+
+    def snapshot(self) -> KVStore:
+        try:
+            return _LevelDBSnapshot(self._db.snapshot())
+        except (plyvel.Error, RuntimeError) as e:
+            raise StoreError(f"snapshot failed: {e}") from e
+
+
+class _LevelDBSnapshot(KVStore):
+    """Reads of a LevelDB snapshot (plyvel's, which releases the GIL in ``get``)."""
+
+    def __init__(self, snapshot: plyvel.Snapshot, *, owner: bool = True) -> None:
+        self._snapshot = snapshot
+        self._owner = owner
+        self._closed = False
+
+    def _live(self) -> None:
+        if self._closed:
+            raise StoreError("snapshot is closed")
+
+    def get(self, key: bytes) -> bytes | None:
+        self._live()
+        try:
+            return self._snapshot.get(key)  # type: ignore[no-any-return]
+        except (plyvel.Error, RuntimeError) as e:
+            raise StoreError(f"read failed: {e}") from e
+
+    def scan(
+        self, start: bytes, stop: bytes, *, reverse: bool = False
+    ) -> Iterator[tuple[bytes, bytes]]:
+        self._live()
+        try:
+            yield from self._snapshot.iterator(start=start, stop=stop, reverse=reverse)
+        except (plyvel.Error, RuntimeError) as e:
+            raise StoreError(f"scan failed: {e}") from e
+
+    def write(self, batch: Batch, *, sync: bool = True) -> None:
+        raise StoreError("a snapshot is read-only")
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            if self._owner:
+                self._snapshot.close()
+
+    def snapshot(self) -> KVStore:
+        # The same moment: a view of this snapshot that leaves it open when closed.
+        self._live()
+        return _LevelDBSnapshot(self._snapshot, owner=False)
 
 
 class Overlay:

@@ -25,9 +25,10 @@ ids 404 with a code; never a 500 for bad input.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
-from collections.abc import AsyncIterator
-from typing import Annotated, Any, Final, Literal
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated, Any, Final, Literal, TypeVar
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
@@ -45,6 +46,7 @@ from node.api_models import (
     NonceModel,
     TransactionReceiptModel,
 )
+from node.chain import ChainSnapshot
 from node.declaration_query import Filters, QueryError, list_declarations
 from node.prover import ProofRequestError, Prover
 from node.service import NodeService
@@ -55,6 +57,7 @@ INT64: Final = 2**63 - 1
 DECL_ID: Final = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
 
 router = APIRouter()
+T = TypeVar("T")
 
 
 def _node(request: Request) -> NodeService:
@@ -65,6 +68,25 @@ def _node(request: Request) -> NodeService:
 async def _signed(request: Request) -> NodeService:
     await request.app.state.authenticate(request)
     return _node(request)
+
+
+async def _read(node: NodeService, work: Callable[[ChainSnapshot], T]) -> T:
+    """``work`` on a snapshot of the committed chain taken now, run in a read thread.
+
+    The snapshot is taken here, on the event loop, between commits; the
+    answer is built off the loop, so consensus and other requests go on
+    while it is, and it stays consistent however many blocks commit.
+    """
+    snapshot = node.chain.snapshot()
+
+    def run() -> T:
+        # Only the thread that reads the snapshot closes it: closing it under a
+        # read would free what the read is using. One never run (the pool shut
+        # down first) is released when the store closes.
+        with snapshot:
+            return work(snapshot)
+
+    return await asyncio.get_running_loop().run_in_executor(node.readers, run)
 
 
 def _answer(e: ProofRequestError) -> ApiError:
@@ -112,7 +134,7 @@ async def transaction_receipt(
     node = await _signed(request)
     raw = bytes.fromhex(tx_id)
     try:
-        return Prover(node.chain).transaction(raw)
+        return await _read(node, lambda chain: Prover(chain).transaction(raw))
     except ProofRequestError as e:
         if raw in node.mempool:
             raise ApiError(404, "tx.pending", "the transaction is pending, not committed") from e
@@ -134,7 +156,7 @@ async def declaration(
     """Current record, history with signers and times, and the receipt proving both."""
     node = await _signed(request)
     try:
-        return Prover(node.chain).declaration(decl_id)
+        return await _read(node, lambda chain: Prover(chain).declaration(decl_id))
     except ProofRequestError as e:
         raise _answer(e) from e
 
@@ -161,7 +183,9 @@ async def declarations(
         filters = Filters(
             vessel, voyage, container, None if status is None else status.value, organisation
         )
-        return list_declarations(node.chain, filters, after=after, limit=limit)
+        return await _read(
+            node, lambda chain: list_declarations(chain, filters, after=after, limit=limit)
+        )
     except QueryError as e:
         raise ApiError(400, "request.invalid", e.message, e.path) from e
 
@@ -179,7 +203,7 @@ async def block(request: Request, height: Annotated[int, Path(ge=1, le=INT64)]) 
     """A committed block: header, transactions, carried and own certificates."""
     node = await _signed(request)
     try:
-        return Prover(node.chain).block_json(height)
+        return await _read(node, lambda chain: Prover(chain).block_json(height))
     except ProofRequestError as e:
         raise _answer(e) from e
 
@@ -217,24 +241,27 @@ async def blocks(
         raise ApiError(400, "request.invalid", "to must not be below from", "$.to")
     if last - from_ >= MAX_RANGE:
         raise ApiError(400, "request.invalid", f"at most {MAX_RANGE} blocks per request", "$.to")
-    prover = Prover(node.chain)
     media = "application/msgpack" if format == "msgpack" else "application/x-ndjson"
     return StreamingResponse(
-        _stream(prover, from_, min(last, tip), headers, format), media_type=media
+        _stream(node, from_, min(last, tip), headers, format), media_type=media
     )
 
 
 async def _stream(
-    prover: Prover, first: int, last: int, headers: bool, fmt: str
+    node: NodeService, first: int, last: int, headers: bool, fmt: str
 ) -> AsyncIterator[bytes]:
-    # Each chunk is read synchronously on the event loop (one consistent view of
-    # the store), then the loop is given back so consensus keeps running.
+    # Each chunk is read in a read thread from a snapshot of its own: committed
+    # blocks never change, and no snapshot is held while the client reads.
     for start in range(first, last + 1, STREAM_CHUNK):
-        chunk = []
-        for height in range(start, min(last, start + STREAM_CHUNK - 1) + 1):
-            chunk.append(_record(prover, height, headers, fmt))
-        yield b"".join(chunk)
-        await asyncio.sleep(0)
+        end = min(last, start + STREAM_CHUNK - 1)
+        yield await _read(
+            node, functools.partial(_chunk, first=start, last=end, headers=headers, fmt=fmt)
+        )
+
+
+def _chunk(chain: ChainSnapshot, *, first: int, last: int, headers: bool, fmt: str) -> bytes:
+    prover = Prover(chain)
+    return b"".join(_record(prover, height, headers, fmt) for height in range(first, last + 1))
 
 
 def _record(prover: Prover, height: int, headers: bool, fmt: str) -> bytes:
@@ -264,7 +291,7 @@ def _json_line(value: Any) -> bytes:
 )
 async def checkpoint(request: Request) -> dict[str, Any]:
     """The latest header and its commit certificate; no signature needed."""
-    return Prover(_node(request).chain).checkpoint()
+    return await _read(_node(request), lambda chain: Prover(chain).checkpoint())
 
 
 @router.get(
@@ -280,6 +307,6 @@ async def consistency(
 ) -> dict[str, Any]:
     """RFC 9162 consistency proof between two log sizes; no signature needed."""
     try:
-        return Prover(_node(request).chain).consistency(from_, to)
+        return await _read(_node(request), lambda chain: Prover(chain).consistency(from_, to))
     except ProofRequestError as e:
         raise _answer(e) from e

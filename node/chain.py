@@ -43,6 +43,37 @@ class Execution:
     next_validators: ValidatorSet
 
 
+@dataclass(frozen=True, slots=True)
+class ChainSnapshot:
+    """The committed chain at one moment, for readers on any thread.
+
+    Every read goes to one store snapshot taken with the height, so an
+    answer built from it is consistent however many blocks commit while it
+    is built. Close it when done (it is a context manager).
+    """
+
+    kv: KVStore
+    store: ChainStore
+    genesis: Genesis
+    cache: NodeCache
+    height: int
+    state_root: bytes
+
+    def view(self) -> StateView:
+        """A view of the state at this moment's tip."""
+        return StateView(StateTree(Overlay(self.kv), self.state_root, cache=self.cache))
+
+    def close(self) -> None:
+        """Release the store snapshot."""
+        self.kv.close()
+
+    def __enter__(self) -> ChainSnapshot:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 class Chain:
     """Committed chain plus speculative execution of the next block."""
 
@@ -112,6 +143,17 @@ class Chain:
     def view(self) -> StateView:
         """A view of the committed state for reading (cheaper than an engine)."""
         return StateView(StateTree(Overlay(self.kv), self.state_root, cache=self.cache))
+
+    def snapshot(self) -> ChainSnapshot:
+        """The committed chain as it is now, for reading on another thread.
+
+        Take it on the thread that commits (between commits, as everything
+        on the node's event loop is): the store snapshot and the height then
+        agree.
+        """
+        kv = self.kv.snapshot()
+        store = self.store.reader(kv)
+        return ChainSnapshot(kv, store, self.genesis, self.cache, self.height, self.state_root)
 
     def build_block(
         self,

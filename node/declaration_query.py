@@ -20,7 +20,7 @@ from typing import Any, Final
 
 from contracts.state import scan_index
 from ledger.kv import Overlay
-from node.chain import Chain
+from node.chain import ChainSnapshot
 
 SCAN_FACTOR: Final = 20
 MAX_SCAN: Final = 10_000
@@ -82,7 +82,7 @@ def summary(record: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def list_declarations(
-    chain: Chain, filters: Filters, *, after: str | None, limit: int
+    chain: ChainSnapshot, filters: Filters, *, after: str | None, limit: int
 ) -> dict[str, Any]:
     """One page of declarations matching ``filters``, in index key order."""
     prefix = filters.prefix()

@@ -18,8 +18,9 @@ What :mod:`node.api_reads` answers and what :mod:`node.receipt` checks:
   with a state proof of key ``validators`` at that header's ``state_root``,
   so a client holding genesis alone follows the validator set to any height.
 
-Everything here reads the committed store only and is synchronous: called
-from the event loop, one answer is one consistent snapshot of the chain.
+Everything here reads one :class:`~node.chain.ChainSnapshot` of the
+committed chain, so an answer is consistent while blocks commit, and may
+be built on any thread.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from ledger.merkle_log import MerkleLog
 from ledger.smt import StateTree
 from ledger.smt_proof import StateProof
 from ledger.votes import Certificate
-from node.chain import Chain
+from node.chain import ChainSnapshot
 from node.json_forms import b64, certificate_json, header_json, hexed, state_proof_json
 
 RECEIPT_VERSION: Final = 1
@@ -97,7 +98,7 @@ class HeaderLink:
 class Prover:
     """Builds receipts and proofs from one node's committed chain."""
 
-    def __init__(self, chain: Chain) -> None:
+    def __init__(self, chain: ChainSnapshot) -> None:
         self.chain = chain
 
     # ------------------------------------------------------------ basics

@@ -2,6 +2,9 @@
 
 Everything runs on one asyncio event loop (the HTTP server's), so the chain,
 the mempool and the consensus machine are only ever touched by one thread.
+The one exception is reading: the API builds its answers in
+:attr:`NodeService.readers` threads, each from a
+:class:`~node.chain.ChainSnapshot` taken on the loop.
 The consensus machine is driven by :meth:`NodeService._dispatch`, which
 carries out its actions in order: ``PersistSigned`` is fsynced before any
 later action of the same batch is carried out, so a signature is on disk
@@ -23,6 +26,7 @@ import signal
 import time
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,10 +76,19 @@ log = logging.getLogger("dgledger.node")
 
 MAX_EARLY_MESSAGES = 10_000
 EVIDENCE_TX_LIFETIME = 100
+"""Blocks an evidence transaction of this node stays valid for."""
 BUILD_SHARE = 0.3
 """Share of the propose timeout a proposer may spend building its block."""
 MIN_BLOCK_BUDGET = 100
-"""Blocks an evidence transaction of this node stays valid for."""
+"""Transactions a proposer may always propose, and the fewest whose build time is measured."""
+READ_THREADS = 2
+"""Threads that build read answers.
+
+Two: one read's store waits (LevelDB releases the GIL) overlap another's
+work, and the event loop, which runs consensus, competes with only two
+threads for the GIL. Four let fewer transactions commit under heavy reads,
+one served fewer list pages (``docs/benchmarks.md``).
+"""
 
 
 class StartupError(Exception):
@@ -179,6 +192,10 @@ class NodeService:
             self.verifier,
             MempoolLimits(limits.max_txs, limits.max_bytes, limits.max_per_signer),
         )
+        # Answers to reads (receipts, proofs, lists, block streams) are built here,
+        # each from a snapshot of the chain, off the event loop that runs consensus.
+        # LevelDB reads release the GIL, so a few threads overlap the store's waits.
+        self.readers = ThreadPoolExecutor(READ_THREADS, thread_name_prefix="read")
         self.metrics = Metrics()
         self.faults = Faults()
         self.transport = Transport(config.peers, self.faults)
@@ -309,6 +326,8 @@ class NodeService:
                 await task
         await self.transport.stop()
         self.verifier.close()
+        # Reads still running finish before the store closes under them.
+        self.readers.shutdown(wait=True, cancel_futures=True)
         self.kv.close()
 
     async def _status_loop(self) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -76,6 +78,63 @@ def test_closed_store_refuses(store: KVStore) -> None:
     store.close()
     with pytest.raises(StoreError):
         store.get(b"a")
+
+
+def test_snapshot_keeps_the_moment_it_was_taken(store: KVStore) -> None:
+    store.write({b"a": b"1", b"b": b"2"})
+    snap = store.snapshot()
+    store.write({b"a": b"changed", b"b": None, b"c": b"3"})
+    assert (snap.get(b"a"), snap.get(b"b"), snap.get(b"c")) == (b"1", b"2", None)
+    assert list(snap.scan(b"", b"\xff")) == [(b"a", b"1"), (b"b", b"2")]
+    assert [k for k, _ in snap.scan(b"", b"\xff", reverse=True)] == [b"b", b"a"]
+    assert store.get(b"a") == b"changed"
+    snap.close()
+
+
+def test_snapshot_is_read_only_and_closes(store: KVStore) -> None:
+    store.write({b"a": b"1"})
+    snap = store.snapshot()
+    with pytest.raises(StoreError, match="read-only"):
+        snap.write({b"a": b"2"})
+    assert store.get(b"a") == b"1"
+    # A snapshot of a snapshot is the same moment; closing it leaves the first open.
+    inner = snap.snapshot()
+    store.write({b"a": b"2"})
+    assert inner.get(b"a") == b"1"
+    inner.close()
+    assert snap.get(b"a") == b"1"
+    snap.close()
+    with pytest.raises(StoreError):
+        snap.get(b"a")
+    assert store.get(b"a") == b"2"
+
+
+def test_snapshots_agree_while_another_thread_writes(store: KVStore) -> None:
+    # The writer keeps a == b in every batch; a snapshot must never see them differ.
+    store.write({b"a": b"0", b"b": b"0"})
+    done = threading.Event()
+
+    def writer() -> None:
+        for i in range(1, 2001):
+            value = str(i).encode()
+            store.write({b"a": value, b"b": value}, sync=False)
+        done.set()
+
+    thread = threading.Thread(target=writer)
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads often, inside batches too
+    thread.start()
+    try:
+        while not done.is_set():
+            snap = store.snapshot()
+            a = snap.get(b"a")
+            assert snap.get(b"b") == a
+            assert [v for _, v in snap.scan(b"a", b"c")] == [a, a]
+            snap.close()
+    finally:
+        thread.join()
+        sys.setswitchinterval(interval)
+    assert store.get(b"a") == store.get(b"b") == b"2000"
 
 
 @settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
