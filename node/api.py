@@ -32,6 +32,14 @@ from node.peer_messages import MAX_BATCH, PeerMessageError, open_batch
 from node.service import NodeService
 
 MAX_WAIT_S = 60.0
+KEEP_ALIVE_S = 15
+"""How long the node keeps an idle HTTP connection open for the client's next request.
+
+Longer than clients keep an idle connection in their pools (httpx, which
+this project's client, peer transport and block sync use: 5 s). Were it
+equal, a client could send a request on a connection in the instant the
+node closes it, and the request would fail with a reset.
+"""
 MAX_NUMBER_DIGITS = 18
 """Longest decimal a size or height header/parameter may have (int() refuses past 4,300)."""
 

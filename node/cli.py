@@ -77,7 +77,7 @@ def cmd_node_start(args: argparse.Namespace) -> int:
     """Run a node in the foreground until interrupted."""
     import uvicorn
 
-    from node.api import create_app
+    from node.api import KEEP_ALIVE_S, create_app
     from node.config import ConfigError, load_config
     from node.genesis_file import GenesisFileError
     from node.logs import setup_logging
@@ -96,6 +96,7 @@ def cmd_node_start(args: argparse.Namespace) -> int:
         port=config.port,
         log_config=None,
         access_log=False,
+        timeout_keep_alive=KEEP_ALIVE_S,
         timeout_graceful_shutdown=5,
     )
     return 0

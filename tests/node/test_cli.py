@@ -18,11 +18,13 @@ import socket
 import struct
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+import httpx
 import pytest
 
 from contracts.checks import check_declaration
@@ -33,6 +35,7 @@ from ledger.block import Block
 from ledger.encoding import decode
 from ledger.keyfile import load_signing_key
 from ledger.votes import Certificate
+from node.api import KEEP_ALIVE_S
 from node.chainfile import MAGIC
 from node.client import Client, ClientError
 from node.genesis_file import load_genesis
@@ -721,3 +724,38 @@ def test_delegate_lets_a_forwarder_amend_until_revoked(net: Net) -> None:
     ok(dgledger("delegate", "forwarder-a", "--revoke", *net.as_("shipper-beta"), "--wait"))
     refused = dgledger("cancel", "DELEG-1", *net.as_("forwarder-a"), "--wait")
     assert refused.returncode != 0 and "role.not_allowed" in refused.stderr
+
+
+def _get(conn: socket.socket, path: str) -> bytes:
+    """One HTTP/1.1 GET on an open connection; the status line of its answer (b"" if closed)."""
+    conn.sendall(f"GET {path} HTTP/1.1\r\nHost: node\r\n\r\n".encode())
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return b""
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    length = next(
+        int(v) for k, _, v in (h.partition(b":") for h in lines) if k.lower() == b"content-length"
+    )
+    while len(body) < length:
+        body += conn.recv(65536)
+    return lines[0]
+
+
+def test_an_idle_connection_outlives_the_clients_pool(net: Net) -> None:
+    # httpx keeps an idle connection 5 s (the project's client, peer transport and
+    # block sync all use it). A node that closed idle connections as soon could
+    # close one as a client reuses it; the node must still answer after that long.
+    idle = httpx.Limits().keepalive_expiry
+    assert idle is not None and idle < KEEP_ALIVE_S
+    host, _, port = net.url().removeprefix("http://").rpartition(":")
+    with socket.create_connection((host, int(port)), timeout=10) as conn:
+        assert _get(conn, "/healthz") == b"HTTP/1.1 200 OK"
+        time.sleep(idle + 1)  # the idle time under test, not a wait for something to happen
+        try:
+            assert _get(conn, "/healthz") == b"HTTP/1.1 200 OK"
+        except ConnectionError as e:
+            raise AssertionError(f"the node closed a connection idle for {idle + 1} s: {e}") from e
