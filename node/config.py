@@ -37,6 +37,11 @@
     max_body_bytes = 1048576
     rate_per_key = 200                  # requests per second per key, burst of 2x
 
+    [store]
+    open_files = 256                    # LevelDB table files kept open (74 - 50000):
+                                        # more serve reads of a big chain faster, and
+                                        # keep more of the store mapped in memory
+
 Relative paths are relative to the configuration file. Unknown sections
 or keys are errors, so a typo never silently falls back to a default.
 """
@@ -50,6 +55,7 @@ from typing import Any, Final
 from urllib.parse import urlsplit
 
 from contracts.dgl_builtin import BUILTIN
+from ledger.kv import DEFAULT_OPEN_FILES
 
 MAX_CONFIG_SIZE: Final = 256 * 1024
 ZERO_ALLOWED: Final = frozenset(
@@ -102,6 +108,17 @@ class ApiConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class StoreConfig:
+    """How the node's LevelDB store is opened."""
+
+    open_files: int = DEFAULT_OPEN_FILES
+
+
+OPEN_FILES_RANGE: Final = (74, 50_000)
+"""What LevelDB accepts for ``max_open_files`` (it would clip anything else silently)."""
+
+
+@dataclass(frozen=True, slots=True)
 class NodeConfig:
     """Everything a node needs to start."""
 
@@ -120,6 +137,7 @@ class NodeConfig:
     mempool: MempoolConfig = field(default_factory=MempoolConfig)
     api: ApiConfig = field(default_factory=ApiConfig)
     dgl_extra: tuple[str, ...] = ()
+    store: StoreConfig = field(default_factory=StoreConfig)
 
 
 MAX_EXTRA_LISTS: Final = 16
@@ -162,7 +180,7 @@ def load_config(path: str | Path) -> NodeConfig:
         raise ConfigError(f"{path}: not valid TOML: {e}") from e
     except RecursionError as e:  # arrays or tables nested deeper than the parser's stack
         raise ConfigError(f"{path}: not valid TOML: nested too deeply") from e
-    unknown = set(raw) - {"node", "peers", "consensus", "mempool", "api"}
+    unknown = set(raw) - {"node", "peers", "consensus", "mempool", "api", "store"}
     if unknown:
         raise ConfigError(f"{path}: unknown section {sorted(unknown)[0]!r}")
     node = raw.get("node")
@@ -223,6 +241,10 @@ def load_config(path: str | Path) -> NodeConfig:
         raise ConfigError(
             f"{path}: [node] dgl_extra must be a list of at most {MAX_EXTRA_LISTS} file names"
         )
+    store = _section(StoreConfig, raw.get("store", {}), "store", path)
+    low, high = OPEN_FILES_RANGE
+    if not low <= store.open_files <= high:
+        raise ConfigError(f"{path}: [store] open_files must be {low} to {high}")
     return NodeConfig(
         path=path,
         name=text("name"),
@@ -239,6 +261,7 @@ def load_config(path: str | Path) -> NodeConfig:
         mempool=_section(MempoolConfig, raw.get("mempool", {}), "mempool", path),
         api=_section(ApiConfig, raw.get("api", {}), "api", path),
         dgl_extra=tuple(_list_path(base, e) for e in extra),
+        store=store,
     )
 
 

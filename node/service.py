@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import resource
 import signal
 import time
 from collections import deque
@@ -81,6 +82,8 @@ BUILD_SHARE = 0.3
 """Share of the propose timeout a proposer may spend building its block."""
 MIN_BLOCK_BUDGET = 100
 """Transactions a proposer may always propose, and the fewest whose build time is measured."""
+FILES_FOR_CONNECTIONS = 256
+"""Open files a node keeps for sockets and its own files, beside the store's tables."""
 READ_THREADS = 2
 """Threads that build read answers.
 
@@ -137,6 +140,20 @@ def load_lists(config: NodeConfig, genesis: Genesis) -> dict[bytes, DangerousGoo
     return lists
 
 
+def check_open_files(open_files: int, limit: int) -> None:
+    """Refuse a store that could not open its tables beside the node's connections.
+
+    ``limit`` is the process's soft limit of open files (``ulimit -n``). Past
+    it, LevelDB would fail a read long after start, and the node with it.
+    """
+    if limit != resource.RLIM_INFINITY and open_files + FILES_FOR_CONNECTIONS > limit:
+        raise StartupError(
+            f"[store] open_files = {open_files} and {FILES_FOR_CONNECTIONS} files for"
+            f" connections exceed this process's limit of {limit} open files: raise"
+            " the limit (ulimit -n) or lower open_files"
+        )
+
+
 def load_node_key(config: NodeConfig) -> SigningKey:
     """The node's key, decrypted with the password from the named environment variable."""
     password = None
@@ -180,9 +197,11 @@ class NodeService:
         self.lists = load_lists(config, self.genesis)
         self.key = load_node_key(config)
         self.verifier = Verifier()
+        open_files = config.store.open_files
+        check_open_files(open_files, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
         config.data_dir.mkdir(parents=True, exist_ok=True)
         try:
-            self.kv = LevelDBKV(config.data_dir / "chain")
+            self.kv = LevelDBKV(config.data_dir / "chain", open_files=open_files)
             self.chain = Chain(self.kv, self.genesis, self.lists, self.verifier)
         except LedgerError as e:
             raise StartupError(f"store {config.data_dir}: {e}") from e

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final
@@ -17,10 +18,11 @@ import pytest
 
 from ledger.crypto import SigningKey
 from ledger.keyfile import load_signing_key, save_signing_key
+from ledger.kv import DEFAULT_OPEN_FILES
 from node.config import MAX_CONFIG_SIZE, ConfigError, load_config
 from node.genesis_file import MAX_FILE, GenesisFileError, genesis_from_json, load_genesis
 from node.network import init_network
-from node.service import NodeService, StartupError
+from node.service import NodeService, StartupError, check_open_files
 
 GOOD: Final = """\
 [node]
@@ -142,6 +144,10 @@ def test_too_large_not_toml_not_utf8(tmp_path: Path) -> None:
         ),
         ('url = "http://127.0.0.1:7101/"', "url = 7101", "peers[0] name and url must be non-empty"),
         ('name = "port-authority"\n', "", "peers[0] must have exactly name and url"),
+        ("[api]", "[store]\nopen_files = 73\n[api]", "[store] open_files must be 74 to 50000"),
+        ("[api]", "[store]\nopen_files = 50001\n[api]", "[store] open_files must be 74 to"),
+        ("[api]", '[store]\nopen_files = "all"\n[api]', "[store] open_files must be a positive"),
+        ("[api]", "[store]\ncache = 1\n[api]", "[store] unknown key 'cache'"),
     ],
 )
 def test_bad_setting_is_named(tmp_path: Path, old: str, new: str, expected: str) -> None:
@@ -159,6 +165,22 @@ def test_zero_is_allowed_where_it_means_no_wait(tmp_path: Path) -> None:
         0,
         0,
     )
+
+
+def test_store_open_files(tmp_path: Path) -> None:
+    assert load_config(write(tmp_path, GOOD)).store.open_files == DEFAULT_OPEN_FILES
+    text = GOOD.replace("[api]", "[store]\nopen_files = 4000\n\n[api]")
+    assert load_config(write(tmp_path, text)).store.open_files == 4000
+
+
+def test_open_files_must_fit_the_process_limit() -> None:
+    check_open_files(DEFAULT_OPEN_FILES, 1024)
+    check_open_files(50_000, resource.RLIM_INFINITY)
+    with pytest.raises(StartupError, match=r"open_files = 4000 .* limit of 1024 open files"):
+        check_open_files(4000, 1024)
+    # The files for connections count too.
+    with pytest.raises(StartupError, match="ulimit -n"):
+        check_open_files(800, 1024)
 
 
 def test_peer_named_twice_is_refused(tmp_path: Path) -> None:
@@ -278,6 +300,14 @@ def test_world_readable_key_is_refused(start_config: Path) -> None:
     message = start_refusal(start_config)
     assert str(start_config.parent / "node-key.pem") in message
     assert "chmod 600" in message
+
+
+def test_open_files_over_the_process_limit_is_refused(
+    start_config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    start_config.write_text(start_config.read_text() + "\n[store]\nopen_files = 2000\n")
+    monkeypatch.setattr(resource, "getrlimit", lambda _: (1024, 4096))
+    assert "open_files = 2000" in start_refusal(start_config)
 
 
 def test_missing_or_wrong_key_is_refused(start_config: Path) -> None:
