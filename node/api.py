@@ -26,6 +26,7 @@ from ledger.errors import LedgerError
 from ledger.tx import MAX_TX_SIZE, Transaction
 from node.api_models import SUBMIT_BODY, SUBMIT_DOC
 from node.auth import AuthError, Caller, RequestVerifier
+from node.chain import ChainSnapshot
 from node.mempool import Rejected
 from node.metrics import render_metrics
 from node.peer_messages import MAX_BATCH, PeerMessageError, open_batch
@@ -42,6 +43,17 @@ node closes it, and the request would fail with a reset.
 """
 MAX_NUMBER_DIGITS = 18
 """Longest decimal a size or height header/parameter may have (int() refuses past 4,300)."""
+
+
+def _peer_blocks(chain: ChainSnapshot, start: int, count: int) -> bytes:
+    """Blocks ``start``.. (at most ``count``, up to the tip) with certificates, as one list."""
+    items = []
+    for h in range(start, min(chain.height, start + count - 1) + 1):
+        cert = chain.store.certificate_bytes(h)
+        if cert is None:
+            break
+        items.append([chain.store.block_bytes(h), cert])
+    return encode(items)
 
 
 class ApiError(Exception):
@@ -244,14 +256,9 @@ def create_app(node: NodeService) -> FastAPI:
         if not 1 <= count <= 1000:
             raise ApiError(400, "request.invalid", "count must be 1..1000", "$.count")
         start = int(start_text)
-        end = min(node.chain.height, start + count - 1)
-        items = []
-        for h in range(start, end + 1):
-            cert = node.chain.store.certificate_bytes(h)
-            if cert is None:
-                break
-            items.append([node.chain.store.block_bytes(h), cert])
-        return Response(encode(items), media_type="application/msgpack")
+        # Up to a thousand blocks: read and encoded in a read thread, off the loop.
+        body = await node.read(lambda chain: _peer_blocks(chain, start, count))
+        return Response(body, media_type="application/msgpack")
 
     # -------------------------------------------------------- client routes
 

@@ -24,11 +24,10 @@ ids 404 with a code; never a 500 for bad input.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import json
-from collections.abc import AsyncIterator, Callable
-from typing import Annotated, Any, Final, Literal, TypeVar
+from collections.abc import AsyncIterator
+from typing import Annotated, Any, Final, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
@@ -57,7 +56,6 @@ INT64: Final = 2**63 - 1
 DECL_ID: Final = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
 
 router = APIRouter()
-T = TypeVar("T")
 
 
 def _node(request: Request) -> NodeService:
@@ -68,25 +66,6 @@ def _node(request: Request) -> NodeService:
 async def _signed(request: Request) -> NodeService:
     await request.app.state.authenticate(request)
     return _node(request)
-
-
-async def _read(node: NodeService, work: Callable[[ChainSnapshot], T]) -> T:
-    """``work`` on a snapshot of the committed chain taken now, run in a read thread.
-
-    The snapshot is taken here, on the event loop, between commits; the
-    answer is built off the loop, so consensus and other requests go on
-    while it is, and it stays consistent however many blocks commit.
-    """
-    snapshot = node.chain.snapshot()
-
-    def run() -> T:
-        # Only the thread that reads the snapshot closes it: closing it under a
-        # read would free what the read is using. One never run (the pool shut
-        # down first) is released when the store closes.
-        with snapshot:
-            return work(snapshot)
-
-    return await asyncio.get_running_loop().run_in_executor(node.readers, run)
 
 
 def _answer(e: ProofRequestError) -> ApiError:
@@ -134,7 +113,7 @@ async def transaction_receipt(
     node = await _signed(request)
     raw = bytes.fromhex(tx_id)
     try:
-        return await _read(node, lambda chain: Prover(chain).transaction(raw))
+        return await node.read(lambda chain: Prover(chain).transaction(raw))
     except ProofRequestError as e:
         if raw in node.mempool:
             raise ApiError(404, "tx.pending", "the transaction is pending, not committed") from e
@@ -156,7 +135,7 @@ async def declaration(
     """Current record, history with signers and times, and the receipt proving both."""
     node = await _signed(request)
     try:
-        return await _read(node, lambda chain: Prover(chain).declaration(decl_id))
+        return await node.read(lambda chain: Prover(chain).declaration(decl_id))
     except ProofRequestError as e:
         raise _answer(e) from e
 
@@ -183,8 +162,8 @@ async def declarations(
         filters = Filters(
             vessel, voyage, container, None if status is None else status.value, organisation
         )
-        return await _read(
-            node, lambda chain: list_declarations(chain, filters, after=after, limit=limit)
+        return await node.read(
+            lambda chain: list_declarations(chain, filters, after=after, limit=limit)
         )
     except QueryError as e:
         raise ApiError(400, "request.invalid", e.message, e.path) from e
@@ -203,7 +182,7 @@ async def block(request: Request, height: Annotated[int, Path(ge=1, le=INT64)]) 
     """A committed block: header, transactions, carried and own certificates."""
     node = await _signed(request)
     try:
-        return await _read(node, lambda chain: Prover(chain).block_json(height))
+        return await node.read(lambda chain: Prover(chain).block_json(height))
     except ProofRequestError as e:
         raise _answer(e) from e
 
@@ -254,8 +233,8 @@ async def _stream(
     # blocks never change, and no snapshot is held while the client reads.
     for start in range(first, last + 1, STREAM_CHUNK):
         end = min(last, start + STREAM_CHUNK - 1)
-        yield await _read(
-            node, functools.partial(_chunk, first=start, last=end, headers=headers, fmt=fmt)
+        yield await node.read(
+            functools.partial(_chunk, first=start, last=end, headers=headers, fmt=fmt)
         )
 
 
@@ -291,7 +270,7 @@ def _json_line(value: Any) -> bytes:
 )
 async def checkpoint(request: Request) -> dict[str, Any]:
     """The latest header and its commit certificate; no signature needed."""
-    return await _read(_node(request), lambda chain: Prover(chain).checkpoint())
+    return await _node(request).read(lambda chain: Prover(chain).checkpoint())
 
 
 @router.get(
@@ -307,6 +286,6 @@ async def consistency(
 ) -> dict[str, Any]:
     """RFC 9162 consistency proof between two log sizes; no signature needed."""
     try:
-        return await _read(_node(request), lambda chain: Prover(chain).consistency(from_, to))
+        return await _node(request).read(lambda chain: Prover(chain).consistency(from_, to))
     except ProofRequestError as e:
         raise _answer(e) from e

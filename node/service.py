@@ -29,7 +29,7 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from contracts.dgl import DangerousGoodsList
 from contracts.dgl_builtin import named_list
@@ -43,7 +43,7 @@ from ledger.keyfile import load_signing_key
 from ledger.kv import LevelDBKV
 from ledger.tx import Envelope, Transaction
 from ledger.votes import Certificate, Proposal, Vote
-from node.chain import Chain
+from node.chain import Chain, ChainSnapshot
 from node.config import NodeConfig
 from node.consensus.events import (
     Action,
@@ -74,6 +74,7 @@ from node.sync import BlockSync
 from node.transport import Faults, Transport
 
 log = logging.getLogger("dgledger.node")
+T = TypeVar("T")
 
 MAX_EARLY_MESSAGES = 10_000
 EVIDENCE_TX_LIFETIME = 100
@@ -368,6 +369,25 @@ class NodeService:
             self.transport.broadcast(self._seal("txs", [tx.wire]))
         self._kick()
         return outcome
+
+    async def read(self, work: Callable[[ChainSnapshot], T]) -> T:
+        """``work`` on a snapshot of the committed chain taken now, run in a read thread.
+
+        Call it on the event loop: the snapshot is then taken between commits.
+        The answer is built off the loop, so consensus and other requests go
+        on meanwhile, and it stays the chain at one height however many
+        blocks commit.
+        """
+        snapshot = self.chain.snapshot()
+
+        def run() -> T:
+            # Only the thread that reads the snapshot closes it: closing it under a
+            # read would free what the read is using. One never run (the pool shut
+            # down first) is released when the store closes.
+            with snapshot:
+                return work(snapshot)
+
+        return await asyncio.get_running_loop().run_in_executor(self.readers, run)
 
     def wait_commit(self, tx_id: bytes) -> asyncio.Future[int]:
         """A future resolved with the height once ``tx_id`` is committed."""

@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from threading import Event
 from typing import Any, Final
 
+import msgpack
 import pytest
 
+import node.api as node_api
+from node.auth import sign_request
 from node.prover import Prover
 from node.receipt import verify_receipt
 from tests.node.reads_support import LocalNode, sample
@@ -55,24 +59,28 @@ def test_an_answer_from_a_snapshot_stays_at_its_height(node: LocalNode) -> None:
     assert now["receipt"]["header"]["height"] > snapshot.height
 
 
-def test_a_read_in_progress_does_not_hold_up_a_commit(
-    node: LocalNode, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # The answer being built waits until a later transaction has committed: on
-    # the event loop, that commit could never happen while it waits.
-    entered, committed = threading.Event(), threading.Event()
-    build = Prover.declaration
+def _hold(monkeypatch: pytest.MonkeyPatch, owner: object, name: str) -> tuple[Event, Event]:
+    """Make ``owner.name``, once entered, wait until the test says a commit happened.
 
-    def slow(prover: Prover, decl_id: str) -> dict[str, Any]:
+    On the event loop, that commit could never happen while it waits.
+    """
+    entered, committed = Event(), Event()
+    real = getattr(owner, name)
+
+    def held(*args: Any) -> Any:
         entered.set()
         assert committed.wait(60), "the commit did not happen while a read was in progress"
-        return build(prover, decl_id)
+        return real(*args)
 
-    monkeypatch.setattr(Prover, "declaration", slow)
-    answers: list[dict[str, Any]] = []
-    reader = threading.Thread(
-        target=lambda: answers.append(node.client("auditor").declaration(DECL))
-    )
+    monkeypatch.setattr(owner, name, held)
+    return entered, committed
+
+
+def _commit_during(node: LocalNode, held: tuple[Event, Event], read: Callable[[], Any]) -> Any:
+    """Run ``read`` in a thread; while it is held, commit a decision; return its answer."""
+    entered, committed = held
+    answers: list[Any] = []
+    reader = threading.Thread(target=lambda: answers.append(read()))
     reader.start()
     try:
         assert entered.wait(60)
@@ -82,9 +90,38 @@ def test_a_read_in_progress_does_not_hold_up_a_commit(
     finally:
         committed.set()
         reader.join()
+    assert len(answers) == 1
+    return answers[0]
+
+
+def test_a_read_in_progress_does_not_hold_up_a_commit(
+    node: LocalNode, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    height = node.service.chain.height
+    held = _hold(monkeypatch, Prover, "declaration")
+    answer = _commit_during(node, held, lambda: node.client("auditor").declaration(DECL))
     # The read answers the chain as it was when it began.
-    assert [a["status"] for a in answers] == ["submitted"]
-    assert answers[0]["receipt"]["header"]["height"] == height
+    assert answer["status"] == "submitted"
+    assert answer["receipt"]["header"]["height"] == height
+
+
+def test_serving_blocks_to_a_peer_does_not_hold_up_a_commit(
+    node: LocalNode, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    height = node.service.chain.height
+    target = "/peer/v1/blocks?from=1&count=1000"
+
+    def fetch() -> Any:
+        service = node.service
+        headers = sign_request(
+            service.key, node.genesis.chain, "GET", target, b"", service.clock(), node="customs"
+        )
+        response = node.http.get(target, headers=headers)
+        assert response.status_code == 200, response.text
+        return msgpack.unpackb(response.content)
+
+    blocks = _commit_during(node, _hold(monkeypatch, node_api, "_peer_blocks"), fetch)
+    assert len(blocks) == height
 
 
 def test_receipts_read_while_blocks_commit_verify_from_genesis(node: LocalNode) -> None:
