@@ -216,6 +216,9 @@ class NodeService:
         # each from a snapshot of the chain, off the event loop that runs consensus.
         # LevelDB reads release the GIL, so a few threads overlap the store's waits.
         self.readers = ThreadPoolExecutor(READ_THREADS, thread_name_prefix="read")
+        # A read takes its snapshot only once a thread is free for it: reads waiting
+        # their turn hold no snapshot (an open one keeps old data from compaction).
+        self._read_slots = asyncio.Semaphore(READ_THREADS)
         self.metrics = Metrics()
         self.faults = Faults()
         self.transport = Transport(config.peers, self.faults)
@@ -371,23 +374,26 @@ class NodeService:
         return outcome
 
     async def read(self, work: Callable[[ChainSnapshot], T]) -> T:
-        """``work`` on a snapshot of the committed chain taken now, run in a read thread.
+        """``work`` on a snapshot of the committed chain, run in a read thread.
 
-        Call it on the event loop: the snapshot is then taken between commits.
+        The snapshot is taken once a thread is free for the work, so at most
+        :data:`READ_THREADS` are open. Call it on the event loop: the snapshot
+        is then taken between commits.
         The answer is built off the loop, so consensus and other requests go
         on meanwhile, and it stays the chain at one height however many
         blocks commit.
         """
-        snapshot = self.chain.snapshot()
+        async with self._read_slots:
+            snapshot = self.chain.snapshot()
 
-        def run() -> T:
-            # Only the thread that reads the snapshot closes it: closing it under a
-            # read would free what the read is using. One never run (the pool shut
-            # down first) is released when the store closes.
-            with snapshot:
-                return work(snapshot)
+            def run() -> T:
+                # Only the thread that reads the snapshot closes it: closing it under
+                # a read would free what the read is using. One never run (the pool
+                # shut down first) is released when the store closes.
+                with snapshot:
+                    return work(snapshot)
 
-        return await asyncio.get_running_loop().run_in_executor(self.readers, run)
+            return await asyncio.get_running_loop().run_in_executor(self.readers, run)
 
     def wait_commit(self, tx_id: bytes) -> asyncio.Future[int]:
         """A future resolved with the height once ``tx_id`` is committed."""

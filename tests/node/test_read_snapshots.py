@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from threading import Event
@@ -22,6 +23,7 @@ import node.api as node_api
 from node.auth import sign_request
 from node.prover import Prover
 from node.receipt import verify_receipt
+from node.service import READ_THREADS
 from tests.node.reads_support import LocalNode, sample
 
 DECL: Final = "DG-SNAP-1"
@@ -165,3 +167,53 @@ def test_receipts_read_while_blocks_commit_verify_from_genesis(node: LocalNode) 
         doc = {**copy.deepcopy(answer), "headers": chain[:height]}
         checks = verify_receipt(doc, node.genesis)
         assert checks[3].startswith(f"state decl/{DECL}: {answer['status']}, version")
+
+
+def test_reads_waiting_for_a_thread_hold_no_snapshot(
+    node: LocalNode, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An open LevelDB snapshot keeps old data from compaction: only reads being
+    # built may hold one, however many wait.
+    kv = node.service.chain.kv
+    take = kv.snapshot
+    lock = threading.Lock()
+    held = [0, 0]  # open now, most at once
+
+    def counted() -> Any:
+        snapshot = take()
+        release = snapshot.close
+        with lock:
+            held[0] += 1
+            held[1] = max(held)
+
+        def close() -> None:
+            with lock:
+                held[0] -= 1
+            release()
+
+        monkeypatch.setattr(snapshot, "close", close)
+        return snapshot
+
+    monkeypatch.setattr(kv, "snapshot", counted)
+    build = Prover.declaration
+
+    def slow(prover: Prover, decl_id: str) -> dict[str, Any]:
+        time.sleep(0.05)  # long enough that the other readers' requests queue up
+        return build(prover, decl_id)
+
+    monkeypatch.setattr(Prover, "declaration", slow)
+    orgs = ("auditor", "shipper-acme", "shipper-beta", "customs", "port-authority")
+    statuses: list[str] = []
+
+    def reader(org: str) -> None:
+        client = node.client(org)
+        statuses.extend(client.declaration(DECL)["status"] for _ in range(4))
+
+    threads = [threading.Thread(target=reader, args=(org,)) for org in orgs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert statuses == ["submitted"] * 4 * len(orgs)
+    assert held[0] == 0, "a snapshot was left open"
+    assert held[1] <= READ_THREADS
