@@ -18,6 +18,7 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import plyvel
 
@@ -150,7 +151,27 @@ BLOOM_FILTER_BITS = 10
 """Bits per key of the Bloom filter LevelDB writes in each table (about 1% false positives)."""
 
 
-class LevelDBKV(KVStore):
+class _PlyvelReads(KVStore):
+    """``get`` and ``scan`` through ``_reader``: a plyvel database or snapshot."""
+
+    _reader: Any
+
+    def get(self, key: bytes) -> bytes | None:
+        try:
+            return self._reader.get(key)  # type: ignore[no-any-return]
+        except (plyvel.Error, RuntimeError) as e:
+            raise StoreError(f"read failed: {e}") from e
+
+    def scan(
+        self, start: bytes, stop: bytes, *, reverse: bool = False
+    ) -> Iterator[tuple[bytes, bytes]]:
+        try:
+            yield from self._reader.iterator(start=start, stop=stop, reverse=reverse)
+        except (plyvel.Error, RuntimeError) as e:
+            raise StoreError(f"scan failed: {e}") from e
+
+
+class LevelDBKV(_PlyvelReads):
     """LevelDB through plyvel; every synced write is fsynced before returning.
 
     LevelDB maps the table files it keeps open into memory, and every page it
@@ -191,20 +212,7 @@ class LevelDBKV(KVStore):
             )
         except plyvel.Error as e:
             raise StoreError(f"cannot open LevelDB at {self.path}: {e}") from e
-
-    def get(self, key: bytes) -> bytes | None:
-        try:
-            return self._db.get(key)  # type: ignore[no-any-return]
-        except (plyvel.Error, RuntimeError) as e:
-            raise StoreError(f"read failed: {e}") from e
-
-    def scan(
-        self, start: bytes, stop: bytes, *, reverse: bool = False
-    ) -> Iterator[tuple[bytes, bytes]]:
-        try:
-            yield from self._db.iterator(start=start, stop=stop, reverse=reverse)
-        except (plyvel.Error, RuntimeError) as e:
-            raise StoreError(f"scan failed: {e}") from e
+        self._reader = self._db
 
     def write(self, batch: Batch, *, sync: bool = True) -> None:
         try:
@@ -228,11 +236,11 @@ class LevelDBKV(KVStore):
             raise StoreError(f"snapshot failed: {e}") from e
 
 
-class _LevelDBSnapshot(KVStore):
+class _LevelDBSnapshot(_PlyvelReads):
     """Reads of a LevelDB snapshot (plyvel's, which releases the GIL in ``get``)."""
 
     def __init__(self, snapshot: plyvel.Snapshot, *, owner: bool = True) -> None:
-        self._snapshot = snapshot
+        self._reader = snapshot
         self._owner = owner
         self._closed = False
 
@@ -242,19 +250,13 @@ class _LevelDBSnapshot(KVStore):
 
     def get(self, key: bytes) -> bytes | None:
         self._live()
-        try:
-            return self._snapshot.get(key)  # type: ignore[no-any-return]
-        except (plyvel.Error, RuntimeError) as e:
-            raise StoreError(f"read failed: {e}") from e
+        return super().get(key)
 
     def scan(
         self, start: bytes, stop: bytes, *, reverse: bool = False
     ) -> Iterator[tuple[bytes, bytes]]:
         self._live()
-        try:
-            yield from self._snapshot.iterator(start=start, stop=stop, reverse=reverse)
-        except (plyvel.Error, RuntimeError) as e:
-            raise StoreError(f"scan failed: {e}") from e
+        return super().scan(start, stop, reverse=reverse)
 
     def write(self, batch: Batch, *, sync: bool = True) -> None:
         raise StoreError("a snapshot is read-only")
@@ -263,12 +265,12 @@ class _LevelDBSnapshot(KVStore):
         if not self._closed:
             self._closed = True
             if self._owner:
-                self._snapshot.close()
+                self._reader.close()
 
     def snapshot(self) -> KVStore:
         # The same moment: a view of this snapshot that leaves it open when closed.
         self._live()
-        return _LevelDBSnapshot(self._snapshot, owner=False)
+        return _LevelDBSnapshot(self._reader, owner=False)
 
 
 class Overlay:
