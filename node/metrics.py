@@ -2,17 +2,38 @@
 
 from __future__ import annotations
 
+from collections import deque
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from node.service import NodeService
 
+QUANTILES = (0.5, 0.9, 0.99)
 
-def _quantile(values: list[float], q: float) -> float:
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+@dataclass
+class Summary:
+    """Observed durations: the last 1,000 (for quantiles), their sum and count ever."""
+
+    recent: deque[float] = field(default_factory=lambda: deque(maxlen=1000))
+    total: float = 0.0
+    count: int = 0
+
+    def observe(self, value: float) -> None:
+        """Record one observation."""
+        self.recent.append(value)
+        self.total += value
+        self.count += 1
+
+    def render(self, name: str, help_text: str) -> list[str]:
+        """The summary's lines in the text format."""
+        ordered = sorted(self.recent)
+        lines = [f"# HELP {name} {help_text}", f"# TYPE {name} summary"]
+        for q in QUANTILES:
+            value = ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
+            lines.append(f'{name}{{quantile="{q}"}} {value:.1f}')
+        return [*lines, f"{name}_sum {self.total:.1f}", f"{name}_count {self.count}"]
 
 
 def _label(value: str) -> str:
@@ -44,15 +65,19 @@ def render_metrics(node: NodeService) -> str:
         "# TYPE dgledger_blocks_synced_total counter",
         f"dgledger_blocks_synced_total {node.metrics.blocks_synced}",
     ]
-    latencies = list(node.metrics.commit_latency_ms)
-    lines += [
-        "# HELP dgledger_commit_latency_ms Submit-to-commit latency (quantiles of the last 1,000).",
-        "# TYPE dgledger_commit_latency_ms summary",
-    ]
-    for q in (0.5, 0.9, 0.99):
-        lines.append(f'dgledger_commit_latency_ms{{quantile="{q}"}} {_quantile(latencies, q):.1f}')
-    lines.append(f"dgledger_commit_latency_ms_sum {node.metrics.commit_latency_sum_ms:.1f}")
-    lines.append(f"dgledger_commit_latency_ms_count {node.metrics.commit_latency_count}")
+    metrics = node.metrics
+    lines += metrics.commit_latency.render(
+        "dgledger_commit_latency_ms", "Submit-to-commit latency (quantiles of the last 1,000)."
+    )
+    lines += metrics.read_latency.render(
+        "dgledger_read_latency_ms",
+        "Read answers (receipts, proofs, lists, blocks): waiting for a read thread, then"
+        " building (quantiles of the last 1,000).",
+    )
+    lines += metrics.read_build.render(
+        "dgledger_read_build_ms",
+        "Building a read answer in its thread (quantiles of the last 1,000).",
+    )
     rejected = dict(node.metrics.rejected_messages)
     for reason, count in node.machine.rejected.items():
         rejected[f"consensus_{reason}"] = rejected.get(f"consensus_{reason}", 0) + count

@@ -69,6 +69,7 @@ from node.consensus.params import TimeoutConfig
 from node.consensus.privval import PrivValidator, SignStateFile
 from node.genesis_file import load_genesis
 from node.mempool import Mempool, MempoolLimits, Rejected
+from node.metrics import Summary
 from node.peer_messages import PeerMessage, seal
 from node.sync import BlockSync
 from node.transport import Faults, Transport
@@ -109,9 +110,9 @@ class Metrics:
     """Counters the node exports at /metrics."""
 
     rejected_messages: dict[str, int] = field(default_factory=dict)
-    commit_latency_ms: deque[float] = field(default_factory=lambda: deque(maxlen=1000))
-    commit_latency_sum_ms: float = 0.0
-    commit_latency_count: int = 0
+    commit_latency: Summary = field(default_factory=Summary)
+    read_latency: Summary = field(default_factory=Summary)
+    read_build: Summary = field(default_factory=Summary)
     committed_txs: int = 0
     blocks_synced: int = 0
 
@@ -383,17 +384,30 @@ class NodeService:
         on meanwhile, and it stays the chain at one height however many
         blocks commit.
         """
-        async with self._read_slots:
-            snapshot = self.chain.snapshot()
+        admitted = time.perf_counter()
+        built: list[float] = []
+        try:
+            async with self._read_slots:
+                snapshot = self.chain.snapshot()
 
-            def run() -> T:
-                # Only the thread that reads the snapshot closes it: closing it under
-                # a read would free what the read is using. One never run (the pool
-                # shut down first) is released when the store closes.
-                with snapshot:
-                    return work(snapshot)
+                def run() -> T:
+                    # Only the thread that reads the snapshot closes it: closing it
+                    # under a read would free what the read is using. One never run
+                    # (the pool shut down first) is released when the store closes.
+                    started = time.perf_counter()
+                    try:
+                        with snapshot:
+                            return work(snapshot)
+                    finally:
+                        built.append(time.perf_counter() - started)
 
-            return await asyncio.get_running_loop().run_in_executor(self.readers, run)
+                return await asyncio.get_running_loop().run_in_executor(self.readers, run)
+        finally:
+            # Answers and refusals (an unknown id) alike, observed on the loop: the
+            # metrics are only ever touched by one thread.
+            if built:
+                self.metrics.read_build.observe(built[0] * 1000)
+                self.metrics.read_latency.observe((time.perf_counter() - admitted) * 1000)
 
     def wait_commit(self, tx_id: bytes) -> asyncio.Future[int]:
         """A future resolved with the height once ``tx_id`` is committed."""
@@ -675,9 +689,7 @@ class NodeService:
             started = self._commit_started.pop(tx_id, None)
             if started is not None:
                 latency = (now - started) * 1000
-                self.metrics.commit_latency_ms.append(latency)
-                self.metrics.commit_latency_sum_ms += latency
-                self.metrics.commit_latency_count += 1
+                self.metrics.commit_latency.observe(latency)
             for future in self._waiters.pop(tx_id, []):
                 if not future.done():
                     future.set_result(block.height)

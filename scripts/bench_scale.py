@@ -440,9 +440,32 @@ def reads(
             "per_s": len(lat) / seconds,
             "p50_ms": pct(lat, 0.50),
             "p99_ms": pct(lat, 0.99),
+            "node": node_read_quantiles(net, name),
         }
         log(f"reads {label}: {out[label]}")
     return out
+
+
+def _node_side(node: dict[str, float]) -> str:
+    if len(node) < 4:
+        return ""
+    return (
+        f"; in the node: p50 {node['read_p50_ms']:.1f} ms, p99 {node['read_p99_ms']:.1f} ms"
+        f" (building alone p50 {node['build_p50_ms']:.1f}, p99 {node['build_p99_ms']:.1f})"
+    )
+
+
+def node_read_quantiles(net: LocalNetwork, name: str) -> dict[str, float]:
+    """The node's own p50/p99 of its last 1,000 reads (``/metrics``): admission to built,
+    and the build alone; the client's figures add HTTP and the client's own waits."""
+    text = net.http.get(net.url(name) + "/metrics", timeout=30.0).text
+    found = {}
+    for line in text.splitlines():
+        for metric, key in (("read_latency_ms", "read"), ("read_build_ms", "build")):
+            for q, tag in (("0.5", "p50"), ("0.99", "p99")):
+                if line.startswith(f'dgledger_{metric}{{quantile="{q}"}} '):
+                    found[f"{key}_{tag}_ms"] = float(line.rsplit(" ", 1)[1])
+    return found
 
 
 # -- 6. extend --------------------------------------------------------------------------------
@@ -632,6 +655,7 @@ def show(r: dict[str, Any]) -> None:
             + (f" {x['refused']}" if x.get("refused") else "")
             + (f" (connections dropped: {x['dropped']})" if x.get("dropped") else "")
             + f", p50 {x['p50_ms']:.1f} ms, p99 {x['p99_ms']:.1f} ms (target <= {target})"
+            + _node_side(x.get("node", {}))
         )
     q = r.get("participation")
     if q is not None:

@@ -26,6 +26,7 @@ from ledger.crypto import SigningKey
 from ledger.encoding import encode
 from ledger.tx import MAX_TX_SIZE, Envelope, Transaction
 from node.api import ApiError, read_body
+from node.client import ClientError
 from node.config import ApiConfig, NodeConfig, load_config
 from node.localnet import wait_for
 from tests.node import reads_support
@@ -395,12 +396,23 @@ def test_metrics_expose_the_named_series(node: LocalNode) -> None:
     assert plain["dgledger_peers_connected"] == 0
     assert plain["dgledger_committed_txs_total"] >= 1
     assert plain["dgledger_commit_latency_ms_count"] >= 1
-    quantiles = {
-        dict(labels)["quantile"]
-        for (name, labels), _ in samples.items()
-        if name == "dgledger_commit_latency_ms"
-    }
-    assert quantiles == {"0.5", "0.9", "0.99"}
+    reads = plain["dgledger_read_latency_ms_count"]
+    node.client("auditor").checkpoint()
+    with pytest.raises(ClientError):
+        node.client("auditor").declaration("DG-NO-SUCH-ID")
+    samples = scrape(node.http)
+    plain = {name: value for (name, labels), value in samples.items() if not labels}
+    # Answers and refusals alike are observed, once each.
+    assert plain["dgledger_read_latency_ms_count"] == reads + 2
+    assert plain["dgledger_read_build_ms_count"] == reads + 2
+    assert plain["dgledger_read_latency_ms_sum"] >= plain["dgledger_read_build_ms_sum"] > 0
+    for summary in ("commit_latency_ms", "read_latency_ms", "read_build_ms"):
+        quantiles = {
+            dict(labels)["quantile"]
+            for (name, labels), _ in samples.items()
+            if name == f"dgledger_{summary}"
+        }
+        assert quantiles == {"0.5", "0.9", "0.99"}, summary
     reasons = {
         dict(labels)["reason"]
         for (name, labels), _ in samples.items()
