@@ -20,9 +20,12 @@ Steps, each timed on its own:
    ``CHECKPOINTS`` transactions, for the plot);
 4. catch-up: the three validators start, then the empty one; time until it
    holds the chain, then until a block carries its precommit;
-5. reads: ``--readers`` concurrent clients, each request freshly signed,
-   ``GET /v1/declarations/{id}`` (receipt and proofs) and list queries by
-   vessel and by status following ``next`` from page to page: p50/p99;
+5. reads: ``--readers`` concurrent clients, each request freshly signed
+   (with the network's member keys in turn: the node limits requests per
+   key), ``GET /v1/declarations/{id}`` (receipt and proofs) and list queries
+   by vessel and by status following ``next`` from page to page: p50/p99 as
+   the readers see them, and the node's own from its ``/metrics``; refused
+   reads by status and code, dropped connections by exception;
 6. the chain is extended through the API, then the serving node's RSS;
 7. bytes on disk per declaration against the signed declaration's size;
 8. the network stops and the caught-up node's blocks and certificates are
