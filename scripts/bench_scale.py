@@ -549,7 +549,10 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         result["ceiling"] = ceiling()
         log(f"ceiling: {result['ceiling']}")
     saved = work / "make.json"
-    if args.reuse and saved.exists():
+    if args.reuse and not saved.exists():
+        # Making a chain instead would take hours at the sizes --reuse is for.
+        raise SystemExit(f"--reuse: no chain to reuse in {work} (no make.json there)")
+    if args.reuse:
         net = LocalNetwork.reopen(work / "net")
         made = json.loads(saved.read_text(encoding="utf-8"))
         log(f"reusing the chain of {made['declarations']:,} declarations in {work}")
