@@ -66,7 +66,7 @@ from ledger.encoding import sha256  # noqa: E402
 from ledger.keyfile import load_signing_key  # noqa: E402
 from ledger.kv import LevelDBKV  # noqa: E402
 from node.auth import sign_request  # noqa: E402
-from node.client import Client  # noqa: E402
+from node.client import Client, ClientError  # noqa: E402
 from node.genesis_file import load_genesis  # noqa: E402
 from node.localnet import LocalNetwork, wait_for  # noqa: E402
 from node.traffic import TrafficGenerator  # noqa: E402
@@ -377,7 +377,7 @@ async def _readers(
                 if response.status_code != 200:
                     # Named by status and error code (a 429 is the node's per-key rate
                     # limit); a refused request's latency is not a read's.
-                    name = f"{response.status_code} {_error_code(response)}"
+                    name = f"{response.status_code} {ClientError.from_response(response).code}"
                     refused[name] = refused.get(name, 0) + 1
                     continue
                 latencies.append((now() - start) * 1000)
@@ -388,14 +388,6 @@ async def _readers(
             *(reader(random.Random(i), keys[i % len(keys)]) for i in range(readers))
         )
     return latencies, refused, dropped
-
-
-def _error_code(response: httpx.Response) -> str:
-    """The stable code of an error answer, or ``?`` when the body is not one."""
-    try:
-        return str(response.json()["error"]["code"])
-    except (ValueError, KeyError, TypeError):
-        return "?"
 
 
 def reads(
@@ -462,13 +454,12 @@ def node_read_quantiles(net: LocalNetwork, name: str) -> dict[str, float]:
     """The node's own p50/p99 of its last 1,000 reads (``/metrics``): admission to built,
     and the build alone; the client's figures add HTTP and the client's own waits."""
     text = net.http.get(net.url(name) + "/metrics", timeout=30.0).text
-    found = {}
-    for line in text.splitlines():
-        for metric, key in (("read_latency_ms", "read"), ("read_build_ms", "build")):
-            for q, tag in (("0.5", "p50"), ("0.99", "p99")):
-                if line.startswith(f'dgledger_{metric}{{quantile="{q}"}} '):
-                    found[f"{key}_{tag}_ms"] = float(line.rsplit(" ", 1)[1])
-    return found
+    samples = dict(line.rsplit(" ", 1) for line in text.splitlines() if line[:1] not in "#")
+    return {
+        f"{key}_{tag}_ms": float(samples[f'dgledger_{metric}{{quantile="{q}"}}'])
+        for metric, key in (("read_latency_ms", "read"), ("read_build_ms", "build"))
+        for q, tag in (("0.5", "p50"), ("0.99", "p99"))
+    }
 
 
 # -- 6. extend --------------------------------------------------------------------------------
