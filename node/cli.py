@@ -98,6 +98,8 @@ def cmd_node_start(args: argparse.Namespace) -> int:
         access_log=False,
         timeout_keep_alive=KEEP_ALIVE_S,
         timeout_graceful_shutdown=5,
+        loop="uvloop",
+        http="httptools",
     )
     return 0
 
