@@ -36,7 +36,7 @@ from contracts.dgl_builtin import named_list
 from contracts.errors import ContractError
 from ledger.block import Block
 from ledger.crypto import SigningKey, Verifier
-from ledger.errors import LedgerError
+from ledger.errors import LedgerError, StoreError
 from ledger.evidence import Evidence
 from ledger.genesis import Genesis
 from ledger.keyfile import load_signing_key
@@ -638,6 +638,10 @@ class NodeService:
             return False
         try:
             self.chain.validate_block(block)
+        except StoreError as e:
+            # This node's store failed, not the block: stop rather than vote against it.
+            self._store_failed(f"check the proposal at height {block.height}", e)
+            return False
         except LedgerError as e:
             log.info("invalid proposal at height %d: %s", block.height, e)
             self.metrics.reject("invalid_block")
@@ -649,6 +653,15 @@ class NodeService:
             self.metrics.reject("dgl_unavailable")
             return False
         return True
+
+    def _store_failed(self, doing: str, error: StoreError) -> NodeHalted:
+        """Stop the node over a failure of its own store; the exception to raise."""
+        message = (
+            f"cannot {doing}: the store failed ({error}); the store holds block"
+            f" {self.chain.height}, fix what failed (disk space, the device) and restart"
+        )
+        self.on_fatal(message)
+        return NodeHalted(message)
 
     def _commit(self, block: Block, certificate: Certificate) -> NewHeight | None:
         if block.height != self.chain.height + 1:
@@ -668,7 +681,9 @@ class NodeService:
 
         A block this node cannot execute (the list in force is not loaded) stops
         the node: it cannot follow the chain, and serving a past state as if it
-        were current would mislead its readers.
+        were current would mislead its readers. So does a block its store
+        cannot write (a full disk): the batch is atomic, so the store keeps the
+        previous block, and a restart resumes from there.
         """
         try:
             self.chain.commit_block(block, certificate)
@@ -679,6 +694,8 @@ class NodeService:
             )
             self.on_fatal(message)
             raise NodeHalted(message) from e
+        except StoreError as e:
+            raise self._store_failed(f"write block {block.height}", e) from e
         ids = {tx.id for tx in block.txs}
         # Re-check the rest at the height and time the next block will have.
         self.mempool.set_context(block.height + 1, max(self.clock(), block.header.time + 1))
