@@ -45,6 +45,7 @@ from ledger.tx import Envelope, Transaction
 from ledger.votes import Certificate, Proposal, Vote
 from node.chain import Chain, ChainSnapshot
 from node.config import NodeConfig
+from node.consensus.errors import SignStateError
 from node.consensus.events import (
     Action,
     BlockValidated,
@@ -171,7 +172,7 @@ def load_node_key(config: NodeConfig) -> SigningKey:
 
 
 class NodeHalted(Exception):
-    """The node met a block it cannot execute and stopped following the chain."""
+    """The node stopped following the chain: a block it cannot execute, or its own disk failed."""
 
 
 def stop_process(reason: str) -> None:
@@ -195,6 +196,8 @@ class NodeService:
         self.test_admin = test_admin
         self.on_fatal: Callable[[str], None] = stop_process
         """Called with the reason when the node cannot go on (it then raises NodeHalted)."""
+        self.halted = False
+        """Set by a fatal failure: consensus handles no more events while the process stops."""
         self.genesis = load_genesis(config.genesis)
         self.lists = load_lists(config, self.genesis)
         self.key = load_node_key(config)
@@ -573,16 +576,26 @@ class NodeService:
 
     def _dispatch(self, event: Event) -> None:
         queue: deque[Event] = deque([event])
-        while queue:
+        while queue and not self.halted:
             actions = self.machine.handle(queue.popleft())
             for action in actions:
-                follow = self._carry_out(action)
+                try:
+                    follow = self._carry_out(action)
+                except NodeHalted:
+                    return  # on_fatal has said why; nothing after it may be sent
+                if self.halted:
+                    return
                 if follow is not None:
                     queue.append(follow)
 
     def _carry_out(self, action: Action) -> Event | None:
         if isinstance(action, PersistSigned):
-            self.sign_file.save(action.state)
+            try:
+                self.sign_file.save(action.state)
+            except SignStateError as e:
+                # The machine counts the message as signed; unsaved, it must never be
+                # sent (after a restart this validator could sign another in its place).
+                raise self._halt(f"cannot sign at height {action.height}: {e}") from e
         elif isinstance(action, BroadcastVote):
             self.transport.broadcast(self._seal("vote", action.vote.to_value()))
         elif isinstance(action, BroadcastProposal):
@@ -654,14 +667,18 @@ class NodeService:
             return False
         return True
 
+    def _halt(self, message: str) -> NodeHalted:
+        """Stop taking part in consensus and stop the node; the exception to raise."""
+        self.halted = True
+        self.on_fatal(message)
+        return NodeHalted(message)
+
     def _store_failed(self, doing: str, error: StoreError) -> NodeHalted:
         """Stop the node over a failure of its own store; the exception to raise."""
-        message = (
+        return self._halt(
             f"cannot {doing}: the store failed ({error}); the store holds block"
             f" {self.chain.height}, fix what failed (disk space, the device) and restart"
         )
-        self.on_fatal(message)
-        return NodeHalted(message)
 
     def _commit(self, block: Block, certificate: Certificate) -> NewHeight | None:
         if block.height != self.chain.height + 1:
@@ -692,8 +709,7 @@ class NodeService:
                 f"cannot apply block {block.height}: {e.message}; add that list to"
                 f" dgl_extra in {self.config.path} and restart"
             )
-            self.on_fatal(message)
-            raise NodeHalted(message) from e
+            raise self._halt(message) from e
         except StoreError as e:
             raise self._store_failed(f"write block {block.height}", e) from e
         ids = {tx.id for tx in block.txs}

@@ -1,14 +1,16 @@
-"""A store that fails under a node (a full disk, a lost device) stops the node cleanly.
+"""A disk that fails under a node (full, or a lost device) stops the node cleanly.
 
 One validator (customs) runs in this process behind ``TestClient``, on its
-real LevelDB store. Its store's writes, or reads, are then made to fail as
-LevelDB reports an I/O error. The node must neither count a block as
-committed that is not on disk nor take its own broken store for a bad
-block: it stops, saying why, and a restart finds the store as it was.
+real LevelDB store. Its store's writes or reads, or the saving of its sign
+state, are then made to fail as the operating system reports it. The node
+must neither count a block as committed that is not on disk, nor take its
+own broken store for a bad block, nor send a message it signed but could
+not record: it stops, saying why, and a restart finds the store as it was.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 import warnings
 from collections.abc import Iterator
@@ -25,6 +27,9 @@ from ledger.votes import Certificate, Vote, VoteType
 from node.api import create_app
 from node.client import Client
 from node.config import NodeConfig, load_config
+from node.consensus.errors import SignStateError
+from node.consensus.events import TimeoutFired
+from node.consensus.params import TimeoutKind
 from node.network import init_network
 from node.service import NodeHalted, NodeService
 from tests.node.reads_support import sample
@@ -130,3 +135,44 @@ def test_a_store_that_cannot_be_read_is_not_taken_for_a_bad_proposal(
     assert len(reasons) == 1 and "Input/output error" in reasons[0], reasons
     assert service.metrics.rejected_messages.get("invalid_block", 0) == 0
     del service.kv.get
+
+
+def test_a_sign_state_that_cannot_be_saved_stops_the_validator_before_it_sends(
+    config: NodeConfig, tmp_path: Path
+) -> None:
+    service = NodeService(config)
+    halted = threading.Event()
+    reasons: list[str] = []
+    kinds: list[str] = []
+
+    def fatal(reason: str) -> None:
+        reasons.append(reason)
+        halted.set()
+
+    def cannot_save(state: Any) -> None:
+        raise SignStateError(f"cannot save sign state to {config.data_dir}: [Errno 28] No space")
+
+    seal = service._seal
+
+    def recorded(kind: str, body: Any) -> bytes:
+        kinds.append(kind)
+        return seal(kind, body)
+
+    with TestClient(create_app(service)) as http:
+        key = load_signing_key(tmp_path / "net" / "keys" / "shipper-acme.pem")
+        shipper = Client("http://testserver", CHAIN, key, http=http)
+        assert shipper.declare(sample(decl_id="FIRST"))["status"] == "committed"
+        height = service.chain.height
+        service.on_fatal = fatal
+        service.sign_file.save = cannot_save  # type: ignore[method-assign]
+        service._seal = recorded  # type: ignore[method-assign]
+
+        shipper.declare(sample(decl_id="SECOND"), wait=False)
+        assert halted.wait(30), "the node went on without saving what it signed"
+        assert len(reasons) == 1 and "cannot sign at height" in reasons[0], reasons
+        assert "No space" in reasons[0]
+        # The proposal the machine signed is never sent, not even by its rebroadcast.
+        machine = service.machine
+        service._dispatch(TimeoutFired(TimeoutKind.REBROADCAST, machine.height, machine.round))
+        assert not {"proposal", "vote"} & set(kinds), kinds
+        assert service.chain.height == height
