@@ -56,6 +56,18 @@ def sample(
     return doc
 
 
+def customs_and_a_shipper(directory: Path, chain: str) -> Path:
+    """A network of one validator (customs) and one shipper; the validator's ``node.toml``."""
+    init_network(
+        directory,
+        validators=["customs"],
+        members=["shipper-acme:shipper"],
+        chain=chain,
+        genesis_time=time.time_ns() // 1_000_000 - 60_000,
+    )
+    return directory / "customs" / "node.toml"
+
+
 class LocalNode:
     """One validator (customs) in this process, behind ``TestClient``."""
 

@@ -9,7 +9,6 @@ following a chain it cannot execute.
 
 from __future__ import annotations
 
-import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -24,9 +23,8 @@ from ledger.votes import Certificate, Vote, VoteType
 from node.api import create_app
 from node.client import Client, ClientError
 from node.config import ConfigError, load_config
-from node.network import init_network
 from node.service import NodeHalted, NodeService
-from tests.node.reads_support import sample
+from tests.node.reads_support import customs_and_a_shipper, sample
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", StarletteDeprecationWarning)
@@ -46,14 +44,7 @@ def _network(tmp_path: Path, extra: str) -> tuple[Path, DangerousGoodsList]:
     """A one-validator network whose node also loads a list without methanol (UN 1230)."""
     new = DangerousGoodsList(e for e in builtin_list() if e.un_number != "1230")
     (tmp_path / "list-b.csv").write_text(new.to_csv(), encoding="utf-8")
-    init_network(
-        tmp_path / "net",
-        validators=["customs"],
-        members=["shipper-acme:shipper"],
-        chain=CHAIN,
-        genesis_time=time.time_ns() // 1_000_000 - 60_000,
-    )
-    config = tmp_path / "net" / "customs" / "node.toml"
+    config = customs_and_a_shipper(tmp_path / "net", CHAIN)
     text = config.read_text().replace('dgl = "builtin"\n', f'dgl = "builtin"\n{extra}')
     config.write_text(text)
     return config, new

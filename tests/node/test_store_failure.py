@@ -11,7 +11,6 @@ not record: it stops, saying why, and a restart finds the store as it was.
 from __future__ import annotations
 
 import threading
-import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,9 +29,8 @@ from node.config import NodeConfig, load_config
 from node.consensus.errors import SignStateError
 from node.consensus.events import TimeoutFired
 from node.consensus.params import TimeoutKind
-from node.network import init_network
 from node.service import NodeHalted, NodeService
-from tests.node.reads_support import sample
+from tests.node.reads_support import customs_and_a_shipper, sample
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", StarletteDeprecationWarning)
@@ -45,14 +43,7 @@ BAD_READ = "read failed: IO error: /data/chain/000017.ldb: Input/output error"
 
 @pytest.fixture
 def config(tmp_path: Path) -> NodeConfig:
-    init_network(
-        tmp_path / "net",
-        validators=["customs"],
-        members=["shipper-acme:shipper"],
-        chain=CHAIN,
-        genesis_time=time.time_ns() // 1_000_000 - 60_000,
-    )
-    return load_config(tmp_path / "net" / "customs" / "node.toml")
+    return load_config(customs_and_a_shipper(tmp_path / "net", CHAIN))
 
 
 @pytest.fixture
