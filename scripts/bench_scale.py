@@ -262,6 +262,13 @@ def rss_of(pid: int) -> dict[str, float]:
     }
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time a process has used, user and system, in seconds."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def height(net: LocalNetwork, name: str) -> int:
     """Committed height reported by a node."""
     status = net.status(name)
@@ -423,11 +430,17 @@ def reads(
         return base
 
     out: dict[str, Any] = {}
+    pid = _pid(net, name)
     for label, target in (("declaration", one_declaration), ("list", one_page)):
+        cpu = cpu_seconds(pid)
         lat, refused, dropped = asyncio.run(
             _readers(net.url(name), name, chain, keys, readers, seconds, target)
         )
+        # The readers share the machine with the node, so their rate says as much
+        # about them as about it; the node's CPU per answer is the node's alone.
+        answers = len(lat) + sum(refused.values())
         out[label] = {
+            "node_cpu_ms": (cpu_seconds(pid) - cpu) * 1000 / max(answers, 1),
             "dropped": dropped,
             "requests": len(lat),
             "errors": sum(refused.values()),
@@ -653,6 +666,7 @@ def show(r: dict[str, Any]) -> None:
             + (f" (connections dropped: {x['dropped']})" if x.get("dropped") else "")
             + f", p50 {x['p50_ms']:.1f} ms, p99 {x['p99_ms']:.1f} ms (target <= {target})"
             + _node_side(x.get("node", {}))
+            + (f"; node CPU {x['node_cpu_ms']:.2f} ms per answer" if "node_cpu_ms" in x else "")
         )
     q = r.get("participation")
     if q is not None:
