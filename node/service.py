@@ -623,11 +623,14 @@ class NodeService:
         self.mempool.set_context(action.height, time_ms)
         # Admission order already passed the rules against the committed state.
         txs = self.mempool.select(self._block_budget(), 16 * 1024 * 1024)
-        last = self.chain.store.certificate(self.chain.height) if self.chain.height else None
         started = time.perf_counter()
-        block = self.chain.build_block(
-            txs, time=time_ms, proposer=self.key.public.key_id, last_commit=last
-        )
+        try:
+            last = self.chain.store.certificate(self.chain.height) if self.chain.height else None
+            block = self.chain.build_block(
+                txs, time=time_ms, proposer=self.key.public.key_id, last_commit=last
+            )
+        except StoreError as e:
+            raise self._store_failed(f"build the proposal for height {action.height}", e) from e
         if len(txs) >= MIN_BLOCK_BUDGET:
             rate = len(txs) / max(time.perf_counter() - started, 1e-3)
             self._build_rate = 0.5 * self._build_rate + 0.5 * rate

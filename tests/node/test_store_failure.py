@@ -27,7 +27,7 @@ from node.api import create_app
 from node.client import Client
 from node.config import NodeConfig, load_config
 from node.consensus.errors import SignStateError
-from node.consensus.events import TimeoutFired
+from node.consensus.events import RequestProposal, TimeoutFired
 from node.consensus.params import TimeoutKind
 from node.service import NodeHalted, NodeService
 from tests.node.reads_support import customs_and_a_shipper, sample
@@ -125,6 +125,21 @@ def test_a_store_that_cannot_be_read_is_not_taken_for_a_bad_proposal(
     assert not service._valid(block)
     assert len(reasons) == 1 and "Input/output error" in reasons[0], reasons
     assert service.metrics.rejected_messages.get("invalid_block", 0) == 0
+    del service.kv.get
+
+
+def test_a_store_that_cannot_be_read_stops_a_proposer_building_its_block(
+    running: tuple[NodeService, Client],
+) -> None:
+    service, _ = running
+    reasons: list[str] = []
+    service.on_fatal = reasons.append
+    _fail(service, "get", BAD_READ)
+
+    with pytest.raises(NodeHalted):
+        service._propose(RequestProposal(service.chain.height + 1, 0))
+    assert len(reasons) == 1 and "build the proposal" in reasons[0], reasons
+    assert service.halted
     del service.kv.get
 
 
