@@ -322,7 +322,10 @@ def create_app(node: NodeService) -> FastAPI:
 
     @app.get("/healthz", tags=["node"])
     async def healthz() -> dict[str, str]:
-        """Liveness: the process answers."""
+        """Liveness: the process answers, and has not stopped following the chain."""
+        if node.halted:
+            # A fatal failure (its store, its sign state) is stopping the process.
+            raise ApiError(503, "node.halted", "the node has stopped following the chain")
         return {"status": "ok"}
 
     @app.get("/metrics", tags=["node"], response_class=PlainTextResponse)

@@ -98,6 +98,9 @@ def test_a_block_the_store_cannot_write_stops_the_node_and_is_not_counted(
         assert service._commit(block, certificate) is None
         assert len(reasons) == 2
         assert service.chain.height == height
+        # Until the process is gone, its health check says it has stopped.
+        health = http.get("/healthz")
+        assert (health.status_code, health.json()["error"]["code"]) == (503, "node.halted")
         del service.kv.write
 
     # Restarted on the same store, the node has what it had, and the block still commits.
