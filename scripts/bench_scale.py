@@ -6,6 +6,7 @@ Run from the repository root::
     .venv/bin/python scripts/bench_scale.py                       # 1,000,000 declarations
     .venv/bin/python scripts/bench_scale.py --declarations 100000
     .venv/bin/python scripts/bench_scale.py --declarations 20000 --quick --json out.json
+    .venv/bin/python scripts/bench_scale.py --reuse --dir DIR --reads-only --paces 0.5,1,2
 
 Steps, each timed on its own:
 
@@ -25,7 +26,11 @@ Steps, each timed on its own:
    key), ``GET /v1/declarations/{id}`` (receipt and proofs) and list queries
    by vessel and by status following ``next`` from page to page: p50/p99 as
    the readers see them, and the node's own from its ``/metrics``; refused
-   reads by status and code, dropped connections by exception;
+   reads by status and code, dropped connections by exception. First in a
+   closed loop (each reader sends again as soon as it has an answer: the
+   node's throughput, and latencies that are mostly the readers queueing
+   behind each other), then at each of ``--paces`` requests/s per reader
+   (latency at a stated load, counted from when each request was due);
 6. the chain is extended through the API, then the serving node's RSS;
 7. bytes on disk per declaration against the signed declaration's size;
 8. the network stops and the caught-up node's blocks and certificates are
@@ -39,6 +44,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import platform
@@ -356,7 +362,16 @@ async def _readers(
     readers: int,
     seconds: float,
     next_target: Any,
+    pace: float = 0.0,
 ) -> tuple[list[float], dict[str, int], dict[str, int]]:
+    """Each reader's latencies, refusals and drops; closed loop, or ``pace`` requests/s each.
+
+    Paced, a reader's requests are due on a fixed schedule (its own phase, so
+    the readers do not all send at once) and a latency runs from when the
+    request was due: a request kept waiting by a slow answer before it counts
+    that wait, so a node falling behind shows in the figures instead of
+    slowing the load that measures it.
+    """
     latencies: list[float] = []
     refused: dict[str, int] = {}
     # A connection the node drops is counted and named, not the end of the run.
@@ -368,13 +383,19 @@ async def _readers(
 
         async def reader(rng: random.Random, key: SigningKey) -> None:
             cursor: dict[str, Any] = {}
+            due = now() + (rng.random() / pace if pace else 0.0)
             while now() < deadline:
+                if pace:
+                    await asyncio.sleep(max(0.0, due - now()))
+                    if due >= deadline:
+                        break
                 target = next_target(rng, cursor)
                 # A signature is deterministic: the same path signed in the same
                 # millisecond would be refused as a replay, so times never repeat.
                 stamp[0] = max(time.time_ns() // 1_000_000, stamp[0] + 1)
                 headers = sign_request(key, chain, "GET", target, b"", stamp[0], node=node)
-                start = now()
+                start = min(due, now()) if pace else now()
+                due += 1 / pace if pace else 0.0
                 try:
                     response = await client.get(target, headers=headers)
                 except httpx.TransportError as e:
@@ -398,9 +419,21 @@ async def _readers(
 
 
 def reads(
-    net: LocalNetwork, name: str, made: dict[str, Any], readers: int, seconds: float
+    net: LocalNetwork,
+    name: str,
+    made: dict[str, Any],
+    readers: int,
+    seconds: float,
+    paces: tuple[float, ...] = (),
 ) -> dict[str, Any]:
-    """p50/p99 of declaration reads and of paginated list queries under concurrent readers."""
+    """p50/p99 of declaration reads and of paginated list queries under concurrent readers.
+
+    First with every reader sending its next request as soon as it has an
+    answer (closed loop: the node's throughput, and latencies that are mostly
+    queueing, since fifty readers wait behind each other), then, for each of
+    ``paces``, with every reader sending that many requests per second
+    (``paced``: the latency at a stated load, below saturation).
+    """
     chain = _chain(net)
     # Readers are the network's members, one key each in turn: the node limits
     # requests per key, and fifty readers signing with one key would meet it.
@@ -429,28 +462,37 @@ def reads(
         cursor.update(base=base, pages=0, last=None)
         return base
 
-    out: dict[str, Any] = {}
+    out: dict[str, Any] = {"paced": {}}
     pid = _pid(net, name)
-    for label, target in (("declaration", one_declaration), ("list", one_page)):
+    targets = {"declaration": one_declaration, "list": one_page}
+    for pace, label in [(pace, label) for pace in (0.0, *paces) for label in targets]:
+        # Long enough at a pace for the node's window of its last 1,000 reads
+        # (``node_read_quantiles``) to hold this phase's reads alone.
+        duration = max(seconds, 1100 / (pace * readers)) if pace else seconds
         cpu = cpu_seconds(pid)
         lat, refused, dropped = asyncio.run(
-            _readers(net.url(name), name, chain, keys, readers, seconds, target)
+            _readers(net.url(name), name, chain, keys, readers, duration, targets[label], pace)
         )
         # The readers share the machine with the node, so their rate says as much
         # about them as about it; the node's CPU per answer is the node's alone.
         answers = len(lat) + sum(refused.values())
-        out[label] = {
+        figures = {
             "node_cpu_ms": (cpu_seconds(pid) - cpu) * 1000 / max(answers, 1),
             "dropped": dropped,
             "requests": len(lat),
             "errors": sum(refused.values()),
             "refused": refused,
-            "per_s": len(lat) / seconds,
+            "per_s": len(lat) / duration,
             "p50_ms": pct(lat, 0.50),
             "p99_ms": pct(lat, 0.99),
             "node": node_read_quantiles(net, name),
         }
-        log(f"reads {label}: {out[label]}")
+        if pace:
+            figures["offered_per_s"] = pace * readers
+            out["paced"].setdefault(str(pace), {})[label] = figures
+        else:
+            out[label] = figures
+        log(f"reads {label}{f' at {pace}/s per reader' if pace else ''}: {figures}")
     return out
 
 
@@ -575,10 +617,12 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     if fresh_data.exists():
         log(f"emptying {fresh_data} (left by an earlier run)")
         shutil.rmtree(fresh_data)
+    serving = MAKERS[0]
+    paces = tuple(float(x) for x in args.paces.split(",") if x.strip())
     try:
         result["make"] = made
         log(f"made: {made}")
-        if not args.skip_audit:
+        if not (args.skip_audit or args.reads_only):
             log("audit")
             result["audit"] = audit_curve(net.directory) if args.curve else audit(net.directory)
             a = result["audit"]
@@ -587,11 +631,18 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                 f"audit: {a['transactions_per_s']:,.0f} tx/s, peak RSS {a['peak_rss_mb']:.0f} MB,"
                 f" sound={a['report']['sound']}"
             )
+        if args.reads_only:
+            # The serving node alone: it answers reads, and commits nothing new.
+            net.start(serving, wait=False)
+            net.wait_ready(serving, timeout=600)
+            result["reads"] = reads(net, serving, made, args.readers, args.read_seconds, paces)
+            result["node_rss"] = rss_of(_pid(net, serving))
+            log(f"node RSS: {result['node_rss']}")
+            return result
         log("catch-up")
         result["catch_up"] = catch_up(net, args.catch_up_timeout)
         log(f"catch-up: {result['catch_up']}")
-        serving = MAKERS[0]
-        result["reads"] = reads(net, serving, made, args.readers, args.read_seconds)
+        result["reads"] = reads(net, serving, made, args.readers, args.read_seconds, paces)
         result["extend"] = extend(net, serving, args.extend)
         result["node_rss"] = rss_of(_pid(net, serving))
         log(f"node RSS: {result['node_rss']}")
@@ -605,18 +656,18 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             result["fresh_rss_end"] = rss_of(_pid(net, FRESH))
     finally:
         net.stop()
-    store = dir_size(net.directory / serving / "data")
-    declarations = int(made["declarations"])
-    wire = signed_declaration_bytes(net.directory)
-    result["disk"] = {
-        "store_bytes": store,
-        "bytes_per_declaration": store / declarations,
-        "signed_declaration_bytes": wire,
-        "ratio": store / declarations / wire,
-    }
+        store = dir_size(net.directory / serving / "data")
+        declarations = int(made["declarations"])
+        wire = signed_declaration_bytes(net.directory)
+        result["disk"] = {
+            "store_bytes": store,
+            "bytes_per_declaration": store / declarations,
+            "signed_declaration_bytes": wire,
+            "ratio": store / declarations / wire,
+        }
+        result["load_after"] = os.getloadavg()[0]
     result["identical"] = compare(net.directory, serving, FRESH)
     result["identical"]["catch_up_complete"] = result["catch_up"]["complete"]
-    result["load_after"] = os.getloadavg()[0]
     return result
 
 
@@ -649,18 +700,25 @@ def show(r: dict[str, Any]) -> None:
                 f"  audit at {p['transactions']:>9,} txs: {p['rate']:,.0f} tx/s,"
                 f" RSS {p['rss_mb']:.0f} MB ({p['anon_mb']:.0f} MB anonymous)"
             )
-    k = r["catch_up"]
-    print(
-        f"catch-up: {'' if k['complete'] else 'NOT COMPLETE, '}height {k['reached']} of"
-        f" {k['tip']}, {k['transactions']:,} txs"
-        f" in {k['seconds']:.1f} s = {k['transactions_per_s']:,.0f}"
-        f" tx/s (target >= 5,000); its RSS {k['fresh_rss']['rss_mb']:.0f} MB"
-        f" (peak {k['fresh_rss']['peak_rss_mb']:.0f})"
-    )
-    for label, target in (("declaration", 20), ("list", 50)):
-        x = r["reads"][label]
+    k = r.get("catch_up")
+    if k is not None:
         print(
-            f"reads {label}: {x['requests']:,} answered, {x['per_s']:,.0f}/s,"
+            f"catch-up: {'' if k['complete'] else 'NOT COMPLETE, '}height {k['reached']} of"
+            f" {k['tip']}, {k['transactions']:,} txs"
+            f" in {k['seconds']:.1f} s = {k['transactions_per_s']:,.0f}"
+            f" tx/s (target >= 5,000); its RSS {k['fresh_rss']['rss_mb']:.0f} MB"
+            f" (peak {k['fresh_rss']['peak_rss_mb']:.0f})"
+        )
+    phases = [("", r["reads"])] + [
+        (f" at {float(pace):g}/s per reader", paced)
+        for pace, paced in r["reads"].get("paced", {}).items()
+    ]
+    for (at, figures), (label, target) in itertools.product(
+        phases, (("declaration", 20), ("list", 50))
+    ):
+        x = figures[label]
+        print(
+            f"reads {label}{at}: {x['requests']:,} answered, {x['per_s']:,.0f}/s,"
             f" refused {x['errors']}"
             + (f" {x['refused']}" if x.get("refused") else "")
             + (f" (connections dropped: {x['dropped']})" if x.get("dropped") else "")
@@ -674,11 +732,16 @@ def show(r: dict[str, Any]) -> None:
             f"after catching up, {FRESH} proposed {q['proposed']} of the blocks that followed"
             f" and its precommit is in {q['precommits']} of their certificates"
         )
-    e = r["extend"]
+    e = r.get("extend")
     n = r["node_rss"]
     print(
-        f"extended by {e['declarations']} declarations in {e['seconds']:.1f} s, to height"
-        f" {e['height']}; node RSS {n['rss_mb']:.0f} MB ({n['anon_mb']:.0f} MB anonymous,"
+        (
+            f"extended by {e['declarations']} declarations in {e['seconds']:.1f} s, to height"
+            f" {e['height']}; node"
+            if e is not None
+            else "serving node after the reads (not extended):"
+        )
+        + f" RSS {n['rss_mb']:.0f} MB ({n['anon_mb']:.0f} MB anonymous,"
         f" {n['file_mb']:.0f} MB mapped store files), peak {n['peak_rss_mb']:.0f} MB"
         " (target <= 300)"
     )
@@ -688,8 +751,9 @@ def show(r: dict[str, Any]) -> None:
         f" declaration, {d['ratio']:.1f}x the signed declaration"
         f" ({d['signed_declaration_bytes']:,.0f} bytes)"
     )
-    i = r["identical"]
-    print(f"caught-up chain identical: {i['identical']} ({i['compared']} blocks compared)")
+    i = r.get("identical")
+    if i is not None:
+        print(f"caught-up chain identical: {i['identical']} ({i['compared']} blocks compared)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -715,8 +779,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--skip-audit", action="store_true", help="with --reuse: every step but the audit"
     )
+    p.add_argument(
+        "--paces",
+        default="1",
+        help="after the closed-loop reads, reads at these requests/s per reader (comma-separated)",
+    )
+    p.add_argument(
+        "--reads-only",
+        action="store_true",
+        help="with --reuse: only the reads, from the serving node alone (no audit, no catch-up)",
+    )
     p.add_argument("--json", type=Path, help="also write the figures here")
     args = p.parse_args(argv)
+    if args.reads_only and not args.reuse:
+        p.error("--reads-only needs --reuse")
     if args.dir is not None:
         args.dir.mkdir(parents=True, exist_ok=True)
         result = run(args, args.dir)
@@ -727,7 +803,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json is not None:
         args.json.write_text(json.dumps(result, indent=2, default=str), encoding="utf-8")
     sound = "audit" not in result or result["audit"]["report"]["sound"]
-    return 0 if sound and result["identical"]["identical"] else 1
+    return 0 if sound and result.get("identical", {"identical": True})["identical"] else 1
 
 
 if __name__ == "__main__":
