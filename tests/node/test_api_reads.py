@@ -158,6 +158,35 @@ def test_transaction_receipt(node: LocalNode) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("model", "target"),
+    [
+        ("DeclarationModel", f"/v1/declarations/{IDS[1]}"),
+        ("DeclarationPageModel", "/v1/declarations?status=submitted&limit=2"),
+        ("DeclarationPageModel", "/v1/declarations?organisation=shipper-acme"),
+        ("BlockModel", "/v1/blocks/2"),
+        ("TransactionReceiptModel", "tx"),
+    ],
+)
+def test_large_answers_have_exactly_their_documented_shape(
+    node: LocalNode, model: str, target: str
+) -> None:
+    # The framework checks answers against their model leniently (it coerces
+    # types); here the strict model (no field missing, none extra, every type as
+    # documented, no coercion) accepts the answer and gives back the same JSON.
+    from node import api_models
+
+    if target == "tx":
+        version = node.client("auditor").declaration(IDS[0])["history"][0]
+        target = f"/v1/transactions/{version['tx']}"
+    response = signed_get(node, node.key("auditor"), target)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    answer = response.json()
+    checked = getattr(api_models, model).model_validate(answer, strict=True)
+    assert checked.model_dump(mode="json") == answer
+
+
 def test_unknown_ids_answer_404_with_a_code(node: LocalNode) -> None:
     client = node.client("auditor")
     cases: list[tuple[Callable[[], object], str]] = [
