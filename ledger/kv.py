@@ -147,6 +147,15 @@ DEFAULT_OPEN_FILES = 256
 """Table files LevelDB keeps open (``max_open_files``), which bounds its mapped memory."""
 DEFAULT_CACHE_BYTES = 64 << 20
 """LevelDB's cache of uncompressed blocks."""
+DEFAULT_TABLE_BYTES = 2 << 20
+"""Size LevelDB's compactions write their tables at (``max_file_size``; LevelDB's default).
+
+Pages read through an open table stay mapped, so resident mapped memory is
+at most about ``open_files`` times this. A table flushed from the write
+buffer is one table, whatever its size."""
+MIN_TABLE_BYTES = 1 << 20
+MAX_TABLE_BYTES = 1 << 30
+"""LevelDB silently clips ``max_file_size`` to this range; :class:`LevelDBKV` refuses others."""
 BLOOM_FILTER_BITS = 10
 """Bits per key of the Bloom filter LevelDB writes in each table (about 1% false positives)."""
 
@@ -198,8 +207,13 @@ class LevelDBKV(_PlyvelReads):
         create: bool = True,
         open_files: int = DEFAULT_OPEN_FILES,
         cache_bytes: int = DEFAULT_CACHE_BYTES,
+        table_bytes: int = DEFAULT_TABLE_BYTES,
     ) -> None:
         self.path = Path(path)
+        if not MIN_TABLE_BYTES <= table_bytes <= MAX_TABLE_BYTES:
+            raise ValueError(
+                f"table_bytes must be {MIN_TABLE_BYTES} to {MAX_TABLE_BYTES}, not {table_bytes}"
+            )
         try:
             self._db = plyvel.DB(
                 str(self.path),
@@ -208,6 +222,7 @@ class LevelDBKV(_PlyvelReads):
                 lru_cache_size=cache_bytes,
                 write_buffer_size=16 << 20,
                 max_open_files=open_files,
+                max_file_size=table_bytes,
                 bloom_filter_bits=BLOOM_FILTER_BITS,
             )
         except plyvel.Error as e:

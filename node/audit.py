@@ -23,7 +23,7 @@ from contracts.state import scan_index
 from ledger.block import Block
 from ledger.crypto import SigningKey, Verifier
 from ledger.genesis import Genesis
-from ledger.kv import LevelDBKV, Overlay
+from ledger.kv import MIN_TABLE_BYTES, LevelDBKV, Overlay
 from ledger.replay import BlockOutcome, ReplaySummary, replay
 from ledger.smt import NodeCache
 from ledger.votes import Certificate
@@ -38,6 +38,14 @@ resident, until the table is closed. With a node's 256 the audit of a
 100k-declaration chain peaked at 922 MB, 550 MB of it such pages; with
 this and the caches below, at 478 MB, at the same speed (2026-11-24,
 docs/benchmarks.md).
+"""
+STATE_TABLE_BYTES = MIN_TABLE_BYTES
+"""Table size of the audit's own state store: LevelDB's floor, half its default.
+
+Its open tables' mapped pages are then at most about 74 MB instead of 148.
+Audits of a 40k-declaration chain (54,325 transactions), two runs each,
+peaked at 355 and 356 MB with 2 MB tables and at 306 and 307 MB with
+1 MB, in 97 - 105 s every time (2026-12-06, docs/benchmarks.md).
 """
 STATE_CACHE_BYTES = 8 << 20
 """LevelDB's block cache for the audit's state: most reads hit the node cache first."""
@@ -83,7 +91,12 @@ class _AuditMachine:
     """The contracts engine over a throwaway store, flushed block by block."""
 
     def __init__(self, genesis: Genesis, lists: dict[bytes, Any], directory: Path) -> None:
-        self.kv = LevelDBKV(directory, open_files=STATE_OPEN_FILES, cache_bytes=STATE_CACHE_BYTES)
+        self.kv = LevelDBKV(
+            directory,
+            open_files=STATE_OPEN_FILES,
+            cache_bytes=STATE_CACHE_BYTES,
+            table_bytes=STATE_TABLE_BYTES,
+        )
         self.overlay = Overlay(self.kv)
         self.engine = Engine(genesis, self.overlay, lists, cache=NodeCache(STATE_CACHE_NODES))
         self.overlay.flush(sync=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import sys
 import threading
 from collections.abc import Iterator
@@ -12,7 +13,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ledger.errors import StoreError
-from ledger.kv import KVStore, LevelDBKV, MemoryKV, Overlay, prefix_end
+from ledger.kv import (
+    DEFAULT_TABLE_BYTES,
+    MAX_TABLE_BYTES,
+    MIN_TABLE_BYTES,
+    KVStore,
+    LevelDBKV,
+    MemoryKV,
+    Overlay,
+    prefix_end,
+)
 
 
 @pytest.fixture(params=["memory", "leveldb"])
@@ -182,3 +192,36 @@ def test_leveldb_locked_by_another_handle(tmp_path: Path) -> None:
     with pytest.raises(StoreError):
         LevelDBKV(tmp_path / "db")
     kv.close()
+
+
+def _incompressible(batch: int, i: int) -> bytes:
+    return b"".join(hashlib.sha256(b"%d-%d-%d" % (batch, i, j)).digest() for j in range(32))
+
+
+@pytest.mark.parametrize("table_bytes", [MIN_TABLE_BYTES, DEFAULT_TABLE_BYTES])
+def test_leveldb_compacts_into_tables_of_the_size_asked(tmp_path: Path, table_bytes: int) -> None:
+    kv = LevelDBKV(tmp_path / "db", table_bytes=table_bytes)
+    # 32 small flushes of random keys, each compacted into what is below it:
+    # every table but the flushed ones is a compaction's output.
+    values = {}
+    for batch in range(32):
+        part = {
+            hashlib.sha256(b"%d-%d" % (batch, i)).digest(): _incompressible(batch, i)
+            for i in range(256)
+        }
+        kv.write(part)
+        kv._db.compact_range()
+        values.update(part)
+    sizes = sorted(f.stat().st_size for f in (tmp_path / "db").glob("*.ldb"))
+    assert sum(sizes) >= 8 << 20
+    # A table ends at the first block boundary past the size asked.
+    assert 0.9 * table_bytes <= sizes[-1] <= table_bytes + (64 << 10)
+    assert all(kv.get(k) == v for k, v in values.items())
+    kv.close()
+
+
+@pytest.mark.parametrize("table_bytes", [0, MIN_TABLE_BYTES - 1, MAX_TABLE_BYTES + 1])
+def test_leveldb_refuses_a_table_size_it_would_clip(tmp_path: Path, table_bytes: int) -> None:
+    with pytest.raises(ValueError, match="table_bytes"):
+        LevelDBKV(tmp_path / "db", table_bytes=table_bytes)
+    assert not (tmp_path / "db").exists()
