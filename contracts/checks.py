@@ -2,7 +2,7 @@
 
 ::
 
-    parse_declaration(data)          -> Declaration      (shape; contracts.declaration)
+    parse_declaration(data)          -> Declaration      (shape; contracts.document)
     check_declaration(decl, dgl)     -> list[Violation]  (rules; empty means valid)
     validate(data, dgl)              -> Declaration      (both; raises DeclarationInvalid)
 
@@ -16,16 +16,13 @@ The list is anything with ``lookup(un_number) -> tuple[DglEntry, ...]``
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Any
 
 from contracts import formats as f
 from contracts.codes import CODES
-from contracts.declaration import (
-    Certification,
-    Declaration,
-    parse_declaration,
-)
-from contracts.dgl_types import DglEntry
+from contracts.declaration import Certification, Declaration
+from contracts.dgl_types import DangerousGoodsListProtocol
+from contracts.document import parse_declaration
 from contracts.errors import DeclarationInvalid, Violation
 from contracts.item_checks import check_item
 from contracts.segregation_checks import check_container_segregation
@@ -36,14 +33,6 @@ __all__ = [
     "check_declaration",
     "validate",
 ]
-
-
-class DangerousGoodsListProtocol(Protocol):
-    """What the checks need of a Dangerous Goods List."""
-
-    def lookup(self, un_number: str) -> tuple[DglEntry, ...]:
-        """Every entry under a UN number; empty when the list has none."""
-        ...
 
 
 def check_declaration(decl: Declaration, dgl: DangerousGoodsListProtocol) -> list[Violation]:

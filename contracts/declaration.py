@@ -1,23 +1,22 @@
 """The dangerous-goods declaration as a typed, frozen, canonical record.
 
 A declaration arrives as a JSON document whose field names follow the DCSA
-``DangerousGoods`` model (see ``contracts/document.py`` for the reader).
-:func:`parse_declaration` turns it into a :class:`Declaration`; every record
-has ``to_value()`` (the canonical map that ``ledger.encoding.encode`` signs:
-the same field names, counts as integers, every other number a normalised
-decimal string, every flag explicit) and ``from_value()``, which reads such
-a map back through the same validation, as it does for values read from the
-chain.
+``DangerousGoods`` model; :mod:`contracts.document` reads it:
+``parse_declaration`` turns it into a :class:`Declaration`, and
+``read_declaration`` reads a canonical map back through the same validation,
+as it does for values read from the chain. Every record has ``to_value()``
+(the canonical map that ``ledger.encoding.encode`` signs: the same field
+names, counts as integers, every other number a normalised decimal string,
+every flag explicit).
 
 A record is a well-formed document: types, lengths, code shapes and units
 are right. Whether it obeys the rules (check digits, the Dangerous Goods
 List, segregation, certifications) is what ``contracts.checks`` judges.
-Build records only through :func:`parse_declaration` or ``from_value``.
+Build records only through ``contracts.document``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -322,21 +321,3 @@ class Declaration:
         _put(out, "carrierBookingReference", self.carrier_booking_reference)
         _put(out, "transportDocumentReference", self.transport_document_reference)
         return out
-
-    @classmethod
-    def from_value(cls, value: Any) -> Declaration:
-        """Read a canonical map (as stored on chain), validating it again."""
-        from contracts.document import read_declaration
-
-        return read_declaration(value)
-
-
-def parse_declaration(data: bytes | str | Mapping[str, Any]) -> Declaration:
-    """Parse a JSON document (bytes or text) or an already decoded map.
-
-    Raises :class:`~contracts.errors.DeclarationInvalid` carrying every
-    problem found, never only the first.
-    """
-    from contracts.document import parse_document
-
-    return parse_document(data)

@@ -31,7 +31,7 @@ from contracts.errors import DeclarationInvalid, TransactionRejected, Violation
 from contracts.lifecycle import DECISIONS, SUBMITTER, TABLE, Action, Role, Status
 
 if TYPE_CHECKING:
-    from contracts.engine import Context, Handler, Signer
+    from contracts.handler import Context, Handler, Signer
     from contracts.state import StateView
     from ledger.tx import Transaction
 

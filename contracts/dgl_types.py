@@ -1,8 +1,9 @@
-"""The shape of a Dangerous Goods List entry, shared by the list and the rules."""
+"""The shape of a Dangerous Goods List and its entries, shared by the list and the rules."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,3 +35,11 @@ class DglEntry:
     """Generic or N.O.S. entry needing a technical name (IMDG 3.1.2.8, SP 274)."""
     special_provisions: tuple[str, ...] = ()
     """Special provision codes as printed in the source list."""
+
+
+class DangerousGoodsListProtocol(Protocol):
+    """What the checks need of a Dangerous Goods List."""
+
+    def lookup(self, un_number: str) -> tuple[DglEntry, ...]:
+        """Every entry under a UN number; empty when the list has none."""
+        ...

@@ -114,7 +114,7 @@ def load_json(data: bytes | str) -> Any:
         raise _invalid("json.invalid", f"not well-formed JSON: {str(e)[:200]}") from None
 
 
-def parse_document(data: bytes | str | Mapping[str, Any]) -> Declaration:
+def parse_declaration(data: bytes | str | Mapping[str, Any]) -> Declaration:
     """A declaration from JSON bytes or text, or from an already decoded map."""
     if isinstance(data, bytes | str):
         return read_declaration(load_json(data))

@@ -13,14 +13,14 @@ and height are the only time there is.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any, Final
 
 from contracts.declarations_tx import DeclarationRules, DocumentMemo
-from contracts.errors import ContractError, TransactionRejected, Violation
+from contracts.errors import ContractError, TransactionRejected
 from contracts.evidence_tx import EvidenceRules
 from contracts.governance import Governance
+from contracts.handler import Context, Handler, Signer, reject
 from contracts.lifecycle import Role
 from contracts.membership import AppGenesis
 from contracts.state import StateView
@@ -34,31 +34,6 @@ from ledger.tx import Transaction
 from ledger.validators import ValidatorSet
 
 MAX_NONCE_GAP: Final = 1_000_000
-
-
-@dataclass(frozen=True, slots=True)
-class Context:
-    """Where a transaction is being applied: block height and time."""
-
-    height: int
-    time: int
-
-
-@dataclass(frozen=True, slots=True)
-class Signer:
-    """The authenticated submitter of a transaction."""
-
-    key_id: str
-    org: str
-    role: Role
-
-
-def reject(code: str, path: str, message: str, paragraph: str | None = None) -> TransactionRejected:
-    """A rejection with one violation."""
-    return TransactionRejected([Violation(code, path, message, paragraph)])
-
-
-Handler = Callable[[StateView, Transaction, Signer, Context], dict[str, Any]]
 
 
 class Engine:

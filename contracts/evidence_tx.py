@@ -24,7 +24,7 @@ from ledger.evidence import Evidence
 from ledger.validators import ValidatorSet
 
 if TYPE_CHECKING:
-    from contracts.engine import Context, Handler, Signer
+    from contracts.handler import Context, Handler, Signer
     from contracts.state import StateView
     from ledger.tx import Transaction
 

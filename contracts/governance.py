@@ -32,7 +32,7 @@ from ledger.errors import LedgerError
 from ledger.validators import ValidatorSet
 
 if TYPE_CHECKING:
-    from contracts.engine import Context, Handler, Signer
+    from contracts.handler import Context, Handler, Signer
     from contracts.state import StateView
     from ledger.tx import Transaction
 

@@ -31,12 +31,11 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Final
 
 from contracts import formats as f
-from contracts.dgl_types import DglEntry
+from contracts.dgl_types import DangerousGoodsListProtocol, DglEntry
 from contracts.errors import ReferenceDataError, Violation
 from contracts.shipping_names import name_matches
 
 if TYPE_CHECKING:
-    from contracts.checks import DangerousGoodsListProtocol
     from contracts.declaration import DangerousGoodsItem
 
 ROMAN: Final = {1: "I", 2: "II", 3: "III"}

@@ -13,20 +13,27 @@ blocks stream through, and the state lives in a temporary LevelDB.
 from __future__ import annotations
 
 import tempfile
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from contracts.engine import Engine
 from contracts.state import scan_index
 from ledger.block import Block
+from ledger.chainstore import ChainStore
 from ledger.crypto import SigningKey, Verifier
+from ledger.encoding import decode
 from ledger.genesis import Genesis
 from ledger.kv import MIN_TABLE_BYTES, LevelDBKV, Overlay
 from ledger.replay import BlockOutcome, ReplaySummary, replay
 from ledger.smt import NodeCache
 from ledger.votes import Certificate
+from node.auth import sign_request
+from node.errors import AuditSourceError
 
 SEQUENTIAL_OPEN_FILES = 16
 SEQUENTIAL_CACHE_BYTES = 4 << 20
@@ -161,7 +168,6 @@ def blocks_from_store(
     data_dir: Path, genesis: Genesis
 ) -> Iterator[tuple[Block, Certificate | None]]:
     """Blocks of a stopped node's data directory (``DIR`` or ``DIR/chain``)."""
-    from ledger.chainstore import ChainStore
 
     path = data_dir / "chain" if (data_dir / "chain").is_dir() else data_dir
     # Read once from end to end: few open table files are needed (LevelDB keeps
@@ -181,12 +187,6 @@ def blocks_from_node(
     url: str, node: str, genesis: Genesis, key: SigningKey, *, batch: int = 200
 ) -> Iterator[tuple[Block, Certificate | None]]:
     """Blocks fetched from the node named ``node`` at ``url`` over signed requests."""
-    import time
-
-    import httpx
-
-    from ledger.encoding import decode
-    from node.auth import sign_request
 
     with httpx.Client(base_url=url.rstrip("/"), timeout=60.0) as client:
         start = 1
@@ -209,7 +209,3 @@ def blocks_from_node(
             if len(items) < batch:
                 return
             start += len(items)
-
-
-class AuditSourceError(Exception):
-    """The blocks to audit could not be read."""

@@ -25,6 +25,7 @@ from typing import Final
 from ledger.crypto import Domain, PublicKey, SigningKey, Verifier, sign_bytes
 from ledger.encoding import digest, sha256
 from ledger.errors import LedgerError
+from node.errors import AuthError
 
 HEADER_KEY: Final = "x-dg-key"
 HEADER_TIME: Final = "x-dg-time"
@@ -49,15 +50,6 @@ def sign_request(
         HEADER_NODE: node,
         HEADER_SIG: key.sign(Domain.REQUEST, chain, h).hex(),
     }
-
-
-class AuthError(Exception):
-    """A request that is not properly signed; ``code`` is stable."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 @dataclass(frozen=True, slots=True)

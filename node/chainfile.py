@@ -24,35 +24,11 @@ from ledger.encoding import decode, encode
 from ledger.errors import ChainError, LedgerError
 from ledger.genesis import MAX_GENESIS_SIZE, Genesis
 from ledger.votes import Certificate
+from node.errors import ChainFileError
 
 MAGIC: Final = b"DGLCHAIN\x01"
 _LEN = struct.Struct(">I")
 MAX_RECORD: Final = MAX_BLOCK_SIZE + (1 << 20)
-
-
-class ChainFileError(Exception):
-    """A chain file that is truncated, oversized or malformed; names the record.
-
-    Record ``i >= 1`` holds block ``i``: for those, ``height`` is the block's
-    height (and ``tx_index`` the transaction whose bytes do not decode, if
-    one is at fault), so an auditor can say where the chain stops being sound.
-    """
-
-    def __init__(
-        self,
-        reason: str,
-        record: int | None = None,
-        *,
-        height: int | None = None,
-        tx_index: int | None = None,
-    ) -> None:
-        super().__init__(reason if record is None else f"record {record}: {reason}")
-        self.reason = reason
-        self.record = record
-        if height is None and record is not None and record >= 1:
-            height = record  # record i holds block i
-        self.height = height
-        self.tx_index = tx_index
 
 
 class ChainFileWriter:

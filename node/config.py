@@ -56,16 +56,13 @@ from urllib.parse import urlsplit
 
 from contracts.dgl_builtin import BUILTIN
 from ledger.kv import DEFAULT_OPEN_FILES
+from node.errors import ConfigError
 
 MAX_CONFIG_SIZE: Final = 256 * 1024
 ZERO_ALLOWED: Final = frozenset(
     {"round_increment_ms", "commit_ms", "block_delay_ms", "max_clock_drift_ms"}
 )
 """Integer settings that may be 0; every other one must be at least 1 (0 would stop the node)."""
-
-
-class ConfigError(Exception):
-    """A configuration file that cannot be used; names the file and field."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,12 +22,9 @@ from contracts.errors import ContractError
 from contracts.membership import AppGenesis
 from ledger.errors import LedgerError
 from ledger.genesis import Genesis
+from node.errors import GenesisFileError
 
 MAX_FILE: Final = 4 * 1024 * 1024
-
-
-class GenesisFileError(Exception):
-    """A genesis file that cannot be used; names the field."""
 
 
 def _hex(value: Any, where: str) -> bytes:

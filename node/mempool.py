@@ -16,12 +16,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from contracts.engine import Context, Engine
-from contracts.errors import ContractError, TransactionRejected, Violation
+from contracts.engine import Engine
+from contracts.errors import ContractError, TransactionRejected
+from contracts.handler import Context
 from contracts.state import StateView
 from ledger.crypto import Verifier
 from ledger.errors import LedgerError
 from ledger.tx import Transaction
+from node.errors import Rejected
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,16 +33,6 @@ class MempoolLimits:
     max_txs: int = 20_000
     max_bytes: int = 64 * 1024 * 1024
     max_per_signer: int = 2_000
-
-
-class Rejected(Exception):
-    """A transaction the pool will not admit, with a stable code and the violations."""
-
-    def __init__(self, code: str, message: str, violations: list[Violation] | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.violations = violations or []
 
 
 class Mempool:
@@ -97,7 +89,7 @@ class Mempool:
         """
         if not all(self.verifier.verify_many(tx.verify_items())):
             self._count("tx.invalid_signature")
-            raise Rejected("tx.invalid_signature", "a signature does not verify")
+            raise Rejected("tx.invalid_signature", "a signature does not verify", path="$.sigs")
 
     def add(self, tx: Transaction) -> dict[str, Any]:
         """Admit ``tx`` or raise :class:`Rejected`; returns the pre-check outcome."""
@@ -117,7 +109,7 @@ class Mempool:
         if len(self._by_signer.get(tx.signer, ())) >= self.limits.max_per_signer:
             raise Rejected("mempool.signer_full", "too many pending transactions for this key")
         if not all(self.verifier.verify_many(tx.verify_items())):
-            raise Rejected("tx.invalid_signature", "a signature does not verify")
+            raise Rejected("tx.invalid_signature", "a signature does not verify", path="$.sigs")
         if self._view.raw(f"tx/{tx.id.hex()}") is not None:
             raise Rejected("tx.already_committed", "transaction already committed")
         try:

@@ -35,16 +35,13 @@ from ledger.crypto import PublicKey, SigningKey
 from ledger.genesis import Genesis
 from ledger.keyfile import save_signing_key
 from ledger.validators import Validator, ValidatorSet
+from node.errors import NetworkInitError
 from node.genesis_file import genesis_to_json
 
 DEFAULT_VALIDATORS = ("customs", "port-authority", "forwarder-a", "forwarder-b")
 DEFAULT_MEMBERS = ("shipper-acme:shipper", "shipper-beta:shipper", "auditor:auditor")
 CHAIN_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 DGL_COPY = "dangerous-goods-list.csv"
-
-
-class NetworkInitError(Exception):
-    """Arguments that cannot make a network."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,7 +28,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from contracts.dgl import DangerousGoodsList
@@ -68,12 +68,14 @@ from node.consensus.events import (
 from node.consensus.machine import ConsensusMachine
 from node.consensus.params import TimeoutConfig
 from node.consensus.privval import PrivValidator, SignStateFile
+from node.errors import NodeHalted, Rejected, StartupError
 from node.genesis_file import load_genesis
-from node.mempool import Mempool, MempoolLimits, Rejected
-from node.metrics import Summary
-from node.peer_messages import PeerMessage, seal
-from node.sync import BlockSync
-from node.transport import Faults, Transport
+from node.mempool import Mempool, MempoolLimits
+from node.metrics import Metrics, MetricsSample
+from node.p2p.messages import PeerMessage, seal
+from node.p2p.sync import BlockSync
+from node.p2p.transport import Faults, Transport
+from node.ratelimit import RateLimiter
 
 log = logging.getLogger("dgledger.node")
 T = TypeVar("T")
@@ -97,29 +99,17 @@ one served fewer list pages (``docs/benchmarks.md``).
 """
 
 
-class StartupError(Exception):
-    """The node cannot start with this configuration, genesis or store."""
+@dataclass(frozen=True, slots=True)
+class Admitted:
+    """A submitted transaction the node took: pending in its mempool, or committed already."""
+
+    tx_id: bytes
+    committed: bool
 
 
 def now_ms() -> int:
     """Wall-clock milliseconds (the node's, never the ledger's)."""
     return time.time_ns() // 1_000_000
-
-
-@dataclass(slots=True)
-class Metrics:
-    """Counters the node exports at /metrics."""
-
-    rejected_messages: dict[str, int] = field(default_factory=dict)
-    commit_latency: Summary = field(default_factory=Summary)
-    read_latency: Summary = field(default_factory=Summary)
-    read_build: Summary = field(default_factory=Summary)
-    committed_txs: int = 0
-    blocks_synced: int = 0
-
-    def reject(self, reason: str, n: int = 1) -> None:
-        """Count a dropped message."""
-        self.rejected_messages[reason] = self.rejected_messages.get(reason, 0) + n
 
 
 def load_lists(config: NodeConfig, genesis: Genesis) -> dict[bytes, DangerousGoodsList]:
@@ -171,10 +161,6 @@ def load_node_key(config: NodeConfig) -> SigningKey:
         raise StartupError(f"node key {config.key}: {e}") from e
 
 
-class NodeHalted(Exception):
-    """The node stopped following the chain: a block it cannot execute, or its own disk failed."""
-
-
 def stop_process(reason: str) -> None:
     """Log why the node stops, then stop it as SIGTERM would (stores close cleanly)."""
     log.critical("node stopping: %s", reason)
@@ -224,9 +210,20 @@ class NodeService:
         # their turn hold no snapshot (an open one keeps old data from compaction).
         self._read_slots = asyncio.Semaphore(READ_THREADS)
         self.metrics = Metrics()
+        self.limiter = RateLimiter(config.api.rate_per_key)
+        """Requests and submissions per key: shared by the API's signed reads and :meth:`submit`."""
         self.faults = Faults()
         self.transport = Transport(config.peers, self.faults)
-        self.sync = BlockSync(self)
+        self.sync = BlockSync(
+            self,
+            config.peers,
+            key=self.key,
+            chain=self.genesis.chain,
+            clock=self.clock,
+            faults=self.faults,
+            metrics=self.metrics,
+            follow=not config.validator,
+        )
         c = config.consensus
         timeouts = TimeoutConfig(
             propose=c.propose_ms,
@@ -280,6 +277,25 @@ class NodeService:
                 "connected": self.transport.connected(),
             },
         }
+
+    def metrics_sample(self) -> MetricsSample:
+        """The gauges and counters ``/metrics`` shows, at this instant."""
+        rejected = dict(self.metrics.rejected_messages)
+        for prefix, counts in (
+            ("consensus", self.machine.rejected),
+            ("mempool", self.mempool.rejected),
+        ):
+            for reason, count in counts.items():
+                rejected[f"{prefix}_{reason}"] = rejected.get(f"{prefix}_{reason}", 0) + count
+        return MetricsSample(
+            height=self.chain.height,
+            round=self.machine.round,
+            mempool_txs=len(self.mempool),
+            mempool_bytes=self.mempool.size_bytes,
+            peers_connected=self.transport.connected(),
+            counters=self.metrics,
+            rejected=rejected,
+        )
 
     def _lists_status(self) -> dict[str, Any]:
         """The Dangerous Goods List in force, those scheduled by governance, and which are here."""
@@ -367,8 +383,39 @@ class NodeService:
 
     # --------------------------------------------------------- transactions
 
-    def submit(self, tx: Transaction, *, gossip: bool = True) -> dict[str, Any]:
-        """Admit a transaction to the mempool (raises ``node.mempool.Rejected``)."""
+    @property
+    def height(self) -> int:
+        """Height of the last committed block."""
+        return self.chain.height
+
+    def submit(self, tx: Transaction) -> Admitted:
+        """Admit a client's transaction, or raise :class:`Rejected` saying why.
+
+        In order: the chain it is for, its signatures (so that the rate limit
+        is charged to the key that really signed), the signer's rate, whether
+        it is committed already (then it is not admitted again, and the
+        caller may answer with its receipt), then the mempool's own admission
+        (limits and the contracts' pre-check). A transaction already pending
+        is admitted once and reported as pending.
+        """
+        if tx.chain != self.genesis.chain:
+            raise Rejected(
+                "tx.wrong_chain", f"transaction is for chain {tx.chain}", path="$.env.chain"
+            )
+        self.mempool.check_signatures(tx)
+        if not self.limiter.allow(tx.signer):
+            raise Rejected("rate_limited", "too many requests for this key; slow down")
+        if self.chain.store.tx_location(tx.id) is not None:
+            return Admitted(tx.id, committed=True)
+        try:
+            self._admit(tx, gossip=True)
+        except Rejected as e:
+            if e.code != "mempool.duplicate":
+                raise
+        return Admitted(tx.id, committed=False)
+
+    def _admit(self, tx: Transaction, *, gossip: bool) -> dict[str, Any]:
+        """Admit ``tx`` to the mempool (raises :class:`Rejected`); gossip it if asked."""
         self.mempool.set_context(self.chain.height + 1, max(self.clock(), self.chain.tip_time + 1))
         outcome = self.mempool.add(tx)
         self._commit_started[tx.id] = time.monotonic()
@@ -439,7 +486,7 @@ class NodeService:
                 raise ValueError("txs body")
             for raw in m.body:
                 try:
-                    self.submit(Transaction.decode(raw), gossip=False)
+                    self._admit(Transaction.decode(raw), gossip=False)
                 except Exception:
                     self.metrics.reject("tx_refused")
         elif m.kind == "status":
@@ -526,7 +573,7 @@ class NodeService:
             expires=self.chain.height + EVIDENCE_TX_LIFETIME,
         )
         try:
-            self.submit(Transaction.create(envelope, [self.key]))
+            self._admit(Transaction.create(envelope, [self.key]), gossip=True)
         except Rejected as e:
             log.warning("evidence %s not submitted: %s", evidence.hash.hex(), e.message)
         else:

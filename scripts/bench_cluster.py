@@ -6,7 +6,7 @@ Run from the repository root::
     .venv/bin/python scripts/bench_cluster.py                       # 60 s at 1,200 tx/s offered
     .venv/bin/python scripts/bench_cluster.py --duration 30 --rate 400
 
-The validators are real node processes (``tests.node.cluster`` starts them)
+The validators are real node processes (``node.devnet.load`` starts them)
 with the default consensus timeouts. Client processes sign their own
 ``declaration.submit`` transactions with shippers' member keys, all of them
 *before* the timed window (signing and encoding cost about a quarter of a
@@ -48,17 +48,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
+import msgpack
+
+from ledger.crypto import Domain, SigningKey, Verifier, sign_bytes
+from ledger.keyfile import load_signing_key
+from node.auth import sign_request
+from node.devnet.load import Cluster, declaration_tx
+from node.devnet.localnet import NetworkError, wait_for
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-import httpx  # noqa: E402
-import msgpack  # noqa: E402
-
-from ledger.crypto import Domain, SigningKey, Verifier, sign_bytes  # noqa: E402
-from ledger.keyfile import load_signing_key  # noqa: E402
-from node.auth import sign_request  # noqa: E402
-from node.localnet import NetworkError, wait_for  # noqa: E402
-from tests.node.cluster import Cluster, declaration_tx  # noqa: E402
 
 NODES = ("customs", "port-authority", "forwarder-a", "forwarder-b")
 TARGET_RATE = 1000.0

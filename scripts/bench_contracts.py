@@ -33,29 +33,27 @@ import datetime
 import os
 import platform
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from contracts.checks import validate
+from contracts.dgl_builtin import builtin_list
+from contracts.engine import Engine
+from contracts.lifecycle import Role
+from contracts.membership import AppGenesis, Organisation
+from ledger.block import Block, Header
+from ledger.crypto import SigningKey
+from ledger.encoding import sha256
+from ledger.genesis import Genesis
+from ledger.kv import KVStore, LevelDBKV, MemoryKV, Overlay
+from ledger.tx import Envelope, Transaction
+from ledger.validators import Validator, ValidatorSet
+from ledger.votes import Certificate
+from node.devnet.traffic import TrafficGenerator
 
-from contracts.checks import validate  # noqa: E402
-from contracts.dgl_builtin import builtin_list  # noqa: E402
-from contracts.engine import Engine  # noqa: E402
-from contracts.lifecycle import Role  # noqa: E402
-from contracts.membership import AppGenesis, Organisation  # noqa: E402
-from ledger.block import Block, Header  # noqa: E402
-from ledger.crypto import SigningKey  # noqa: E402
-from ledger.encoding import sha256  # noqa: E402
-from ledger.genesis import Genesis  # noqa: E402
-from ledger.kv import KVStore, LevelDBKV, MemoryKV, Overlay  # noqa: E402
-from ledger.tx import Envelope, Transaction  # noqa: E402
-from ledger.validators import Validator, ValidatorSet  # noqa: E402
-from ledger.votes import Certificate  # noqa: E402
-from node.traffic import TrafficGenerator  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 CHAIN = "dg-contracts-bench"
 T0 = 1_790_000_000_000

@@ -33,26 +33,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import msgpack
+import nacl.bindings
+import ormsgpack
+import plyvel
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from ledger import encoding
+from ledger.block import Block, Header, txs_root
+from ledger.chainstore import ChainStore
+from ledger.crypto import Domain, SigningKey, Verifier, check_signature, sign_bytes
+from ledger.encoding import decode, encode, sha256
+from ledger.genesis import Genesis
+from ledger.kv import LevelDBKV, Overlay
+from ledger.merkle_log import MerkleLog
+from ledger.smt import EMPTY_ROOT, NodeCache, StateTree
+from ledger.tx import Envelope, Transaction
+from ledger.validators import Validator, ValidatorSet
+from ledger.votes import Certificate, Vote, VoteType
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-import msgpack  # noqa: E402
-import nacl.bindings  # noqa: E402
-import plyvel  # noqa: E402
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey  # noqa: E402
-
-from ledger import encoding  # noqa: E402
-from ledger.block import Block, Header, txs_root  # noqa: E402
-from ledger.chainstore import ChainStore  # noqa: E402
-from ledger.crypto import Domain, SigningKey, Verifier, check_signature, sign_bytes  # noqa: E402
-from ledger.encoding import decode, encode, sha256  # noqa: E402
-from ledger.genesis import Genesis  # noqa: E402
-from ledger.kv import LevelDBKV, Overlay  # noqa: E402
-from ledger.merkle_log import MerkleLog  # noqa: E402
-from ledger.smt import EMPTY_ROOT, NodeCache, StateTree  # noqa: E402
-from ledger.tx import Envelope, Transaction  # noqa: E402
-from ledger.validators import Validator, ValidatorSet  # noqa: E402
-from ledger.votes import Certificate, Vote, VoteType  # noqa: E402
 
 CHAIN = "dg-ledger-bench"
 DECLARATION = Path("/work/shared/reference/declarations/valid-gasoline-methanol.json")
@@ -532,12 +532,7 @@ def machine() -> list[str]:
     except OSError:
         load = "n/a"
     libs = [f"msgpack {'.'.join(map(str, msgpack.version))}", f"plyvel {plyvel.__version__}"]
-    try:
-        import ormsgpack
-
-        libs.append(f"ormsgpack {ormsgpack.__version__}")
-    except ImportError:
-        libs.append("ormsgpack not installed")
+    libs.append(f"ormsgpack {ormsgpack.__version__}")
     return [
         f"date     {datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}",
         f"machine  {cpu}, {cores} cores usable, {platform.machine()}",

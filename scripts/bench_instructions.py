@@ -26,17 +26,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import bench_contracts as bench
+
+from contracts.engine import Engine
+from ledger.kv import MemoryKV, Overlay
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "scripts"))
 
 
 def inner(count: int, apply: int) -> None:
     """Build ``count`` declarations and their decisions in blocks; apply ``apply`` chains."""
-    import bench_contracts as bench
-
-    from contracts.engine import Engine
-    from ledger.kv import MemoryKV, Overlay
 
     genesis, dgl = bench.genesis_and_list()
     docs = bench.documents(dgl, count)

@@ -55,27 +55,29 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import httpx
+import nacl.bindings
+
+from contracts.dgl_builtin import builtin_list
+from ledger.block import Block
+from ledger.chainstore import ChainStore
+from ledger.crypto import Domain, SigningKey, sign_bytes
+from ledger.encoding import decode, sha256
+from ledger.keyfile import load_signing_key
+from ledger.kv import LevelDBKV
+from ledger.votes import Certificate
+from node.auth import sign_request
+from node.client.client import Client, ClientError
+from node.devnet.localnet import LocalNetwork, wait_for
+from node.devnet.traffic import TrafficGenerator
+from node.genesis_file import load_genesis
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-import httpx  # noqa: E402
-import nacl.bindings  # noqa: E402
-
-from contracts.dgl_builtin import builtin_list  # noqa: E402
-from ledger.chainstore import ChainStore  # noqa: E402
-from ledger.crypto import Domain, SigningKey, sign_bytes  # noqa: E402
-from ledger.encoding import sha256  # noqa: E402
-from ledger.keyfile import load_signing_key  # noqa: E402
-from ledger.kv import LevelDBKV  # noqa: E402
-from node.auth import sign_request  # noqa: E402
-from node.client import Client, ClientError  # noqa: E402
-from node.genesis_file import load_genesis  # noqa: E402
-from node.localnet import LocalNetwork, wait_for  # noqa: E402
-from node.traffic import TrafficGenerator  # noqa: E402
 
 MAKERS = ("customs", "port-authority", "forwarder-a")
 FRESH = "forwarder-b"
@@ -121,7 +123,6 @@ def ceiling(count: int = 30_000) -> dict[str, float]:
     first worker's start to the last one's end, so a worker that ran while
     another was still signing its items cannot inflate it.
     """
-    from concurrent.futures import ProcessPoolExecutor
 
     cores = os.cpu_count() or 1
     start, end = _verify_many(count)
@@ -190,7 +191,6 @@ def audit(net_dir: Path) -> dict[str, Any]:
 _CURVE = """
 import json, sys, time
 from pathlib import Path
-sys.path.insert(0, {root!r})
 from contracts.dgl_builtin import builtin_list
 from node.audit import audit, blocks_from_store
 from node.genesis_file import genesis_from_json
@@ -227,7 +227,6 @@ def audit_curve(net_dir: Path) -> dict[str, Any]:
     which is all ``dgledger audit --data`` does besides printing.
     """
     code = _CURVE.format(
-        root=str(ROOT),
         genesis=str(net_dir / "genesis.json"),
         data=str(net_dir / MAKERS[0] / "data"),
         marks=CHECKPOINTS,
@@ -283,9 +282,6 @@ def height(net: LocalNetwork, name: str) -> int:
 
 def participation(net: LocalNetwork, name: str, first: int, key_id: str) -> dict[str, int]:
     """Blocks from ``first`` on that ``key_id`` proposed, and certificates holding its precommit."""
-    from ledger.block import Block
-    from ledger.encoding import decode
-    from ledger.votes import Certificate
 
     key = load_signing_key(net.directory / name / "node-key.pem")
     path = f"/peer/v1/blocks?from={first}&count=100"

@@ -18,7 +18,7 @@ the contracts engine computes the state root, the Merkle log and the block
 store are written in one batch) with a commit certificate signed by every
 validator's node key, so ``dgledger audit`` passes and a node takes it for
 its own. Only the transactions are made elsewhere: worker processes draw
-declarations from :class:`node.traffic.TrafficGenerator` and sign them,
+declarations from :class:`node.devnet.traffic.TrafficGenerator` and sign them,
 while the main process executes and commits blocks.
 
 What a chain holds (``S`` = ``--block-declarations``; slot ``i`` of block ``b``
@@ -51,24 +51,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from contracts.dgl_builtin import builtin_list
+from contracts.membership import AppGenesis
+from ledger.block import Block
+from ledger.crypto import SigningKey, Verifier
+from ledger.encoding import sha256
+from ledger.genesis import Genesis
+from ledger.keyfile import load_signing_key
+from ledger.kv import LevelDBKV
+from ledger.tx import Envelope, Transaction
+from ledger.votes import Certificate, Vote, VoteType
+from node.chain import Chain
+from node.chainfile import ChainFileWriter
+from node.devnet.traffic import TrafficGenerator
+from node.genesis_file import genesis_from_json
+from node.network import DEFAULT_MEMBERS, DEFAULT_VALIDATORS, init_network
 
-from contracts.dgl_builtin import builtin_list  # noqa: E402
-from contracts.membership import AppGenesis  # noqa: E402
-from ledger.block import Block  # noqa: E402
-from ledger.crypto import SigningKey, Verifier  # noqa: E402
-from ledger.encoding import sha256  # noqa: E402
-from ledger.genesis import Genesis  # noqa: E402
-from ledger.keyfile import load_signing_key  # noqa: E402
-from ledger.kv import LevelDBKV  # noqa: E402
-from ledger.tx import Envelope, Transaction  # noqa: E402
-from ledger.votes import Certificate, Vote, VoteType  # noqa: E402
-from node.chain import Chain  # noqa: E402
-from node.chainfile import ChainFileWriter  # noqa: E402
-from node.genesis_file import genesis_from_json  # noqa: E402
-from node.network import DEFAULT_MEMBERS, DEFAULT_VALIDATORS, init_network  # noqa: E402
-from node.traffic import TrafficGenerator  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 EXPIRES = 1 << 40
 GOVERNANCE_DELAY_MARGIN = 3

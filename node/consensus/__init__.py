@@ -129,7 +129,8 @@ from node.consensus.events import (
 )
 from node.consensus.machine import ConsensusMachine
 from node.consensus.params import Limits, TimeoutConfig, TimeoutKind
-from node.consensus.privval import PrivValidator, SignedState, SignState, SignStateFile, Step
+from node.consensus.privval import PrivValidator, SignedState, SignState, SignStateFile
+from node.consensus.signed import Step
 
 __all__ = [
     "Action",

@@ -18,12 +18,8 @@ configuration, decoding evidence, and the privileged-validator file.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from ledger.errors import InvalidEvidence
-
-if TYPE_CHECKING:
-    from node.consensus.privval import SignedRecord
+from node.consensus.signed import SignedRecord
 
 
 class ConsensusError(Exception):

@@ -15,7 +15,8 @@ from ledger.evidence import Evidence
 from ledger.validators import ValidatorSet
 from ledger.votes import Certificate, Proposal, Vote
 from node.consensus.params import TimeoutKind
-from node.consensus.privval import SignedState, Step
+from node.consensus.privval import SignedState
+from node.consensus.signed import Step
 
 # ---------------------------------------------------------------- events in
 

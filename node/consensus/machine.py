@@ -58,7 +58,8 @@ from node.consensus.events import (
 )
 from node.consensus.height import BufferedMessage, HeightState, NextHeightBuffer, RoundState
 from node.consensus.params import Limits, TimeoutConfig, TimeoutKind
-from node.consensus.privval import VOTE_STEP, Lock, PrivValidator, Step
+from node.consensus.privval import Lock, PrivValidator
+from node.consensus.signed import VOTE_STEP, Step
 
 
 class ConsensusMachine:

@@ -38,7 +38,6 @@ from __future__ import annotations
 import itertools
 import os
 from dataclasses import dataclass
-from enum import IntEnum
 from pathlib import Path
 from typing import Any, Final
 
@@ -49,6 +48,7 @@ from ledger.errors import LedgerError
 from ledger.schema import as_map, get_bytes, get_int, get_list, get_str
 from ledger.votes import MAX_ROUND, Proposal, Vote, VoteType, vote_value
 from node.consensus.errors import DoubleSignRefused, SignStateError
+from node.consensus.signed import VOTE_STEP, SignedRecord, Step
 
 FORMAT_VERSION: Final = 1
 MAX_FILE_SIZE: Final = MAX_BLOCK_SIZE + 1024 * 1024
@@ -57,41 +57,6 @@ MAX_POLKA: Final = 256
 _FILE_KEYS: Final = frozenset({"version", "chain", "signed", "lock"})
 _LOCK_KEYS: Final = frozenset({"height", "round", "block", "polka"})
 _RECORD_KEYS: Final = frozenset({"height", "round", "step", "payload", "sig"})
-
-
-class Step(IntEnum):
-    """The steps of a round, in the order a validator goes through them."""
-
-    PROPOSE = 1
-    PREVOTE = 2
-    PRECOMMIT = 3
-
-
-VOTE_STEP: Final = {VoteType.PREVOTE: Step.PREVOTE, VoteType.PRECOMMIT: Step.PRECOMMIT}
-
-
-@dataclass(frozen=True, slots=True)
-class SignedRecord:
-    """One message we signed: where, and the exact signed content."""
-
-    height: int
-    round: int
-    step: Step
-    payload: bytes
-    """Canonical encoding of the signed value (the vote or proposal without its signature)."""
-    signature: bytes
-
-    @property
-    def position(self) -> tuple[int, int, int]:
-        """(height, round, step) for ordering."""
-        return (self.height, self.round, int(self.step))
-
-    def message(self) -> Vote | Proposal:
-        """The signed vote or proposal this record holds."""
-        value = {**decode(self.payload), "sig": self.signature}
-        if self.step is Step.PROPOSE:
-            return Proposal.from_value(value)
-        return Vote.from_value(value)
 
 
 @dataclass(frozen=True, slots=True)

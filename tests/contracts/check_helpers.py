@@ -7,8 +7,8 @@ from typing import Any
 
 from contracts.checks import check_declaration
 from contracts.codes import CODES
-from contracts.declaration import parse_declaration
 from contracts.dgl_types import DglEntry
+from contracts.document import parse_declaration
 from contracts.errors import Violation
 from tests.contracts.dg_strategies import container_number, valid_sample
 

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from contracts.checks import check_declaration, validate
 from contracts.codes import CODES
-from contracts.declaration import parse_declaration
+from contracts.document import parse_declaration
 from contracts.errors import ContractError, DeclarationInvalid
 from tests.contracts.check_helpers import (
     ACID,

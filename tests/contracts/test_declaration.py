@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import csv
 import json
 from typing import Any
 
@@ -12,11 +13,11 @@ from hypothesis import strategies as st
 
 from contracts.checks import validate
 from contracts.codes import CODES
-from contracts.declaration import DangerousGoodsItem, Declaration, Quantity, parse_declaration
-from contracts.document import MAX_DOCUMENT_BYTES
+from contracts.declaration import DangerousGoodsItem, Declaration, Quantity
+from contracts.document import _ITEM, MAX_DOCUMENT_BYTES, parse_declaration, read_declaration
 from contracts.errors import DeclarationInvalid
 from ledger.encoding import decode, encode
-from tests.contracts.dg_strategies import LIST, documents, valid_sample
+from tests.contracts.dg_strategies import LIST, REFERENCE, documents, valid_sample
 
 Doc = dict[str, Any]
 
@@ -79,8 +80,8 @@ def test_to_value_is_canonical_and_round_trips() -> None:
     # Every flag is explicit; absent optional fields are absent, never null.
     first = value["containers"][0]["dangerousGoods"][0]
     assert first["isWaste"] is False and "technicalName" not in first
-    assert Declaration.from_value(value) == decl
-    assert Declaration.from_value(decode(encode(value))) == decl
+    assert read_declaration(value) == decl
+    assert read_declaration(decode(encode(value))) == decl
     assert parse_declaration(json.dumps(value)).to_value() == value
 
 
@@ -96,7 +97,7 @@ def test_from_value_validates_again() -> None:
     value = parse_declaration(valid_sample()).to_value()
     value["containers"][0]["dangerousGoods"][0]["UNNumber"] = "12O3"
     with pytest.raises(DeclarationInvalid) as info:
-        Declaration.from_value(value)
+        read_declaration(value)
     assert info.value.violations[0].code == "un_number.format"
 
 
@@ -105,8 +106,8 @@ def test_from_value_validates_again() -> None:
 def test_generated_documents_round_trip(doc: Doc) -> None:
     decl = parse_declaration(json.dumps(doc))
     value = decl.to_value()
-    assert Declaration.from_value(decode(encode(value))) == decl
-    assert encode(Declaration.from_value(value).to_value()) == encode(value)
+    assert read_declaration(decode(encode(value))) == decl
+    assert encode(read_declaration(value).to_value()) == encode(value)
 
 
 # --- JSON limits ------------------------------------------------------------------------
@@ -441,7 +442,7 @@ def test_mutated_sample_never_crashes_the_contract(data: st.DataObject, replacem
     except DeclarationInvalid as e:
         assert all(v.code in CODES for v in e.violations)
     else:
-        assert Declaration.from_value(decl.to_value()) == decl
+        assert read_declaration(decl.to_value()) == decl
 
 
 def test_deeply_nested_values_in_arrays_are_refused_not_crashing() -> None:
@@ -476,10 +477,6 @@ DCSA_VALUES: dict[str, Any] = {
 def test_every_dcsa_dangerous_goods_field_is_read_none_is_unknown() -> None:
     """Each field of the DCSA reference table is part of the schema: a real declaration
     using it is checked, never refused as ``field.unknown``."""
-    import csv
-
-    from contracts.document import _ITEM
-    from tests.contracts.dg_strategies import REFERENCE
 
     with open(REFERENCE / "dcsa_dangerous_goods_fields.csv", encoding="utf-8") as f:
         names = {row["field"] for row in csv.DictReader(f)}
@@ -493,7 +490,7 @@ def test_optional_dcsa_fields_are_kept_in_the_record() -> None:
     value = parsed.to_value()["containers"][0]["dangerousGoods"][0]
     for name, declared in DCSA_VALUES.items():
         assert value[name] == declared, name
-    assert Declaration.from_value(parsed.to_value()) == parsed
+    assert read_declaration(parsed.to_value()) == parsed
     # Absent optional fields stay absent: records made before they were read are unchanged.
     plain = parse_declaration(valid_sample()).to_value()["containers"][0]["dangerousGoods"][0]
     assert not set(DCSA_VALUES) & set(plain)

@@ -6,8 +6,9 @@ from typing import Any
 
 import pytest
 
-from contracts.declaration import DangerousGoodsItem, parse_declaration
+from contracts.declaration import DangerousGoodsItem
 from contracts.describe import describe
+from contracts.document import parse_declaration
 from tests.contracts.dg_strategies import valid_sample
 
 

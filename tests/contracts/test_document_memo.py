@@ -7,8 +7,9 @@ import copy
 from typing import Any
 
 from contracts.declarations_tx import DocumentMemo
-from contracts.engine import Context, Engine
+from contracts.engine import Engine
 from contracts.errors import TransactionRejected, Violation
+from contracts.handler import Context
 from ledger.kv import MemoryKV, Overlay
 from ledger.tx import Transaction
 from tests.contracts.fixtures import Community, community, sample

@@ -10,8 +10,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from contracts.dgl import DangerousGoodsList
+from contracts.dgl_builtin import builtin_list
+from contracts.errors import ContractError
 from contracts.lifecycle import TABLE, Status, allowed_targets
 from ledger.errors import ChainError
+from ledger.tx import Envelope, Transaction
 from tests.contracts.fixtures import Community, community, key_for, sample
 
 VALID = "valid-gasoline-methanol.json"
@@ -227,7 +231,6 @@ def test_replayed_nonce_rejected_and_consumed_nonce_stays() -> None:
 
 def test_unknown_key_refused() -> None:
     c = community()
-    from ledger.tx import Envelope, Transaction
 
     stranger = key_for("stranger")
     env = Envelope(
@@ -379,9 +382,6 @@ def test_duplicate_transaction_makes_the_block_invalid() -> None:
 
 def test_a_new_dangerous_goods_list_governs_declarations_from_its_height() -> None:
     """``dgl.set``: declarations are checked against the new list once it is in force."""
-    from contracts.dgl import DangerousGoodsList
-    from contracts.dgl_builtin import builtin_list
-    from contracts.errors import ContractError
 
     old = builtin_list()
     new = DangerousGoodsList(e for e in old if e.un_number != "1230")  # no methanol

@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from contracts import formats as f
+from contracts.document_reader import Pairs, Reader, date, quantity, text
 from tests.contracts.dg_strategies import container_number, imo_number
 
 # --- ISO 6346 ------------------------------------------------------------------------
@@ -299,7 +300,6 @@ def test_the_35_classification_codes_of_class_1() -> None:
 def test_text_fields_fast_check_agrees_with_the_full_one(most: int, value: str) -> None:
     """A text field's C-level check may leave a good value to the full check, but never
     takes one that the full check refuses; on ASCII it decides exactly as the full check."""
-    from contracts.document_reader import text
 
     fast = text(most).fast
     assert fast is not None
@@ -319,7 +319,6 @@ def test_text_fields_fast_check_agrees_with_the_full_one(most: int, value: str) 
     | st.text(max_size=40)
 )
 def test_date_fields_fast_check_never_takes_a_bad_date(value: str) -> None:
-    from contracts.document_reader import date
 
     fast = date.fast
     assert fast is not None
@@ -328,7 +327,6 @@ def test_date_fields_fast_check_never_takes_a_bad_date(value: str) -> None:
 
 
 def test_date_fields_fast_check_takes_common_dates() -> None:
-    from contracts.document_reader import date
 
     assert date.fast is not None
     for value in ("2026-11-28", "2026-12-02T18:00:00Z", "2026-01-01T00:00+01:00"):
@@ -351,7 +349,6 @@ def test_date_fields_fast_check_takes_common_dates() -> None:
 def test_quantities_read_at_once_as_field_by_field(value: dict[str, Any]) -> None:
     """A quantity read from a map gives the same record and violations as one read from
     the same JSON object decoded with its pairs."""
-    from contracts.document_reader import Pairs, Reader, quantity
 
     field = quantity(frozenset({"KGM", "LTR"}))
     fast, full = Reader(), Reader()

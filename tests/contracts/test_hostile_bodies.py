@@ -11,8 +11,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from contracts.engine import Context
 from contracts.errors import ContractError, TransactionRejected
+from contracts.handler import Context
 from tests.contracts.fixtures import ORGS, Community, community, sample
 from tests.strategies import values
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from contracts.checks import check_declaration
-from contracts.declaration import parse_declaration
+from contracts.document import parse_declaration
 from contracts.errors import ReferenceDataError
 from contracts.item_checks import limited_quantity_limit
 from tests.contracts.check_helpers import (

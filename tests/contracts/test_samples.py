@@ -7,9 +7,10 @@ import json
 import pytest
 
 from contracts.checks import check_declaration, validate
-from contracts.declaration import parse_declaration
 from contracts.describe import describe
+from contracts.document import parse_declaration, read_declaration
 from contracts.errors import DeclarationInvalid
+from ledger.encoding import decode, encode
 from tests.contracts.dg_strategies import LIST, REFERENCE, sample
 
 SAMPLES = sorted(p.name for p in (REFERENCE / "declarations").glob("*.json"))
@@ -74,10 +75,8 @@ def test_valid_sample_description_lines() -> None:
 
 
 def test_sample_survives_a_chain_round_trip() -> None:
-    from contracts.declaration import Declaration
-    from ledger.encoding import decode, encode
 
     decl = validate(json.dumps(sample("valid-gasoline-methanol.json")), LIST)
     stored = decode(encode(decl.to_value()))
     assert validate(stored, LIST) == decl
-    assert Declaration.from_value(stored) == decl
+    assert read_declaration(stored) == decl

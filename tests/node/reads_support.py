@@ -3,7 +3,7 @@
 :class:`LocalNode` runs one validator in this process behind Starlette's
 ``TestClient`` (fast: no sockets, no processes); its network also has the
 port authority, shippers and an auditor as members, so every lifecycle step
-can be taken. Networks of real processes are :class:`node.localnet.LocalNetwork`.
+can be taken. Networks of real processes are :class:`node.devnet.localnet.LocalNetwork`.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from starlette.exceptions import StarletteDeprecationWarning
 from ledger.crypto import SigningKey
 from ledger.genesis import Genesis
 from ledger.keyfile import load_signing_key
-from node.api import create_app
-from node.client import Client
+from node.api.app import create_app
+from node.client.client import Client
 from node.config import load_config
 from node.genesis_file import load_genesis
 from node.network import init_network

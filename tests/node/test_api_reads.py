@@ -3,20 +3,38 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import msgpack
 import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from hypothesis.errors import Unsatisfiable
+from schemathesis.checks import (
+    content_type_conformance,
+    not_a_server_error,
+    response_schema_conformance,
+    status_code_conformance,
+)
+from schemathesis.core.result import Err, Ok
+from schemathesis.generation import GenerationMode
+from schemathesis.python import asgi
+from starlette.requests import Request
 
 from ledger.block import Block
 from ledger.crypto import SigningKey
 from ledger.merkle import leaf_hash, verify_consistency, verify_inclusion
 from ledger.smt_proof import StateProof, verify_state_proof
 from ledger.tx import Transaction
+from node.api import models as api_models
+from node.api.app import create_app
 from node.auth import sign_request
-from node.client import ClientError
-from node.json_forms import read_header, read_state_proof
+from node.client.client import ClientError
+from node.client.json_forms import read_header, read_state_proof
+from node.config import load_config
+from node.service import NodeService
 from tests.node.reads_support import LocalNode, sample
 
 IDS = [f"DG-READS-{i}" for i in range(5)]
@@ -49,7 +67,6 @@ _last = [0]
 
 
 def _clock() -> int:
-    import time
 
     _last[0] = max(time.time_ns() // 1_000_000, _last[0] + 1)
     return _last[0]
@@ -174,7 +191,6 @@ def test_large_answers_have_exactly_their_documented_shape(
     # The framework checks answers against their model leniently (it coerces
     # types); here the strict model (no field missing, none extra, every type as
     # documented, no coercion) accepts the answer and gives back the same JSON.
-    from node import api_models
 
     if target == "tx":
         version = node.client("auditor").declaration(IDS[0])["history"][0]
@@ -359,8 +375,6 @@ class SignEveryGet:
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["method"] == "GET":
-            from starlette.requests import Request
-
             url = Request(scope).url
             target = url.path + (f"?{url.query}" if url.query else "")
             signed = sign_request(
@@ -372,22 +386,6 @@ class SignEveryGet:
 
 
 def test_openapi_fuzz_gives_no_500_and_no_schema_violation(tmp_path: Any) -> None:
-    import schemathesis
-    from hypothesis import HealthCheck, given, settings
-    from hypothesis.errors import Unsatisfiable
-    from schemathesis.checks import (
-        content_type_conformance,
-        not_a_server_error,
-        response_schema_conformance,
-        status_code_conformance,
-    )
-    from schemathesis.core.result import Err, Ok
-    from schemathesis.generation import GenerationMode
-    from schemathesis.python import asgi
-
-    from node.api import create_app
-    from node.config import load_config
-    from node.service import NodeService
 
     seeded = LocalNode(tmp_path)
     try:

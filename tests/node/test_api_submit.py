@@ -25,10 +25,11 @@ from hypothesis import strategies as st
 from ledger.crypto import SigningKey
 from ledger.encoding import encode
 from ledger.tx import MAX_TX_SIZE, Envelope, Transaction
-from node.api import ApiError, read_body
-from node.client import ClientError
+from node.api.app import read_body
+from node.api.errors import ApiError
+from node.client.client import ClientError
 from node.config import ApiConfig, NodeConfig, load_config
-from node.localnet import wait_for
+from node.devnet.localnet import wait_for
 from tests.node import reads_support
 from tests.node.metrics_text import scrape
 from tests.node.reads_support import LocalNode, sample

@@ -22,10 +22,10 @@ from node.auth import (
     HEADER_NODE,
     HEADER_SIG,
     HEADER_TIME,
-    AuthError,
     RequestVerifier,
     sign_request,
 )
+from node.errors import AuthError
 from tests.node.reads_support import LocalNode, sample
 
 CHAIN: Final = "dg-auth"

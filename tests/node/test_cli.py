@@ -28,20 +28,20 @@ import httpx
 import pytest
 
 from contracts.checks import check_declaration
-from contracts.declaration import parse_declaration
 from contracts.describe import describe
 from contracts.dgl_builtin import builtin_list
+from contracts.document import parse_declaration
 from ledger.block import Block
 from ledger.encoding import decode
 from ledger.keyfile import load_signing_key
 from ledger.votes import Certificate
-from node.api import KEEP_ALIVE_S
+from node.api.app import KEEP_ALIVE_S
 from node.chainfile import MAGIC
-from node.client import Client, ClientError
+from node.client.client import Client, ClientError
+from node.client.receipt import verify_receipt
+from node.devnet.localnet import LocalNetwork
 from node.genesis_file import load_genesis
-from node.localnet import LocalNetwork
 from node.network import init_network
-from node.receipt import verify_receipt
 from tests.node.reads_support import REPO, SAMPLES
 
 pytestmark = pytest.mark.slow
@@ -49,7 +49,7 @@ pytestmark = pytest.mark.slow
 VALID: Final = SAMPLES / "valid-gasoline-methanol.json"
 INVALID: Final = sorted(p.name for p in SAMPLES.glob("invalid-*.json"))
 # What the installed ``dgledger`` script runs (pyproject: dgledger = "node.cli:main").
-ENTRY: Final = "import sys; from node.cli import main; sys.exit(main())"
+ENTRY: Final = "import sys; from node.cli.main import main; sys.exit(main())"
 Run = subprocess.CompletedProcess[str]
 
 

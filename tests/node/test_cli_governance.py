@@ -18,8 +18,9 @@ from hypothesis import strategies as st
 
 from contracts.dgl import DangerousGoodsList
 from contracts.dgl_builtin import builtin_list
-from node.cli import CliError, build_parser
-from node.cli_governance import _params, _read
+from node.cli.common import CliError
+from node.cli.governance import _params, _read
+from node.cli.main import build_parser
 from tests.contracts.fixtures import Community, community, key_for
 
 SIGNERS = ["customs", "port-authority", "forwarder-a"]

@@ -1,6 +1,6 @@
 """Four validator processes on loopback under load: kills, a halt, a partition.
 
-Each test runs its own network (:mod:`tests.node.cluster`), drives it
+Each test runs its own network (:mod:`node.devnet.load`), drives it
 through one fault while shippers submit declarations, lets it settle, stops
 it, and then checks the stores: byte-identical chains on every node, every
 transaction a node acknowledged as committed present on every node at the
@@ -15,7 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.node.cluster import ChainCheck, Cluster, Load, check_chains
+from node.devnet.checks import ChainCheck, check_chains
+from node.devnet.load import Cluster, Load
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ from node.consensus.events import (
     VoteReceived,
 )
 from node.consensus.params import TimeoutKind
-from node.consensus.privval import Step
+from node.consensus.signed import Step
 from tests.node.consensus_helpers import (
     KEYS,
     PRECOMMIT,

@@ -9,6 +9,7 @@ scenario and the last events of every node; rerun it alone with
 
 from __future__ import annotations
 
+import random
 from typing import Final
 
 import pytest
@@ -53,7 +54,6 @@ def test_runs_are_deterministic() -> None:
 
 
 def _run(scenario: Scenario) -> Simulation:
-    import random
 
     sim = Simulation(scenario, random.Random(scenario.seed), VERIFIER, BEHAVIOURS)
     sim.run()

@@ -19,11 +19,15 @@ from starlette.exceptions import StarletteDeprecationWarning
 from contracts.dgl import DangerousGoodsList
 from contracts.dgl_builtin import builtin_list
 from ledger.keyfile import load_signing_key
+from ledger.tx import Envelope, Transaction
 from ledger.votes import Certificate, Vote, VoteType
-from node.api import create_app
-from node.client import Client, ClientError
-from node.config import ConfigError, load_config
-from node.service import NodeHalted, NodeService
+from node.api.app import create_app
+from node.cli.main import main
+from node.client.client import Client, ClientError
+from node.config import load_config
+from node.devnet.localnet import LocalNetwork
+from node.errors import ConfigError, NodeHalted
+from node.service import NodeService
 from tests.node.reads_support import customs_and_a_shipper, sample
 
 with warnings.catch_warnings():
@@ -123,8 +127,6 @@ def test_a_validator_without_the_list_in_force_stops_and_the_others_go_on(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Real processes: three validators load the new list, the fourth does not."""
-    from ledger.tx import Envelope, Transaction
-    from node.localnet import LocalNetwork
 
     with LocalNetwork(tmp_path / "net", chain=CHAIN) as net:
         new = DangerousGoodsList(e for e in builtin_list() if e.un_number != "1230")
@@ -152,7 +154,6 @@ def test_a_validator_without_the_list_in_force_stops_and_the_others_go_on(
             assert shipper.submit(Transaction.create(env, keys))["status"] == "committed"
             net.wait_height(net.names, height + 1)
             # Before the list comes into force, the operator can see which node lacks it.
-            from node.cli import main
 
             assert main(["status", "--node", net.url("customs")]) == 0
             assert main(["status", "--node", net.url(lacking)]) != 0

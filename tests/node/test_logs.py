@@ -25,11 +25,12 @@ from ledger.crypto import SigningKey
 from ledger.keyfile import load_signing_key, save_signing_key
 from ledger.votes import Vote, VoteType
 from node.auth import sign_request
-from node.client import ClientError
+from node.client.client import ClientError
 from node.config import load_config
+from node.errors import StartupError
 from node.logs import JsonFormatter
-from node.peer_messages import seal, seal_batch
-from node.service import NodeService, StartupError
+from node.p2p.messages import seal, seal_batch
+from node.service import NodeService
 from tests.node.reads_support import LocalNode, sample
 
 PASSWORD: Final = "correct horse battery staple 7f3a"

@@ -18,7 +18,8 @@ from contracts.engine import MAX_NONCE_GAP, Engine
 from ledger.crypto import SigningKey, Verifier
 from ledger.kv import Overlay
 from ledger.tx import Envelope, Transaction
-from node.mempool import Mempool, MempoolLimits, Rejected
+from node.errors import Rejected
+from node.mempool import Mempool, MempoolLimits
 from tests.contracts.fixtures import CHAIN, Community, community, key_for, sample
 
 VERIFIER: Final = Verifier(workers=1)

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from ledger.keyfile import load_signing_key
-from node.client import Client
-from node.localnet import LocalNetwork
+from node.client.client import Client
+from node.devnet.localnet import LocalNetwork
 
 pytestmark = pytest.mark.slow
 

@@ -31,8 +31,8 @@ from ledger.encoding import decode, encode, sha256
 from ledger.tx import Envelope, Transaction
 from ledger.votes import Proposal, Vote, VoteType
 from node.auth import sign_request
-from node.localnet import wait_for
-from node.peer_messages import (
+from node.devnet.localnet import wait_for
+from node.p2p.messages import (
     KINDS,
     MAX_BATCH,
     MAX_BATCH_ITEMS,

@@ -27,8 +27,8 @@ from node.consensus.privval import (
     SignedState,
     SignState,
     SignStateFile,
-    Step,
 )
+from node.consensus.signed import Step
 from tests.node.consensus_helpers import (
     KEYS,
     PRECOMMIT,

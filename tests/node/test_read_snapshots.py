@@ -19,10 +19,10 @@ from typing import Any, Final
 import msgpack
 import pytest
 
-import node.api as node_api
+import node.api.app as node_api
+from node.api.prover import Prover
 from node.auth import sign_request
-from node.prover import Prover
-from node.receipt import verify_receipt
+from node.client.receipt import verify_receipt
 from node.service import READ_THREADS
 from tests.node.reads_support import LocalNode, sample
 

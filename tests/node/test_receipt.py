@@ -25,7 +25,7 @@ from ledger.keyfile import load_signing_key
 from ledger.tx import Transaction
 from ledger.validators import Validator, ValidatorSet
 from ledger.votes import Vote, VoteType
-from node.receipt import (
+from node.client.receipt import (
     MalformedReceipt,
     ReceiptError,
     StateMismatch,

@@ -21,10 +21,10 @@ from contracts.dgl_builtin import builtin_list
 from ledger.chainstore import ChainStore
 from ledger.keyfile import load_signing_key
 from ledger.kv import LevelDBKV
-from node.client import Client
+from node.client.client import Client
+from node.devnet.localnet import LocalNetwork
+from node.devnet.traffic import TrafficGenerator
 from node.genesis_file import load_genesis
-from node.localnet import LocalNetwork
-from node.traffic import TrafficGenerator
 
 ROOT = Path(__file__).resolve().parents[2]
 DECLARATIONS = 20_000

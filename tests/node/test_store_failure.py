@@ -23,13 +23,14 @@ from ledger.block import Block
 from ledger.errors import StoreError
 from ledger.keyfile import load_signing_key
 from ledger.votes import Certificate, Vote, VoteType
-from node.api import create_app
-from node.client import Client
+from node.api.app import create_app
+from node.client.client import Client
 from node.config import NodeConfig, load_config
 from node.consensus.errors import SignStateError
 from node.consensus.events import RequestProposal, TimeoutFired
 from node.consensus.params import TimeoutKind
-from node.service import NodeHalted, NodeService
+from node.errors import NodeHalted
+from node.service import NodeService
 from tests.node.reads_support import customs_and_a_shipper, sample
 
 with warnings.catch_warnings():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from node.sync import BATCH, FIRST_COUNT, TARGET_RESPONSE, next_count
+from node.p2p.sync import BATCH, FIRST_COUNT, TARGET_RESPONSE, next_count
 
 
 def test_first_request_is_small() -> None:

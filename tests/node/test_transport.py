@@ -14,8 +14,8 @@ import httpx
 
 from ledger.crypto import SigningKey, Verifier
 from node.config import Peer
-from node.peer_messages import MAX_BATCH_ITEMS, PeerMessageError, open_batch, seal
-from node.transport import Faults, PeerSender, Transport
+from node.p2p.messages import MAX_BATCH_ITEMS, PeerMessageError, open_batch, seal
+from node.p2p.transport import Faults, PeerSender, Transport
 
 CHAIN: Final = "dg-transport"
 KEY: Final = SigningKey.from_seed(b"sender".ljust(32, b"\x00"))

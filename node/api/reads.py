@@ -7,7 +7,7 @@ declaration: every validator organisation holds the whole chain anyway, so
 hiding records per organisation at this edge would protect nothing.
 
 Answers are JSON with bytes as hex (transaction wire bytes as base64), in
-the shapes of :mod:`node.api_models`. ``GET /v1/blocks`` streams one record
+the shapes of :mod:`node.api.models`. ``GET /v1/blocks`` streams one record
 per block: JSON lines (``application/x-ndjson``, the default) or a
 MessagePack stream (``format=msgpack``, ``application/msgpack``): canonical
 maps written one after another, each self-delimiting. With ``headers=1`` a
@@ -34,8 +34,8 @@ from fastapi.responses import StreamingResponse
 
 from contracts.lifecycle import Status
 from ledger.encoding import encode
-from node.api import ApiError
-from node.api_models import (
+from node.api.errors import ApiError, ProofRequestError
+from node.api.models import (
     ERRORS,
     BlockModel,
     CheckpointModel,
@@ -45,9 +45,9 @@ from node.api_models import (
     NonceModel,
     TransactionReceiptModel,
 )
+from node.api.prover import Prover
+from node.api.query import Filters, list_declarations
 from node.chain import ChainSnapshot
-from node.declaration_query import Filters, QueryError, list_declarations
-from node.prover import ProofRequestError, Prover
 from node.service import NodeService
 
 MAX_RANGE: Final = 10_000
@@ -66,10 +66,6 @@ def _node(request: Request) -> NodeService:
 async def _signed(request: Request) -> NodeService:
     await request.app.state.authenticate(request)
     return _node(request)
-
-
-def _answer(e: ProofRequestError) -> ApiError:
-    return ApiError(404 if e.kind == "not_found" else 400, e.code, e.message, e.path)
 
 
 # ----------------------------------------------------------------- keys
@@ -117,7 +113,7 @@ async def transaction_receipt(
     except ProofRequestError as e:
         if raw in node.mempool:
             raise ApiError(404, "tx.pending", "the transaction is pending, not committed") from e
-        raise _answer(e) from e
+        raise
 
 
 # --------------------------------------------------------- declarations
@@ -134,10 +130,7 @@ async def declaration(
 ) -> dict[str, Any]:
     """Current record, history with signers and times, and the receipt proving both."""
     node = await _signed(request)
-    try:
-        return await node.read(lambda chain: Prover(chain).declaration(decl_id))
-    except ProofRequestError as e:
-        raise _answer(e) from e
+    return await node.read(lambda chain: Prover(chain).declaration(decl_id))
 
 
 @router.get(
@@ -158,15 +151,12 @@ async def declarations(
 ) -> dict[str, Any]:
     """Declarations matching every filter given, each with its current status; paginated."""
     node = await _signed(request)
-    try:
-        filters = Filters(
-            vessel, voyage, container, None if status is None else status.value, organisation
-        )
-        return await node.read(
-            lambda chain: list_declarations(chain, filters, after=after, limit=limit)
-        )
-    except QueryError as e:
-        raise ApiError(400, "request.invalid", e.message, e.path) from e
+    filters = Filters(
+        vessel, voyage, container, None if status is None else status.value, organisation
+    )
+    return await node.read(
+        lambda chain: list_declarations(chain, filters, after=after, limit=limit)
+    )
 
 
 # --------------------------------------------------------------- blocks
@@ -181,10 +171,7 @@ async def declarations(
 async def block(request: Request, height: Annotated[int, Path(ge=1, le=INT64)]) -> dict[str, Any]:
     """A committed block: header, transactions, carried and own certificates."""
     node = await _signed(request)
-    try:
-        return await node.read(lambda chain: Prover(chain).block_json(height))
-    except ProofRequestError as e:
-        raise _answer(e) from e
+    return await node.read(lambda chain: Prover(chain).block_json(height))
 
 
 _STREAM_DOC: Final = {
@@ -285,7 +272,4 @@ async def consistency(
     to: Annotated[int, Query(ge=0, le=INT64)],
 ) -> dict[str, Any]:
     """RFC 9162 consistency proof between two log sizes; no signature needed."""
-    try:
-        return await _node(request).read(lambda chain: Prover(chain).consistency(from_, to))
-    except ProofRequestError as e:
-        raise _answer(e) from e
+    return await _node(request).read(lambda chain: Prover(chain).consistency(from_, to))

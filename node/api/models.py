@@ -1,7 +1,7 @@
 """Response models of the read API, for validation of answers and the OpenAPI document.
 
 Pydantic lives here, at the HTTP edge only: the models describe the JSON
-forms that :mod:`node.prover` builds (:mod:`node.json_forms` says how bytes
+forms that :mod:`node.api.prover` builds (:mod:`node.client.json_forms` says how bytes
 are written: hex, or base64 for transaction wire bytes).
 """
 

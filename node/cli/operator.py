@@ -1,32 +1,27 @@
-"""The ``dgledger`` command line.
-
-Errors are one line on standard error that says what is wrong and what to
-do, with a non-zero exit status; never a traceback for a user error.
-"""
+"""Operators' verbs: ``dgledger keygen``, ``network init``, ``node start`` and ``demo``."""
 
 from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
-from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
+
+import uvicorn
 
 from ledger.crypto import SigningKey
 from ledger.errors import LedgerError
 from ledger.keyfile import save_signing_key
-
-EXIT_USAGE = 2
-EXIT_FAILED = 1
-
-
-class CliError(Exception):
-    """A user error: printed as one line, exit status 1 (or ``status``)."""
-
-    def __init__(self, message: str, status: int = EXIT_FAILED) -> None:
-        super().__init__(message)
-        self.status = status
+from node.api.app import KEEP_ALIVE_S, create_app
+from node.cli.common import CliError
+from node.config import load_config
+from node.devnet.demo import main as demo_main
+from node.errors import ConfigError, GenesisFileError, NetworkInitError, StartupError
+from node.genesis_file import load_genesis
+from node.logs import setup_logging
+from node.network import init_network
+from node.service import NodeService
 
 
 def cmd_keygen(args: argparse.Namespace) -> int:
@@ -48,9 +43,6 @@ def cmd_keygen(args: argparse.Namespace) -> int:
 
 def cmd_network_init(args: argparse.Namespace) -> int:
     """Write genesis, node configurations and keys for a new network."""
-    from node.genesis_file import load_genesis
-    from node.network import NetworkInitError, init_network
-
     try:
         nodes = init_network(
             Path(args.dir),
@@ -75,14 +67,6 @@ def cmd_network_init(args: argparse.Namespace) -> int:
 
 def cmd_node_start(args: argparse.Namespace) -> int:
     """Run a node in the foreground until interrupted."""
-    import uvicorn
-
-    from node.api import KEEP_ALIVE_S, create_app
-    from node.config import ConfigError, load_config
-    from node.genesis_file import GenesisFileError
-    from node.logs import setup_logging
-    from node.service import NodeService, StartupError
-
     try:
         config = load_config(args.config)
         setup_logging(config.name, args.log_level)
@@ -106,19 +90,14 @@ def cmd_node_start(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Run the demo network; exit 0 only if every check held."""
-    from node.demo import main as demo_main
-
     argv = ["--declarations", str(args.declarations)]
     if args.keep:
         argv += ["--keep", args.keep]
     return demo_main(argv)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The whole command tree."""
-    parser = argparse.ArgumentParser(prog="dgledger", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-
+def register(sub: Any) -> None:
+    """Add ``keygen``, ``network init``, ``node start`` and ``demo`` to the command tree."""
     p = sub.add_parser("keygen", help="write a new key file")
     p.add_argument("--out", required=True, help="where to write the PKCS#8 key")
     p.add_argument("--password-env", help="environment variable holding a password to encrypt it")
@@ -157,38 +136,3 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--declarations", type=int, default=60, help="how many declarations to submit")
     p.add_argument("--keep", help="run in this directory and keep it (default: a temporary one)")
     p.set_defaults(func=cmd_demo)
-
-    from node.cli_audit import add_parser as add_audit
-
-    add_audit(sub)
-
-    from node.cli_client import register as register_client
-    from node.cli_governance import register as register_governance
-    from node.cli_verify import register as register_verify
-
-    register_client(sub)
-    register_governance(sub)
-    register_verify(sub)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``dgledger`` command."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    func: Callable[[argparse.Namespace], int] = args.func
-    try:
-        return func(args)
-    except CliError as e:
-        print(f"dgledger: {e}", file=sys.stderr)
-        return e.status
-    except KeyboardInterrupt:
-        return 130
-
-
-if __name__ == "__main__":
-    # Run as ``python -m node.cli`` this module is ``__main__``; the verbs raise
-    # ``node.cli.CliError``, so run the package's own ``main`` that catches it.
-    from node.cli import main as package_main
-
-    sys.exit(package_main())

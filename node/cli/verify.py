@@ -29,24 +29,20 @@ from ledger.errors import LedgerError
 from ledger.genesis import Genesis
 from ledger.kv import LevelDBKV
 from node.chainfile import ChainFileWriter
-from node.cli import CliError
-from node.cli_client import add_node_args, connect, failure, read_json_object
-from node.client import Client, ClientError
-from node.genesis_file import GenesisFileError, load_genesis
-from node.receipt import ReceiptError, verify_receipt
+from node.cli.common import (
+    CliError,
+    add_node_args,
+    connect,
+    failure,
+    genesis_arg,
+    read_json_object,
+    store_path,
+)
+from node.client.client import Client, ClientError
+from node.client.receipt import ReceiptError, verify_receipt
 
 MAX_RECEIPT = 64 * 1024 * 1024
 MAX_HEADERS = 10_000_000
-
-
-def genesis_arg(path: str) -> Genesis:
-    """The ``--genesis`` file, with a one-line error naming the file when it is not one."""
-    try:
-        return load_genesis(path)
-    except GenesisFileError as e:
-        text = str(e)
-        where = "" if text.startswith(path) else f"{path}: "
-        raise CliError(f"{where}{text}: check --genesis") from e
 
 
 # ----------------------------------------------------------------- verify
@@ -184,14 +180,6 @@ def _export_from_node(args: argparse.Namespace, genesis: Genesis, writer: _Count
             raise CliError(f"the node sent a malformed block stream ({e}): try again") from e
     if writer.height != height:
         raise CliError(f"the node sent {writer.height} of {height} blocks: try again")
-
-
-def store_path(directory: Path) -> Path:
-    """The LevelDB store under ``--data``: the data directory, its ``chain``, or a node's own."""
-    for path in (directory / "chain", directory / "data" / "chain", directory):
-        if (path / "CURRENT").is_file():
-            return path
-    raise CliError(f"{directory} holds no node store: give a node's data directory")
 
 
 def _export_from_store(directory: Path, genesis: Genesis, writer: _Counted) -> None:

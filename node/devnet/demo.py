@@ -34,11 +34,11 @@ from ledger.genesis import Genesis
 from ledger.keyfile import load_signing_key
 from ledger.tx import Envelope, Transaction
 from node.audit import audit, blocks_from_node
-from node.client import Client, ClientError
+from node.client.client import Client, ClientError
+from node.client.receipt import ReceiptError, verify_receipt
+from node.devnet.localnet import LocalNetwork
+from node.devnet.traffic import TrafficGenerator
 from node.genesis_file import load_genesis
-from node.localnet import LocalNetwork
-from node.receipt import ReceiptError, verify_receipt
-from node.traffic import TrafficGenerator
 
 SHIPPERS = ("shipper-acme", "shipper-beta", "shipper-gamma")
 

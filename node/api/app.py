@@ -3,7 +3,7 @@
 Every error is JSON ``{"error": {"code", "path", "message"}}`` with a 4xx
 status; request bodies are size-limited (413) before they are read whole;
 a malformed request is never a 500. Read routes over confidential data take
-a signed request (:mod:`node.auth`); they live in :mod:`node.api_reads`.
+a signed request (:mod:`node.auth`); they live in :mod:`node.api.reads`.
 """
 
 from __future__ import annotations
@@ -12,9 +12,8 @@ import asyncio
 import base64
 import binascii
 import json
-import time
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Final
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -24,12 +23,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ledger.encoding import encode
 from ledger.errors import LedgerError
 from ledger.tx import MAX_TX_SIZE, Transaction
-from node.api_models import SUBMIT_BODY, SUBMIT_DOC
-from node.auth import AuthError, Caller, RequestVerifier
+from node.api.errors import ApiError, error_response
+from node.api.metrics import render_metrics
+from node.api.models import SUBMIT_BODY, SUBMIT_DOC
+from node.api.reads import router as read_router
+from node.auth import Caller, RequestVerifier
 from node.chain import ChainSnapshot
-from node.mempool import Rejected
-from node.metrics import render_metrics
-from node.peer_messages import MAX_BATCH, PeerMessageError, open_batch
+from node.errors import AuthError, Rejected
+from node.p2p.messages import MAX_BATCH, PeerMessageError, open_batch
 from node.service import NodeService
 
 MAX_WAIT_S = 60.0
@@ -54,65 +55,6 @@ def _peer_blocks(chain: ChainSnapshot, start: int, count: int) -> bytes:
             break
         items.append([chain.store.block_bytes(h), cert])
     return encode(items)
-
-
-class ApiError(Exception):
-    """An error answered as JSON with a stable code."""
-
-    def __init__(
-        self, status: int, code: str, message: str, path: str | None = None, **extra: Any
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.path = path
-        self.extra = extra
-
-
-def error_response(
-    status: int, code: str, message: str, path: str | None = None, **extra: Any
-) -> JSONResponse:
-    """The one shape of every error answer."""
-    body: dict[str, Any] = {"code": code, "message": message}
-    if path is not None:
-        body["path"] = path
-    body.update(extra)
-    return JSONResponse({"error": body}, status_code=status)
-
-
-class RateLimiter:
-    """Token bucket per key: ``rate`` requests per second, bursts of twice that."""
-
-    def __init__(self, rate: int, max_keys: int = 100_000) -> None:
-        self.rate = max(1, rate)
-        self.max_keys = max_keys
-        self._buckets: dict[str, tuple[float, float]] = {}
-
-    def allow(self, key: str) -> bool:
-        """Take one token for ``key`` if there is one."""
-        now = time.monotonic()
-        tokens, last = self._buckets.get(key, (2.0 * self.rate, now))
-        tokens = min(2.0 * self.rate, tokens + (now - last) * self.rate)
-        if tokens < 1:
-            self._buckets[key] = (tokens, now)
-            return False
-        self._buckets[key] = (tokens - 1, now)
-        if len(self._buckets) > self.max_keys:
-            self._forget_full(now)
-        return True
-
-    def _forget_full(self, now: float) -> None:
-        # Only buckets that have refilled are forgotten (an absent key starts full):
-        # clearing every bucket would let anyone with many keys reset the others' limits.
-        cap = 2.0 * self.rate
-        self._buckets = {
-            k: (tokens, last)
-            for k, (tokens, last) in self._buckets.items()
-            if tokens + (now - last) * self.rate < cap
-        }
-        if len(self._buckets) > self.max_keys:  # that many busy keys: start afresh
-            self._buckets.clear()
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -157,6 +99,21 @@ def tx_from_body(body: bytes, content_type: str) -> Transaction:
         raise ApiError(400, e.code, str(e), f"$.{e.field}" if e.field else "$") from e
 
 
+REFUSAL_STATUS: Final = {"tx.wrong_chain": 400, "rate_limited": 429}
+"""HTTP status of an admission refusal by its code; a full mempool is 503, any other 422."""
+
+
+def _refusal(e: Rejected, tx: Transaction) -> ApiError:
+    """The answer to a transaction the node did not admit."""
+    status = REFUSAL_STATUS.get(e.code) or (503 if e.code.startswith("mempool.") else 422)
+    if status in (400, 429):
+        return ApiError(status, e.code, e.message, e.path)
+    extra: dict[str, Any] = {"tx_id": tx.id.hex()}
+    if e.violations:
+        extra["violations"] = [v.to_value() for v in e.violations]
+    return ApiError(status, e.code, e.message, e.path, **extra)
+
+
 def create_app(node: NodeService) -> FastAPI:
     """The node's FastAPI application (starts and stops the node with the server)."""
 
@@ -176,9 +133,7 @@ def create_app(node: NodeService) -> FastAPI:
     )
     app.state.node = node
     requests = RequestVerifier(node.genesis.chain, node.verifier, node.config.name)
-    limiter = RateLimiter(node.config.api.rate_per_key)
     app.state.requests = requests
-    app.state.limiter = limiter
 
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, e: ApiError) -> JSONResponse:
@@ -206,13 +161,11 @@ def create_app(node: NodeService) -> FastAPI:
             raise ApiError(401, e.code, e.message) from e
         if not node.is_known_node(caller.key_id):
             raise ApiError(403, "auth.not_a_member", "the key is not a member or node key")
-        if not limiter.allow(caller.key_id):
+        if not node.limiter.allow(caller.key_id):
             raise ApiError(429, "rate_limited", "too many requests for this key; slow down")
         return caller
 
     app.state.authenticate = authenticate
-    from node.api_reads import router as read_router
-
     app.include_router(read_router)
 
     # ------------------------------------------------------------- peer routes
@@ -275,34 +228,11 @@ def create_app(node: NodeService) -> FastAPI:
             raise ApiError(400, "request.invalid", "wait must be 'commit'", "$.wait")
         body = await read_body(request, min(node.config.api.max_body_bytes, MAX_TX_SIZE * 2))
         tx = tx_from_body(body, request.headers.get("content-type", ""))
-        if tx.chain != node.genesis.chain:
-            raise ApiError(
-                400, "tx.wrong_chain", f"transaction is for chain {tx.chain}", "$.env.chain"
-            )
-        # The limit is charged to the key that signed: a claimed but unproven signer
-        # would let anyone use up another member's allowance.
         try:
-            node.mempool.check_signatures(tx)
+            admitted = node.submit(tx)
         except Rejected as e:
-            raise ApiError(422, e.code, e.message, "$.sigs", tx_id=tx.id.hex()) from e
-        if not limiter.allow(tx.signer):
-            raise ApiError(429, "rate_limited", "too many requests for this key; slow down")
-        already = node.chain.store.tx_location(tx.id)
-        if already is None:
-            try:
-                node.submit(tx)
-            except Rejected as e:
-                if e.code != "mempool.duplicate":
-                    status = 503 if e.code.startswith("mempool.") else 422
-                    raise ApiError(
-                        status,
-                        e.code,
-                        e.message,
-                        e.violations[0].path if e.violations else None,
-                        violations=[v.to_value() for v in e.violations],
-                        tx_id=tx.id.hex(),
-                    ) from e
-        if already is not None:
+            raise _refusal(e, tx) from e
+        if admitted.committed:
             # Submitted again after its commit: say where it is, wait or not.
             return JSONResponse(node.receipt_summary(tx.id), status_code=200)
         if wait == "commit":
@@ -331,7 +261,9 @@ def create_app(node: NodeService) -> FastAPI:
     @app.get("/metrics", tags=["node"], response_class=PlainTextResponse)
     async def metrics() -> Response:
         """Prometheus metrics."""
-        return Response(render_metrics(node), media_type="text/plain; version=0.0.4")
+        return Response(
+            render_metrics(node.metrics_sample()), media_type="text/plain; version=0.0.4"
+        )
 
     if node.test_admin:
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from node.config import Peer
-from node.peer_messages import MAX_BATCH_ITEMS, seal_batch
+from node.p2p.messages import MAX_BATCH_ITEMS, seal_batch
 
 log = logging.getLogger("dgledger.transport")
 

@@ -46,8 +46,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from contracts.declaration import parse_declaration
 from contracts.declarations_tx import document_fields
+from contracts.document import parse_declaration
 from contracts.errors import ContractError
 from contracts.lifecycle import DECISIONS
 from ledger.block import Header
@@ -60,7 +60,7 @@ from ledger.smt_proof import verify_state_proof
 from ledger.tx import MAX_TX_SIZE, Transaction
 from ledger.validators import ValidatorSet
 from ledger.votes import Certificate
-from node.json_forms import (
+from node.client.json_forms import (
     JsonFormError,
     hexed,
     read_b64,

@@ -34,10 +34,9 @@ from contracts.governance import ACTIONS
 from ledger.crypto import Verifier
 from ledger.errors import LedgerError
 from ledger.tx import MAX_TX_SIZE, Transaction
-from node.cli import CliError
-from node.cli_client import add_node_args, connect, failure, load_key, read_json_object
-from node.client import ClientError
-from node.json_forms import hexed
+from node.cli.common import CliError, add_node_args, connect, failure, load_key, read_json_object
+from node.client.client import ClientError
+from node.client.json_forms import hexed
 
 FORMAT: Final = "dgledger-proposal/1"
 MAX_PROPOSAL: Final = 4 * MAX_TX_SIZE

@@ -1,6 +1,6 @@
 """Receipts and proofs from a node's committed chain, as JSON forms.
 
-What :mod:`node.api_reads` answers and what :mod:`node.receipt` checks:
+What :mod:`node.api.reads` answers and what :mod:`node.client.receipt` checks:
 
 * a transaction receipt: the transaction's wire bytes, its place (height,
   index in the block, index in the log), its inclusion proof in the log at
@@ -36,22 +36,12 @@ from ledger.merkle_log import MerkleLog
 from ledger.smt import StateTree
 from ledger.smt_proof import StateProof
 from ledger.votes import Certificate
+from node.api.errors import ProofRequestError
 from node.chain import ChainSnapshot
-from node.json_forms import b64, certificate_json, header_json, hexed, state_proof_json
+from node.client.json_forms import b64, certificate_json, header_json, hexed, state_proof_json
 
 RECEIPT_VERSION: Final = 1
 MAX_VALUE_SIZE: Final = 4 * 1024 * 1024
-
-
-class ProofRequestError(Exception):
-    """A request the chain cannot answer: ``not_found`` or ``invalid`` (with the parameter)."""
-
-    def __init__(self, kind: str, code: str, message: str, path: str | None = None) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.code = code
-        self.message = message
-        self.path = path
 
 
 @dataclass(frozen=True, slots=True)

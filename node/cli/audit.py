@@ -28,11 +28,10 @@ from ledger.errors import ChainError, LedgerError, StoreError
 from ledger.genesis import Genesis
 from ledger.replay import ReplaySummary
 from ledger.votes import Certificate
-from node.audit import AuditReport, AuditSourceError, audit, blocks_from_node, blocks_from_store
-from node.chainfile import ChainFileError, read_chain_file
-from node.cli import CliError
-from node.cli_client import connect
-from node.cli_verify import genesis_arg, store_path
+from node.audit import AuditReport, audit, blocks_from_node, blocks_from_store
+from node.chainfile import read_chain_file
+from node.cli.common import CliError, connect, genesis_arg, store_path
+from node.errors import AuditSourceError, ChainFileError
 
 Blocks = Iterator[tuple[Block, Certificate | None]]
 
@@ -68,7 +67,7 @@ class _Progress:
             self.shown = False
 
 
-def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``dgledger audit``."""
     p = sub.add_parser("audit", help="replay a chain from genesis and verify everything")
     source = p.add_mutually_exclusive_group(required=True)

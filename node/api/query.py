@@ -20,19 +20,11 @@ from typing import Any, Final
 
 from contracts.state import scan_index
 from ledger.kv import Overlay
+from node.api.errors import QueryError
 from node.chain import ChainSnapshot
 
 SCAN_FACTOR: Final = 20
 MAX_SCAN: Final = 10_000
-
-
-class QueryError(Exception):
-    """A query whose parameters do not fit together; ``path`` names the parameter."""
-
-    def __init__(self, path: str, message: str) -> None:
-        super().__init__(message)
-        self.path = path
-        self.message = message
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,19 +20,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import TYPE_CHECKING, Any, Final
+from collections.abc import Callable
+from typing import Any, Final, Protocol
 
 import httpx
 
 from ledger.block import Block
+from ledger.crypto import SigningKey
 from ledger.encoding import decode
 from ledger.errors import LedgerError
 from ledger.votes import Certificate
 from node.auth import sign_request
 from node.config import Peer
-
-if TYPE_CHECKING:
-    from node.service import NodeService
+from node.metrics import Metrics
+from node.p2p.transport import Faults
 
 log = logging.getLogger("dgledger.sync")
 
@@ -49,11 +50,47 @@ def next_count(block_bytes: int, blocks: int) -> int:
     return max(1, min(BATCH, TARGET_RESPONSE * blocks // block_bytes))
 
 
+class SyncTarget(Protocol):
+    """What block sync needs of the node: its height, and a way to commit a block."""
+
+    @property
+    def height(self) -> int:
+        """Height of the last committed block."""
+        ...
+
+    def commit_block(self, block: Block, certificate: Certificate) -> None:
+        """Verify and commit a block with its certificate; raise LedgerError if it is not valid."""
+        ...
+
+    def on_synced(self) -> None:
+        """Block sync moved the chain forward."""
+        ...
+
+
 class BlockSync:
     """Fetches and applies blocks while the node is behind its peers."""
 
-    def __init__(self, node: NodeService) -> None:
+    def __init__(
+        self,
+        node: SyncTarget,
+        peers: tuple[Peer, ...],
+        *,
+        key: SigningKey,
+        chain: str,
+        clock: Callable[[], int],
+        faults: Faults,
+        metrics: Metrics,
+        follow: bool,
+    ) -> None:
         self.node = node
+        self.peers = peers
+        self.key = key
+        self.chain = chain
+        self.clock = clock
+        self.faults = faults
+        self.metrics = metrics
+        self.follow = follow
+        """Look for new blocks every few seconds even unasked (observers, which take no votes)."""
         self.target = 0
         self.preferred: str | None = None
         self._wake = asyncio.Event()
@@ -62,7 +99,7 @@ class BlockSync:
     def peer_ahead(self, peer_key: str | None, height: int) -> None:
         """A peer reports ``height``; sync if it is beyond ours."""
         self.target = max(self.target, height)
-        if height > self.node.chain.height:
+        if height > self.node.height:
             self._wake.set()
 
     async def run(self) -> None:
@@ -73,7 +110,7 @@ class BlockSync:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=3.0)
                 self._wake.clear()
-                if self.target > self.node.chain.height or not self.node.config.validator:
+                if self.target > self.node.height or self.follow:
                     await self.catch_up()
         finally:
             await self.client.aclose()
@@ -81,15 +118,7 @@ class BlockSync:
     async def _fetch(self, peer: Peer, start: int, count: int) -> list[Any]:
         assert self.client is not None
         path = f"/peer/v1/blocks?from={start}&count={count}"
-        headers = sign_request(
-            self.node.key,
-            self.node.genesis.chain,
-            "GET",
-            path,
-            b"",
-            self.node.clock(),
-            node=peer.name,
-        )
+        headers = sign_request(self.key, self.chain, "GET", path, b"", self.clock(), node=peer.name)
         response = await self.client.get(peer.url + path, headers=headers)
         if response.status_code == 401:
             # A peer that does not take our signature: its name or chain is not
@@ -109,11 +138,11 @@ class BlockSync:
         """Fetch and apply blocks from peers until none has more."""
         progressed = False
         count = FIRST_COUNT
-        for peer in self.node.config.peers:
-            if self.node.faults.blocks(peer.name):
+        for peer in self.peers:
+            if self.faults.blocks(peer.name):
                 continue
             while True:
-                start = self.node.chain.height + 1
+                start = self.node.height + 1
                 try:
                     items = await self._fetch(peer, start, count)
                 except (httpx.HTTPError, LedgerError) as e:
@@ -135,7 +164,7 @@ class BlockSync:
             if i:
                 await asyncio.sleep(0)
             height = start + i
-            if height != self.node.chain.height + 1:
+            if height != self.node.height + 1:
                 break
             try:
                 if type(item) is not list or len(item) != 2:
@@ -146,11 +175,11 @@ class BlockSync:
                     raise LedgerError(f"peer sent block {block.height} for {height}")
                 self.node.commit_block(block, certificate)
             except LedgerError as e:
-                self.node.metrics.reject("sync_invalid_block")
+                self.metrics.reject("sync_invalid_block")
                 log.warning("block %d from %s refused: %s", height, peer, e)
                 break
             applied += 1
-            self.node.metrics.blocks_synced += 1
+            self.metrics.blocks_synced += 1
         return applied
 
 

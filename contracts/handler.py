@@ -1,0 +1,45 @@
+"""What a transaction handler is given and returns: the contract every rule module meets.
+
+A handler applies one transaction of its type to the state view, for the
+authenticated :class:`Signer`, at the block's :class:`Context`, and returns
+the transaction's result record, or raises
+:class:`~contracts.errors.TransactionRejected`. :class:`~contracts.engine.Engine`
+dispatches to the handlers that the rule modules (declarations, governance,
+evidence) register; the rule modules import this module, never the engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from contracts.errors import TransactionRejected, Violation
+from contracts.lifecycle import Role
+from contracts.state import StateView
+from ledger.tx import Transaction
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """Where a transaction is being applied: block height and time."""
+
+    height: int
+    time: int
+
+
+@dataclass(frozen=True, slots=True)
+class Signer:
+    """The authenticated submitter of a transaction."""
+
+    key_id: str
+    org: str
+    role: Role
+
+
+def reject(code: str, path: str, message: str, paragraph: str | None = None) -> TransactionRejected:
+    """A rejection with one violation."""
+    return TransactionRejected([Violation(code, path, message, paragraph)])
+
+
+Handler = Callable[[StateView, Transaction, Signer, Context], dict[str, Any]]

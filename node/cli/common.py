@@ -1,0 +1,166 @@
+"""What every ``dgledger`` verb shares: the one error type, exit codes, and common options.
+
+A verb raises :class:`CliError` for anything the user can mend; :func:`node.cli.main.main`
+prints it as one line on standard error and exits with its status. Nothing else
+the user types or points at ends in a traceback.
+
+::
+
+    CliError(message, status)     a user error: one line, exit status 1 (or 2 for usage)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+from ledger.crypto import SigningKey
+from ledger.errors import LedgerError
+from ledger.genesis import Genesis
+from ledger.keyfile import load_signing_key
+from node.client.client import Client, ClientError
+from node.errors import GenesisFileError
+from node.genesis_file import load_genesis
+
+EXIT_USAGE: Final = 2
+EXIT_FAILED: Final = 1
+
+
+class CliError(Exception):
+    """A user error: printed as one line, exit status 1 (or ``status``)."""
+
+    def __init__(self, message: str, status: int = EXIT_FAILED) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+HINTS: Final = {
+    "client.unreachable": "is the node running? check --node",
+    "client.timeout": "the node is slow or stuck; try again or ask another node",
+    "client.bad_response": "the node did not answer as a dgledger node does; check --node",
+    "auth.not_a_member": "use a member key of this network (--key)",
+    "auth.unknown_key": "use a member key of this network (--key)",
+    "auth.stale": "check this machine's clock",
+    "auth.bad_signature": "the node runs another chain, or the key file is not the one meant",
+    "auth.wrong_node": "the request was signed for another node: check --node",
+    "rate_limited": "too many requests: wait a moment and retry",
+    "declaration.unknown": "check the declaration id",
+    "tx.commit_timeout": "not committed yet: look again later with 'dgledger show'",
+    "mempool.full": "the node is busy: retry in a moment",
+}
+
+
+def add_node_args(p: argparse.ArgumentParser, *, key: bool = True) -> None:
+    """--node, --key and --password-env."""
+    p.add_argument(
+        "--node",
+        default=os.environ.get("DGLEDGER_NODE"),
+        help="URL of a node (default: $DGLEDGER_NODE)",
+    )
+    p.add_argument("--key", required=key, help="member key file (PKCS#8 PEM)")
+    p.add_argument("--password-env", help="environment variable holding the key's password")
+
+
+def load_key(path: str, password_env: str | None) -> SigningKey:
+    """A member key, with a one-line error saying what to do."""
+    password = None
+    if password_env:
+        value = os.environ.get(password_env)
+        if not value:
+            raise CliError(f"environment variable {password_env} is empty or not set")
+        password = value.encode()
+    if not Path(path).exists():
+        raise CliError(f"key file {path} does not exist: check --key")
+    try:
+        return load_signing_key(path, password)
+    except LedgerError as e:
+        hint = ": check --key"
+        if "password is required" in e.message:
+            hint = ": give --password-env NAME with the password in that variable"
+        elif "wrong password" in e.message:
+            hint = ": check the password in --password-env"
+        elif "chmod" in e.message:
+            hint = ""  # the message says what to run
+        raise CliError(f"{e.message}{hint}") from e
+
+
+def node_url(value: str | None) -> str:
+    """``--node`` checked to be an http(s) URL of a host, with a one-line error otherwise."""
+    if not value:
+        raise CliError("no node: give --node URL or set DGLEDGER_NODE")
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+    except ValueError as e:
+        raise CliError(f"--node {value!r} is not a URL ({e}): give http://HOST:PORT") from e
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or any(c.isspace() for c in value)
+    ):
+        raise CliError(f"--node {value!r} is not a node URL: give http://HOST:PORT")
+    return value
+
+
+def connect(args: argparse.Namespace) -> Client:
+    """A client for ``--node`` signing with ``--key`` (when given)."""
+    url = node_url(args.node)
+    key = load_key(args.key, args.password_env) if getattr(args, "key", None) else None
+    try:
+        return Client.connect(url, key)
+    except ClientError as e:
+        raise failure(e) from e
+
+
+def failure(e: ClientError) -> CliError:
+    """A client error as a CLI error; every broken rule is printed first."""
+    for v in e.violations:
+        if not isinstance(v, dict):
+            continue
+        paragraph = f" (IMDG {v['paragraph']})" if v.get("paragraph") else ""
+        print(
+            f"  {v.get('path', '$')}: {v.get('code')}: {v.get('message')}{paragraph}",
+            file=sys.stderr,
+        )
+    hint = HINTS.get(e.code)
+    count = f" ({len(e.violations)} rules broken)" if len(e.violations) > 1 else ""
+    return CliError(f"{e}{count}" + (f": {hint}" if hint else ""))
+
+
+def read_json_object(path: str, limit: int, what: str) -> dict[str, Any]:
+    """A JSON object from a file of at most ``limit`` bytes, with one-line errors."""
+    file = Path(path)
+    try:
+        if file.stat().st_size > limit:
+            raise CliError(f"{path} is over {limit} bytes: is it a {what} file?")
+        value = json.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError as e:
+        raise CliError(f"{path} does not exist") from e
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise CliError(f"{path} is not a {what} file (JSON): {e}") from e
+    if not isinstance(value, dict):
+        raise CliError(f"{path} is not a {what} file (a JSON object)")
+    return value
+
+
+def genesis_arg(path: str) -> Genesis:
+    """The ``--genesis`` file, with a one-line error naming the file when it is not one."""
+    try:
+        return load_genesis(path)
+    except GenesisFileError as e:
+        text = str(e)
+        where = "" if text.startswith(path) else f"{path}: "
+        raise CliError(f"{where}{text}: check --genesis") from e
+
+
+def store_path(directory: Path) -> Path:
+    """The LevelDB store under ``--data``: the data directory, its ``chain``, or a node's own."""
+    for path in (directory / "chain", directory / "data" / "chain", directory):
+        if (path / "CURRENT").is_file():
+            return path
+    raise CliError(f"{directory} holds no node store: give a node's data directory")
