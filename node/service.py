@@ -67,7 +67,7 @@ from node.consensus.events import (
 )
 from node.consensus.machine import ConsensusMachine
 from node.consensus.params import TimeoutConfig
-from node.consensus.privval import PrivValidator, SignStateFile
+from node.consensus.privval import PrivValidator
 from node.errors import NodeHalted, Rejected, StartupError
 from node.genesis_file import load_genesis
 from node.mempool import Mempool, MempoolLimits
@@ -76,6 +76,7 @@ from node.p2p.messages import PeerMessage, seal
 from node.p2p.sync import BlockSync
 from node.p2p.transport import Faults, Transport
 from node.ratelimit import RateLimiter
+from node.sign_state import SignStateFile
 
 log = logging.getLogger("dgledger.node")
 T = TypeVar("T")

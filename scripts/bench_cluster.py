@@ -54,8 +54,9 @@ import msgpack
 from ledger.crypto import Domain, SigningKey, Verifier, sign_bytes
 from ledger.keyfile import load_signing_key
 from node.auth import sign_request
+from node.devnet.errors import NetworkError
 from node.devnet.load import Cluster, declaration_tx
-from node.devnet.localnet import NetworkError, wait_for
+from node.devnet.localnet import wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 

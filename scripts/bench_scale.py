@@ -72,7 +72,8 @@ from ledger.keyfile import load_signing_key
 from ledger.kv import LevelDBKV
 from ledger.votes import Certificate
 from node.auth import sign_request
-from node.client.client import Client, ClientError
+from node.client.client import Client
+from node.client.errors import ClientError
 from node.devnet.localnet import LocalNetwork, wait_for
 from node.devnet.traffic import TrafficGenerator
 from node.genesis_file import load_genesis

@@ -30,7 +30,8 @@ from node.api.reads import router as read_router
 from node.auth import Caller, RequestVerifier
 from node.chain import ChainSnapshot
 from node.errors import AuthError, Rejected
-from node.p2p.messages import MAX_BATCH, PeerMessageError, open_batch
+from node.p2p.errors import PeerMessageError
+from node.p2p.messages import MAX_BATCH, open_batch
 from node.service import NodeService
 
 MAX_WAIT_S = 60.0
@@ -183,7 +184,7 @@ def create_app(node: NodeService) -> FastAPI:
             )
         except PeerMessageError as e:
             node.metrics.reject(e.reason)
-            raise ApiError(400, f"peer.{e.reason}", str(e)) from e
+            raise ApiError(400, e.code, str(e)) from e
         for reason, count in dropped.items():
             node.metrics.reject(reason, count)
         blocked = [m for m in messages if node.faults.blocks(node.peer_name(m.sender))]

@@ -23,7 +23,8 @@ from ledger.crypto import SigningKey
 from ledger.errors import LedgerError
 from ledger.genesis import Genesis
 from ledger.keyfile import load_signing_key
-from node.client.client import Client, ClientError
+from node.client.client import Client
+from node.client.errors import ClientError
 from node.errors import GenesisFileError
 from node.genesis_file import load_genesis
 

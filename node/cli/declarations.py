@@ -22,7 +22,8 @@ from contracts.describe import describe
 from contracts.document import read_declaration
 from contracts.errors import ContractError
 from node.cli.common import CliError, add_node_args, connect, failure
-from node.client.client import DECISIONS, Client, ClientError
+from node.client.client import DECISIONS, Client
+from node.client.errors import ClientError
 
 MAX_DOCUMENT: Final = 1 << 20
 

@@ -35,7 +35,7 @@ from ledger.crypto import Verifier
 from ledger.errors import LedgerError
 from ledger.tx import MAX_TX_SIZE, Transaction
 from node.cli.common import CliError, add_node_args, connect, failure, load_key, read_json_object
-from node.client.client import ClientError
+from node.client.errors import ClientError
 from node.client.json_forms import hexed
 
 FORMAT: Final = "dgledger-proposal/1"

@@ -38,8 +38,9 @@ from node.cli.common import (
     read_json_object,
     store_path,
 )
-from node.client.client import Client, ClientError
-from node.client.receipt import ReceiptError, verify_receipt
+from node.client.client import Client
+from node.client.errors import ClientError, ReceiptError
+from node.client.receipt import verify_receipt
 
 MAX_RECEIPT = 64 * 1024 * 1024
 MAX_HEADERS = 10_000_000

@@ -32,62 +32,12 @@ from ledger.crypto import SigningKey
 from ledger.errors import LedgerError
 from ledger.tx import Envelope, Transaction
 from node.auth import sign_request
+from node.client.errors import ClientError
 
 DEFAULT_TIMEOUT: Final = 70.0
 DEFAULT_EXPIRES_AFTER: Final = 1000
 MAX_BLOCKS_PER_REQUEST: Final = 10_000
 DECISIONS: Final = ("accepted", "refused", "cleared", "held", "released", "loaded", "discharged")
-
-
-class ClientError(Exception):
-    """An error answer of the node, or no answer; ``code`` is stable."""
-
-    def __init__(
-        self,
-        code: str,
-        message: str,
-        path: str | None = None,
-        violations: list[dict[str, Any]] | None = None,
-        *,
-        status: int | None = None,
-        tx_id: str | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.path = path
-        self.violations = violations or []
-        self.status = status
-        self.tx_id = tx_id
-
-    def __str__(self) -> str:
-        where = f" at {self.path}" if self.path else ""
-        return f"{self.code}: {self.message}{where}"
-
-    @classmethod
-    def from_response(cls, response: httpx.Response) -> ClientError:
-        """Build from an error answer (the API's JSON, or whatever came back)."""
-        try:
-            body = response.json()
-            error = body["error"]
-            code = str(error["code"])
-            message = str(error["message"])
-        except (ValueError, KeyError, TypeError):
-            text = response.text[:200].strip() or response.reason_phrase
-            return cls(
-                "client.bad_response",
-                f"HTTP {response.status_code}: {text}",
-                status=response.status_code,
-            )
-        violations = error.get("violations")
-        return cls(
-            code,
-            message,
-            error.get("path"),
-            violations if isinstance(violations, list) else None,
-            status=response.status_code,
-            tx_id=error.get("tx_id"),
-        )
 
 
 class Client:

@@ -28,21 +28,13 @@ from ledger.block import Header
 from ledger.errors import LedgerError
 from ledger.smt_proof import StateLeaf, StateProof
 from ledger.votes import Certificate
+from node.client.errors import JsonFormError
 
 HEADER_FIELDS: Final = tuple(f.name for f in dataclasses.fields(Header))
 _HASH_FIELDS: Final = frozenset(
     {"prev_hash", "txs_root", "log_root", "state_root", "validators_hash", "next_validators_hash"}
 )
 MAX_JSON_INT: Final = 2**63 - 1
-
-
-class JsonFormError(Exception):
-    """A JSON form that is not what it should be; ``path`` names the field."""
-
-    def __init__(self, path: str, message: str) -> None:
-        super().__init__(f"{path}: {message}")
-        self.path = path
-        self.message = message
 
 
 def hexed(value: Any) -> Any:

@@ -60,8 +60,15 @@ from ledger.smt_proof import verify_state_proof
 from ledger.tx import MAX_TX_SIZE, Transaction
 from ledger.validators import ValidatorSet
 from ledger.votes import Certificate
-from node.client.json_forms import (
+from node.client.errors import (
     JsonFormError,
+    MalformedReceipt,
+    ReceiptError,
+    StateMismatch,
+    TransactionInvalid,
+    UntrustedHeader,
+)
+from node.client.json_forms import (
     hexed,
     read_b64,
     read_certificate,
@@ -84,42 +91,6 @@ _DECL_TX_TYPES: Final = {
     "amend": "declaration.amend",
     "cancel": "declaration.cancel",
 }
-
-
-class ReceiptError(Exception):
-    """A receipt that does not prove what it claims; ``passed`` lists the checks before it."""
-
-    code = "receipt.invalid"
-
-    def __init__(self, path: str, message: str) -> None:
-        super().__init__(f"{path}: {message}")
-        self.path = path
-        self.message = message
-        self.passed: list[str] = []
-
-
-class MalformedReceipt(ReceiptError):
-    """A field missing, unexpected, or not of its form."""
-
-    code = "receipt.malformed"
-
-
-class UntrustedHeader(ReceiptError):
-    """The chain, genesis, a header link, a certificate or a validator set does not hold."""
-
-    code = "receipt.header"
-
-
-class TransactionInvalid(ReceiptError):
-    """A transaction that does not decode, verify, or sit in the log where stated."""
-
-    code = "receipt.transaction"
-
-
-class StateMismatch(ReceiptError):
-    """A state proof that fails, or a shown value that is not the proven one."""
-
-    code = "receipt.state"
 
 
 @dataclass(slots=True)

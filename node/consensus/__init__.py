@@ -11,7 +11,8 @@ decides once the network is synchronous. Modules:
 * ``height``   -- admission of messages of one height: checks, tallies, bounds;
 * ``events``   -- the event and action types (the whole interface);
 * ``params``   -- :class:`TimeoutConfig` and :class:`Limits`;
-* ``privval``  -- the validator key behind a double-signing guard, and its file;
+* ``privval``  -- the validator key behind a double-signing guard;
+* ``signed``   -- what a validator signed, as the guard remembers it;
 * ``evidence`` -- :class:`Evidence` of double signing, to gossip and commit;
 * ``errors``   -- the package's error tree.
 
@@ -24,7 +25,7 @@ clock, does no I/O, starts no thread and draws no random number: the same
 events give the same actions, which is what the simulator in
 ``tests/node/sim.py`` relies on. Build it with::
 
-    sign_file = SignStateFile(data_dir / "sign_state", chain)
+    sign_file = node.sign_state.SignStateFile(data_dir / "sign_state", chain)  # the driver's
     machine = ConsensusMachine(
         chain=chain,
         verifier=verifier,
@@ -129,7 +130,7 @@ from node.consensus.events import (
 )
 from node.consensus.machine import ConsensusMachine
 from node.consensus.params import Limits, TimeoutConfig, TimeoutKind
-from node.consensus.privval import PrivValidator, SignedState, SignState, SignStateFile
+from node.consensus.privval import PrivValidator, SignedState, SignState
 from node.consensus.signed import Step
 
 __all__ = [
@@ -159,7 +160,6 @@ __all__ = [
     "ScheduleTimeout",
     "SignStateError",
     "SignState",
-    "SignStateFile",
     "SignedState",
     "Start",
     "Step",

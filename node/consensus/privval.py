@@ -29,21 +29,19 @@ The state machine never touches files. It signs through
 :class:`PrivValidator` (pure), which updates the in-memory :class:`SignState`
 and hands back the new :class:`SignedState`; the machine then emits a
 ``PersistSigned`` action before the broadcast, and the driver saves it with
-:meth:`SignStateFile.save` (temporary file, fsync, rename over the old one,
-directory fsync) before it sends anything.
+:meth:`node.sign_state.SignStateFile.save` (temporary file, fsync, rename
+over the old one, directory fsync) before it sends anything.
 """
 
 from __future__ import annotations
 
 import itertools
-import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Final
 
 from ledger.block import MAX_BLOCK_SIZE, Block
 from ledger.crypto import SigningKey
-from ledger.encoding import decode, encode
+from ledger.encoding import encode
 from ledger.errors import LedgerError
 from ledger.schema import as_map, get_bytes, get_int, get_list, get_str
 from ledger.votes import MAX_ROUND, Proposal, Vote, VoteType, vote_value
@@ -274,47 +272,3 @@ def state_from_value(chain: str, value: Any) -> SignedState:
     if lock is not None and lock.height != recent[-1].height:
         raise SignStateError("corrupt sign state: lock of another height")
     return SignedState(recent, lock)
-
-
-class SignStateFile:
-    """Where a validator's sign state lives on disk: load at start, save before each send."""
-
-    def __init__(self, path: Path, chain: str) -> None:
-        self.path = path
-        self.chain = chain
-
-    def load(self) -> SignState:
-        """The saved state, or an empty one if nothing was ever signed with this file."""
-        try:
-            data = self.path.read_bytes()
-        except FileNotFoundError:
-            return SignState(self.chain)
-        except OSError as e:
-            raise SignStateError(f"cannot read {self.path}: {e}") from e
-        try:
-            value = decode(data, max_size=MAX_FILE_SIZE)
-        except LedgerError as e:
-            raise SignStateError(f"corrupt sign state {self.path}: {e}") from e
-        return SignState(self.chain, state_from_value(self.chain, value))
-
-    def save(self, state: SignedState) -> None:
-        """Atomically replace the file with ``state`` and make it durable."""
-        data = encode(state_to_value(self.chain, state))
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view) :]
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(tmp, self.path)
-            dir_fd = os.open(self.path.parent, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
-        except OSError as e:
-            raise SignStateError(f"cannot save sign state to {self.path}: {e}") from e

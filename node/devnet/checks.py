@@ -19,7 +19,8 @@ from ledger.genesis import Genesis
 from ledger.kv import LevelDBKV
 from ledger.votes import Certificate
 from node.audit import AuditReport, audit, blocks_from_store
-from node.devnet.localnet import LocalNetwork, NetworkError, NodeProcess
+from node.devnet.errors import NetworkError
+from node.devnet.localnet import LocalNetwork, NodeProcess
 from node.genesis_file import load_genesis
 
 

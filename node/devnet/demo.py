@@ -34,8 +34,9 @@ from ledger.genesis import Genesis
 from ledger.keyfile import load_signing_key
 from ledger.tx import Envelope, Transaction
 from node.audit import audit, blocks_from_node
-from node.client.client import Client, ClientError
-from node.client.receipt import ReceiptError, verify_receipt
+from node.client.client import Client
+from node.client.errors import ClientError, ReceiptError
+from node.client.receipt import verify_receipt
 from node.devnet.localnet import LocalNetwork
 from node.devnet.traffic import TrafficGenerator
 from node.genesis_file import load_genesis

@@ -29,13 +29,8 @@ from ledger.crypto import SigningKey
 from ledger.genesis import Genesis
 from ledger.keyfile import load_signing_key
 from ledger.tx import Envelope, Transaction
-from node.devnet.localnet import (
-    FAST_CONSENSUS,
-    PORT_RANGE,
-    LocalNetwork,
-    NetworkError,
-    wait_for,
-)
+from node.devnet.errors import NetworkError
+from node.devnet.localnet import FAST_CONSENSUS, PORT_RANGE, LocalNetwork, wait_for
 from node.genesis_file import load_genesis
 from node.network import DEFAULT_VALIDATORS
 

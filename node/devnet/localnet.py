@@ -35,6 +35,7 @@ from typing import Any, Final, Self, TypeVar
 
 import httpx
 
+from node.devnet.errors import NetworkError, NetworkTimeout
 from node.network import DEFAULT_VALIDATORS, init_network
 
 REPO: Final = Path(__file__).resolve().parents[1]
@@ -57,14 +58,6 @@ MEMBERS: Final = (
 )
 
 T = TypeVar("T")
-
-
-class NetworkError(Exception):
-    """The network did not do what its caller waited for or asked; says what and where."""
-
-
-class NetworkTimeout(NetworkError, TimeoutError):
-    """A wait reached its deadline."""
 
 
 def wait_for(check: Callable[[], T | None], timeout: float, what: str, interval: float = 0.05) -> T:

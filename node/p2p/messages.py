@@ -36,20 +36,13 @@ from typing import Any, Final
 from ledger.crypto import Domain, PublicKey, SigningKey, Verifier, sign_bytes
 from ledger.encoding import decode, encode, sha256
 from ledger.errors import LedgerError
+from node.p2p.errors import PeerMessageError
 
 MAX_MESSAGE: Final = 40 * 1024 * 1024
 MAX_BATCH: Final = 64 * 1024 * 1024
 MAX_BATCH_ITEMS: Final = 10_000
 VERIFY_CHUNK: Final = 256
 KINDS: Final = frozenset({"proposal", "vote", "txs", "evidence", "status"})
-
-
-class PeerMessageError(Exception):
-    """A peer message that is malformed, unsigned or from outside the membership."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)

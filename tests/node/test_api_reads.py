@@ -31,7 +31,7 @@ from ledger.tx import Transaction
 from node.api import models as api_models
 from node.api.app import create_app
 from node.auth import sign_request
-from node.client.client import ClientError
+from node.client.errors import ClientError
 from node.client.json_forms import read_header, read_state_proof
 from node.config import load_config
 from node.service import NodeService

@@ -27,7 +27,7 @@ from ledger.encoding import encode
 from ledger.tx import MAX_TX_SIZE, Envelope, Transaction
 from node.api.app import read_body
 from node.api.errors import ApiError
-from node.client.client import ClientError
+from node.client.errors import ClientError
 from node.config import ApiConfig, NodeConfig, load_config
 from node.devnet.localnet import wait_for
 from tests.node import reads_support

@@ -37,7 +37,8 @@ from ledger.keyfile import load_signing_key
 from ledger.votes import Certificate
 from node.api.app import KEEP_ALIVE_S
 from node.chainfile import MAGIC
-from node.client.client import Client, ClientError
+from node.client.client import Client
+from node.client.errors import ClientError
 from node.client.receipt import verify_receipt
 from node.devnet.localnet import LocalNetwork
 from node.genesis_file import load_genesis

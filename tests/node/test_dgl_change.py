@@ -23,7 +23,8 @@ from ledger.tx import Envelope, Transaction
 from ledger.votes import Certificate, Vote, VoteType
 from node.api.app import create_app
 from node.cli.main import main
-from node.client.client import Client, ClientError
+from node.client.client import Client
+from node.client.errors import ClientError
 from node.config import load_config
 from node.devnet.localnet import LocalNetwork
 from node.errors import ConfigError, NodeHalted

@@ -25,7 +25,7 @@ from ledger.crypto import SigningKey
 from ledger.keyfile import load_signing_key, save_signing_key
 from ledger.votes import Vote, VoteType
 from node.auth import sign_request
-from node.client.client import ClientError
+from node.client.errors import ClientError
 from node.config import load_config
 from node.errors import StartupError
 from node.logs import JsonFormatter

@@ -32,12 +32,12 @@ from ledger.tx import Envelope, Transaction
 from ledger.votes import Proposal, Vote, VoteType
 from node.auth import sign_request
 from node.devnet.localnet import wait_for
+from node.p2p.errors import PeerMessageError
 from node.p2p.messages import (
     KINDS,
     MAX_BATCH,
     MAX_BATCH_ITEMS,
     VERIFY_CHUNK,
-    PeerMessageError,
     open_batch,
     seal,
     seal_batch,

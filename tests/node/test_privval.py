@@ -26,9 +26,9 @@ from node.consensus.privval import (
     PrivValidator,
     SignedState,
     SignState,
-    SignStateFile,
 )
 from node.consensus.signed import Step
+from node.sign_state import SignStateFile
 from tests.node.consensus_helpers import (
     KEYS,
     PRECOMMIT,

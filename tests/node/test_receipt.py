@@ -25,14 +25,14 @@ from ledger.keyfile import load_signing_key
 from ledger.tx import Transaction
 from ledger.validators import Validator, ValidatorSet
 from ledger.votes import Vote, VoteType
-from node.client.receipt import (
+from node.client.errors import (
     MalformedReceipt,
     ReceiptError,
     StateMismatch,
     TransactionInvalid,
     UntrustedHeader,
-    verify_receipt,
 )
+from node.client.receipt import verify_receipt
 from tests.node.reads_support import LocalNode, sample
 
 DECL: Final = "DG-RCPT-1"

@@ -14,7 +14,8 @@ import httpx
 
 from ledger.crypto import SigningKey, Verifier
 from node.config import Peer
-from node.p2p.messages import MAX_BATCH_ITEMS, PeerMessageError, open_batch, seal
+from node.p2p.errors import PeerMessageError
+from node.p2p.messages import MAX_BATCH_ITEMS, open_batch, seal
 from node.p2p.transport import Faults, PeerSender, Transport
 
 CHAIN: Final = "dg-transport"
