@@ -68,6 +68,9 @@ HEADINGS: Final = (
 )
 """The headings of the 7.2.4 table, in its order."""
 
+DIVISIONS: Final = tuple(d for h in HEADINGS for d in h.split("/"))
+"""The twenty classes and divisions under the headings, in table order (1.1, 1.2, 1.5, 1.3 …)."""
+
 # One string per row, cells in HEADINGS order. Symmetric by construction of the
 # Code; tests check that and every cell against the reference copy.
 _TABLE: Final = {

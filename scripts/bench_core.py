@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import hashlib
-import json
 import os
 import platform
 import random
@@ -51,11 +50,11 @@ from ledger.smt import EMPTY_ROOT, NodeCache, StateTree
 from ledger.tx import Envelope, Transaction
 from ledger.validators import Validator, ValidatorSet
 from ledger.votes import Certificate, Vote, VoteType
+from node.devnet.samples import valid_declaration
 
 ROOT = Path(__file__).resolve().parents[1]
 
 CHAIN = "dg-ledger-bench"
-DECLARATION = Path("/work/shared/reference/declarations/valid-gasoline-methanol.json")
 VALIDATOR_KEYS = [SigningKey.from_seed(sha256(f"bench-validator-{i}".encode())) for i in range(4)]
 SHIPPER_KEYS = [SigningKey.from_seed(sha256(f"bench-shipper-{i}".encode())) for i in range(16)]
 now = time.perf_counter
@@ -123,13 +122,6 @@ def paired(
 
 
 # -- shared fixtures -------------------------------------------------------------------------
-
-
-def load_declaration() -> dict[str, Any]:
-    """The sample declaration document."""
-    with DECLARATION.open(encoding="utf-8") as f:
-        doc: dict[str, Any] = json.load(f)
-    return doc
 
 
 def declaration_tx(doc: dict[str, Any], n: int) -> Transaction:
@@ -595,7 +587,7 @@ def main(argv: list[str] | None = None) -> int:
         "cost = our time / raw call time, median of per-run ratios"
     )
     print()
-    doc = load_declaration()
+    doc = valid_declaration()
     started = now()
     rows: list[Row] = []
     notes: list[str] = []

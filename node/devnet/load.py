@@ -13,7 +13,6 @@ the network made against them.
 
 from __future__ import annotations
 
-import copy
 import random
 import threading
 import time
@@ -21,7 +20,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Final
+from typing import Final
 
 import httpx
 
@@ -31,6 +30,7 @@ from ledger.keyfile import load_signing_key
 from ledger.tx import Envelope, Transaction
 from node.devnet.errors import NetworkError
 from node.devnet.localnet import FAST_CONSENSUS, PORT_RANGE, LocalNetwork, wait_for
+from node.devnet.samples import valid_declaration
 from node.genesis_file import load_genesis
 from node.network import DEFAULT_VALIDATORS
 
@@ -42,65 +42,10 @@ CONTENT_MSGPACK: Final = {"content-type": "application/msgpack"}
 
 # ------------------------------------------------------------------ transactions
 
-_DECLARATION: Final[dict[str, Any]] = {
-    "declarationId": "",
-    "shipper": {"partyName": "ACME CHEMICALS SAS", "address": "12 RUE DU PORT, 76600 LE HAVRE"},
-    "consignee": {"partyName": "NORTHEAST FUELS INC", "address": "1 HARBOR WAY, NEWARK NJ"},
-    "transport": {
-        "vesselIMONumber": "9454436",
-        "vesselName": "EXAMPLE EXPRESS",
-        "voyageNumber": "0AB12W",
-        "portOfLoading": "FRLEH",
-        "portOfDischarge": "USNYC",
-        "estimatedDeparture": "2026-12-02T18:00:00Z",
-    },
-    "containers": [
-        {
-            "equipmentReference": "CSQU3054383",
-            "ISOEquipmentCode": "22G1",
-            "seals": ["FR0012345"],
-            "packingCertificate": {
-                "signatoryName": "MARIE MARTIN",
-                "place": "LE HAVRE",
-                "date": "2026-11-30",
-            },
-            "dangerousGoods": [
-                {
-                    "UNNumber": "1203",
-                    "properShippingName": "GASOLINE",
-                    "imoClass": "3",
-                    "packingGroup": 2,
-                    "isMarinePollutant": False,
-                    "isLimitedQuantity": False,
-                    "EMSNumber": "F-E S-E",
-                    "limits": {"temperatureUnit": "CEL", "flashPoint": "-43"},
-                    "numberOfPackages": 80,
-                    "packageCode": "1A1",
-                    "grossWeight": {"value": "17200", "unit": "KGM"},
-                    "netVolume": {"value": "16000", "unit": "LTR"},
-                    "emergencyContactDetails": {"contact": "ACME 24H", "phone": "+33 235000000"},
-                }
-            ],
-        }
-    ],
-    "shipperCertification": {
-        "signatoryName": "JEAN DUPONT",
-        "place": "LE HAVRE",
-        "date": "2026-11-29",
-    },
-}
-
-
-def declaration(declaration_id: str) -> dict[str, Any]:
-    """A valid one-item declaration (UN 1203, class 3) with the given id."""
-    doc = copy.deepcopy(_DECLARATION)
-    doc["declarationId"] = declaration_id
-    return doc
-
 
 def declaration_tx(key: SigningKey, chain: str, nonce: int, declaration_id: str) -> Transaction:
     """A signed ``declaration.submit`` of a fresh declaration."""
-    body = {"declaration": declaration(declaration_id)}
+    body = {"declaration": valid_declaration(declaration_id)}
     envelope = Envelope(chain, "declaration.submit", key.public.key_id, nonce, body, TX_EXPIRES)
     return Transaction.create(envelope, [key])
 

@@ -10,7 +10,8 @@ from contracts.codes import CODES
 from contracts.dgl_types import DglEntry
 from contracts.document import parse_declaration
 from contracts.errors import Violation
-from tests.contracts.dg_strategies import container_number, valid_sample
+from tests.contracts.dg_strategies import container_number
+from tests.samples import sample
 
 Doc = dict[str, Any]
 
@@ -112,7 +113,7 @@ AEROSOLS = item("1950", "AEROSOLS", "2.2")
 
 def document(*containers: list[Doc]) -> Doc:
     """The valid sample with the given containers (each a list of items)."""
-    doc = valid_sample()
+    doc = sample()
     template = doc["containers"][0]
     doc["containers"] = []
     for n, items in enumerate(containers):

@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import copy
 import datetime
-import json
 import string
 from collections.abc import Callable
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 from hypothesis import strategies as st
@@ -25,24 +23,10 @@ from contracts.dgl_types import DglEntry
 from contracts.formats import imo_check_digit, iso6346_check_digit
 from contracts.segregation import Segregation, class1_compatible, required_segregation
 
-REFERENCE = Path(__file__).resolve().parents[2].parent / "shared" / "reference"
 LIST = builtin_list()
 ENTRIES = tuple(e for e in LIST.entries if len(e.subsidiary_hazards) <= 2)
 LOCODES = ("FRLEH", "USNYC", "NLRTM", "DEHAM", "SGSIN", "CNSHA", "BEANR", "GBFXT", "JPTYO")
 Doc = dict[str, Any]
-
-
-def sample(name: str) -> Doc:
-    """A sample declaration from the shared reference folder."""
-    path = REFERENCE / "declarations" / name
-    assert path.exists(), f"reference declarations missing at {path}"
-    doc: Doc = json.loads(path.read_text())
-    return doc
-
-
-def valid_sample() -> Doc:
-    """The valid reference declaration, as a fresh dict."""
-    return sample("valid-gasoline-methanol.json")
 
 
 def container_number(owner: str, category: str, serial: int) -> str:

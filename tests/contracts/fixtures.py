@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from contracts.dgl_builtin import builtin_list
 from contracts.engine import Engine
-from contracts.lifecycle import Role
 from contracts.membership import AppGenesis, Organisation
 from ledger.block import Block, Header
 from ledger.crypto import SigningKey
@@ -19,33 +16,15 @@ from ledger.kv import MemoryKV, Overlay
 from ledger.tx import Envelope, Transaction
 from ledger.validators import Validator, ValidatorSet
 from ledger.votes import Certificate
+from tests.samples import ORGS, VALIDATOR_ORGS
 
 CHAIN = "dg-test"
-REFERENCE = Path(__file__).resolve().parents[2].parent / "shared" / "reference"
-ORGS = {
-    "customs": Role.CUSTOMS,
-    "port-authority": Role.PORT_AUTHORITY,
-    "forwarder-a": Role.FORWARDER,
-    "forwarder-b": Role.FORWARDER,
-    "shipper-acme": Role.SHIPPER,
-    "shipper-beta": Role.SHIPPER,
-    "auditor": Role.AUDITOR,
-}
-VALIDATOR_ORGS = ("customs", "port-authority", "forwarder-a", "forwarder-b")
 
 
 def key_for(name: str, index: int = 0) -> SigningKey:
     """A fixed key per (organisation, index)."""
     seed = (name.encode() + bytes([index])).ljust(32, b"\x00")[:32]
     return SigningKey.from_seed(seed)
-
-
-def sample(name: str) -> dict[str, Any]:
-    """A sample declaration from the shared reference folder."""
-    path = REFERENCE / "declarations" / name
-    assert path.exists(), f"reference declarations missing at {path}"
-    doc: dict[str, Any] = json.loads(path.read_text())
-    return doc
 
 
 @dataclass

@@ -17,7 +17,8 @@ from contracts.declaration import DangerousGoodsItem, Declaration, Quantity
 from contracts.document import _ITEM, MAX_DOCUMENT_BYTES, parse_declaration, read_declaration
 from contracts.errors import DeclarationInvalid
 from ledger.encoding import decode, encode
-from tests.contracts.dg_strategies import LIST, REFERENCE, documents, valid_sample
+from tests.contracts.dg_strategies import LIST, documents
+from tests.samples import reference, sample
 
 Doc = dict[str, Any]
 
@@ -44,7 +45,7 @@ def item0(doc: Doc) -> Doc:
 
 
 def test_sample_parses_into_typed_record() -> None:
-    decl = parse_declaration(json.dumps(valid_sample()).encode())
+    decl = parse_declaration(json.dumps(sample()).encode())
     assert decl.declaration_id == "FRLEH-ACME-2026-000123"
     assert decl.transport.vessel_imo_number == "9454436"
     assert decl.transport.port_of_discharge == "USNYC"
@@ -63,13 +64,13 @@ def test_sample_parses_into_typed_record() -> None:
 
 
 def test_same_record_from_bytes_text_and_map() -> None:
-    doc = valid_sample()
+    doc = sample()
     text = json.dumps(doc)
     assert parse_declaration(text) == parse_declaration(text.encode()) == parse_declaration(doc)
 
 
 def test_to_value_is_canonical_and_round_trips() -> None:
-    doc = valid_sample()
+    doc = sample()
     doc["containers"][0]["dangerousGoods"][0]["grossWeight"]["value"] = "017200.000"
     decl = parse_declaration(doc)
     value = decl.to_value()
@@ -86,7 +87,7 @@ def test_to_value_is_canonical_and_round_trips() -> None:
 
 
 def test_records_are_frozen() -> None:
-    decl = parse_declaration(valid_sample())
+    decl = parse_declaration(sample())
     with pytest.raises(AttributeError):
         decl.declaration_id = "other"  # type: ignore[misc]
     with pytest.raises(AttributeError):
@@ -94,7 +95,7 @@ def test_records_are_frozen() -> None:
 
 
 def test_from_value_validates_again() -> None:
-    value = parse_declaration(valid_sample()).to_value()
+    value = parse_declaration(sample()).to_value()
     value["containers"][0]["dangerousGoods"][0]["UNNumber"] = "12O3"
     with pytest.raises(DeclarationInvalid) as info:
         read_declaration(value)
@@ -131,14 +132,14 @@ def test_json_level_rejections(text: bytes, code: str) -> None:
 
 
 def test_size_limit() -> None:
-    doc = valid_sample()
+    doc = sample()
     doc["shipper"]["address"] = "X" * MAX_DOCUMENT_BYTES
     assert codes(json.dumps(doc).encode()) == {"json.too_large"}
     assert codes(json.dumps(doc)) == {"json.too_large"}
 
 
 def test_duplicate_keys_are_reported_with_their_path() -> None:
-    text = json.dumps(valid_sample()).replace(
+    text = json.dumps(sample()).replace(
         '"UNNumber": "1203",', '"UNNumber": "1203", "UNNumber": "1993",'
     )
     assert violations(text) == [
@@ -147,7 +148,7 @@ def test_duplicate_keys_are_reported_with_their_path() -> None:
 
 
 def test_huge_integer_is_refused_not_crashing() -> None:
-    text = json.dumps(valid_sample()).replace(
+    text = json.dumps(sample()).replace(
         '"numberOfPackages": 80', '"numberOfPackages": ' + "9" * 5000
     )
     assert codes(text) <= {"json.invalid", "count.range"}
@@ -157,7 +158,7 @@ def test_huge_integer_is_refused_not_crashing() -> None:
 
 
 def test_unknown_field_is_named() -> None:
-    doc = valid_sample()
+    doc = sample()
     item0(doc)["UNNumbr"] = "1203"
     doc["transport"]["etd"] = "2026-12-02"
     assert violations(doc) == [
@@ -167,7 +168,7 @@ def test_unknown_field_is_named() -> None:
 
 
 def test_all_problems_are_collected() -> None:
-    doc = valid_sample()
+    doc = sample()
     doc["transport"]["portOfLoading"] = "frleh"
     doc["transport"]["estimatedDeparture"] = "2026-02-30"
     doc["containers"][0]["equipmentReference"] = "CSQU305438"
@@ -199,7 +200,7 @@ def test_all_problems_are_collected() -> None:
 
 
 def test_messages_name_field_and_paragraph() -> None:
-    doc = valid_sample()
+    doc = sample()
     item0(doc).pop("UNNumber")
     with pytest.raises(DeclarationInvalid) as info:
         parse_declaration(doc)
@@ -353,13 +354,13 @@ def test_messages_name_field_and_paragraph() -> None:
     ],
 )
 def test_single_field_errors(change: Any, code: str, path: str) -> None:
-    doc = valid_sample()
+    doc = sample()
     change(doc)
     assert violations(doc) == [(code, path)]
 
 
 def test_class1_division_needs_its_group_and_subsidiary_cannot_repeat_it() -> None:
-    doc = valid_sample()
+    doc = sample()
     item0(doc).update(imoClass="1.4S", subsidiaryRisk1="1")
     assert codes(doc) == {"subsidiary.duplicate"}
     item0(doc).update(imoClass="1.4A")
@@ -368,7 +369,7 @@ def test_class1_division_needs_its_group_and_subsidiary_cannot_repeat_it() -> No
 
 
 def test_certification_parts_may_be_absent_in_the_document() -> None:
-    doc = valid_sample()
+    doc = sample()
     doc["shipperCertification"] = {}
     doc["containers"][0].pop("packingCertificate")
     decl = parse_declaration(doc)
@@ -378,7 +379,7 @@ def test_certification_parts_may_be_absent_in_the_document() -> None:
 
 
 def test_item_defaults() -> None:
-    doc = valid_sample()
+    doc = sample()
     item = item0(doc)
     for key in ("isMarinePollutant", "isLimitedQuantity", "EMSNumber", "limits", "packageCode"):
         item.pop(key)
@@ -434,7 +435,7 @@ def _parent(doc: Any, path: tuple[Any, ...]) -> Any:
 @settings(max_examples=200, deadline=None)
 @given(st.data(), json_values)
 def test_mutated_sample_never_crashes_the_contract(data: st.DataObject, replacement: Any) -> None:
-    doc = valid_sample()
+    doc = sample()
     path = data.draw(st.sampled_from(_paths(doc)[1:]))
     _parent(doc, path)[path[-1]] = replacement
     try:
@@ -446,7 +447,7 @@ def test_mutated_sample_never_crashes_the_contract(data: st.DataObject, replacem
 
 
 def test_deeply_nested_values_in_arrays_are_refused_not_crashing() -> None:
-    doc = valid_sample()
+    doc = sample()
     deep: Any = "x"
     for _ in range(900):
         deep = [deep]
@@ -456,7 +457,7 @@ def test_deeply_nested_values_in_arrays_are_refused_not_crashing() -> None:
 
 
 def test_non_string_keys_in_a_map_are_reported() -> None:
-    doc: dict[Any, Any] = copy.deepcopy(valid_sample())
+    doc: dict[Any, Any] = copy.deepcopy(sample())
     doc[1] = "x"
     assert violations(doc) == [("field.unknown", "$.1")]
 
@@ -478,13 +479,13 @@ def test_every_dcsa_dangerous_goods_field_is_read_none_is_unknown() -> None:
     """Each field of the DCSA reference table is part of the schema: a real declaration
     using it is checked, never refused as ``field.unknown``."""
 
-    with open(REFERENCE / "dcsa_dangerous_goods_fields.csv", encoding="utf-8") as f:
+    with reference("dcsa_dangerous_goods_fields.csv").open(encoding="utf-8") as f:
         names = {row["field"] for row in csv.DictReader(f)}
     assert names - set(_ITEM.fields) == set()
 
 
 def test_optional_dcsa_fields_are_kept_in_the_record() -> None:
-    doc = valid_sample()
+    doc = sample()
     item0(doc).update(DCSA_VALUES)
     parsed = parse_declaration(doc)
     value = parsed.to_value()["containers"][0]["dangerousGoods"][0]
@@ -492,12 +493,12 @@ def test_optional_dcsa_fields_are_kept_in_the_record() -> None:
         assert value[name] == declared, name
     assert read_declaration(parsed.to_value()) == parsed
     # Absent optional fields stay absent: records made before they were read are unchanged.
-    plain = parse_declaration(valid_sample()).to_value()["containers"][0]["dangerousGoods"][0]
+    plain = parse_declaration(sample()).to_value()["containers"][0]["dangerousGoods"][0]
     assert not set(DCSA_VALUES) & set(plain)
 
 
 def test_an_na_number_is_refused_for_sea_transport() -> None:
-    doc = valid_sample()
+    doc = sample()
     item0(doc)["NANumber"] = "1993"
     assert ("un_number.na_number", "$.containers[0].dangerousGoods[0].NANumber") in violations(doc)
     del item0(doc)["UNNumber"]
@@ -516,7 +517,7 @@ def test_an_na_number_is_refused_for_sea_transport() -> None:
     ],
 )
 def test_dcsa_optional_fields_are_checked(field: str, bad: Any, code: str) -> None:
-    doc = valid_sample()
+    doc = sample()
     item0(doc)[field] = bad
     assert violations(doc) == [(code, f"$.containers[0].dangerousGoods[0].{field}")]
 
@@ -534,7 +535,7 @@ def _outcome(doc: Doc) -> Any:
 def test_null_in_an_optional_field_means_absent_and_in_a_required_one_is_named() -> None:
     """Many JSON writers emit null for an empty optional field: such a document is read as
     if the field were absent. A required field given as null is refused at its path."""
-    full = valid_sample()
+    full = sample()
     item0(full).update(DCSA_VALUES)
     paths = [path for path in _paths(full) if path and isinstance(path[-1], str)]
     optional = required = 0
@@ -558,12 +559,12 @@ def test_null_in_an_optional_field_means_absent_and_in_a_required_one_is_named()
 
 
 def test_null_does_not_hide_a_duplicate_key_or_fill_an_array() -> None:
-    text = json.dumps(valid_sample()).replace(
+    text = json.dumps(sample()).replace(
         '"EMSNumber": "F-E S-E",', '"EMSNumber": null, "EMSNumber": "F-E S-E",'
     )
     assert violations(text) == [
         ("json.duplicate_key", "$.containers[0].dangerousGoods[0].EMSNumber")
     ]
-    doc = valid_sample()
+    doc = sample()
     doc["containers"][0]["seals"] = [None]
     assert codes(doc) == {"field.type"}

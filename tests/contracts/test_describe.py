@@ -9,11 +9,11 @@ import pytest
 from contracts.declaration import DangerousGoodsItem
 from contracts.describe import describe
 from contracts.document import parse_declaration
-from tests.contracts.dg_strategies import valid_sample
+from tests.samples import sample
 
 
 def parsed(**fields: Any) -> DangerousGoodsItem:
-    doc = valid_sample()
+    doc = sample()
     base = {
         "UNNumber": "1230",
         "properShippingName": "METHANOL",

@@ -25,26 +25,16 @@ from contracts.dgl import (
 from contracts.dgl_builtin import builtin_csv, builtin_list
 from contracts.dgl_types import DglEntry
 from contracts.errors import ContractError, ReferenceDataError
+from contracts.segregation import DIVISIONS
+from tests.samples import reference
 
-REFERENCE = Path(__file__).resolve().parents[2] / ".." / "shared" / "reference"
 CFR_FILE = "dgl_us_49cfr_172101.csv"
 CFR_ROWS = 3259
 
 
-def reference_text(name: str) -> str:
-    """A reference file beside the repository; its absence is a failure, never a skip."""
-    path = REFERENCE / name
-    if not path.is_file():
-        pytest.fail(
-            f"reference data {path.resolve()} is missing: the shared/reference folder "
-            "beside the repository is required (CI always provides it)"
-        )
-    return path.read_text(encoding="utf-8")
-
-
 @pytest.fixture(scope="module")
 def cfr_text() -> str:
-    return reference_text(CFR_FILE)
+    return reference(CFR_FILE).read_text(encoding="utf-8")
 
 
 @pytest.fixture(scope="module")
@@ -160,29 +150,7 @@ def test_builtin_covers_common_trade_and_every_division() -> None:
     divisions = {
         e.hazard_class[:3] if e.hazard_class.startswith("1.") else e.hazard_class for e in dgl
     }
-    expected = {
-        "1.1",
-        "1.2",
-        "1.3",
-        "1.4",
-        "1.5",
-        "1.6",
-        "2.1",
-        "2.2",
-        "2.3",
-        "3",
-        "4.1",
-        "4.2",
-        "4.3",
-        "5.1",
-        "5.2",
-        "6.1",
-        "6.2",
-        "7",
-        "8",
-        "9",
-    }
-    assert divisions == expected
+    assert divisions == set(DIVISIONS)
     for un, cls in [("0012", "1.4S"), ("0336", "1.4G"), ("0335", "1.3G"), ("0333", "1.1G")]:
         assert {e.hazard_class for e in dgl.lookup(un)} == {cls}
     for un in ["3077", "3082", "3480", "3481", "3090", "3091", "3171", "2211", "3268", "1845"]:
@@ -324,26 +292,8 @@ def test_invalid_entries_are_refused_with_a_code_and_path(
 
 NAME_WORDS = st.sampled_from(["ACID", "SOLUTION", "N.O.S.", "(TOXIC)", "PAINT", "1,2-DI", "R 22"])
 names = st.lists(NAME_WORDS, min_size=1, max_size=4).map(" ".join)
-CLASSES = [
-    "1.1D",
-    "1.4S",
-    "1.4G",
-    "1.6N",
-    "2.1",
-    "2.2",
-    "2.3",
-    "3",
-    "4.1",
-    "4.2",
-    "4.3",
-    "5.1",
-    "5.2",
-    "6.1",
-    "6.2",
-    "7",
-    "8",
-    "9",
-]
+# Class 1 with a compatibility group, as entries state it; every other division as it is.
+CLASSES = ["1.1D", "1.4S", "1.4G", "1.6N", *(d for d in DIVISIONS if not d.startswith("1."))]
 SUBSIDIARIES = ["1", "2.1", "3", "4.2", "5.1", "6.1", "8"]
 
 
@@ -579,7 +529,7 @@ def test_load_file_chooses_the_format_by_header(tmp_path: Path, cfr: Cfr49Import
     ours.write_text(builtin_csv(), encoding="utf-8")
     assert DangerousGoodsList.load_file(ours) == builtin_list()
     theirs = tmp_path / "cfr.csv"
-    theirs.write_bytes((REFERENCE / CFR_FILE).read_bytes())
+    theirs.write_bytes(reference(CFR_FILE).read_bytes())
     assert DangerousGoodsList.load_file(theirs).digest() == cfr.dgl.digest()
     bom = tmp_path / "bom.csv"
     bom.write_bytes(b"\xef\xbb\xbf" + builtin_csv().encode())
@@ -615,8 +565,3 @@ def test_load_file_errors(tmp_path: Path) -> None:
 def test_hazard_class_syntax() -> None:
     assert all(is_hazard_class(c) for c in ["1.1D", "1.4S", "1.5D", "1.6N", "2.3", "9"])
     assert not any(is_hazard_class(c) for c in ["1.4", "1.4A", "1.6D", "2", "10", "3 ", ""])
-
-
-def test_a_missing_reference_file_fails_rather_than_skips() -> None:
-    with pytest.raises(pytest.fail.Exception, match="is missing"):
-        reference_text("no-such-reference-file.csv")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import copy
 from typing import Any
 
 from contracts.declarations_tx import DocumentMemo
@@ -12,19 +11,15 @@ from contracts.errors import TransactionRejected, Violation
 from contracts.handler import Context
 from ledger.kv import MemoryKV, Overlay
 from ledger.tx import Transaction
-from tests.contracts.fixtures import Community, community, sample
+from tests.contracts.fixtures import Community, community
+from tests.samples import VALID, sample
 
-VALID = "valid-gasoline-methanol.json"
-INVALID = "invalid-missing-flashpoint.json"
+INVALID = "invalid-missing-flashpoint"
 
 
 def documents() -> list[dict[str, Any]]:
-    out = []
-    for i, name in enumerate([VALID, INVALID, VALID, INVALID, VALID]):
-        d = copy.deepcopy(sample(name))
-        d["declarationId"] = f"MEMO-{i}"
-        out.append(d)
-    return out
+    names = [VALID, INVALID, VALID, INVALID, VALID]
+    return [sample(name, f"MEMO-{i}") for i, name in enumerate(names)]
 
 
 def run(memo: DocumentMemo | None, warm: bool) -> tuple[bytes, list[Any]]:
@@ -61,7 +56,7 @@ def test_rejections_from_the_memo_name_the_same_fields() -> None:
     c = community()
     memo = DocumentMemo()
     engine = Engine(c.genesis, c.overlay, c.engine.lists, memo=memo)
-    d = copy.deepcopy(sample(INVALID))
+    d = sample(INVALID)
     tx: Transaction = c.tx("shipper-acme", "declaration.submit", {"declaration": d})
     seen: list[list[Violation]] = []
     for _ in range(2):

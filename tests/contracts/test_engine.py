@@ -16,19 +16,12 @@ from contracts.errors import ContractError
 from contracts.lifecycle import TABLE, Status, allowed_targets
 from ledger.errors import ChainError
 from ledger.tx import Envelope, Transaction
-from tests.contracts.fixtures import Community, community, key_for, sample
-
-VALID = "valid-gasoline-methanol.json"
-
-
-def doc(decl_id: str = "FRLEH-ACME-2026-000123") -> dict[str, Any]:
-    d = sample(VALID)
-    d["declarationId"] = decl_id
-    return d
+from tests.contracts.fixtures import Community, community, key_for
+from tests.samples import INVALID, sample
 
 
 def submit(c: Community, org: str = "shipper-acme", decl_id: str = "D-1") -> dict[str, Any]:
-    return c.block([c.tx(org, "declaration.submit", {"declaration": doc(decl_id)})])[0]
+    return c.block([c.tx(org, "declaration.submit", {"declaration": sample(decl_id=decl_id)})])[0]
 
 
 def decide(
@@ -75,17 +68,7 @@ def test_duplicate_declaration_id_refused() -> None:
     assert "declaration.exists" in codes(submit(c, "shipper-beta"))
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        "invalid-class-mismatch.json",
-        "invalid-container-check-digit.json",
-        "invalid-imo-check-digit.json",
-        "invalid-missing-flashpoint.json",
-        "invalid-segregation-3-vs-5.1-same-container.json",
-        "invalid-unknown-un-number.json",
-    ],
-)
+@pytest.mark.parametrize("name", INVALID)
 def test_invalid_samples_are_rejected_with_paths_into_the_body(name: str) -> None:
     c = community()
     tx = c.tx("shipper-acme", "declaration.submit", {"declaration": sample(name)})
@@ -141,7 +124,7 @@ def test_amend_by_owner_then_decisions_start_again() -> None:
     c = community()
     submit(c)
     decide(c, "port-authority", "accepted")
-    amended = doc("D-1")
+    amended = sample(decl_id="D-1")
     amended["containers"][0]["dangerousGoods"][0]["numberOfPackages"] = 79
     tx = c.tx("shipper-acme", "declaration.amend", {"id": "D-1", "declaration": amended})
     assert c.block([tx])[0]["ok"]
@@ -174,7 +157,7 @@ def test_record_keeps_the_current_document_once_and_follows_amendments() -> None
     view = c.engine.view()
     assert view.get("declv/D-1/000002")["declaration"] is None
     assert view.get("decl/D-1")["document"] == 1
-    amended = doc("D-1")
+    amended = sample(decl_id="D-1")
     amended["transport"]["voyageNumber"] = "0AB13W"
     amended["containers"][0]["equipmentReference"] = "MSCU1234566"
     tx = c.tx("shipper-acme", "declaration.amend", {"id": "D-1", "declaration": amended})
@@ -195,7 +178,7 @@ def test_record_keeps_the_current_document_once_and_follows_amendments() -> None
 def test_amend_by_other_shipper_refused_but_delegated_forwarder_allowed() -> None:
     c = community()
     submit(c)
-    body = {"id": "D-1", "declaration": doc("D-1")}
+    body = {"id": "D-1", "declaration": sample(decl_id="D-1")}
     assert codes(c.block([c.tx("shipper-beta", "declaration.amend", body)])[0]) == {
         "role.not_allowed"
     }
@@ -222,10 +205,10 @@ def test_cancel_only_before_loading() -> None:
 
 def test_replayed_nonce_rejected_and_consumed_nonce_stays() -> None:
     c = community()
-    first = c.tx("shipper-acme", "declaration.submit", {"declaration": doc("D-1")})
+    first = c.tx("shipper-acme", "declaration.submit", {"declaration": sample(decl_id="D-1")})
     c.block([first])
     c.nonces[key_for("shipper-acme").public.key_id] = 0
-    again = c.tx("shipper-acme", "declaration.submit", {"declaration": doc("D-2")})
+    again = c.tx("shipper-acme", "declaration.submit", {"declaration": sample(decl_id="D-2")})
     assert codes(c.block([again])[0]) == {"tx.nonce_reused"}
 
 
@@ -234,7 +217,7 @@ def test_unknown_key_refused() -> None:
 
     stranger = key_for("stranger")
     env = Envelope(
-        "dg-test", "declaration.submit", stranger.public.key_id, 1, {"declaration": doc()}, 10**9
+        "dg-test", "declaration.submit", stranger.public.key_id, 1, {"declaration": sample()}, 10**9
     )
     result = c.block([Transaction.create(env, [stranger])])[0]
     assert codes(result) == {"auth.unknown_key"}
@@ -342,7 +325,7 @@ def test_no_sequence_leaves_the_lifecycle_table(steps: list[tuple[str, str, str 
     for org, type_, decision in steps:
         body: dict[str, Any] = {"id": "D-1"}
         if type_ == "declaration.amend":
-            body["declaration"] = doc("D-1")
+            body["declaration"] = sample(decl_id="D-1")
         elif decision is not None:
             body |= {"decision": decision, "reason": "r"}
         result = c.block([c.tx(org, type_, body)])[0]
@@ -361,8 +344,8 @@ def test_state_root_depends_only_on_transactions() -> None:
     a, b = community(), community()
     assert a.engine.root == b.engine.root
     txs = [
-        a.tx("shipper-acme", "declaration.submit", {"declaration": doc("D-1")}),
-        a.tx("shipper-beta", "declaration.submit", {"declaration": doc("D-2")}),
+        a.tx("shipper-acme", "declaration.submit", {"declaration": sample(decl_id="D-1")}),
+        a.tx("shipper-beta", "declaration.submit", {"declaration": sample(decl_id="D-2")}),
     ]
     a.block(txs)
     b.block(copy.copy(txs))
@@ -374,7 +357,7 @@ def test_state_root_depends_only_on_transactions() -> None:
 
 def test_duplicate_transaction_makes_the_block_invalid() -> None:
     c = community()
-    tx = c.tx("shipper-acme", "declaration.submit", {"declaration": doc("D-1")})
+    tx = c.tx("shipper-acme", "declaration.submit", {"declaration": sample(decl_id="D-1")})
     c.block([tx])
     with pytest.raises(ChainError, match="already committed"):
         c.block([tx])

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from contracts.errors import ContractError, TransactionRejected
 from contracts.handler import Context
-from tests.contracts.fixtures import ORGS, Community, community, sample
+from tests.contracts.fixtures import Community, community
+from tests.samples import ORGS, sample
 from tests.strategies import values
 
 # The keys each type reads, so bodies get past the shape check into the handler.
@@ -48,8 +49,7 @@ def bodies(draw: st.DrawFn) -> tuple[str, str, dict[str, Any]]:
     keys = KEYS[type_]
     body = {k: draw(field(k)) for k in keys if draw(st.integers(0, 9)) > 0}
     if draw(st.booleans()) and type_.startswith("declaration") and "declaration" in body:
-        doc = sample("valid-gasoline-methanol.json")
-        doc["declarationId"] = "D-2"
+        doc = sample(decl_id="D-2")
         path = draw(st.sampled_from(["declarationId", "containers", "transport", "shipper"]))
         doc[path] = draw(values)
         body["declaration"] = doc
@@ -60,8 +60,7 @@ def bodies(draw: st.DrawFn) -> tuple[str, str, dict[str, Any]]:
 
 def prepared() -> Community:
     c = community()
-    doc = sample("valid-gasoline-methanol.json")
-    doc["declarationId"] = "D-1"
+    doc = sample(decl_id="D-1")
     (result,) = c.block([c.tx("shipper-acme", "declaration.submit", {"declaration": doc})])
     assert result["ok"], result
     return c

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -14,6 +13,7 @@ from contracts.errors import ContractError
 from contracts.segregation import (
     CLASS1_NOTES,
     COMPATIBILITY_GROUPS,
+    DIVISIONS,
     HEADINGS,
     Segregation,
     class1_compatible,
@@ -22,46 +22,19 @@ from contracts.segregation import (
     required_segregation,
     segregation_level,
 )
+from tests.samples import reference
 
-REFERENCE = Path(__file__).resolve().parents[2] / ".." / "shared" / "reference"
 TABLE_FILE = "imdg_segregation_table.csv"
 
-DIVISIONS = [
-    "1.1",
-    "1.2",
-    "1.3",
-    "1.4",
-    "1.5",
-    "1.6",
-    "2.1",
-    "2.2",
-    "2.3",
-    "3",
-    "4.1",
-    "4.2",
-    "4.3",
-    "5.1",
-    "5.2",
-    "6.1",
-    "6.2",
-    "7",
-    "8",
-    "9",
-]
 # Class 1 as declarations state it, with a compatibility group valid for the division.
 EXPLOSIVES = ["1.1D", "1.1G", "1.2G", "1.3C", "1.3G", "1.4G", "1.4S", "1.5D", "1.6N"]
-OTHERS = DIVISIONS[6:]
+OTHERS = [d for d in DIVISIONS if not d.startswith("1.")]
 
 
 def reference_rows() -> list[list[str]]:
-    """The reference copy of the table; its absence is a failure, never a skip."""
-    path = REFERENCE / TABLE_FILE
-    if not path.is_file():
-        pytest.fail(
-            f"reference data {path.resolve()} is missing: the shared/reference folder "
-            "beside the repository is required (CI always provides it)"
-        )
-    return list(csv.reader(io.StringIO(path.read_text(encoding="utf-8"), newline="")))
+    """The reference copy of the table (``tests/data``)."""
+    text = reference(TABLE_FILE).read_text(encoding="utf-8")
+    return list(csv.reader(io.StringIO(text, newline="")))
 
 
 def symbol(cell: Segregation) -> str:
@@ -72,6 +45,7 @@ def test_matrix_matches_the_reference_table_cell_by_cell() -> None:
     rows = reference_rows()
     assert tuple(rows[0][1:]) == HEADINGS
     assert tuple(r[0] for r in rows[1:]) == HEADINGS
+    assert tuple(d for r in rows[1:] for d in r[0].split("/")) == DIVISIONS
     compared = 0
     for row in rows[1:]:
         for column, cell in zip(rows[0][1:], row[1:], strict=True):
@@ -93,8 +67,8 @@ def test_explosives_with_compatibility_groups_use_their_division() -> None:
 
 
 def test_matrix_is_symmetric() -> None:
-    for a in DIVISIONS + EXPLOSIVES:
-        for b in DIVISIONS + EXPLOSIVES:
+    for a in [*DIVISIONS, *EXPLOSIVES]:
+        for b in [*DIVISIONS, *EXPLOSIVES]:
             assert segregation_level(a, b) == segregation_level(b, a), (a, b)
 
 

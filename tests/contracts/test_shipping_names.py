@@ -9,7 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from contracts.shipping_names import accepted_forms, fold, name_matches, normalise
-from tests.contracts.dg_strategies import LIST, REFERENCE
+from tests.contracts.dg_strategies import LIST
+from tests.samples import reference
 
 GASOLINE_49CFR = (
     "Gasoline includes gasoline mixed with ethyl alcohol, with not more than 10% alcohol"
@@ -125,8 +126,7 @@ def test_every_builtin_name_matches_itself_in_any_case(entry: object, case: obje
 
 
 def test_every_49cfr_international_name_matches_itself_and_its_head() -> None:
-    path = REFERENCE / "dgl_us_49cfr_172101.csv"
-    with path.open(newline="", encoding="utf-8") as f:
+    with reference("dgl_us_49cfr_172101.csv").open(newline="", encoding="utf-8") as f:
         names = {
             r["properShippingName"] for r in csv.DictReader(f) if r["idNumber"].startswith("UN")
         }

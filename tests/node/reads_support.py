@@ -9,13 +9,11 @@ can be taken. Networks of real processes are :class:`node.devnet.localnet.LocalN
 from __future__ import annotations
 
 import contextlib
-import copy
-import json
 import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 from starlette.exceptions import StarletteDeprecationWarning
 
@@ -28,6 +26,7 @@ from node.config import load_config
 from node.genesis_file import load_genesis
 from node.network import init_network
 from node.service import NodeService
+from tests.samples import MEMBERS, member
 
 # Starlette warns once, on import, that it would rather drive httpx2; the
 # client under test is httpx, which TestClient still is.
@@ -36,24 +35,6 @@ with warnings.catch_warnings():
     from fastapi.testclient import TestClient
 
 REPO: Final = Path(__file__).resolve().parents[2]
-SAMPLES: Final = REPO.parent / "shared" / "reference" / "declarations"
-MEMBERS: Final = (
-    "port-authority:port_authority",
-    "shipper-acme:shipper",
-    "shipper-beta:shipper",
-    "auditor:auditor",
-)
-
-
-def sample(
-    name: str = "valid-gasoline-methanol.json", decl_id: str | None = None
-) -> dict[str, Any]:
-    """A reference declaration, optionally under another id."""
-    doc: dict[str, Any] = json.loads((SAMPLES / name).read_text())
-    if decl_id is not None:
-        doc = copy.deepcopy(doc)
-        doc["declarationId"] = decl_id
-    return doc
 
 
 def customs_and_a_shipper(directory: Path, chain: str) -> Path:
@@ -61,7 +42,7 @@ def customs_and_a_shipper(directory: Path, chain: str) -> Path:
     init_network(
         directory,
         validators=["customs"],
-        members=["shipper-acme:shipper"],
+        members=[member("shipper-acme")],
         chain=chain,
         genesis_time=time.time_ns() // 1_000_000 - 60_000,
     )

@@ -35,7 +35,8 @@ from node.client.errors import ClientError
 from node.client.json_forms import read_header, read_state_proof
 from node.config import load_config
 from node.service import NodeService
-from tests.node.reads_support import LocalNode, sample
+from tests.node.reads_support import LocalNode
+from tests.samples import sample
 
 IDS = [f"DG-READS-{i}" for i in range(5)]
 

@@ -32,7 +32,8 @@ from node.config import ApiConfig, NodeConfig, load_config
 from node.devnet.localnet import wait_for
 from tests.node import reads_support
 from tests.node.metrics_text import scrape
-from tests.node.reads_support import LocalNode, sample
+from tests.node.reads_support import LocalNode
+from tests.samples import sample
 from tests.strategies import values
 
 MSGPACK: Final = {"content-type": "application/msgpack"}

@@ -26,7 +26,8 @@ from node.auth import (
     sign_request,
 )
 from node.errors import AuthError
-from tests.node.reads_support import LocalNode, sample
+from tests.node.reads_support import LocalNode
+from tests.samples import sample
 
 CHAIN: Final = "dg-auth"
 NODE: Final = "customs"

@@ -43,12 +43,11 @@ from node.client.receipt import verify_receipt
 from node.devnet.localnet import LocalNetwork
 from node.genesis_file import load_genesis
 from node.network import init_network
-from tests.node.reads_support import REPO, SAMPLES
+from tests.node.reads_support import REPO
+from tests.samples import INVALID, VALID, sample
 
 pytestmark = pytest.mark.slow
 
-VALID: Final = SAMPLES / "valid-gasoline-methanol.json"
-INVALID: Final = sorted(p.name for p in SAMPLES.glob("invalid-*.json"))
 # What the installed ``dgledger`` script runs (pyproject: dgledger = "node.cli:main").
 ENTRY: Final = "import sys; from node.cli.main import main; sys.exit(main())"
 Run = subprocess.CompletedProcess[str]
@@ -126,11 +125,16 @@ class Net:
 
     def document(self, decl_id: str, **changes: Any) -> Path:
         """The valid sample under another id, written to a file of its own."""
-        doc = json.loads(VALID.read_text())
-        doc["declarationId"] = decl_id
+        doc = sample(decl_id=decl_id)
         doc.update(changes)
         path = self.work / f"{decl_id}.json"
         path.write_text(json.dumps(doc))
+        return path
+
+    def sample_file(self, name: str = VALID) -> Path:
+        """A reference sample as the file the command line reads, in the work directory."""
+        path = self.work / f"{name}.json"
+        path.write_text(json.dumps(sample(name)))
         return path
 
 
@@ -150,8 +154,8 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
 @pytest.fixture(scope="module")
 def declared(net: Net) -> tuple[str, Run]:
     """The valid reference sample, declared with --wait."""
-    run = dgledger("declare", VALID, *net.as_("shipper-acme"), "--wait")
-    return json.loads(VALID.read_text())["declarationId"], run
+    run = dgledger("declare", net.sample_file(), *net.as_("shipper-acme"), "--wait")
+    return sample()["declarationId"], run
 
 
 def test_declare_wait_exits_0_once_committed(net: Net, declared: tuple[str, Run]) -> None:
@@ -170,7 +174,7 @@ def test_declare_wait_exits_0_once_committed(net: Net, declared: tuple[str, Run]
 
 def _codes(name: str) -> set[str]:
     """The codes the domain rules give a reference sample (the oracle, not the CLI)."""
-    declaration = parse_declaration(json.loads((SAMPLES / name).read_text()))
+    declaration = parse_declaration(sample(name))
     return {v.code for v in check_declaration(declaration, builtin_list())}
 
 
@@ -178,7 +182,7 @@ def _codes(name: str) -> set[str]:
 def test_declare_of_an_invalid_sample_is_refused_with_its_code(net: Net, name: str) -> None:
     expected = _codes(name)
     assert expected
-    run = dgledger("declare", SAMPLES / name, *net.as_("shipper-beta"), "--wait")
+    run = dgledger("declare", net.sample_file(name), *net.as_("shipper-beta"), "--wait")
     assert run.returncode == 1
     assert "Traceback" not in run.stderr
     for code in expected:
@@ -189,11 +193,11 @@ def test_declare_of_an_invalid_sample_is_refused_with_its_code(net: Net, name: s
 def test_declare_prints_every_rule_broken(net: Net) -> None:
     """One document breaking three rules: all three are printed, and nothing is committed."""
     samples = (
-        "invalid-class-mismatch.json",
-        "invalid-imo-check-digit.json",
-        "invalid-container-check-digit.json",
+        "invalid-class-mismatch",
+        "invalid-imo-check-digit",
+        "invalid-container-check-digit",
     )
-    docs = [json.loads((SAMPLES / s).read_text()) for s in samples]
+    docs = [sample(s) for s in samples]
     doc = copy.deepcopy(docs[0])
     doc["declarationId"] = "DG-CLI-BAD-3"
     doc["transport"]["vesselIMONumber"] = docs[1]["transport"]["vesselIMONumber"]
@@ -313,7 +317,7 @@ def test_show_prints_state_items_and_history(net: Net, cleared: tuple[str, Run, 
     decl_id = cleared[0]
     lines = ok(dgledger("show", decl_id, *net.as_("auditor"))).stdout.splitlines()
     assert lines[0].startswith(f"{decl_id}: cleared (version 3, block ")
-    declaration = parse_declaration(json.loads(VALID.read_text()))
+    declaration = parse_declaration(sample())
     items = [item for c in declaration.containers for item in c.dangerous_goods]
     for i, item in enumerate(items, 1):
         assert f"  {i}. {describe(item)}" in lines
@@ -620,7 +624,7 @@ def test_user_errors_are_one_line_without_traceback(
     key = net.key("shipper-acme")
     args = line.format(
         work=net.work,
-        valid=VALID,
+        valid=net.sample_file(),
         bad=bad_key,
         open=bad_key.with_name("open.pem"),
         key=key,
@@ -705,8 +709,7 @@ def test_governance_proposal_file_gathers_signatures_then_adds_an_organisation(
     with net.client("shipper-acme") as client:
         status = client.status()
         for i in range(6):  # blocks until the change is in force
-            doc = json.loads(VALID.read_text())
-            doc["declarationId"] = f"GOV-FILL-{status['height']}-{i}"
+            doc = sample(decl_id=f"GOV-FILL-{status['height']}-{i}")
             client.declare(doc)
     run = ok(
         dgledger("declare", net.document("GOV-NEW-1"), "--key", new_key, "--node", url, "--wait")

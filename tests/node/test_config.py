@@ -29,6 +29,7 @@ from node.errors import ConfigError, GenesisFileError, NetworkInitError, Startup
 from node.genesis_file import MAX_FILE, genesis_from_json, load_genesis
 from node.network import DGL_COPY, init_network
 from node.service import NodeService, check_open_files
+from tests.samples import member, reference, sample
 
 GOOD: Final = """\
 [node]
@@ -213,7 +214,7 @@ def network(tmp_path_factory: pytest.TempPathFactory) -> Path:
     init_network(
         directory,
         validators=["customs"],
-        members=["shipper-acme:shipper"],
+        members=[member("shipper-acme")],
         chain="dg-config",
         genesis_time=1_790_000_000_000,
     )
@@ -350,20 +351,17 @@ def test_malformed_genesis_is_refused_at_start(start_config: Path) -> None:
     assert str(broken) in message
 
 
-REFERENCE: Final = Path(__file__).resolve().parents[2].parent / "shared" / "reference"
-
-
 def test_network_on_a_list_file_pins_it_and_its_nodes_use_it(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """``network init --dgl``: a UN number only the full list knows is accepted by a node."""
 
-    source = REFERENCE / "dgl_us_49cfr_172101.csv"
+    source = reference("dgl_us_49cfr_172101.csv")
     full = DangerousGoodsList.load_file(source)
     init_network(
         tmp_path,
         validators=["customs"],
-        members=["shipper-acme:shipper"],
+        members=[member("shipper-acme")],
         chain="dg-full-list",
         genesis_time=1_790_000_000_000,
         dgl_file=source,
@@ -384,7 +382,7 @@ def test_network_on_a_list_file_pins_it_and_its_nodes_use_it(
         and not e.marine_pollutant
         and "N.O.S." not in e.proper_shipping_name
     )
-    doc = json.loads((REFERENCE / "declarations" / "valid-gasoline-methanol.json").read_text())
+    doc = sample()
     item = doc["containers"][0]["dangerousGoods"][1]
     for name in ("subsidiaryRisk1", "limits"):
         del item[name]

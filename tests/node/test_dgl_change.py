@@ -29,7 +29,8 @@ from node.config import load_config
 from node.devnet.localnet import LocalNetwork
 from node.errors import ConfigError, NodeHalted
 from node.service import NodeService
-from tests.node.reads_support import customs_and_a_shipper, sample
+from tests.node.reads_support import customs_and_a_shipper
+from tests.samples import sample
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", StarletteDeprecationWarning)

@@ -31,7 +31,8 @@ from node.errors import StartupError
 from node.logs import JsonFormatter
 from node.p2p.messages import seal, seal_batch
 from node.service import NodeService
-from tests.node.reads_support import LocalNode, sample
+from tests.node.reads_support import LocalNode
+from tests.samples import sample
 
 PASSWORD: Final = "correct horse battery staple 7f3a"
 PASSWORD_ENV: Final = "DG_TEST_NODE_KEY_PASSWORD"

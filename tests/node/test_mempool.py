@@ -7,7 +7,6 @@ the pool re-checks against, exactly as a node's chain would be.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -20,17 +19,12 @@ from ledger.kv import Overlay
 from ledger.tx import Envelope, Transaction
 from node.errors import Rejected
 from node.mempool import Mempool, MempoolLimits
-from tests.contracts.fixtures import CHAIN, Community, community, key_for, sample
+from tests.contracts.fixtures import CHAIN, Community, community, key_for
+from tests.samples import sample
 
 VERIFIER: Final = Verifier(workers=1)
 STRANGER: Final = SigningKey.from_seed(b"stranger".ljust(32, b"\x00"))
 FAR: Final = 10**9
-
-
-def document(decl_id: str) -> dict[str, Any]:
-    doc = sample("valid-gasoline-methanol.json")
-    doc["declarationId"] = decl_id
-    return doc
 
 
 @dataclass
@@ -69,7 +63,7 @@ class Pool:
         return Transaction.create(Envelope(chain, type_, kid, nonce, body, expires), [key])
 
     def declare(self, org: str | SigningKey, decl_id: str, **kw: Any) -> Transaction:
-        return self.tx(org, "declaration.submit", {"declaration": document(decl_id)}, **kw)
+        return self.tx(org, "declaration.submit", {"declaration": sample(decl_id=decl_id)}, **kw)
 
     def commit(self, txs: list[Transaction], *, tell_pool: bool = True) -> list[dict[str, Any]]:
         """Apply ``txs`` as the next block; the pool hears of it (or, like after sync, not)."""
@@ -187,7 +181,7 @@ def test_nonce_reused_against_pending_and_committed() -> None:
 
 def test_contract_violation_lists_every_violation() -> None:
     p = Pool()
-    doc = document("DG-BAD")
+    doc = sample(decl_id="DG-BAD")
     doc["transport"]["vesselIMONumber"] = "9454437"
     doc["containers"][0]["equipmentReference"] = "CSQU3054384"
     e = p.refuse(p.tx("shipper-acme", "declaration.submit", {"declaration": doc}))
@@ -320,7 +314,7 @@ def test_next_nonce_counts_committed_and_pending() -> None:
     p.commit([first])
     assert p.mempool.next_nonce(acme) == 3
     # A rejected-by-the-rules transaction in a block still uses its nonce.
-    bad = copy.deepcopy(document("DG-X9"))
+    bad = sample(decl_id="DG-X9")
     bad["transport"]["vesselIMONumber"] = "9454437"
     results = p.commit([p.tx("shipper-acme", "declaration.submit", {"declaration": bad}, nonce=3)])
     assert not results[0]["ok"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -10,16 +9,9 @@ import pytest
 from ledger.keyfile import load_signing_key
 from node.client.client import Client
 from node.devnet.localnet import LocalNetwork
+from tests.samples import sample
 
 pytestmark = pytest.mark.slow
-
-SAMPLE = Path(__file__).resolve().parents[3] / "shared/reference/declarations"
-
-
-def declaration(decl_id: str) -> dict[str, object]:
-    doc: dict[str, object] = json.loads((SAMPLE / "valid-gasoline-methanol.json").read_text())
-    doc["declarationId"] = decl_id
-    return doc
 
 
 def test_observer_follows_serves_and_forwards_without_voting(tmp_path: Path) -> None:
@@ -35,7 +27,7 @@ def test_observer_follows_serves_and_forwards_without_voting(tmp_path: Path) -> 
         shipper = load_signing_key(net.key_path("shipper-acme"))
         with Client.connect(net.url("customs"), shipper) as client:
             for i in range(3):
-                outcome = client.declare(declaration(f"OBS-{i}"))
+                outcome = client.declare(sample(decl_id=f"OBS-{i}"))
                 assert outcome["status"] == "committed", outcome
         tip = net.status("customs")
         assert tip is not None
@@ -51,11 +43,11 @@ def test_observer_follows_serves_and_forwards_without_voting(tmp_path: Path) -> 
             assert reader.declaration("OBS-2")["record"]["status"] == "submitted"
         # A transaction sent to the observer reaches the validators and commits.
         with Client.connect(net.url("auditor"), shipper) as client:
-            outcome = client.declare(declaration("OBS-VIA-OBSERVER"))
+            outcome = client.declare(sample(decl_id="OBS-VIA-OBSERVER"))
             assert outcome["status"] == "committed", outcome
         # The observer holds no vote: killing it does not stop the chain.
         net.kill("auditor")
         with Client.connect(net.url("port-authority"), shipper) as client:
-            assert client.declare(declaration("OBS-AFTER"))["status"] == "committed"
+            assert client.declare(sample(decl_id="OBS-AFTER"))["status"] == "committed"
         validators = [n for n in net.nodes if n != "auditor"]
         net.wait_converged(*validators, timeout=30)

@@ -43,7 +43,8 @@ from node.p2p.messages import (
     seal_batch,
 )
 from tests.node.metrics_text import delta, rejected
-from tests.node.reads_support import LocalNode, sample
+from tests.node.reads_support import LocalNode
+from tests.samples import sample
 from tests.strategies import values
 
 STRANGER: Final = SigningKey.from_seed(b"stranger".ljust(32, b"\x00"))

@@ -24,7 +24,8 @@ from node.api.prover import Prover
 from node.auth import sign_request
 from node.client.receipt import verify_receipt
 from node.service import READ_THREADS
-from tests.node.reads_support import LocalNode, sample
+from tests.node.reads_support import LocalNode
+from tests.samples import sample
 
 DECL: Final = "DG-SNAP-1"
 ORDER: Final = ("submitted", "accepted", "cleared", "held", "released", "loaded")

@@ -33,7 +33,8 @@ from node.client.errors import (
     UntrustedHeader,
 )
 from node.client.receipt import verify_receipt
-from tests.node.reads_support import LocalNode, sample
+from tests.node.reads_support import LocalNode
+from tests.samples import sample
 
 DECL: Final = "DG-RCPT-1"
 OTHER: Final = "DG-RCPT-2"

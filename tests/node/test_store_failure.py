@@ -31,7 +31,8 @@ from node.consensus.events import RequestProposal, TimeoutFired
 from node.consensus.params import TimeoutKind
 from node.errors import NodeHalted
 from node.service import NodeService
-from tests.node.reads_support import customs_and_a_shipper, sample
+from tests.node.reads_support import customs_and_a_shipper
+from tests.samples import sample
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", StarletteDeprecationWarning)
