@@ -42,10 +42,6 @@ def _reject(code: str, path: str, message: str) -> TransactionRejected:
     return TransactionRejected([Violation(code, path, message)])
 
 
-def _article(word: str) -> str:
-    return "an" if word[:1] in "aeiou" else "a"
-
-
 def _field(body: Mapping[str, Any], name: str, allowed: frozenset[str]) -> Any:
     extra = set(body) - allowed
     if extra:
@@ -254,16 +250,15 @@ class DeclarationRules:
                 raise _reject(
                     "role.not_allowed",
                     "$.env.signer",
-                    f"only {owner} or a forwarder it delegated to may "
+                    f"only {owner} or {Role.FORWARDER.phrase} it delegated to may "
                     f"{action.value} this declaration",
                 )
         elif isinstance(rule.who, frozenset) and signer.role not in rule.who:
-            allowed = ", ".join(sorted(r.value for r in rule.who))
+            allowed = " or ".join(r.phrase for r in Role if r in rule.who)
             raise _reject(
                 "role.not_allowed",
                 "$.env.signer",
-                f"{_article(signer.role.value)} {signer.role.value} may not {action.value};"
-                f" allowed: {allowed}",
+                f"{signer.role.phrase} may not {action.value}; only {allowed} may",
             )
 
     def submit(
@@ -336,7 +331,7 @@ class DeclarationRules:
                 "role.not_allowed" if not words or type(decision) is str else "body.invalid_field",
                 "$.body.decision",
                 (
-                    f"{_article(signer.role.value)} {signer.role.value} may not decide {decision!r}"
+                    f"{signer.role.phrase} may not decide {decision!r}"
                     if type(decision) is str
                     else "decision must be text"
                 )

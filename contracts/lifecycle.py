@@ -58,6 +58,20 @@ class Role(StrEnum):
     SHIPPER = "shipper"
     AUDITOR = "auditor"
 
+    @property
+    def phrase(self) -> str:
+        """The role as a sentence says it: "the port authority", "customs", "a shipper"."""
+        return _PHRASES[self]
+
+
+_PHRASES: dict[Role, str] = {
+    Role.CUSTOMS: "customs",
+    Role.PORT_AUTHORITY: "the port authority",
+    Role.FORWARDER: "a freight forwarder",
+    Role.SHIPPER: "a shipper",
+    Role.AUDITOR: "an auditor",
+}
+
 
 class Action(StrEnum):
     """What a transaction does to a declaration."""

@@ -71,13 +71,13 @@ def _write_atomic(path: StrPath, data: bytes, mode: int, overwrite: bool) -> Non
     """Write ``data`` to ``path`` with ``mode``, all or nothing."""
     target = Path(path)
     if not overwrite and os.path.lexists(target):
-        raise KeyFileError(f"{target} already exists; pass overwrite=True to replace it")
+        raise KeyFileError(f"{target} already exists")
     # The pid and a counter keep concurrent writers apart; O_EXCL refuses any clash.
     temp = target.with_name(f".{target.name}.{os.getpid()}.{next(_temp_counter)}.tmp")
     try:
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
     except OSError as e:
-        raise KeyFileError(f"cannot create {temp}: {e.strerror}") from e
+        raise KeyFileError(f"cannot create {target}: {e.strerror}") from e
     try:
         with os.fdopen(fd, "wb") as f:
             os.fchmod(f.fileno(), mode)  # exactly ``mode``, whatever the umask
@@ -102,7 +102,7 @@ def _link_new(temp: Path, target: Path) -> None:
         os.link(temp, target)
         os.unlink(temp)
     except FileExistsError as e:
-        raise KeyFileError(f"{target} already exists; pass overwrite=True to replace it") from e
+        raise KeyFileError(f"{target} already exists") from e
     except OSError as e:
         if e.errno not in _NO_LINK:
             raise

@@ -22,6 +22,7 @@ transactions it must send itself (evidence of misbehaviour).
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +52,9 @@ class NodeFiles:
     name: str
     config: Path
     url: str
+
+
+VALIDATOR_ROLES = (Role.CUSTOMS, Role.PORT_AUTHORITY, Role.FORWARDER)
 
 
 def role_of(name: str, explicit: str | None) -> Role:
@@ -83,6 +87,37 @@ def _parse(spec: str) -> tuple[str, str | None]:
     return name, role.strip() or None
 
 
+def _validator(spec: str) -> tuple[str, Role]:
+    name, explicit = _parse(spec)
+    role = role_of(name, explicit)
+    if role not in VALIDATOR_ROLES:
+        raise NetworkInitError(
+            f"{name}: {role.phrase} does not run a validator; make it a member instead"
+        )
+    return name, role
+
+
+def _member(spec: str) -> tuple[str, Role]:
+    name, explicit = _parse(spec)
+    if explicit is None:
+        allowed = ", ".join(r.value for r in Role)
+        raise NetworkInitError(f"{name}: give a member as NAME:ROLE (ROLE one of {allowed})")
+    return name, role_of(name, explicit)
+
+
+def _refuse_existing(directory: Path, paths: list[Path]) -> None:
+    """Refuse a target that is not a directory, or one holding a file this would write."""
+    if directory.exists() and not directory.is_dir():
+        raise NetworkInitError(f"{directory} is not a directory: choose a new or empty one")
+    if (directory / "genesis.json").exists():
+        raise NetworkInitError(f"{directory / 'genesis.json'} exists: choose an empty directory")
+    for path in paths:
+        if os.path.lexists(path):
+            raise NetworkInitError(
+                f"{path} exists: choose a new or empty directory, or remove the file"
+            )
+
+
 def init_network(
     directory: Path,
     *,
@@ -103,6 +138,9 @@ def init_network(
     key, registered as one of its member keys, and a configuration with
     ``validator = false`` whose peers are the validators. Validators come
     first in the returned list, observers after them.
+
+    Every argument is checked, and the directory searched for any file this
+    would write, before the first file is written.
     """
     observers = list(observers or [])
     dgl, dgl_bytes, dgl_setting = _dangerous_goods_list(dgl_file)
@@ -112,45 +150,45 @@ def init_network(
         raise NetworkInitError("at least one validator organisation is needed")
     if not 1024 <= base_port <= 65535 - len(validators) - len(observers):
         raise NetworkInitError("base port must leave room for every node below 65536")
+    validator_roles = [_validator(v) for v in validators]
+    member_roles = [_member(m) for m in members]
+    names = [n for n, _ in validator_roles + member_roles]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise NetworkInitError(f"organisation {twice[0]} is named twice")
+    unknown = set(observers) - {n for n, _ in member_roles}
+    if unknown:
+        raise NetworkInitError(f"observer {sorted(unknown)[0]} is not one of the members")
+    if len(set(observers)) != len(observers):
+        raise NetworkInitError("an observer is named twice")
+    runners = [name for name, _ in validator_roles] + observers
+    _refuse_existing(
+        directory,
+        [directory / "keys" / f"{name}.pem" for name in names]
+        + [directory / name / file for name in runners for file in ("node-key.pem", "node.toml")]
+        + ([directory / DGL_COPY] if dgl_bytes is not None else []),
+    )
     directory.mkdir(parents=True, exist_ok=True)
-    if (directory / "genesis.json").exists():
-        raise NetworkInitError(f"{directory / 'genesis.json'} exists: choose an empty directory")
-    validator_specs = [_parse(v) for v in validators]
-    member_specs = [_parse(m) for m in members]
-    names = [n for n, _ in validator_specs + member_specs]
-    if len(set(names)) != len(names):
-        raise NetworkInitError("an organisation is named twice")
     (directory / "keys").mkdir(exist_ok=True)
     orgs: list[Organisation] = []
     vals: list[Validator] = []
-    node_keys: dict[str, SigningKey] = {}
-    for name, explicit in validator_specs:
-        role = role_of(name, explicit)
-        if role not in (Role.CUSTOMS, Role.PORT_AUTHORITY, Role.FORWARDER):
-            raise NetworkInitError(f"{name}: a {role.value} does not run a validator")
+    for name, role in validator_roles:
         node_key = SigningKey.generate()
         member_key = SigningKey.generate()
-        node_keys[name] = node_key
         (directory / name).mkdir(exist_ok=True)
         save_signing_key(directory / name / "node-key.pem", node_key)
         save_signing_key(directory / "keys" / f"{name}.pem", member_key)
         orgs.append(Organisation(name, role, (member_key.public, node_key.public)))
         vals.append(Validator(node_key.public, 10, name))
-    unknown = set(observers) - {n for n, _ in member_specs}
-    if unknown:
-        raise NetworkInitError(f"observer {sorted(unknown)[0]} is not one of the members")
-    for name, explicit in member_specs:
-        if explicit is None:
-            raise NetworkInitError(f"{name}: members are given as NAME:ROLE")
-        role = role_of(name, explicit)
+    for name, role in member_roles:
         key = SigningKey.generate()
         save_signing_key(directory / "keys" / f"{name}.pem", key)
         keys: tuple[PublicKey, ...] = (key.public,)
         if name in observers:
-            node_keys[name] = SigningKey.generate()
+            node_key = SigningKey.generate()
             (directory / name).mkdir(exist_ok=True)
-            save_signing_key(directory / name / "node-key.pem", node_keys[name])
-            keys = (key.public, node_keys[name].public)
+            save_signing_key(directory / name / "node-key.pem", node_key)
+            keys = (key.public, node_key.public)
         orgs.append(Organisation(name, role, keys))
     if dgl_bytes is not None:
         (directory / DGL_COPY).write_bytes(dgl_bytes)
@@ -158,8 +196,7 @@ def init_network(
     genesis = Genesis.create(chain, genesis_time, ValidatorSet.create(vals), app.to_value())
     (directory / "genesis.json").write_text(genesis_to_json(genesis), encoding="utf-8")
     nodes = []
-    urls = {name: f"http://{host}:{base_port + i}" for i, (name, _) in enumerate(validator_specs)}
-    runners = [name for name, _ in validator_specs] + observers
+    urls = {name: f"http://{host}:{base_port + i}" for i, (name, _) in enumerate(validator_roles)}
     for i, name in enumerate(runners):
         validator = name in urls
         peers = "".join(

@@ -7,6 +7,9 @@ the user types or points at ends in a traceback.
 ::
 
     CliError(message, status)     a user error: one line, exit status 1 (or 2 for usage)
+
+Exit statuses: 0 done, 1 a user error or a check that failed, 2 usage,
+141 the reader of the output went away, 130 interrupted.
 """
 
 from __future__ import annotations
@@ -30,6 +33,9 @@ from node.genesis_file import load_genesis
 
 EXIT_USAGE: Final = 2
 EXIT_FAILED: Final = 1
+EXIT_BROKEN_PIPE: Final = 128 + 13
+"""128 + SIGPIPE: what a shell reports for a command whose reader went away."""
+PLAIN_JSON: Final = json.JSONDecoder()
 
 
 class CliError(Exception):
@@ -53,6 +59,11 @@ HINTS: Final = {
     "declaration.unknown": "check the declaration id",
     "tx.commit_timeout": "not committed yet: look again later with 'dgledger show'",
     "mempool.full": "the node is busy: retry in a moment",
+    "role.not_allowed": "use the key of an organisation whose role may do this (--key)",
+    "lifecycle.transition_not_allowed": "see where the declaration stands with 'dgledger show'",
+    "decision.reason_required": "give --reason",
+    "governance.no_supermajority": "more validator organisations must sign it first"
+    " ('dgledger governance sign')",
 }
 
 
@@ -118,8 +129,18 @@ def connect(args: argparse.Namespace) -> Client:
         raise failure(e) from e
 
 
-def failure(e: ClientError) -> CliError:
-    """A client error as a CLI error; every broken rule is printed first."""
+def failure(
+    e: ClientError, refused: str = "the request", mend: str = "mend what each line names"
+) -> CliError:
+    """A client error as a CLI error.
+
+    A refusal prints every broken rule once, one per line; the error line
+    after them says what the node refused and how many rules it broke, then
+    the hint for the first rule's code, or ``mend``; it repeats no rule.
+    """
+    if not e.violations:
+        hint = HINTS.get(e.code)
+        return CliError(f"{e}" + (f": {hint}" if hint else ""))
     for v in e.violations:
         if not isinstance(v, dict):
             continue
@@ -128,22 +149,37 @@ def failure(e: ClientError) -> CliError:
             f"  {v.get('path', '$')}: {v.get('code')}: {v.get('message')}{paragraph}",
             file=sys.stderr,
         )
-    hint = HINTS.get(e.code)
-    count = f" ({len(e.violations)} rules broken)" if len(e.violations) > 1 else ""
-    return CliError(f"{e}{count}" + (f": {hint}" if hint else ""))
+    count = len(e.violations)
+    rules = f"{count} rule{'s' if count > 1 else ''} broken"
+    return CliError(f"the node refused {refused} ({rules}): {HINTS.get(e.code, mend)}")
 
 
-def read_json_object(path: str, limit: int, what: str) -> dict[str, Any]:
-    """A JSON object from a file of at most ``limit`` bytes, with one-line errors."""
-    file = Path(path)
+def read_json_object(
+    path: str, limit: int, what: str, decoder: json.JSONDecoder = PLAIN_JSON
+) -> dict[str, Any]:
+    """A JSON object from a file of at most ``limit`` bytes, with one-line errors naming it."""
     try:
-        if file.stat().st_size > limit:
-            raise CliError(f"{path} is over {limit} bytes: is it a {what} file?")
-        value = json.loads(file.read_text(encoding="utf-8"))
+        with Path(path).open("rb") as f:
+            # At most one byte past the limit is read, whatever the file's size.
+            data = f.read(limit + 1)
     except FileNotFoundError as e:
         raise CliError(f"{path} does not exist") from e
-    except (OSError, UnicodeDecodeError, ValueError) as e:
-        raise CliError(f"{path} is not a {what} file (JSON): {e}") from e
+    except OSError as e:
+        raise CliError(f"cannot read {path}: {e.strerror}") from e
+    if len(data) > limit:
+        raise CliError(f"{path} is over {limit} bytes: is it a {what} file?")
+    try:
+        value = decoder.decode(data.decode("utf-8"))
+    except UnicodeDecodeError as e:
+        raise CliError(f"{path} is not a {what} file: not UTF-8 text") from e
+    except json.JSONDecodeError as e:
+        raise CliError(
+            f"{path} is not a {what} file: not JSON at line {e.lineno} column {e.colno}: {e.msg}"
+        ) from e
+    except ValueError as e:  # what ``decoder`` refuses in JSON that parses
+        raise CliError(f"{path}: {e}") from e
+    except RecursionError as e:  # nesting deeper than the parser's stack
+        raise CliError(f"{path} is not a {what} file: JSON nested too deeply") from e
     if not isinstance(value, dict):
         raise CliError(f"{path} is not a {what} file (a JSON object)")
     return value

@@ -14,14 +14,13 @@ import argparse
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, Final
 
 from contracts.declaration import Declaration
 from contracts.describe import describe
 from contracts.document import read_declaration
 from contracts.errors import ContractError
-from node.cli.common import CliError, add_node_args, connect, failure
+from node.cli.common import CliError, add_node_args, connect, failure, read_json_object
 from node.client.client import DECISIONS, Client
 from node.client.errors import ClientError
 
@@ -44,30 +43,14 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
+_DOCUMENT_JSON: Final = json.JSONDecoder(
+    parse_float=_no_float, parse_constant=_no_float, object_pairs_hook=_no_duplicates
+)
+
+
 def read_document(path: str) -> dict[str, Any]:
     """A declaration document from a JSON file, with a one-line error when it is not one."""
-    file = Path(path)
-    try:
-        if file.stat().st_size > MAX_DOCUMENT:
-            raise CliError(f"{path} is over {MAX_DOCUMENT} bytes: is it a declaration?")
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError as e:
-        raise CliError(f"{path} does not exist") from e
-    except OSError as e:
-        raise CliError(f"cannot read {path}: {e.strerror}") from e
-    except UnicodeDecodeError as e:
-        raise CliError(f"{path} is not UTF-8 text") from e
-    try:
-        value = json.loads(
-            text, parse_float=_no_float, parse_constant=_no_float, object_pairs_hook=_no_duplicates
-        )
-    except json.JSONDecodeError as e:
-        raise CliError(f"{path}: not JSON at line {e.lineno} column {e.colno}: {e.msg}") from e
-    except ValueError as e:
-        raise CliError(f"{path}: {e}") from e
-    if not isinstance(value, dict):
-        raise CliError(f"{path}: a declaration is a JSON object")
-    return value
+    return read_json_object(path, MAX_DOCUMENT, "declaration", _DOCUMENT_JSON)
 
 
 def _time(ms: int) -> str:
@@ -87,13 +70,18 @@ def _report(summary: dict[str, Any], waited: bool) -> None:
     )
 
 
-def _run(args: argparse.Namespace, action: Callable[[Client], dict[str, Any]]) -> int:
+def _run(
+    args: argparse.Namespace,
+    action: Callable[[Client], dict[str, Any]],
+    refused: str,
+    mend: str = "mend what each line names",
+) -> int:
     client = connect(args)
     with client:
         try:
             summary = action(client)
         except ClientError as e:
-            raise failure(e) from e
+            raise failure(e, refused, mend) from e
     _report(summary, args.wait)
     return 0
 
@@ -104,24 +92,38 @@ def _run(args: argparse.Namespace, action: Callable[[Client], dict[str, Any]]) -
 def cmd_declare(args: argparse.Namespace) -> int:
     """Submit a declaration."""
     doc = read_document(args.file)
-    return _run(args, lambda c: c.declare(doc, wait=args.wait))
+    return _run(
+        args,
+        lambda c: c.declare(doc, wait=args.wait),
+        f"the declaration in {args.file}",
+        f"correct {args.file} and declare it again",
+    )
 
 
 def cmd_amend(args: argparse.Namespace) -> int:
     """Submit a new version of a declaration."""
     doc = read_document(args.file)
-    return _run(args, lambda c: c.amend(args.id, doc, reason=args.reason, wait=args.wait))
+    return _run(
+        args,
+        lambda c: c.amend(args.id, doc, reason=args.reason, wait=args.wait),
+        f"the amendment in {args.file}",
+        f"correct {args.file} and amend again",
+    )
 
 
 def cmd_cancel(args: argparse.Namespace) -> int:
     """Withdraw a declaration."""
-    return _run(args, lambda c: c.cancel(args.id, reason=args.reason, wait=args.wait))
+    return _run(
+        args, lambda c: c.cancel(args.id, reason=args.reason, wait=args.wait), "the cancellation"
+    )
 
 
 def cmd_decide(args: argparse.Namespace) -> int:
     """Record a decision on a declaration."""
     return _run(
-        args, lambda c: c.decide(args.id, args.decision, reason=args.reason, wait=args.wait)
+        args,
+        lambda c: c.decide(args.id, args.decision, reason=args.reason, wait=args.wait),
+        f"the decision {args.decision!r}",
     )
 
 

@@ -214,7 +214,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
         try:
             summary = client.submit(tx, wait=args.wait)
         except ClientError as e:
-            raise failure(e) from e
+            raise failure(e, f"the proposal in {args.file}") from e
     if args.wait:
         print(f"committed: transaction {summary.get('tx_id')} at block {summary.get('height')}")
     else:
@@ -229,7 +229,7 @@ def cmd_delegate(args: argparse.Namespace) -> int:
         try:
             summary = client.send(kind, {"forwarder": args.forwarder}, wait=args.wait)
         except ClientError as e:
-            raise failure(e) from e
+            raise failure(e, "the delegation") from e
     done = "revoked" if args.revoke else "granted"
     state = "committed" if args.wait else "pending"
     print(f"delegation to {args.forwarder} {done} ({state}): transaction {summary.get('tx_id')}")

@@ -6,10 +6,11 @@ import argparse
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import uvicorn
 
+from contracts.lifecycle import Role
 from ledger.crypto import SigningKey
 from ledger.errors import LedgerError
 from ledger.keyfile import save_signing_key
@@ -20,8 +21,17 @@ from node.devnet.demo import main as demo_main
 from node.errors import ConfigError, GenesisFileError, NetworkInitError, StartupError
 from node.genesis_file import load_genesis
 from node.logs import setup_logging
-from node.network import init_network
+from node.network import DEFAULT_MEMBERS, DEFAULT_VALIDATORS, init_network
 from node.service import NodeService
+
+ROLE_DUTIES: Final = {
+    Role.CUSTOMS: "clears, holds, releases or refuses declarations",
+    Role.PORT_AUTHORITY: "accepts or refuses declarations, records loading and discharge",
+    Role.FORWARDER: "files declarations, amends or cancels a shipper's if delegated",
+    Role.SHIPPER: "files, amends and cancels its own declarations",
+    Role.AUDITOR: "reads and verifies the chain (may run an observer node)",
+}
+"""What an organisation of each role does, as ``network init --help`` lists them."""
 
 
 def cmd_keygen(args: argparse.Namespace) -> int:
@@ -32,11 +42,18 @@ def cmd_keygen(args: argparse.Namespace) -> int:
         if not value:
             raise CliError(f"environment variable {args.password_env} is empty or not set")
         password = value.encode()
+    out = Path(args.out)
+    directory = out.parent if str(out.parent) else Path()
+    if not directory.is_dir():
+        raise CliError(f"directory {directory} does not exist: create it, or choose another --out")
+    if os.path.lexists(out):
+        # No option replaces a key file: it may be the only copy of a member's key.
+        raise CliError(f"{out} exists: choose another --out, or remove the file")
     key = SigningKey.generate()
     try:
-        save_signing_key(Path(args.out), key, password)
+        save_signing_key(out, key, password)
     except LedgerError as e:
-        raise CliError(f"{args.out}: {e}") from e
+        raise CliError(str(e)) from e
     print(f"wrote {args.out}\nkey id {key.public.key_id}\npublic key {key.public.raw.hex()}")
     return 0
 
@@ -56,6 +73,8 @@ def cmd_network_init(args: argparse.Namespace) -> int:
         )
     except (NetworkInitError, LedgerError) as e:
         raise CliError(str(e)) from e
+    except OSError as e:
+        raise CliError(f"cannot write {e.filename}: {e.strerror}: check --dir") from e
     print(f"genesis: {Path(args.dir) / 'genesis.json'}")
     for node in nodes:
         print(f"node {node.name}: {node.config}  ({node.url})")
@@ -106,12 +125,40 @@ def register(sub: Any) -> None:
     network = sub.add_parser("network", help="create a network").add_subparsers(
         dest="network_command", required=True
     )
-    p = network.add_parser("init", help="genesis, node configurations and keys")
-    p.add_argument("--dir", required=True)
-    p.add_argument("--validators", default="customs,port-authority,forwarder-a,forwarder-b")
-    p.add_argument("--members", default="shipper-acme:shipper,shipper-beta:shipper,auditor:auditor")
-    p.add_argument("--base-port", type=int, default=7100)
-    p.add_argument("--chain", default="dgledger-local")
+    p = network.add_parser(
+        "init",
+        help="genesis, node configurations and keys",
+        description="Write a new network: genesis, one configuration and node key per node,\n"
+        "a member key per organisation. Every argument is checked before a file is\n"
+        "written.",
+        epilog="roles, as --members and --validators take them:\n"
+        + "\n".join(f"  {role.value:<16}{ROLE_DUTIES[role]}" for role in Role),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--dir", required=True, help="where to write the network (new or empty)")
+    p.add_argument(
+        "--validators",
+        default=",".join(DEFAULT_VALIDATORS),
+        help="organisations running a validator, NAME or NAME:ROLE, the role one of customs,"
+        " port_authority, forwarder (guessed from a name starting with customs, port or"
+        " forwarder); default: %(default)s",
+    )
+    p.add_argument(
+        "--members",
+        default=",".join(DEFAULT_MEMBERS),
+        help="the other organisations, NAME:ROLE (roles below); default: %(default)s",
+    )
+    p.add_argument(
+        "--base-port",
+        type=int,
+        default=7100,
+        help="port of the first node; the others follow (default: %(default)s)",
+    )
+    p.add_argument(
+        "--chain",
+        default="dgledger-local",
+        help="the chain id every transaction and vote is signed for (default: %(default)s)",
+    )
     p.add_argument(
         "--observers",
         default="",
@@ -127,8 +174,13 @@ def register(sub: Any) -> None:
         dest="node_command", required=True
     )
     p = node.add_parser("start", help="run a node in the foreground")
-    p.add_argument("--config", required=True)
-    p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    p.add_argument("--config", required=True, help="the node's node.toml (from network init)")
+    p.add_argument(
+        "--log-level",
+        default="info",
+        choices=["debug", "info", "warning", "error"],
+        help="the least severe log records written (default: %(default)s)",
+    )
     p.add_argument("--unsafe-test-admin", action="store_true", help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_node_start)
 
