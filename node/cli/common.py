@@ -6,7 +6,9 @@ the user types or points at ends in a traceback.
 
 ::
 
-    CliError(message, status)     a user error: one line, exit status 1 (or 2 for usage)
+    CliError(message, status, code)   a user error: one line, exit status 1 (or 2 for
+                                      usage); ``code`` is ``cli.user_error``, or the code
+                                      of the node's or client's error it reports
 
 Exit statuses: 0 done, 1 a user error or a check that failed, 2 usage,
 141 the reader of the output went away, 130 interrupted.
@@ -41,9 +43,12 @@ PLAIN_JSON: Final = json.JSONDecoder()
 class CliError(Exception):
     """A user error: printed as one line, exit status 1 (or ``status``)."""
 
-    def __init__(self, message: str, status: int = EXIT_FAILED) -> None:
+    def __init__(
+        self, message: str, status: int = EXIT_FAILED, *, code: str = "cli.user_error"
+    ) -> None:
         super().__init__(message)
         self.status = status
+        self.code = code
 
 
 HINTS: Final = {
@@ -140,7 +145,7 @@ def failure(
     """
     if not e.violations:
         hint = HINTS.get(e.code)
-        return CliError(f"{e}" + (f": {hint}" if hint else ""))
+        return CliError(f"{e}" + (f": {hint}" if hint else ""), code=e.code)
     for v in e.violations:
         if not isinstance(v, dict):
             continue
@@ -151,7 +156,7 @@ def failure(
         )
     count = len(e.violations)
     rules = f"{count} rule{'s' if count > 1 else ''} broken"
-    return CliError(f"the node refused {refused} ({rules}): {HINTS.get(e.code, mend)}")
+    return CliError(f"the node refused {refused} ({rules}): {HINTS.get(e.code, mend)}", code=e.code)
 
 
 def read_json_object(

@@ -28,7 +28,7 @@ import pytest
 
 from contracts.lifecycle import Role
 from ledger.keyfile import load_signing_key
-from node.cli.common import failure
+from node.cli.common import CliError, failure
 from node.cli.main import build_parser, main
 from node.client.client import Client
 from node.client.errors import ClientError
@@ -309,6 +309,16 @@ def test_a_refusal_prints_each_rule_once_then_one_line(
     last = err.splitlines()[-1]
     assert f"({count} rule{'s' if count > 1 else ''} broken)" in last
     assert len(err.splitlines()) == count + 1
+    assert error.code == first["code"]
+
+
+def test_a_cli_error_keeps_the_code_it_reports() -> None:
+    error = failure(ClientError("declaration.unknown", "no declaration X"))
+    assert (error.code, str(error)) == (
+        "declaration.unknown",
+        "declaration.unknown: no declaration X: check the declaration id",
+    )
+    assert CliError("give --node").code == "cli.user_error"
 
 
 # -------------------------------------------------------- a node, and closed pipes
