@@ -39,29 +39,51 @@ TECHNICAL_NAMES = (
 EXPLOSIVE_CLASSES = frozenset({"1.4S", "1.4G", "1.4C", "1.4B", "1.3G", "1.1D", "1.2F"})
 
 
-def container_number(rng: random.Random) -> str:
-    """An ISO 6346 container number with its check digit."""
-    prefix = f"{rng.choice(OWNERS)}U{rng.randrange(1_000_000):06d}"
+def container_number(owner: str, category: str, serial: int) -> str:
+    """An ISO 6346 container number with its check digit: owner code, category, serial."""
+    prefix = f"{owner}{category}{serial:06d}"
     return f"{prefix}{iso6346_check_digit(prefix)}"
 
 
-def imo_number(rng: random.Random) -> str:
-    """A seven-digit IMO ship number with its check digit."""
-    digits = f"{rng.randrange(900_000, 999_999):06d}"
+def imo_number(prefix: int) -> str:
+    """A seven-digit IMO ship number: six digits and their check digit."""
+    digits = f"{prefix:06d}"
     return f"{digits}{imo_check_digit(digits)}"
 
 
-def _hazards(item: Doc) -> list[str]:
+def hazards(item: Doc) -> list[str]:
+    """Class and subsidiary hazards of an item document."""
     return [
         item["imoClass"],
         *(item[k] for k in ("subsidiaryRisk1", "subsidiaryRisk2") if k in item),
     ]
 
 
-def _may_share(a: Doc, b: Doc) -> bool:
+def exempt(item: Doc) -> bool:
+    """Limited and excepted quantities take part in no segregation (IMDG 3.4, 3.5)."""
+    return bool(item.get("isLimitedQuantity") or item.get("isExceptedQuantity"))
+
+
+def may_share(a: Doc, b: Doc) -> bool:
+    """Whether two item documents may go in one container without approval (IMDG 7.3.4)."""
+    if exempt(a) or exempt(b):
+        return True
     if a["imoClass"][0] == "1" and b["imoClass"][0] == "1":
         return class1_compatible(a["imoClass"], b["imoClass"])
-    return required_segregation(_hazards(a), _hazards(b)) is Segregation.NONE
+    return required_segregation(hazards(a), hazards(b)) is Segregation.NONE
+
+
+def pack(items: list[Doc], per_container: int) -> list[list[Doc]]:
+    """Items grouped, in order, into containers of at most ``per_container`` that may share."""
+    groups: list[list[Doc]] = []
+    for item in items:
+        for group in groups:
+            if len(group) < per_container and all(may_share(item, other) for other in group):
+                group.append(item)
+                break
+        else:
+            groups.append([item])
+    return groups
 
 
 @dataclass
@@ -95,7 +117,7 @@ class TrafficGenerator:
         loading, discharge = self.rng.sample(PORTS, 2)
         day = 1 + i * 3
         return Voyage(
-            imo_number(self.rng),
+            imo_number(self.rng.randrange(900_000, 999_999)),
             f"PORT EXPRESS {i + 1}",
             f"{100 + i:03d}{self.rng.choice('EWNS')}",
             loading,
@@ -143,15 +165,7 @@ class TrafficGenerator:
         rng = self.rng
         self.serial += 1
         wanted = classes or tuple(rng.choice(CLASSES) for _ in range(rng.randint(1, 4)))
-        groups: list[list[Doc]] = []
-        for cls in wanted:
-            item = self.item(cls)
-            for group in groups:
-                if len(group) < 3 and all(_may_share(item, other) for other in group):
-                    group.append(item)
-                    break
-            else:
-                groups.append([item])
+        groups = pack([self.item(cls) for cls in wanted], 3)
         voyage = rng.choice(self.voyages)
         return {
             "declarationId": f"{voyage.loading}-{shipper.upper()}-{self.serial:07d}",
@@ -173,7 +187,9 @@ class TrafficGenerator:
             },
             "containers": [
                 {
-                    "equipmentReference": container_number(rng),
+                    "equipmentReference": container_number(
+                        rng.choice(OWNERS), "U", rng.randrange(1_000_000)
+                    ),
                     "ISOEquipmentCode": rng.choice(("22G1", "45G1", "42G1")),
                     "seals": [f"SL{rng.randrange(10**7):07d}"],
                     "packingCertificate": {

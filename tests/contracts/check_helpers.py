@@ -10,7 +10,7 @@ from contracts.codes import CODES
 from contracts.dgl_types import DglEntry
 from contracts.document import parse_declaration
 from contracts.errors import Violation
-from tests.contracts.dg_strategies import container_number
+from node.devnet.traffic import container_number
 from tests.samples import sample
 
 Doc = dict[str, Any]

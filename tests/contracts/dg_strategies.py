@@ -20,45 +20,12 @@ from hypothesis import strategies as st
 
 from contracts.dgl_builtin import builtin_list
 from contracts.dgl_types import DglEntry
-from contracts.formats import imo_check_digit, iso6346_check_digit
-from contracts.segregation import Segregation, class1_compatible, required_segregation
+from node.devnet.traffic import container_number, imo_number, pack
 
 LIST = builtin_list()
 ENTRIES = tuple(e for e in LIST.entries if len(e.subsidiary_hazards) <= 2)
 LOCODES = ("FRLEH", "USNYC", "NLRTM", "DEHAM", "SGSIN", "CNSHA", "BEANR", "GBFXT", "JPTYO")
 Doc = dict[str, Any]
-
-
-def container_number(owner: str, category: str, serial: int) -> str:
-    """A container number with its ISO 6346 check digit."""
-    prefix = f"{owner}{category}{serial:06d}"
-    return f"{prefix}{iso6346_check_digit(prefix)}"
-
-
-def imo_number(prefix: int) -> str:
-    """A seven-digit IMO number with its check digit."""
-    digits = f"{prefix:06d}"
-    return f"{digits}{imo_check_digit(digits)}"
-
-
-def hazards(item: Doc) -> list[str]:
-    """Class and subsidiary hazards of an item document."""
-    subs = [item[k] for k in ("subsidiaryRisk1", "subsidiaryRisk2") if k in item]
-    return [item["imoClass"], *subs]
-
-
-def exempt(item: Doc) -> bool:
-    """Limited and excepted quantities take part in no segregation."""
-    return bool(item.get("isLimitedQuantity") or item.get("isExceptedQuantity"))
-
-
-def may_share(a: Doc, b: Doc) -> bool:
-    """Whether two items may go in one container without approval."""
-    if exempt(a) or exempt(b):
-        return True
-    if a["imoClass"][0] == "1" and b["imoClass"][0] == "1":
-        return class1_compatible(a["imoClass"], b["imoClass"])
-    return required_segregation(hazards(a), hazards(b)) is Segregation.NONE
 
 
 def _text(value: Decimal) -> str:
@@ -146,14 +113,7 @@ def certificate(name: str, place: str, date: str) -> Doc:
 def documents(draw: st.DrawFn, entries: tuple[DglEntry, ...] = ENTRIES) -> Doc:
     """A valid declaration document: items grouped into containers they may share."""
     drawn = draw(st.lists(items(entries), min_size=1, max_size=6))
-    groups: list[list[Doc]] = []
-    for item in drawn:
-        for group in groups:
-            if len(group) < 4 and all(may_share(item, other) for other in group):
-                group.append(item)
-                break
-        else:
-            groups.append([item])
+    groups = pack(drawn, 4)
     numbers = draw(
         st.lists(containers_numbers, min_size=len(groups), max_size=len(groups), unique=True)
     )

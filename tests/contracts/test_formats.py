@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from contracts import formats as f
 from contracts.document_reader import Pairs, Reader, date, quantity, text
-from tests.contracts.dg_strategies import container_number, imo_number
+from node.devnet.traffic import container_number, imo_number
 
 # --- ISO 6346 ------------------------------------------------------------------------
 
