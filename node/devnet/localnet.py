@@ -38,7 +38,7 @@ import httpx
 from node.devnet.errors import NetworkError, NetworkTimeout
 from node.network import DEFAULT_VALIDATORS, init_network
 
-REPO: Final = Path(__file__).resolve().parents[1]
+REPO: Final = Path(__file__).resolve().parents[2]
 PORT_RANGE: Final = (7500, 7700)
 """Where local networks look for free ports (apart from a configured network's 7100)."""
 FAST_CONSENSUS: Final = {
