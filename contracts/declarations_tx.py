@@ -31,7 +31,7 @@ from contracts.errors import DeclarationInvalid, TransactionRejected, Violation
 from contracts.lifecycle import DECISIONS, SUBMITTER, TABLE, Action, Role, Status
 
 if TYPE_CHECKING:
-    from contracts.handler import Context, Handler, Signer
+    from contracts.handler import Context, Handler, Precheck, Signer
     from contracts.state import StateView
     from ledger.tx import Transaction
 
@@ -67,6 +67,30 @@ def _decl_id(body: Mapping[str, Any], allowed: frozenset[str]) -> str:
     if type(value) is not str or not 1 <= len(value) <= 100:
         raise _reject("body.invalid_field", "$.body.id", "a declaration id of 1 to 100 characters")
     return value
+
+
+def _check_role(action: Action, signer: Signer) -> None:
+    """Refuse a signer whose role may never take ``action`` (the table's fixed roles)."""
+    who = TABLE[action].who
+    if isinstance(who, frozenset) and signer.role not in who:
+        allowed = " or ".join(r.phrase for r in Role if r in who)
+        raise _reject(
+            "role.not_allowed",
+            "$.env.signer",
+            f"{signer.role.phrase} may not {action.value}; only {allowed} may",
+        )
+
+
+def _check_owning_role(action: Action, signer: Signer) -> None:
+    """Refuse a signer whose role can neither submit a declaration nor be delegated one."""
+    submitters = TABLE[Action.SUBMIT].who
+    if isinstance(submitters, frozenset) and signer.role not in submitters:
+        raise _reject(
+            "role.not_allowed",
+            "$.env.signer",
+            f"{signer.role.phrase} may not {action.value} a declaration; only the organisation"
+            f" that submitted it or {Role.FORWARDER.phrase} it delegated to may",
+        )
 
 
 def document_fields(document: Mapping[str, Any]) -> dict[str, Any]:
@@ -163,6 +187,17 @@ class DeclarationRules:
             "delegation.revoke": self.revoke,
         }
 
+    def prechecks(self) -> dict[str, Precheck]:
+        """Transaction type -> what admission judges of it without applying it."""
+        return {
+            "declaration.submit": self._submitted,
+            "declaration.amend": self._amended,
+            "declaration.cancel": self._cancelled,
+            "declaration.decide": self._decided,
+            "delegation.grant": self._delegated,
+            "delegation.revoke": self._delegated,
+        }
+
     def _document(self, view: StateView, doc: Any, tx: Transaction) -> dict[str, Any]:
         dgl = self.list_in_force(view)
         key = tx.id + dgl.digest()
@@ -253,22 +288,21 @@ class DeclarationRules:
                     f"only {owner} or {Role.FORWARDER.phrase} it delegated to may "
                     f"{action.value} this declaration",
                 )
-        elif isinstance(rule.who, frozenset) and signer.role not in rule.who:
-            allowed = " or ".join(r.phrase for r in Role if r in rule.who)
-            raise _reject(
-                "role.not_allowed",
-                "$.env.signer",
-                f"{signer.role.phrase} may not {action.value}; only {allowed} may",
-            )
+        else:
+            _check_role(action, signer)
+
+    def _submitted(self, view: StateView, tx: Transaction, signer: Signer) -> dict[str, Any]:
+        """The document of a submission, if the signer's role may submit and it is valid."""
+        doc = _field(tx.body, "declaration", frozenset({"declaration"}))
+        _check_role(Action.SUBMIT, signer)
+        return self._document(view, doc, tx)
 
     def submit(
         self, view: StateView, tx: Transaction, signer: Signer, ctx: Context
     ) -> dict[str, Any]:
         """A new declaration."""
-        allowed = frozenset({"declaration"})
-        doc = _field(tx.body, "declaration", allowed)
+        value = self._submitted(view, tx, signer)
         self._check_transition(view, None, Action.SUBMIT, signer)
-        value = self._document(view, doc, tx)
         decl_id = value["declarationId"]
         if view.get(f"decl/{decl_id}") is not None:
             raise _reject(
@@ -285,15 +319,14 @@ class DeclarationRules:
         }
         return self._write(view, record, None, tx, signer, ctx, Action.SUBMIT, "", value)
 
-    def amend(
-        self, view: StateView, tx: Transaction, signer: Signer, ctx: Context
-    ) -> dict[str, Any]:
-        """A new version of an open declaration."""
+    def _amended(
+        self, view: StateView, tx: Transaction, signer: Signer
+    ) -> tuple[str, str, dict[str, Any]]:
+        """Id, reason and document of an amendment, if its shape, role and document hold."""
         allowed = frozenset({"id", "declaration", "reason"})
         decl_id = _decl_id(tx.body, allowed)
         reason = _text(tx.body, "reason", allowed, required=False)
-        old = self._current(view, decl_id)
-        self._check_transition(view, old, Action.AMEND, signer)
+        _check_owning_role(Action.AMEND, signer)
         value = self._document(view, _field(tx.body, "declaration", allowed), tx)
         if value["declarationId"] != decl_id:
             raise _reject(
@@ -301,25 +334,38 @@ class DeclarationRules:
                 "$.body.declaration.declarationId",
                 f"amendment of {decl_id!r} carries declarationId {value['declarationId']!r}",
             )
+        return decl_id, reason, value
+
+    def amend(
+        self, view: StateView, tx: Transaction, signer: Signer, ctx: Context
+    ) -> dict[str, Any]:
+        """A new version of an open declaration."""
+        decl_id, reason, value = self._amended(view, tx, signer)
+        old = self._current(view, decl_id)
+        self._check_transition(view, old, Action.AMEND, signer)
         record = {**old, "status": Status.AMENDED.value}
         return self._write(view, record, old, tx, signer, ctx, Action.AMEND, reason, value)
+
+    def _cancelled(self, view: StateView, tx: Transaction, signer: Signer) -> tuple[str, str]:
+        """Id and reason of a cancellation, if its shape and the signer's role hold."""
+        allowed = frozenset({"id", "reason"})
+        decl_id = _decl_id(tx.body, allowed)
+        reason = _text(tx.body, "reason", allowed, required=False)
+        _check_owning_role(Action.CANCEL, signer)
+        return decl_id, reason
 
     def cancel(
         self, view: StateView, tx: Transaction, signer: Signer, ctx: Context
     ) -> dict[str, Any]:
         """Withdraw an open declaration before loading."""
-        allowed = frozenset({"id", "reason"})
-        decl_id = _decl_id(tx.body, allowed)
-        reason = _text(tx.body, "reason", allowed, required=False)
+        decl_id, reason = self._cancelled(view, tx, signer)
         old = self._current(view, decl_id)
         self._check_transition(view, old, Action.CANCEL, signer)
         record = {**old, "status": Status.CANCELLED.value}
         return self._write(view, record, old, tx, signer, ctx, Action.CANCEL, reason)
 
-    def decide(
-        self, view: StateView, tx: Transaction, signer: Signer, ctx: Context
-    ) -> dict[str, Any]:
-        """A decision of the port authority or customs."""
+    def _decided(self, view: StateView, tx: Transaction, signer: Signer) -> tuple[str, Action, str]:
+        """Id, action and reason of a decision, if its shape and the decider's role hold."""
         allowed = frozenset({"id", "decision", "reason"})
         decl_id = _decl_id(tx.body, allowed)
         decision = _field(tx.body, "decision", allowed)
@@ -337,21 +383,31 @@ class DeclarationRules:
                 )
                 + (f"; allowed: {', '.join(words)}" if words else "; it takes no decisions"),
             )
-        rule = TABLE[action]
-        if rule.needs_reason and not reason.strip():
+        if TABLE[action].needs_reason and not reason.strip():
             raise _reject("decision.reason_required", "$.body.reason", f"{decision} needs a reason")
+        return decl_id, action, reason
+
+    def decide(
+        self, view: StateView, tx: Transaction, signer: Signer, ctx: Context
+    ) -> dict[str, Any]:
+        """A decision of the port authority or customs."""
+        decl_id, action, reason = self._decided(view, tx, signer)
         old = self._current(view, decl_id)
         self._check_transition(view, old, action, signer)
-        record = {**old, "status": rule.target.value}
+        record = {**old, "status": TABLE[action].target.value}
         return self._write(view, record, old, tx, signer, ctx, action, reason)
 
-    def _delegation(self, view: StateView, tx: Transaction, signer: Signer) -> str:
-        allowed = frozenset({"forwarder"})
-        forwarder = _field(tx.body, "forwarder", allowed)
+    def _delegated(self, view: StateView, tx: Transaction, signer: Signer) -> Any:
+        """The forwarder of a delegation, if the body's shape and the signer's role hold."""
+        forwarder = _field(tx.body, "forwarder", frozenset({"forwarder"}))
         if signer.role not in (Role.SHIPPER, Role.FORWARDER):
             raise _reject(
                 "role.not_allowed", "$.env.signer", "only shippers and forwarders delegate"
             )
+        return forwarder
+
+    def _delegation(self, view: StateView, tx: Transaction, signer: Signer) -> str:
+        forwarder = self._delegated(view, tx, signer)
         org = view.get(f"org/{forwarder}") if type(forwarder) is str else None
         if org is None or org["role"] != Role.FORWARDER.value:
             raise _reject(

@@ -20,7 +20,7 @@ from contracts.declarations_tx import DeclarationRules, DocumentMemo
 from contracts.errors import ContractError, TransactionRejected
 from contracts.evidence_tx import EvidenceRules
 from contracts.governance import Governance
-from contracts.handler import Context, Handler, Signer, reject
+from contracts.handler import Context, Handler, Precheck, Signer, reject
 from contracts.lifecycle import Role
 from contracts.membership import AppGenesis
 from contracts.state import StateView
@@ -36,6 +36,13 @@ from ledger.validators import ValidatorSet
 MAX_NONCE_GAP: Final = 1_000_000
 
 
+class Executions:
+    """How many transactions the engines sharing this counter applied (their handlers ran)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+
 class Engine:
     """Applies blocks to the state; one instance per node or auditor replay."""
 
@@ -48,8 +55,10 @@ class Engine:
         *,
         cache: NodeCache | None = None,
         memo: DocumentMemo | None = None,
+        executions: Executions | None = None,
     ) -> None:
         self.genesis = genesis
+        self.executions = Executions() if executions is None else executions
         self.cache = NodeCache() if cache is None else cache
         self.app = AppGenesis.from_value(genesis.app)
         self.overlay = overlay
@@ -61,12 +70,15 @@ class Engine:
             **self.governance.handlers(),
             **EvidenceRules(genesis.chain).handlers(),
         }
+        self.prechecks: dict[str, Precheck] = self.declarations.prechecks()
         if root is None:
             root = self._genesis_state()
         self.root = root
         self.validators = self._validators()
         self.results: list[dict[str, Any]] = []
         """The result records of the last block applied, in block order."""
+        self.written: frozenset[str] = frozenset()
+        """The state keys the last block applied wrote or deleted."""
 
     def _genesis_state(self) -> bytes:
         tree = StateTree(self.overlay, EMPTY_ROOT, cache=self.cache)
@@ -117,6 +129,7 @@ class Engine:
             view.put(f"tx/{tx.id.hex()}", result)
             results.append(result)
         self.governance.activate(view, ctx.height + 1)
+        self.written = frozenset(view.pending)
         self.root = view.commit(self.overlay)
         self.validators = ValidatorSet.from_value(self.view().get("validators"))
         self.results = results
@@ -137,17 +150,34 @@ class Engine:
         child.merge_into_parent()
         return {"ok": True, "type": tx.type, "signer": signer.key_id, **outcome}
 
-    def check_tx(self, view: StateView, tx: Transaction, ctx: Context) -> dict[str, Any]:
-        """Mempool admission: raise :class:`TransactionRejected` or apply into ``view``."""
-        signer = self.authenticate(view, tx, ctx)
-        child = view.child()
-        outcome = self.execute(child, tx, signer, ctx)
-        child.put(f"nonce/{signer.key_id}", tx.nonce)
-        child.merge_into_parent()
-        return outcome
+    def precheck(
+        self, view: StateView, tx: Transaction, ctx: Context, *, last_nonce: int | None = None
+    ) -> None:
+        """Admission: raise :class:`TransactionRejected` for what can be judged unapplied.
 
-    def authenticate(self, view: StateView, tx: Transaction, ctx: Context) -> Signer:
-        """Check chain, expiry, key, organisation and nonce of ``tx``."""
+        The chain, expiry, key, organisation and nonce (above ``last_nonce``
+        when given: a node's pending transactions count), then the type's
+        precheck: the body's shape, the signer's role, a submitted document
+        (memoised). Nothing is applied and nothing written: what depends on a
+        declaration's state is judged once, when a block applies it. The rare
+        kinds without a precheck (governance, evidence) are applied to a view
+        that is then dropped.
+        """
+        signer = self.authenticate(view, tx, ctx, last_nonce=last_nonce)
+        check = self.prechecks.get(tx.type)
+        if check is not None:
+            check(view, tx, signer)
+        else:
+            self.execute(view.child(), tx, signer, ctx)
+
+    def authenticate(
+        self, view: StateView, tx: Transaction, ctx: Context, *, last_nonce: int | None = None
+    ) -> Signer:
+        """Check chain, expiry, key, organisation and nonce of ``tx``.
+
+        The nonce must be above the key's last committed nonce, or above
+        ``last_nonce`` when given (the last one a node's pending transactions use).
+        """
         if tx.chain != self.genesis.chain:
             raise reject("tx.wrong_chain", "$.env.chain", f"transaction is for chain {tx.chain}")
         if tx.expires < ctx.height:
@@ -164,7 +194,7 @@ class Engine:
             raise reject(
                 "auth.org_inactive", "$.env.signer", f"organisation {key['org']} is not active"
             )
-        last = view.get(f"nonce/{tx.signer}", 0)
+        last = view.get(f"nonce/{tx.signer}", 0) if last_nonce is None else last_nonce
         if tx.nonce <= last:
             raise reject(
                 "tx.nonce_reused",
@@ -182,6 +212,7 @@ class Engine:
         handler = self.handlers.get(tx.type)
         if handler is None:
             raise reject("tx.unknown_type", "$.env.type", f"unknown transaction type {tx.type!r}")
+        self.executions.count += 1
         return handler(view, tx, signer, ctx)
 
 

@@ -3,9 +3,11 @@
 A handler applies one transaction of its type to the state view, for the
 authenticated :class:`Signer`, at the block's :class:`Context`, and returns
 the transaction's result record, or raises
-:class:`~contracts.errors.TransactionRejected`. :class:`~contracts.engine.Engine`
-dispatches to the handlers that the rule modules (declarations, governance,
-evidence) register; the rule modules import this module, never the engine.
+:class:`~contracts.errors.TransactionRejected`. A :data:`Precheck` is the
+part of a handler a node's admission runs: it judges without writing.
+:class:`~contracts.engine.Engine` dispatches to the handlers that the rule
+modules (declarations, governance, evidence) register; the rule modules
+import this module, never the engine.
 """
 
 from __future__ import annotations
@@ -43,3 +45,13 @@ def reject(code: str, path: str, message: str, paragraph: str | None = None) -> 
 
 
 Handler = Callable[[StateView, Transaction, Signer, Context], dict[str, Any]]
+
+Precheck = Callable[[StateView, Transaction, Signer], object]
+"""Admission's part of a handler: what can be judged without applying the transaction.
+
+The body's shape, whether the signer's role may send it at all, and a
+submitted document against the Dangerous Goods List (memoised, so the block
+does not validate it again). It writes nothing; what depends on the
+declaration's state (its lifecycle, its owner) is judged when the block
+applies the transaction.
+"""

@@ -330,6 +330,8 @@ class Verifier:
         self._cache: OrderedDict[bytes, None] = OrderedDict()
         self._lock = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None
+        self.verified = 0
+        """Signatures checked under the rule so far (answers from the cache not counted)."""
 
     @staticmethod
     def _cache_key(item: Item) -> bytes | None:
@@ -400,6 +402,8 @@ class Verifier:
             else:
                 todo.append(i)
         pending = [items[i] for i in todo]
+        with self._lock:
+            self.verified += len(pending)
         if len(pending) >= self.min_parallel and self.workers > 1:
             # A few chunks per worker amortise the hand-off and still balance the load.
             size = max(16, math.ceil(len(pending) / (self.workers * 4)))

@@ -175,10 +175,15 @@ class Tip:
     """The set that signed the tip (whose certificate the next block carries)."""
 
 
-def check_block(block: Block, tip: Tip, verifier: Verifier) -> None:
+def check_block(
+    block: Block, tip: Tip, verifier: Verifier, tx_verifier: Verifier | None = None
+) -> None:
     """Check everything about ``block`` that needs no state: links, certificate, signatures.
 
-    Raises :class:`ReplayError` (a :class:`ChainError`) naming the height and
+    Transactions' signatures are checked with ``tx_verifier`` when given (a
+    node's, which remembers the signatures it checked at admission), the
+    previous block's certificate with ``verifier``. Raises
+    :class:`ReplayError` (a :class:`ChainError`) naming the height and
     transaction.
     """
     header = block.header
@@ -202,7 +207,7 @@ def check_block(block: Block, tip: Tip, verifier: Verifier) -> None:
             )
         except LedgerError as e:
             raise ReplayError(f"certificate of block {height - 1}: {e}", height=height) from e
-    _check_transactions(block, tip.chain, verifier)
+    _check_transactions(block, tip.chain, verifier if tx_verifier is None else tx_verifier)
     if header.txs_root != txs_root(block.txs):
         raise ReplayError("txs_root does not match the transactions", height=height)
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from contracts.declarations_tx import DocumentMemo
-from contracts.engine import Engine
+from contracts.engine import Engine, Executions
 from contracts.state import StateView
 from ledger.block import Block, Header, txs_root
 from ledger.chainstore import ChainStore
@@ -41,6 +41,8 @@ class Execution:
     overlay: Overlay
     state_root: bytes
     next_validators: ValidatorSet
+    written: frozenset[str]
+    """The state keys the block writes or deletes."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,11 +85,14 @@ class Chain:
         genesis: Genesis,
         lists: Mapping[bytes, Any],
         verifier: Verifier,
+        tx_verifier: Verifier | None = None,
     ) -> None:
         self.kv = kv
         self.genesis = genesis
         self.lists = lists
         self.verifier = verifier
+        self.tx_verifier = verifier if tx_verifier is None else tx_verifier
+        """Checks transactions' signatures (a node's mempool shares it, and its memory)."""
         self.store = ChainStore(kv, genesis)
         # About 340 bytes a node: 2**18 nodes hold the top 18 levels of the state
         # tree (every block's upper paths) in some 90 MB, whatever the chain length.
@@ -95,6 +100,8 @@ class Chain:
         # One document memo for the mempool and block execution: a node validates a
         # declaration document once, when it first meets the transaction.
         self.memo = DocumentMemo()
+        self.executions = Executions()
+        """Transactions this node's engines applied: once each, in the block (or a retried one)."""
         if self.store.height == 0:
             overlay = Overlay(kv)
             engine = Engine(genesis, overlay, lists, cache=self.cache)
@@ -129,7 +136,15 @@ class Chain:
         return self._engine(Overlay(self.kv), previous).validators
 
     def _engine(self, overlay: Overlay, root: bytes) -> Engine:
-        return Engine(self.genesis, overlay, self.lists, root, cache=self.cache, memo=self.memo)
+        return Engine(
+            self.genesis,
+            overlay,
+            self.lists,
+            root,
+            cache=self.cache,
+            memo=self.memo,
+            executions=self.executions,
+        )
 
     @property
     def height(self) -> int:
@@ -196,7 +211,7 @@ class Chain:
         )
         block = Block(header, tuple(txs), last_commit)
         self._executions[block.hash] = Execution(
-            block, overlay, outcome.state_root, outcome.next_validators
+            block, overlay, outcome.state_root, outcome.next_validators, engine.written
         )
         return block
 
@@ -214,7 +229,7 @@ class Chain:
             self.validators,
             self.previous_validators,
         )
-        check_block(block, tip, self.verifier)
+        check_block(block, tip, self.verifier, self.tx_verifier)
         overlay = Overlay(self.kv)
         log = MerkleLog.open(overlay)
         for tx in block.txs:
@@ -228,11 +243,14 @@ class Chain:
         if header.next_validators_hash != outcome.next_validators.hash:
             raise ChainError("next_validators_hash does not match", height=height)
         self._executions[block.hash] = Execution(
-            block, overlay, outcome.state_root, outcome.next_validators
+            block, overlay, outcome.state_root, outcome.next_validators, engine.written
         )
 
-    def commit_block(self, block: Block, certificate: Certificate) -> None:
-        """Write ``block`` with its certificate: one atomic, fsynced batch."""
+    def commit_block(self, block: Block, certificate: Certificate) -> frozenset[str]:
+        """Write ``block`` with its certificate: one atomic, fsynced batch.
+
+        Returns the state keys the block wrote or deleted.
+        """
         certificate.verify(
             self.genesis.chain,
             self.validators,
@@ -252,3 +270,4 @@ class Chain:
         self.tip_hash = block.hash
         self.tip_time = header.time
         self.log_size = header.log_size
+        return execution.written

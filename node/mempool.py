@@ -1,12 +1,23 @@
-"""Pending transactions: admission, fair selection, re-check after each commit.
+"""Pending transactions: admission, fair selection, and what a commit changes.
 
 Admission runs, in order: the decode limits (done by the caller when it
-builds the :class:`Transaction`), the signature rule, then the contracts'
-own pre-check against the latest committed state plus every transaction
-already admitted (so two submissions of one declaration id, or two uses of
-one nonce, cannot both be admitted). The pool is bounded by count and by
-bytes, and by count per signer so one busy or hostile key cannot crowd out
-the others. Selection for a block keeps admission order.
+builds the :class:`Transaction`), the pool's bounds, the signature rule (the
+verifier remembers a good signature, so the block does not check it again),
+then the contracts' precheck (``Engine.precheck``): chain, expiry, key,
+organisation, a nonce above the key's last committed *and* pending ones,
+the body's shape, the signer's role, and a submitted document against the
+Dangerous Goods List (memoised, so the block does not validate it again).
+Nothing is applied at admission: a transaction's effect on a declaration
+(its lifecycle, its owner, an id already taken) is judged once, when a
+block applies it, and a transaction refused there is committed with its
+violations like any other.
+
+The pool is bounded by count and by bytes, and by count per signer so one
+busy or hostile key cannot crowd out the others. Selection for a block
+keeps admission order. After a commit only what the block changed is
+looked at again: pending transactions of a key whose nonce the block moved
+(another node may have committed that nonce), any that expired, and, when
+the block changed membership, keys or parameters (governance), every one.
 """
 
 from __future__ import annotations
@@ -14,7 +25,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Final
 
 from contracts.engine import Engine
 from contracts.errors import ContractError, TransactionRejected
@@ -33,6 +44,10 @@ class MempoolLimits:
     max_txs: int = 20_000
     max_bytes: int = 64 * 1024 * 1024
     max_per_signer: int = 2_000
+
+
+MEMBERSHIP_KEYS: Final = ("key/", "org/", "params", "validators", "gov/")
+"""State keys whose change may refuse any pending transaction (governance, revocations)."""
 
 
 class Mempool:
@@ -56,6 +71,8 @@ class Mempool:
         self._view: StateView = self._engine.view()
         self._ctx = Context(1, 0)
         self.rejected: dict[str, int] = {}
+        self.admitted = 0
+        """Transactions admitted since start."""
 
     def __len__(self) -> int:
         return len(self._txs)
@@ -68,10 +85,17 @@ class Mempool:
         """Bytes of every admitted transaction."""
         return self._bytes
 
+    def _last_nonce(self, key_id: str) -> int:
+        """The key's last nonce: committed, or used by a pending transaction."""
+        committed: int = self._view.get(f"nonce/{key_id}", 0)
+        pending = self._by_signer.get(key_id)
+        if pending:
+            return max(committed, self._txs[pending[-1]].nonce)
+        return committed
+
     def next_nonce(self, key_id: str) -> int:
         """The nonce a new transaction of ``key_id`` takes after the committed and pending ones."""
-        last: int = self._view.get(f"nonce/{key_id}", 0)
-        return last + 1
+        return self._last_nonce(key_id) + 1
 
     def set_context(self, height: int, time: int) -> None:
         """The height and time the next block will roughly have (for expiry and rules)."""
@@ -91,15 +115,16 @@ class Mempool:
             self._count("tx.invalid_signature")
             raise Rejected("tx.invalid_signature", "a signature does not verify", path="$.sigs")
 
-    def add(self, tx: Transaction) -> dict[str, Any]:
-        """Admit ``tx`` or raise :class:`Rejected`; returns the pre-check outcome."""
+    def add(self, tx: Transaction) -> None:
+        """Admit ``tx`` or raise :class:`Rejected`."""
         try:
-            return self._admit(tx)
+            self._admit(tx)
         except Rejected as e:
             self._count(e.code)
             raise
+        self.admitted += 1
 
-    def _admit(self, tx: Transaction) -> dict[str, Any]:
+    def _admit(self, tx: Transaction) -> None:
         if tx.id in self._txs:
             raise Rejected("mempool.duplicate", "transaction already pending")
         if len(self._txs) >= self.limits.max_txs:
@@ -110,28 +135,30 @@ class Mempool:
             raise Rejected("mempool.signer_full", "too many pending transactions for this key")
         if not all(self.verifier.verify_many(tx.verify_items())):
             raise Rejected("tx.invalid_signature", "a signature does not verify", path="$.sigs")
+        self._precheck(tx)
+        self._txs[tx.id] = tx
+        self.by_wire[tx.wire] = tx
+        self._by_signer.setdefault(tx.signer, []).append(tx.id)
+        self._bytes += len(tx.wire)
+
+    def _precheck(self, tx: Transaction) -> None:
+        """The contracts' admission checks, with the key's pending nonces counted."""
         if self._view.raw(f"tx/{tx.id.hex()}") is not None:
             raise Rejected("tx.already_committed", "transaction already committed")
         try:
-            outcome = self._engine.check_tx(self._view, tx, self._ctx)
+            self._engine.precheck(self._view, tx, self._ctx, last_nonce=self._last_nonce(tx.signer))
         except TransactionRejected as e:
             first = e.violations[0]
             raise Rejected(first.code, first.message, list(e.violations)) from e
         except (ContractError, LedgerError) as e:
             raise Rejected(getattr(e, "code", "tx.invalid"), str(e)) from e
-        self._txs[tx.id] = tx
-        self.by_wire[tx.wire] = tx
-        self._by_signer.setdefault(tx.signer, []).append(tx.id)
-        self._bytes += len(tx.wire)
-        return outcome
 
     def select(self, max_txs: int, max_bytes: int) -> list[Transaction]:
         """Transactions for the next block, in admission order.
 
-        Admission order is the order the pre-checks saw (a decision after the
-        submission it decides on), so a block built from it executes as
-        admitted. Fairness between signers is kept at admission, by the
-        per-signer bound.
+        Admission order keeps each key's nonces in order, and a decision after
+        the submission it decides on. Fairness between signers is kept at
+        admission, by the per-signer bound.
         """
         chosen: list[Transaction] = []
         size = 0
@@ -146,8 +173,16 @@ class Mempool:
         """Every admitted transaction in admission order."""
         return list(self._txs.values())
 
-    def committed(self, tx_ids: set[bytes]) -> None:
-        """Drop committed transactions and re-check the rest against the new state."""
+    def committed(self, tx_ids: set[bytes], written: frozenset[str] | None = None) -> None:
+        """Drop committed transactions; look again at those the block may have made invalid.
+
+        ``written`` is the set of state keys the block wrote; ``None`` means
+        unknown (the pool then looks at every pending transaction again, as
+        after block sync). Transactions the block committed under ids the
+        caller did not name are found by their ``tx/`` keys.
+        """
+        if written is not None:
+            tx_ids = tx_ids | {bytes.fromhex(k[3:]) for k in written if k.startswith("tx/")}
         remaining = [tx for tx_id, tx in self._txs.items() if tx_id not in tx_ids]
         self._txs.clear()
         self.by_wire.clear()
@@ -155,9 +190,21 @@ class Mempool:
         self._bytes = 0
         self._engine = self.engine_factory()
         self._view = self._engine.view()
+        every = written is None or any(k.startswith(MEMBERSHIP_KEYS) for k in written)
+        moved = set() if written is None else {k[6:] for k in written if k.startswith("nonce/")}
         for tx in remaining:
             try:
-                # Not a new refusal: counted once, as an eviction, not again by its rule code.
-                self._admit(tx)
+                if every:
+                    self._precheck(tx)
+                elif tx.expires < self._ctx.height:
+                    raise Rejected("tx.expired", "expired")
+                elif tx.signer in moved and tx.nonce <= self._last_nonce(tx.signer):
+                    raise Rejected("tx.nonce_reused", "the block used this nonce")
             except Rejected:
+                # Not a new refusal: counted once, as an eviction, not again by its rule code.
                 self._count("mempool.evicted")
+                continue
+            self._txs[tx.id] = tx
+            self.by_wire[tx.wire] = tx
+            self._by_signer.setdefault(tx.signer, []).append(tx.id)
+            self._bytes += len(tx.wire)

@@ -65,6 +65,15 @@ class MetricsSample:
     mempool_txs: int
     mempool_bytes: int
     peers_connected: int
+    txs_admitted: int
+    """Transactions admitted to the mempool (from clients and from peers)."""
+    tx_signatures_verified: int
+    """Transaction signatures checked: once per transaction, at admission or in a block."""
+    documents_validated: int
+    """Declaration documents checked against the Dangerous Goods List: once per transaction."""
+    txs_applied: int
+    """Transactions applied by a block's execution: once per transaction (a block proposed
+    again in a later round, or a proposal that did not commit, applies its own again)."""
     counters: Metrics
     rejected: Mapping[str, int]
     """Every dropped or refused message by reason: the node's, consensus's, the mempool's."""

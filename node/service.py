@@ -189,18 +189,21 @@ class NodeService:
         self.lists = load_lists(config, self.genesis)
         self.key = load_node_key(config)
         self.verifier = Verifier()
+        """Checks votes, proposals, evidence, peers' and readers' signatures."""
+        self.tx_verifier = Verifier()
+        """Checks transactions' signatures: once each, at admission or in the first block."""
         open_files = config.store.open_files
         check_open_files(open_files, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
         config.data_dir.mkdir(parents=True, exist_ok=True)
         try:
             self.kv = LevelDBKV(config.data_dir / "chain", open_files=open_files)
-            self.chain = Chain(self.kv, self.genesis, self.lists, self.verifier)
+            self.chain = Chain(self.kv, self.genesis, self.lists, self.verifier, self.tx_verifier)
         except LedgerError as e:
             raise StartupError(f"store {config.data_dir}: {e}") from e
         limits = config.mempool
         self.mempool = Mempool(
             self.chain.engine,
-            self.verifier,
+            self.tx_verifier,
             MempoolLimits(limits.max_txs, limits.max_bytes, limits.max_per_signer),
         )
         # Answers to reads (receipts, proofs, lists, block streams) are built here,
@@ -294,6 +297,10 @@ class NodeService:
             mempool_txs=len(self.mempool),
             mempool_bytes=self.mempool.size_bytes,
             peers_connected=self.transport.connected(),
+            txs_admitted=self.mempool.admitted,
+            tx_signatures_verified=self.tx_verifier.verified,
+            documents_validated=self.chain.memo.misses,
+            txs_applied=self.chain.executions.count,
             counters=self.metrics,
             rejected=rejected,
         )
@@ -370,6 +377,7 @@ class NodeService:
                 await task
         await self.transport.stop()
         self.verifier.close()
+        self.tx_verifier.close()
         # Reads still running finish before the store closes under them.
         self.readers.shutdown(wait=True, cancel_futures=True)
         self.kv.close()
@@ -415,15 +423,14 @@ class NodeService:
                 raise
         return Admitted(tx.id, committed=False)
 
-    def _admit(self, tx: Transaction, *, gossip: bool) -> dict[str, Any]:
+    def _admit(self, tx: Transaction, *, gossip: bool) -> None:
         """Admit ``tx`` to the mempool (raises :class:`Rejected`); gossip it if asked."""
         self.mempool.set_context(self.chain.height + 1, max(self.clock(), self.chain.tip_time + 1))
-        outcome = self.mempool.add(tx)
+        self.mempool.add(tx)
         self._commit_started[tx.id] = time.monotonic()
         if gossip:
             self.transport.broadcast(self._seal("txs", [tx.wire]))
         self._kick()
-        return outcome
 
     async def read(self, work: Callable[[ChainSnapshot], T]) -> T:
         """``work`` on a snapshot of the committed chain, run in a read thread.
@@ -609,7 +616,6 @@ class NodeService:
 
     def on_synced(self) -> None:
         """Block sync moved the chain forward: re-enter consensus at the new height."""
-        self.mempool.committed(set())
         if not self.config.validator:
             return
         event = NewHeight(self.chain.height + 1, self.chain.validators)
@@ -754,7 +760,7 @@ class NodeService:
         previous block, and a restart resumes from there.
         """
         try:
-            self.chain.commit_block(block, certificate)
+            written = self.chain.commit_block(block, certificate)
         except ContractError as e:
             message = (
                 f"cannot apply block {block.height}: {e.message}; add that list to"
@@ -766,7 +772,7 @@ class NodeService:
         ids = {tx.id for tx in block.txs}
         # Re-check the rest at the height and time the next block will have.
         self.mempool.set_context(block.height + 1, max(self.clock(), block.header.time + 1))
-        self.mempool.committed(ids)
+        self.mempool.committed(ids, written)
         self.metrics.committed_txs += len(ids)
         now = time.monotonic()
         for tx_id in ids:

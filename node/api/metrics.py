@@ -37,6 +37,20 @@ def render_metrics(sample: MetricsSample) -> str:
         "# HELP dgledger_blocks_synced_total Blocks applied by block sync.",
         "# TYPE dgledger_blocks_synced_total counter",
         f"dgledger_blocks_synced_total {sample.counters.blocks_synced}",
+        "# HELP dgledger_txs_admitted_total Transactions admitted to the mempool.",
+        "# TYPE dgledger_txs_admitted_total counter",
+        f"dgledger_txs_admitted_total {sample.txs_admitted}",
+        "# HELP dgledger_tx_signatures_verified_total Transaction signatures checked (not"
+        " answered from the verifier's memory).",
+        "# TYPE dgledger_tx_signatures_verified_total counter",
+        f"dgledger_tx_signatures_verified_total {sample.tx_signatures_verified}",
+        "# HELP dgledger_documents_validated_total Declaration documents checked against the"
+        " Dangerous Goods List.",
+        "# TYPE dgledger_documents_validated_total counter",
+        f"dgledger_documents_validated_total {sample.documents_validated}",
+        "# HELP dgledger_txs_applied_total Transactions applied by block execution (handlers run).",
+        "# TYPE dgledger_txs_applied_total counter",
+        f"dgledger_txs_applied_total {sample.txs_applied}",
     ]
     metrics = sample.counters
     lines += metrics.commit_latency.render(

@@ -34,7 +34,7 @@ def run(memo: DocumentMemo | None, warm: bool) -> tuple[bytes, list[Any]]:
         view = engine.view()
         for tx in txs:
             with contextlib.suppress(TransactionRejected):
-                engine.check_tx(view, tx, Context(1, c.time + 5_000))
+                engine.precheck(view, tx, Context(1, c.time + 5_000))
     results = c.block(txs)
     return engine.root, results
 
@@ -61,7 +61,7 @@ def test_rejections_from_the_memo_name_the_same_fields() -> None:
     seen: list[list[Violation]] = []
     for _ in range(2):
         try:
-            engine.check_tx(engine.view(), tx, Context(1, c.time))
+            engine.precheck(engine.view(), tx, Context(1, c.time))
         except TransactionRejected as e:
             seen.append(list(e.violations))
     assert len(seen) == 2

@@ -79,10 +79,18 @@ def test_hostile_bodies_are_rejected_with_a_code(case: tuple[str, str, dict[str,
     type_, org, body = case
     extra = [o for o in ("port-authority", "forwarder-a", "forwarder-b") if o != org]
     tx = C.tx(org, type_, body, extra=extra)
+    ctx = Context(C.height + 1, C.time + 5_000)
     try:
-        C.engine.check_tx(C.engine.view(), tx, Context(C.height + 1, C.time + 5_000))
+        C.engine.precheck(C.engine.view(), tx, ctx)
     except TransactionRejected as e:
         assert e.violations
         assert all(v.code and v.path.startswith("$") for v in e.violations)
     except ContractError as e:
         assert e.code
+    # Applied in a block, whatever the admission said: a result, never a crash.
+    try:
+        result = C.engine.apply_tx(C.engine.view(), tx, ctx)
+    except ContractError as e:
+        assert e.code
+    else:
+        assert result["ok"] or all(v["code"] for v in result["violations"])

@@ -17,6 +17,7 @@ import pytest
 
 from node.devnet.checks import ChainCheck, check_chains
 from node.devnet.load import Cluster, Load
+from tests.node.metrics_text import parse_metrics
 
 
 @pytest.fixture
@@ -26,6 +27,20 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
         c.start()
         c.wait_ready()
         yield c
+
+
+def node_work(cluster: Cluster, name: str) -> dict[str, float]:
+    """What a node counts of its work per transaction, from its /metrics."""
+    samples = parse_metrics(cluster.http.get(f"{cluster.url(name)}/metrics").text)
+    return {
+        kind: samples[(f"dgledger_{kind}_total", ())]
+        for kind in (
+            "committed_txs",
+            "tx_signatures_verified",
+            "documents_validated",
+            "txs_applied",
+        )
+    }
 
 
 def settle_and_check(cluster: Cluster, load: Load) -> ChainCheck:
@@ -47,8 +62,21 @@ def test_steady_load_every_acknowledged_transaction_on_every_node(cluster: Clust
     # With every node up, every answer is a commit, and every rule passed.
     assert set(outcomes) == {"committed"}, outcomes
     assert all(c.outcomes["committed"] > 0 for c in load.clients)
+    cluster.wait_converged()
+    work = {name: node_work(cluster, name) for name in cluster.names}
     result = settle_and_check(cluster, load)
     assert result.transactions == result.acknowledged
+    for name, counts in work.items():
+        # Each node checked each transaction's signature once and its document once,
+        # and applied each once: in the block (a round that did not commit would add
+        # its own block's, and none is expected on a calm network).
+        assert counts["committed_txs"] == result.transactions, (name, counts)
+        assert counts["tx_signatures_verified"] == result.transactions, (name, counts)
+        assert counts["documents_validated"] == result.transactions, (name, counts)
+        assert result.transactions <= counts["txs_applied"] <= 1.1 * result.transactions, (
+            name,
+            counts,
+        )
     for report in result.audits.values():
         assert report.tx_types == {"declaration.submit": result.transactions}
         assert report.rejections == {}

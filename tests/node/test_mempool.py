@@ -1,8 +1,10 @@
-"""The mempool: admission refusals with their codes, dedup, bounds, order, re-check, nonces.
+"""The mempool: admission refusals with their codes, dedup, bounds, order, commits, nonces.
 
 The pool runs over the contracts' engine on an in-memory store (the port
 community of ``tests.contracts.fixtures``): a block committed there is what
-the pool re-checks against, exactly as a node's chain would be.
+the pool looks at again, exactly as a node's chain would be. Admission
+prechecks and applies nothing; every handler run is counted, and the pool
+runs none for declarations.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Any, Final
 
 import pytest
 
-from contracts.engine import MAX_NONCE_GAP, Engine
+from contracts.engine import MAX_NONCE_GAP, Engine, Executions
 from ledger.crypto import SigningKey, Verifier
 from ledger.kv import Overlay
 from ledger.tx import Envelope, Transaction
@@ -34,6 +36,7 @@ class Pool:
     limits: MempoolLimits | None = None
     c: Community = field(default_factory=community)
     nonces: dict[str, int] = field(default_factory=dict)
+    executions: Executions = field(default_factory=Executions)
 
     def __post_init__(self) -> None:
         self.mempool = Mempool(self._engine, VERIFIER, self.limits)
@@ -42,7 +45,13 @@ class Pool:
     def _engine(self) -> Engine:
         """The rules over the latest committed state, as a node's chain gives them."""
         base = self.c.overlay.base
-        return Engine(self.c.genesis, Overlay(base), self.c.engine.lists, self.c.engine.root)
+        return Engine(
+            self.c.genesis,
+            Overlay(base),
+            self.c.engine.lists,
+            self.c.engine.root,
+            executions=self.executions,
+        )
 
     def tx(
         self,
@@ -66,10 +75,13 @@ class Pool:
         return self.tx(org, "declaration.submit", {"declaration": sample(decl_id=decl_id)}, **kw)
 
     def commit(self, txs: list[Transaction], *, tell_pool: bool = True) -> list[dict[str, Any]]:
-        """Apply ``txs`` as the next block; the pool hears of it (or, like after sync, not)."""
+        """Apply ``txs`` as the next block; the pool hears what it wrote (or, not told, nothing)."""
         results = self.c.block(txs)
         self.mempool.set_context(self.c.height + 1, self.c.time + 1)
-        self.mempool.committed({tx.id for tx in txs} if tell_pool else set())
+        if tell_pool:
+            self.mempool.committed({tx.id for tx in txs}, self.c.engine.written)
+        else:
+            self.mempool.committed(set())
         return results
 
     def refuse(self, tx: Transaction) -> Rejected:
@@ -87,16 +99,17 @@ class Pool:
         return e
 
 
-def test_admission_returns_the_outcome_and_holds_the_transaction() -> None:
+def test_admission_holds_the_transaction_and_applies_nothing() -> None:
     p = Pool()
     tx = p.declare("shipper-acme", "DG-1")
-    outcome = p.mempool.add(tx)
-    assert outcome == {"declaration": "DG-1", "status": "submitted", "version": 1}
+    p.mempool.add(tx)
     assert tx.id in p.mempool
     assert len(p.mempool) == 1
     assert p.mempool.size_bytes == len(tx.wire)
     assert p.mempool.pending() == [tx]
     assert p.mempool.by_wire == {tx.wire: tx}
+    assert p.mempool.admitted == 1
+    assert p.executions.count == 0
 
 
 def test_by_wire_follows_commits() -> None:
@@ -176,7 +189,7 @@ def test_nonce_reused_against_pending_and_committed() -> None:
     assert (e.code, e.violations[0].path) == ("tx.nonce_reused", "$.env.nonce")
     p.commit([first])
     assert p.refuse(p.declare("shipper-acme", "DG-N3", nonce=1)).code == "tx.nonce_reused"
-    assert p.mempool.add(p.declare("shipper-acme", "DG-N3", nonce=2))
+    p.mempool.add(p.declare("shipper-acme", "DG-N3", nonce=2))
 
 
 def test_contract_violation_lists_every_violation() -> None:
@@ -194,14 +207,18 @@ def test_contract_violation_lists_every_violation() -> None:
     assert all(v.message for v in e.violations)
 
 
-def test_pending_state_counts_a_declaration_id_once() -> None:
+def test_a_declaration_id_taken_twice_is_judged_when_a_block_applies_it() -> None:
+    """Admission applies nothing: the second claim of an id is refused in the block."""
     p = Pool()
-    p.mempool.add(p.declare("shipper-acme", "DG-TWICE"))
-    e = p.refuse(p.declare("shipper-beta", "DG-TWICE"))
-    assert (e.code, e.violations[0].path) == (
-        "declaration.exists",
-        "$.body.declaration.declarationId",
-    )
+    first = p.declare("shipper-acme", "DG-TWICE")
+    second = p.declare("shipper-beta", "DG-TWICE")
+    p.mempool.add(first)
+    p.mempool.add(second)
+    results = p.commit(p.mempool.select(10, 10**9))
+    assert results[0]["ok"]
+    assert [v["code"] for v in results[1]["violations"]] == ["declaration.exists"]
+    assert p.executions.count == 0  # the pool applied neither
+    assert len(p.mempool) == 0
 
 
 # ------------------------------------------------------------- dedup, bounds
@@ -263,35 +280,65 @@ def test_selection_keeps_admission_order_within_count_and_bytes() -> None:
 # ------------------------------------------------------------------ re-check
 
 
-def test_recheck_after_commit_drops_what_the_block_made_invalid() -> None:
-    """A decision on a declaration the block cancelled is evicted; the rest stays, in order."""
+def test_a_commit_looks_again_only_at_what_the_block_changed() -> None:
+    """Pending transactions the block did not touch are neither prechecked nor applied again."""
     p = Pool()
     p.commit([p.declare("shipper-acme", "DG-R")])
+    applied = p.executions.count
     decide = p.tx("port-authority", "declaration.decide", {"id": "DG-R", "decision": "accepted"})
     other = p.declare("shipper-beta", "DG-R2")
     later = p.declare("shipper-beta", "DG-R3")
     for tx in (decide, other, later):
         p.mempool.add(tx)
-    # Another validator's block cancels the declaration.
+    validated = p.c.engine.declarations.memo
+    # Another validator's block cancels the declaration; nothing pending is applied again.
     cancel = p.tx("shipper-acme", "declaration.cancel", {"id": "DG-R"})
-    counts = dict(p.mempool.rejected)
     assert p.commit([cancel])[0]["ok"]
-    assert p.mempool.pending() == [other, later]
-    assert p.mempool.size_bytes == len(other.wire) + len(later.wire)
-    # Counted once, as an eviction, not as a new refusal under the rule's code.
+    assert p.executions.count == applied  # the pool's own engines applied nothing
+    assert p.mempool.pending() == [decide, other, later]
+    assert validated is None or validated.misses == 0
+    # The decision is judged once, when a block applies it.
+    results = p.commit(p.mempool.select(10, 10**9))
+    assert [r["ok"] for r in results] == [False, True, True]
+    assert results[0]["violations"][0]["code"] == "lifecycle.transition_not_allowed"
+
+
+def test_a_commit_evicts_what_used_a_pending_nonce_or_expired() -> None:
+    p = Pool()
+    mine = p.declare("shipper-acme", "DG-E1", nonce=1)
+    brief = p.declare("shipper-beta", "DG-E2", expires=p.c.height + 1)
+    keeps = p.declare("forwarder-a", "DG-E3")
+    for tx in (mine, brief, keeps):
+        p.mempool.add(tx)
+    counts = dict(p.mempool.rejected)
+    # Another node committed acme's nonce 1 in another transaction, at the last height
+    # the brief one could enter.
+    theirs = p.declare("shipper-acme", "DG-E4", nonce=1)
+    assert p.commit([theirs])[0]["ok"]
+    assert p.mempool.pending() == [keeps]
     changed = {k: v - counts.get(k, 0) for k, v in p.mempool.rejected.items() if v != counts.get(k)}
-    assert changed == {"mempool.evicted": 1}
-    # The evicted decision no longer holds the port authority's nonce.
-    assert p.mempool.next_nonce(key_for("port-authority").public.key_id) == 1
-    again = p.tx(
-        "port-authority", "declaration.decide", {"id": "DG-R", "decision": "accepted"}, nonce=1
-    )
-    e = p.refuse(again)
-    assert e.code == "lifecycle.transition_not_allowed"
+    assert changed == {"mempool.evicted": 2}
+    assert p.mempool.next_nonce(key_for("shipper-acme").public.key_id) == 2
 
 
-def test_recheck_without_the_block_ids_drops_what_was_committed() -> None:
-    """After block sync the pool is told nothing but re-checks against the new state."""
+def test_a_membership_change_looks_again_at_every_pending_transaction() -> None:
+    """A governance action that revokes a key evicts the key's pending transactions."""
+    p = Pool()
+    acme = key_for("shipper-acme").public.key_id
+    body = {"action": "key.revoke", "effective_height": 3, "params": {"key_id": acme}}
+    p.c.block([p.c.tx("customs", "governance", body, extra=["port-authority", "forwarder-b"])])
+    p.mempool.set_context(p.c.height + 1, p.c.time + 1)
+    p.mempool.committed(set(), p.c.engine.written)
+    pending = p.declare("shipper-acme", "DG-M1")
+    other = p.declare("shipper-beta", "DG-M2")
+    p.mempool.add(pending)
+    p.mempool.add(other)
+    p.commit([])  # height 2: at its end the revocation for height 3 is applied
+    assert p.mempool.pending() == [other]
+
+
+def test_told_nothing_the_pool_looks_again_at_everything() -> None:
+    """After block sync the pool is told nothing but prechecks against the new state."""
     p = Pool()
     a = p.declare("shipper-acme", "DG-Y1")
     b = p.declare("shipper-beta", "DG-Y2")
