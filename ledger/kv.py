@@ -158,6 +158,10 @@ MAX_TABLE_BYTES = 1 << 30
 """LevelDB silently clips ``max_file_size`` to this range; :class:`LevelDBKV` refuses others."""
 BLOOM_FILTER_BITS = 10
 """Bits per key of the Bloom filter LevelDB writes in each table (about 1% false positives)."""
+DEFAULT_WRITE_BUFFER_BYTES = 16 << 20
+"""LevelDB's memtable: writes collect there until it is flushed as one table (level 0)."""
+COMPRESSIONS = frozenset({"snappy", None})
+"""Block compression LevelDB may use: snappy, or none."""
 
 
 class _PlyvelReads(KVStore):
@@ -208,19 +212,26 @@ class LevelDBKV(_PlyvelReads):
         open_files: int = DEFAULT_OPEN_FILES,
         cache_bytes: int = DEFAULT_CACHE_BYTES,
         table_bytes: int = DEFAULT_TABLE_BYTES,
+        write_buffer_bytes: int = DEFAULT_WRITE_BUFFER_BYTES,
+        compression: str | None = "snappy",
     ) -> None:
         self.path = Path(path)
         if not MIN_TABLE_BYTES <= table_bytes <= MAX_TABLE_BYTES:
             raise ValueError(
                 f"table_bytes must be {MIN_TABLE_BYTES} to {MAX_TABLE_BYTES}, not {table_bytes}"
             )
+        if compression not in COMPRESSIONS:
+            raise ValueError(f"compression must be snappy or None, not {compression!r}")
+        if not 1 << 20 <= write_buffer_bytes <= 1 << 30:
+            raise ValueError(f"write_buffer_bytes must be 1 MiB to 1 GiB, not {write_buffer_bytes}")
         try:
             self._db = plyvel.DB(
                 str(self.path),
                 create_if_missing=create,
                 paranoid_checks=True,
                 lru_cache_size=cache_bytes,
-                write_buffer_size=16 << 20,
+                write_buffer_size=write_buffer_bytes,
+                compression=compression,
                 max_open_files=open_files,
                 max_file_size=table_bytes,
                 bloom_filter_bits=BLOOM_FILTER_BITS,
