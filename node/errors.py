@@ -123,9 +123,12 @@ class Rejected(NodeError):
         violations: Sequence[Violation] = (),
         *,
         path: str | None = None,
+        retry_after: int | None = None,
     ) -> None:
         super().__init__(message)
         self.code = code
         self.violations = list(violations)
         self.path = path if path is not None or not self.violations else self.violations[0].path
         """The JSON path of the field at fault (the first violation's, unless given)."""
+        self.retry_after = retry_after
+        """Seconds after which the same submission may succeed (a busy node), if it may."""

@@ -43,6 +43,7 @@ from ledger.keyfile import load_signing_key
 from ledger.kv import LevelDBKV
 from ledger.tx import Envelope, Transaction
 from ledger.votes import Certificate, Proposal, Vote
+from node.backpressure import Backpressure
 from node.chain import Chain, ChainSnapshot
 from node.config import NodeConfig
 from node.consensus.errors import SignStateError
@@ -216,6 +217,8 @@ class NodeService:
         self.metrics = Metrics()
         self.limiter = RateLimiter(config.api.rate_per_key)
         """Requests and submissions per key: shared by the API's signed reads and :meth:`submit`."""
+        self.backpressure = Backpressure()
+        """Refuses clients' submissions beyond about a second of measured commits."""
         self.faults = Faults()
         self.transport = Transport(config.peers, self.faults)
         self.sync = BlockSync(
@@ -400,7 +403,9 @@ class NodeService:
     def submit(self, tx: Transaction) -> Admitted:
         """Admit a client's transaction, or raise :class:`Rejected` saying why.
 
-        In order: the chain it is for, its signatures (so that the rate limit
+        In order: the chain it is for, the node's load (beyond about a second
+        of commits pending it refuses at once, see :mod:`node.backpressure`),
+        its signatures (so that the rate limit
         is charged to the key that really signed), the signer's rate, whether
         it is committed already (then it is not admitted again, and the
         caller may answer with its receipt), then the mempool's own admission
@@ -410,6 +415,13 @@ class NodeService:
         if tx.chain != self.genesis.chain:
             raise Rejected(
                 "tx.wrong_chain", f"transaction is for chain {tx.chain}", path="$.env.chain"
+            )
+        retry = self.backpressure.busy(len(self.mempool), time.monotonic())
+        if retry is not None:
+            raise Rejected(
+                "mempool.busy",
+                f"the node is at capacity; retry in {retry} s",
+                retry_after=retry,
             )
         self.mempool.check_signatures(tx)
         if not self.limiter.allow(tx.signer):
@@ -774,6 +786,7 @@ class NodeService:
         self.mempool.set_context(block.height + 1, max(self.clock(), block.header.time + 1))
         self.mempool.committed(ids, written)
         self.metrics.committed_txs += len(ids)
+        self.backpressure.committed(len(ids), time.monotonic())
         now = time.monotonic()
         for tx_id in ids:
             started = self._commit_started.pop(tx_id, None)

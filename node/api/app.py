@@ -112,6 +112,8 @@ def _refusal(e: Rejected, tx: Transaction) -> ApiError:
     extra: dict[str, Any] = {"tx_id": tx.id.hex()}
     if e.violations:
         extra["violations"] = [v.to_value() for v in e.violations]
+    if e.retry_after is not None:
+        extra["retry_after"] = e.retry_after
     return ApiError(status, e.code, e.message, e.path, **extra)
 
 
@@ -138,7 +140,10 @@ def create_app(node: NodeService) -> FastAPI:
 
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, e: ApiError) -> JSONResponse:
-        return error_response(e.status, e.code, e.message, e.path, **e.extra)
+        response = error_response(e.status, e.code, e.message, e.path, **e.extra)
+        if isinstance(e.extra.get("retry_after"), int):
+            response.headers["Retry-After"] = str(e.extra["retry_after"])
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, e: RequestValidationError) -> JSONResponse:

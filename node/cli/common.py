@@ -64,6 +64,7 @@ HINTS: Final = {
     "declaration.unknown": "check the declaration id",
     "tx.commit_timeout": "not committed yet: look again later with 'dgledger show'",
     "mempool.full": "the node is busy: retry in a moment",
+    "mempool.busy": "the node is at capacity: retry in a moment, or ask another node",
     "role.not_allowed": "use the key of an organisation whose role may do this (--key)",
     "lifecycle.transition_not_allowed": "see where the declaration stands with 'dgledger show'",
     "decision.reason_required": "give --reason",

@@ -27,6 +27,7 @@ from ledger.encoding import encode
 from ledger.tx import MAX_TX_SIZE, Envelope, Transaction
 from node.api.app import read_body
 from node.api.errors import ApiError
+from node.backpressure import Backpressure
 from node.client.errors import ClientError
 from node.config import ApiConfig, NodeConfig, load_config
 from node.devnet.localnet import wait_for
@@ -453,3 +454,25 @@ def test_no_body_is_ever_a_server_error(
     if r.status_code >= 400:
         error_of(r, r.status_code)
         assert r.status_code < 500
+
+
+def test_a_node_at_capacity_refuses_early_with_503_and_when_to_retry(
+    node: LocalNode, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Beyond its bound of pending transactions a node answers 503 at once, with Retry-After."""
+    monkeypatch.setattr(
+        node.service, "backpressure", Backpressure(floor=len(node.service.mempool) + 1)
+    )
+    first, second = make_tx(node, "shipper-beta"), make_tx(node, "shipper-beta")
+    verified = node.service.tx_verifier.verified
+    assert submit(node, first.wire).status_code == 202
+    r = node.http.post(
+        "/v1/transactions", content=second.wire, headers={"content-type": "application/msgpack"}
+    )
+    error = error_of(r, 503)
+    assert (error["code"], error["tx_id"]) == ("mempool.busy", second.id.hex())
+    assert int(r.headers["retry-after"]) == error["retry_after"] >= 1
+    # Refused before anything was checked: one signature verified, the first one's.
+    assert node.service.tx_verifier.verified == verified + 1
+    assert second.id not in node.service.mempool
+    committed(node, first)
