@@ -26,6 +26,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
+from contracts import formats
 from contracts.checks import validate
 from contracts.errors import DeclarationInvalid, TransactionRejected, Violation
 from contracts.lifecycle import DECISIONS, SUBMITTER, TABLE, Action, Role, Status
@@ -55,17 +56,25 @@ def _text(body: Mapping[str, Any], name: str, allowed: frozenset[str], *, requir
     if not required and name not in body:
         return ""
     value = _field(body, name, allowed)
-    if type(value) is not str or len(value) > MAX_REASON:
+    if type(value) is not str or len(value) > MAX_REASON or not value.isprintable():
         raise _reject(
-            "body.invalid_field", f"$.body.{name}", f"text of at most {MAX_REASON} characters"
+            "body.invalid_field",
+            f"$.body.{name}",
+            f"printable text of at most {MAX_REASON} characters, without control or"
+            " direction-changing characters",
         )
     return value
 
 
 def _decl_id(body: Mapping[str, Any], allowed: frozenset[str]) -> str:
     value = _field(body, "id", allowed)
-    if type(value) is not str or not 1 <= len(value) <= 100:
-        raise _reject("body.invalid_field", "$.body.id", "a declaration id of 1 to 100 characters")
+    if type(value) is not str or not formats.DECLARATION_ID.fullmatch(value):
+        raise _reject(
+            "body.invalid_field",
+            "$.body.id",
+            "a declaration id: 1 to 100 letters, digits, '.', '_' or '-', starting with a"
+            " letter or digit",
+        )
     return value
 
 

@@ -30,7 +30,7 @@ from ledger.replay import ReplaySummary
 from ledger.votes import Certificate
 from node.audit import AuditReport, audit, blocks_from_node, blocks_from_store
 from node.chainfile import read_chain_file
-from node.cli.common import CliError, connect, genesis_arg, store_path
+from node.cli.common import CliError, connect, genesis_arg, say, store_path
 from node.errors import AuditSourceError, ChainFileError
 
 Blocks = Iterator[tuple[Block, Certificate | None]]
@@ -199,25 +199,25 @@ def _unsound(args: argparse.Namespace, height: int, tx_index: int | None, reason
         print(json.dumps(value, sort_keys=True))
     else:
         where = f"height {height}" + (f", transaction {tx_index}" if tx_index is not None else "")
-        print(f"audit FAILED at {where}: {reason}", file=sys.stderr)
+        say(f"audit FAILED at {where}: {reason}", err=True)
     return 1
 
 
 def _print_report(genesis: Genesis, report: AuditReport) -> None:
-    print(f"chain {genesis.chain}: SOUND")
-    print(f"  blocks        {report.blocks:,}")
-    print(f"  transactions  {report.transactions:,}")
+    say(f"chain {genesis.chain}: SOUND")
+    say(f"  blocks        {report.blocks:,}")
+    say(f"  transactions  {report.transactions:,}")
     for kind, n in sorted(report.tx_types.items()):
-        print(f"    {kind:<24}{n:,}")
-    print(f"  tip           {report.tip_hash}")
-    print(f"  state root    {report.state_root}")
-    print("  declarations by status:")
+        say(f"    {kind:<24}{n:,}")
+    say(f"  tip           {report.tip_hash}")
+    say(f"  state root    {report.state_root}")
+    say("  declarations by status:")
     for status, n in sorted(report.declarations_by_status.items()):
-        print(f"    {status:<24}{n:,}")
-    print("  declarations by organisation:")
+        say(f"    {status:<24}{n:,}")
+    say("  declarations by organisation:")
     for org, n in sorted(report.declarations_by_org.items()):
-        print(f"    {org:<24}{n:,}")
-    print(f"  rejected transactions by rule: {sum(report.rejections.values()):,}")
+        say(f"    {org:<24}{n:,}")
+    say(f"  rejected transactions by rule: {sum(report.rejections.values()):,}")
     for code, n in sorted(report.rejections.items()):
-        print(f"    {code:<40}{n:,}")
-    print(f"  evidence of misbehaviour: {report.evidence}")
+        say(f"    {code:<40}{n:,}")
+    say(f"  evidence of misbehaviour: {report.evidence}")

@@ -40,6 +40,25 @@ EXIT_BROKEN_PIPE: Final = 128 + 13
 PLAIN_JSON: Final = json.JSONDecoder()
 
 
+def terminal_safe(text: str) -> str:
+    """``text`` with every character a terminal would act on shown as its escape.
+
+    Control characters (ESC sequences that repaint a screen, BEL, NUL, line
+    breaks) and format characters (a right-to-left override) come out as
+    ``\\x1b``, ``\\u202e``..., so what a node, a file or an argument says is
+    shown, never obeyed. Every line the command line prints goes through it,
+    except JSON, which escapes them itself.
+    """
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
+
+
+def say(text: str, *, err: bool = False) -> None:
+    """Print one line, made :func:`terminal_safe`."""
+    print(terminal_safe(text), file=sys.stderr if err else sys.stdout)
+
+
 class CliError(Exception):
     """A user error: printed as one line, exit status 1 (or ``status``)."""
 
@@ -151,10 +170,7 @@ def failure(
         if not isinstance(v, dict):
             continue
         paragraph = f" (IMDG {v['paragraph']})" if v.get("paragraph") else ""
-        print(
-            f"  {v.get('path', '$')}: {v.get('code')}: {v.get('message')}{paragraph}",
-            file=sys.stderr,
-        )
+        say(f"  {v.get('path', '$')}: {v.get('code')}: {v.get('message')}{paragraph}", err=True)
     count = len(e.violations)
     rules = f"{count} rule{'s' if count > 1 else ''} broken"
     return CliError(f"the node refused {refused} ({rules}): {HINTS.get(e.code, mend)}", code=e.code)

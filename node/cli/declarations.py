@@ -20,7 +20,15 @@ from contracts.declaration import Declaration
 from contracts.describe import describe
 from contracts.document import read_declaration
 from contracts.errors import ContractError
-from node.cli.common import CliError, add_node_args, connect, failure, read_json_object
+from node.cli.common import (
+    CliError,
+    add_node_args,
+    connect,
+    failure,
+    read_json_object,
+    say,
+    terminal_safe,
+)
 from node.client.client import DECISIONS, Client
 from node.client.errors import ClientError
 
@@ -59,11 +67,11 @@ def _time(ms: int) -> str:
 
 def _report(summary: dict[str, Any], waited: bool) -> None:
     if not waited:
-        print(f"accepted for inclusion: transaction {summary.get('tx_id')} (pending)")
+        say(f"accepted for inclusion: transaction {summary.get('tx_id')} (pending)")
         return
     result = summary.get("result")
     result = result if isinstance(result, dict) else {}
-    print(
+    say(
         f"committed: {result.get('declaration')} is {result.get('status')}"
         f" (version {result.get('version')}) at block {summary.get('height')},"
         f" transaction {summary.get('tx_id')}"
@@ -136,15 +144,15 @@ def cmd_status(args: argparse.Namespace) -> int:
     else:
         consensus = status.get("consensus", {})
         peers = status.get("peers", {})
-        print(
+        say(
             f"node {status.get('node')} ({'validator' if status.get('validator') else 'observer'})"
             f" on chain {status.get('chain')}"
         )
-        print(
+        say(
             f"  height {status.get('height')}, tip {status.get('tip')},"
             f" consensus at {consensus.get('height')}/{consensus.get('round')}"
         )
-        print(
+        say(
             f"  mempool {status.get('mempool', {}).get('txs')} transactions;"
             f" peers {peers.get('connected')} of {peers.get('configured')} connected"
         )
@@ -156,10 +164,10 @@ def cmd_status(args: argparse.Namespace) -> int:
         if not s.get("loaded")
     ]
     if not args.json:
-        print(f"  Dangerous Goods List in force {lists.get('in_force')}")
+        say(f"  Dangerous Goods List in force {lists.get('in_force')}")
         for s in lists.get("scheduled", []):
             here = "loaded" if s.get("loaded") else "NOT loaded"
-            print(f"  list {s.get('digest')} scheduled from height {s.get('height')}: {here}")
+            say(f"  list {s.get('digest')} scheduled from height {s.get('height')}: {here}")
     if missing:
         raise CliError(
             f"this node lacks the Dangerous Goods List {', '.join(missing)}:"
@@ -189,12 +197,12 @@ def cmd_show(args: argparse.Namespace) -> int:
             " try --json, or 'dgledger verify'"
         ) from e
     for line in lines:
-        print(line)
+        say(line)
     return 0
 
 
 def render(doc: dict[str, Any]) -> list[str]:
-    """The human view of a declaration document."""
+    """The human view of a declaration document, one line each, safe for a terminal."""
     record = doc["record"]
     body = doc["declaration"]
     transport = body.get("transport", {})
@@ -229,7 +237,7 @@ def render(doc: dict[str, Any]) -> list[str]:
     lines.append(
         f"prove it: dgledger verify {record['id']} --genesis GENESIS.json --node URL --key KEY"
     )
-    return lines
+    return [terminal_safe(line) for line in lines]
 
 
 def register(sub: Any) -> None:

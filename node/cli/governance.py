@@ -34,7 +34,15 @@ from contracts.governance import ACTIONS
 from ledger.crypto import Verifier
 from ledger.errors import LedgerError
 from ledger.tx import MAX_TX_SIZE, Transaction
-from node.cli.common import CliError, add_node_args, connect, failure, load_key, read_json_object
+from node.cli.common import (
+    CliError,
+    add_node_args,
+    connect,
+    failure,
+    load_key,
+    read_json_object,
+    say,
+)
 from node.client.errors import ClientError
 from node.client.json_forms import hexed
 
@@ -152,13 +160,13 @@ def _read(path: str) -> Transaction:
 
 def _describe(tx: Transaction) -> None:
     body = tx.body
-    print(f"chain {tx.chain}: {tx.type} {body.get('action', '')}".rstrip())
+    say(f"chain {tx.chain}: {tx.type} {body.get('action', '')}".rstrip())
     if "effective_height" in body:
-        print(f"  takes effect at height {body['effective_height']}")
+        say(f"  takes effect at height {body['effective_height']}")
     print(f"  params {json.dumps(hexed(body.get('params', {})), sort_keys=True)}")
-    print(f"  proposed by key {tx.signer}; expires after height {tx.expires}")
-    print(f"  transaction {tx.id.hex()}")
-    print(f"  signed by {len(tx.signatures)}: {', '.join(tx.signer_keys)}")
+    say(f"  proposed by key {tx.signer}; expires after height {tx.expires}")
+    say(f"  transaction {tx.id.hex()}")
+    say(f"  signed by {len(tx.signatures)}: {', '.join(tx.signer_keys)}")
 
 
 # ---------------------------------------------------------------- verbs
@@ -178,11 +186,11 @@ def cmd_propose(args: argparse.Namespace) -> int:
     _write(args.out, tx)
     _describe(tx)
     if args.action == "dgl.set":
-        print(
+        say(
             f"every node needs {args.dgl} under dgl_extra in its configuration (and a restart)"
             f" before height {effective}, or it stops there"
         )
-    print(
+    say(
         f"wrote {args.out}: each co-signer runs 'dgledger governance sign {args.out} --key KEY';"
         " validator organisations holding more than two thirds of the voting power must sign"
     )
@@ -216,9 +224,9 @@ def cmd_submit(args: argparse.Namespace) -> int:
         except ClientError as e:
             raise failure(e, f"the proposal in {args.file}") from e
     if args.wait:
-        print(f"committed: transaction {summary.get('tx_id')} at block {summary.get('height')}")
+        say(f"committed: transaction {summary.get('tx_id')} at block {summary.get('height')}")
     else:
-        print(f"accepted for inclusion: transaction {summary.get('tx_id')} (pending)")
+        say(f"accepted for inclusion: transaction {summary.get('tx_id')} (pending)")
     return 0
 
 
@@ -232,7 +240,7 @@ def cmd_delegate(args: argparse.Namespace) -> int:
             raise failure(e, "the delegation") from e
     done = "revoked" if args.revoke else "granted"
     state = "committed" if args.wait else "pending"
-    print(f"delegation to {args.forwarder} {done} ({state}): transaction {summary.get('tx_id')}")
+    say(f"delegation to {args.forwarder} {done} ({state}): transaction {summary.get('tx_id')}")
     return 0
 
 

@@ -20,7 +20,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from node.cli import audit, declarations, governance, operator, verify
-from node.cli.common import EXIT_BROKEN_PIPE, CliError
+from node.cli.common import EXIT_BROKEN_PIPE, CliError, say
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -55,7 +55,7 @@ def _dispatch(argv: Sequence[str] | None) -> int:
     try:
         return func(args)
     except CliError as e:
-        print(f"dgledger: {e}", file=sys.stderr)
+        say(f"dgledger: {e}", err=True)
         return e.status
     except KeyboardInterrupt:
         return 130

@@ -15,7 +15,7 @@ from ledger.crypto import SigningKey
 from ledger.errors import LedgerError
 from ledger.keyfile import save_signing_key
 from node.api.app import KEEP_ALIVE_S, create_app
-from node.cli.common import CliError
+from node.cli.common import CliError, say
 from node.config import load_config
 from node.devnet.demo import main as demo_main
 from node.errors import ConfigError, GenesisFileError, NetworkInitError, StartupError
@@ -75,12 +75,12 @@ def cmd_network_init(args: argparse.Namespace) -> int:
         raise CliError(str(e)) from e
     except OSError as e:
         raise CliError(f"cannot write {e.filename}: {e.strerror}: check --dir") from e
-    print(f"genesis: {Path(args.dir) / 'genesis.json'}")
+    say(f"genesis: {Path(args.dir) / 'genesis.json'}")
     for node in nodes:
-        print(f"node {node.name}: {node.config}  ({node.url})")
-    print(f"member keys: {Path(args.dir) / 'keys'}")
+        say(f"node {node.name}: {node.config}  ({node.url})")
+    say(f"member keys: {Path(args.dir) / 'keys'}")
     pinned = load_genesis(Path(args.dir) / "genesis.json").app["dgl"].hex()
-    print(f"dangerous goods list: {args.dgl or 'built-in'} (SHA-256 {pinned}, pinned in genesis)")
+    say(f"dangerous goods list: {args.dgl or 'built-in'} (SHA-256 {pinned}, pinned in genesis)")
     return 0
 
 

@@ -36,6 +36,7 @@ from node.cli.common import (
     failure,
     genesis_arg,
     read_json_object,
+    say,
     store_path,
 )
 from node.client.client import Client
@@ -94,16 +95,16 @@ def cmd_verify(args: argparse.Namespace) -> int:
         checks = verify_receipt(document, genesis)
     except ReceiptError as e:
         for check in e.passed:
-            print(f"ok      {check}")
-        print(f"FAILED  {e.code}: {e.path}: {e.message}")
+            say(f"ok      {check}")
+        say(f"FAILED  {e.code}: {e.path}: {e.message}")
         raise CliError(f"the receipt does not hold: {e.path}: {e.message}") from e
     for check in checks:
-        print(f"ok      {check}")
+        say(f"ok      {check}")
     if args.save:
         _write_atomic(Path(args.save), json.dumps(document, indent=1).encode() + b"\n")
-        print(f"saved the receipt with its header chain to {args.save}")
+        say(f"saved the receipt with its header chain to {args.save}")
     status = document.get("status") or document.get("result", {}).get("status")
-    print(f"verified: {document.get('id', 'transaction')} is {status}, from genesis alone")
+    say(f"verified: {document.get('id', 'transaction')} is {status}, from genesis alone")
     return 0
 
 
@@ -219,7 +220,7 @@ def cmd_export(args: argparse.Namespace) -> int:
                 _export_from_store(Path(args.data), genesis, writer)
     except OSError as e:
         raise CliError(f"cannot write {out}: {e.strerror}") from e
-    print(f"wrote {out}: genesis and {writer.height} blocks")
+    say(f"wrote {out}: genesis and {writer.height} blocks")
     return 0
 
 

@@ -28,6 +28,7 @@ import pytest
 
 from contracts.lifecycle import Role
 from ledger.keyfile import load_signing_key
+from node.cli import declarations
 from node.cli.common import CliError, failure
 from node.cli.main import build_parser, main
 from node.client.client import Client
@@ -444,3 +445,62 @@ def test_a_wrong_role_is_said_once_in_words(
     rule, last = err.splitlines()
     assert ": role.not_allowed: " in rule
     assert last.startswith("dgledger: ") and "(1 rule broken)" in last
+
+
+# ------------------------------------------------------ text the terminal would act on
+
+
+HOSTILE_TEXT: Final = "\x1b]0;pwned\x07\x1b[2J\x1b[31mCLEARED BY CUSTOMS\u202e\x00"
+
+
+def _shown(text: str) -> None:
+    """Nothing a terminal acts on, and the hostile text still readable as escapes."""
+    assert "\x1b" not in text and "\x07" not in text and "\x00" not in text, text
+    assert "\u202e" not in text, text
+    assert "\\x1b]0;pwned\\x07" in text, text
+
+
+def test_show_escapes_what_a_node_sends() -> None:
+    """A hostile node's answer is printed with its control characters escaped."""
+    doc = {
+        "record": {
+            "id": "FT-1",
+            "status": "held",
+            "version": 2,
+            "height": 3,
+            "updated_at": 1_790_000_000_000,
+            "org": HOSTILE_TEXT,
+        },
+        "declaration": valid_declaration("FT-1"),
+        "history": [
+            {
+                "version": 2,
+                "time": 1_790_000_000_000,
+                "height": 3,
+                "action": "hold",
+                "status": "held",
+                "org": "customs",
+                "signer": "ab" * 20,
+                "reason": HOSTILE_TEXT,
+            }
+        ],
+    }
+    lines = declarations.render(doc)
+    assert all("\n" not in line for line in lines)
+    _shown("\n".join(lines))
+
+
+def test_a_refusal_escapes_the_rules_it_prints(capsys: pytest.CaptureFixture[str]) -> None:
+    violations = [{"code": "x.y", "path": "$.a", "message": HOSTILE_TEXT}]
+    failure(ClientError("x.y", HOSTILE_TEXT, "$.a", violations))
+    _shown(capsys.readouterr().err)
+
+
+def test_the_error_line_escapes_what_it_quotes(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    missing = tmp_path / "\x1b]0;pwned\x07\u202e.json"
+    status, _, err = dgledger(capsys, "declare", missing, "--node", NOWHERE, "--key", missing)
+    assert status == 1
+    assert err.count("\n") == 1
+    assert "\x1b" not in err and "\u202e" not in err and "\\x1b]0;pwned" in err
