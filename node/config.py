@@ -11,12 +11,21 @@
     dgl = "builtin"                     # the list genesis pins: built-in, or a list file
     dgl_extra = []                      # list files a dgl.set governance action may bring
                                         # into force (load them before it takes effect)
-    listen = "127.0.0.1:7100"
+    listen = "127.0.0.1:7100"           # the HTTP API
+    peer_listen = "127.0.0.1:7104"      # peer connections (mutual TLS 1.3); optional: a
+                                        # node no other node dials (an observer, a
+                                        # network's only validator) leaves it out
     validator = true                    # false: observer, follows without voting
 
-    [[peers]]
+    [[peers]]                           # nodes this node connects to
     name = "port-authority"
-    url = "http://127.0.0.1:7101"
+    address = "127.0.0.1:7105"          # the peer's peer_listen
+    key = "3f1c...e2"                   # its node key (64 hex): the one certificate
+                                        # this node takes from that address
+
+    [[observers]]                       # observer nodes that may connect to this one
+    name = "auditor"                    # (it does not dial them); each is refused
+    key = "9a07...4d"                   # once its key is revoked or its org removed
 
     [consensus]                         # milliseconds
     propose_ms = 3000
@@ -52,9 +61,10 @@ import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Final
-from urllib.parse import urlsplit
 
 from contracts.dgl_builtin import BUILTIN
+from ledger.crypto import PublicKey
+from ledger.errors import LedgerError
 from ledger.kv import DEFAULT_OPEN_FILES
 from node.errors import ConfigError
 
@@ -65,12 +75,31 @@ ZERO_ALLOWED: Final = frozenset(
 """Integer settings that may be 0; every other one must be at least 1 (0 would stop the node)."""
 
 
+MAX_PEERS: Final = 256
+
+
 @dataclass(frozen=True, slots=True)
 class Peer:
-    """Another node to talk to."""
+    """Another node this node connects to, and the node key it must present."""
 
     name: str
-    url: str
+    host: str
+    port: int
+    key: PublicKey
+
+    @property
+    def address(self) -> str:
+        """``HOST:PORT`` of the peer's ``peer_listen``."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True)
+class Observer:
+    """An observer node that may connect to this one (this node does not dial it)."""
+
+    name: str
+    key: PublicKey
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +159,9 @@ class NodeConfig:
     port: int
     validator: bool
     peers: tuple[Peer, ...] = ()
+    observers: tuple[Observer, ...] = ()
+    peer_listen: tuple[str, int] | None = None
+    """Host and port peers connect to; None: this node accepts no peer connections."""
     consensus: ConsensusConfig = field(default_factory=ConsensusConfig)
     mempool: MempoolConfig = field(default_factory=MempoolConfig)
     api: ApiConfig = field(default_factory=ApiConfig)
@@ -177,7 +209,7 @@ def load_config(path: str | Path) -> NodeConfig:
         raise ConfigError(f"{path}: not valid TOML: {e}") from e
     except RecursionError as e:  # arrays or tables nested deeper than the parser's stack
         raise ConfigError(f"{path}: not valid TOML: nested too deeply") from e
-    unknown = set(raw) - {"node", "peers", "consensus", "mempool", "api", "store"}
+    unknown = set(raw) - {"node", "peers", "observers", "consensus", "mempool", "api", "store"}
     if unknown:
         raise ConfigError(f"{path}: unknown section {sorted(unknown)[0]!r}")
     node = raw.get("node")
@@ -192,6 +224,7 @@ def load_config(path: str | Path) -> NodeConfig:
         "dgl",
         "dgl_extra",
         "listen",
+        "peer_listen",
         "validator",
     }
     for key in node:
@@ -205,29 +238,33 @@ def load_config(path: str | Path) -> NodeConfig:
         return value
 
     base = path.parent
-    listen = text("listen")
-    host, _, port_text = listen.rpartition(":")
-    if not host or not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        raise ConfigError(f"{path}: [node] listen must be HOST:PORT")
+    host, port = _host_port(text("listen"), f"{path}: [node] listen")
+    peer_listen = None
+    if "peer_listen" in node:
+        peer_listen = _host_port(text("peer_listen"), f"{path}: [node] peer_listen")
+        if peer_listen == (host, port):
+            raise ConfigError(f"{path}: [node] peer_listen must differ from listen")
     validator = node.get("validator", True)
     if not isinstance(validator, bool):
         raise ConfigError(f"{path}: [node] validator must be true or false")
-    peers_raw = raw.get("peers", [])
-    if not isinstance(peers_raw, list) or len(peers_raw) > 256:
-        raise ConfigError(f"{path}: [[peers]] must be a list of at most 256 tables")
-    peers: list[Peer] = []
-    for i, p in enumerate(peers_raw):
-        if not isinstance(p, dict) or set(p) != {"name", "url"}:
-            raise ConfigError(f"{path}: peers[{i}] must have exactly name and url")
-        if not all(isinstance(v, str) and v for v in p.values()):
-            raise ConfigError(f"{path}: peers[{i}] name and url must be non-empty strings")
-        if not p["url"].startswith(("http://", "https://")) or not _has_host(p["url"]):
-            raise ConfigError(f"{path}: peers[{i}].url must be an http(s) URL with a host")
-        # Senders are kept by peer name: a second entry of one name would silently replace
-        # the first.
-        if any(q.name == p["name"] for q in peers):
-            raise ConfigError(f"{path}: peers[{i}].name {p['name']!r} is given twice")
-        peers.append(Peer(p["name"], p["url"].rstrip("/")))
+    peers = tuple(
+        Peer(name, *_host_port(fields["address"], f"{path}: peers[{i}].address"), key)
+        for i, (name, key, fields) in enumerate(
+            _nodes(raw.get("peers", []), "peers", {"name", "address", "key"}, path)
+        )
+    )
+    observers = tuple(
+        Observer(name, key)
+        for name, key, _ in _nodes(raw.get("observers", []), "observers", {"name", "key"}, path)
+    )
+    # One node, one name, one key: traffic is told apart (and cut off in tests) by name.
+    nodes = [(p.name, p.key.key_id) for p in peers] + [(o.name, o.key.key_id) for o in observers]
+    for column, what in enumerate(("name", "key")):
+        values = [n[column] for n in nodes]
+        if len(set(values)) != len(values):
+            raise ConfigError(
+                f"{path}: a node {what} is given twice in [[peers]] and [[observers]]"
+            )
     dgl = text("dgl", BUILTIN)
     extra = node.get("dgl_extra", [])
     if (
@@ -251,9 +288,11 @@ def load_config(path: str | Path) -> NodeConfig:
         key_password_env=text("key_password_env", ""),
         dgl=_list_path(base, dgl),
         host=host,
-        port=int(port_text),
+        port=port,
         validator=validator,
-        peers=tuple(peers),
+        peers=peers,
+        observers=observers,
+        peer_listen=peer_listen,
         consensus=_section(ConsensusConfig, raw.get("consensus", {}), "consensus", path),
         mempool=_section(MempoolConfig, raw.get("mempool", {}), "mempool", path),
         api=_section(ApiConfig, raw.get("api", {}), "api", path),
@@ -267,8 +306,36 @@ def _list_path(base: Path, name: str) -> str:
     return name if name == BUILTIN else str(base / name)
 
 
-def _has_host(url: str) -> bool:
-    try:
-        return bool(urlsplit(url).hostname)
-    except ValueError:  # a malformed port or bracketed host
-        return False
+def _host_port(value: Any, where: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[IPv6]:PORT``) as a host and a port number from 1 to 65535."""
+    host, _, port = value.rpartition(":") if isinstance(value, str) else ("", "", "")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if not host or not (port.isascii() and port.isdigit()) or not 0 < int(port) < 65536:
+        raise ConfigError(f"{where} must be HOST:PORT")
+    return host, int(port)
+
+
+def _nodes(
+    raw: Any, section: str, keys: set[str], path: Path
+) -> list[tuple[str, PublicKey, dict[str, str]]]:
+    """The ``[[peers]]`` or ``[[observers]]`` tables: name, node key and every field."""
+    if not isinstance(raw, list) or len(raw) > MAX_PEERS:
+        raise ConfigError(f"{path}: [[{section}]] must be a list of at most {MAX_PEERS} tables")
+    listed = " and ".join(sorted(keys))
+    seen: list[tuple[str, PublicKey, dict[str, str]]] = []
+    for i, entry in enumerate(raw):
+        where = f"{path}: {section}[{i}]"
+        if not isinstance(entry, dict) or set(entry) != keys:
+            raise ConfigError(f"{where} must have exactly {listed}")
+        if not all(isinstance(v, str) and v for v in entry.values()):
+            raise ConfigError(f"{where} {listed} must be non-empty strings")
+        try:
+            key = PublicKey.from_hex(entry["key"])
+        except LedgerError as e:
+            raise ConfigError(f"{where}.key is not a node key (64 hex): {e}") from e
+        # Connections are kept by name: a second entry of one name would replace the first.
+        if any(name == entry["name"] for name, _, _ in seen):
+            raise ConfigError(f"{where}.name {entry['name']!r} is given twice")
+        seen.append((entry["name"], key, entry))
+    return seen

@@ -18,6 +18,16 @@ configuration points at the copy: a node refuses to start on any other list.
 Every key file is PKCS#8, mode 0600. A validator organisation's node key is
 also registered as one of its member keys, so the node can sign the
 transactions it must send itself (evidence of misbehaviour).
+
+Ports: the nodes' HTTP APIs take ``base_port`` and the ports after it, in
+node order (validators, then observers); the validators' peer listeners
+(``peer_listen``) take the ports after those. Every validator lists every
+other validator under ``[[peers]]`` (address and node key) and every
+observer under ``[[observers]]`` (node key: it may connect); an observer
+lists the validators as its peers and listens for no one. A network of one
+validator and no observer has no peer to listen for. No certificate is
+written: a node's TLS certificate is built from its node key and the
+genesis file (:mod:`node.p2p.tls`), the same on every node.
 """
 
 from __future__ import annotations
@@ -52,6 +62,8 @@ class NodeFiles:
     name: str
     config: Path
     url: str
+    peer_address: str | None = None
+    """``HOST:PORT`` where it takes peer connections (a validator, in a network of several)."""
 
 
 VALIDATOR_ROLES = (Role.CUSTOMS, Role.PORT_AUTHORITY, Role.FORWARDER)
@@ -148,7 +160,7 @@ def init_network(
         raise NetworkInitError("chain id: letters, digits, '.', '_', '-' (at most 64)")
     if not validators:
         raise NetworkInitError("at least one validator organisation is needed")
-    if not 1024 <= base_port <= 65535 - len(validators) - len(observers):
+    if not 1024 <= base_port <= 65536 - ports_needed(len(validators), len(observers)):
         raise NetworkInitError("base port must leave room for every node below 65536")
     validator_roles = [_validator(v) for v in validators]
     member_roles = [_member(m) for m in members]
@@ -172,6 +184,7 @@ def init_network(
     (directory / "keys").mkdir(exist_ok=True)
     orgs: list[Organisation] = []
     vals: list[Validator] = []
+    observer_keys: dict[str, PublicKey] = {}
     for name, role in validator_roles:
         node_key = SigningKey.generate()
         member_key = SigningKey.generate()
@@ -189,22 +202,62 @@ def init_network(
             (directory / name).mkdir(exist_ok=True)
             save_signing_key(directory / name / "node-key.pem", node_key)
             keys = (key.public, node_key.public)
+            observer_keys[name] = node_key.public
         orgs.append(Organisation(name, role, keys))
     if dgl_bytes is not None:
         (directory / DGL_COPY).write_bytes(dgl_bytes)
     app = AppGenesis(tuple(orgs), dgl.digest(), 2)
     genesis = Genesis.create(chain, genesis_time, ValidatorSet.create(vals), app.to_value())
     (directory / "genesis.json").write_text(genesis_to_json(genesis), encoding="utf-8")
+    node_keys = {v.org: v.public for v in vals} | observer_keys
+    return _write_configs(
+        directory,
+        runners,
+        validators=[name for name, _ in validator_roles],
+        node_keys=node_keys,
+        base_port=base_port,
+        host=host,
+        consensus=consensus or {},
+        dgl_setting=dgl_setting,
+    )
+
+
+def ports_needed(validators: int, observers: int) -> int:
+    """Ports taken from ``base_port`` on: an API per node, a peer listener per validator."""
+    return validators + observers + (validators if validators + observers > 1 else 0)
+
+
+def _write_configs(
+    directory: Path,
+    runners: list[str],
+    *,
+    validators: list[str],
+    node_keys: dict[str, PublicKey],
+    base_port: int,
+    host: str,
+    consensus: dict[str, int],
+    dgl_setting: str,
+) -> list[NodeFiles]:
+    """Each node's ``node.toml``: its ports, its peers and the observers it lets in."""
+    listening = len(runners) > 1  # one validator alone has no peer to listen for
+    peer_at = {name: f"{host}:{base_port + len(runners) + i}" for i, name in enumerate(validators)}
     nodes = []
-    urls = {name: f"http://{host}:{base_port + i}" for i, (name, _) in enumerate(validator_roles)}
     for i, name in enumerate(runners):
-        validator = name in urls
+        validator = name in peer_at
         peers = "".join(
-            f'\n[[peers]]\nname = "{other}"\nurl = "{url}"\n'
-            for other, url in urls.items()
+            f'\n[[peers]]\nname = "{other}"\naddress = "{address}"\n'
+            f'key = "{node_keys[other].hex()}"\n'
+            for other, address in peer_at.items()
             if other != name
         )
-        extra = "".join(f"{k} = {v}\n" for k, v in (consensus or {}).items())
+        observers = "".join(
+            f'\n[[observers]]\nname = "{other}"\nkey = "{node_keys[other].hex()}"\n'
+            for other in runners
+            if validator and other not in peer_at
+        )
+        address = peer_at[name] if validator and listening else None
+        listen = f'peer_listen = "{address}"\n' if address else ""
+        extra = "".join(f"{k} = {v}\n" for k, v in consensus.items())
         text = (
             "[node]\n"
             f'name = "{name}"\n'
@@ -213,12 +266,13 @@ def init_network(
             'key = "node-key.pem"\n'
             f'dgl = "{dgl_setting}"\n'
             f'listen = "{host}:{base_port + i}"\n'
+            f"{listen}"
             f"validator = {'true' if validator else 'false'}\n"
-            f"{peers}" + (f"\n[consensus]\n{extra}" if extra else "")
+            f"{peers}{observers}" + (f"\n[consensus]\n{extra}" if extra else "")
         )
         path = directory / name / "node.toml"
         path.write_text(text, encoding="utf-8")
-        nodes.append(NodeFiles(name, path, f"http://{host}:{base_port + i}"))
+        nodes.append(NodeFiles(name, path, f"http://{host}:{base_port + i}", address))
     return nodes
 
 

@@ -29,6 +29,7 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeVar
 
 from contracts.dgl import DangerousGoodsList
@@ -73,9 +74,10 @@ from node.errors import NodeHalted, Rejected, StartupError
 from node.genesis_file import load_genesis
 from node.mempool import Mempool, MempoolLimits
 from node.metrics import Metrics, MetricsSample
-from node.p2p.messages import PeerMessage, seal
-from node.p2p.sync import BlockSync
-from node.p2p.transport import Faults, Transport
+from node.p2p.frames import MAX_TXS_PER_FRAME, PeerMessage
+from node.p2p.sync import BlockSync, blocks_frame
+from node.p2p.tls import PeerTls
+from node.p2p.transport import Faults, NodeKeys, Transport
 from node.ratelimit import RateLimiter
 from node.sign_state import SignStateFile
 
@@ -220,16 +222,23 @@ class NodeService:
         self.backpressure = Backpressure()
         """Refuses clients' submissions beyond about a second of measured commits."""
         self.faults = Faults()
-        self.transport = Transport(config.peers, self.faults)
-        self.sync = BlockSync(
-            self,
+        self.transport = Transport(
+            PeerTls(self.key, self.genesis.chain, self.genesis.hash),
             config.peers,
-            key=self.key,
-            chain=self.genesis.chain,
-            clock=self.clock,
+            listen=config.peer_listen,
+            nodes=NodeKeys(
+                lambda: (self.chain.validators, self.chain.previous_validators),
+                config.observers,
+                active=self.is_known_node,
+                peers=config.peers,
+            ),
+            deliver=self.on_peer_messages,
+            answer_blocks=lambda request: self.read(partial(blocks_frame, request)),
             faults=self.faults,
             metrics=self.metrics,
-            follow=not config.validator,
+        )
+        self.sync = BlockSync(
+            self, self.transport, metrics=self.metrics, follow=not config.validator
         )
         c = config.consensus
         timeouts = TimeoutConfig(
@@ -359,7 +368,7 @@ class NodeService:
 
     async def start(self) -> None:
         """Start peers, sync and (for validators) consensus."""
-        self.transport.start()
+        await self.transport.start()
         self._tasks.append(asyncio.create_task(self._status_loop(), name="status"))
         self._tasks.append(asyncio.create_task(self.sync.run(), name="sync"))
         self._defer(Start(self.chain.height + 1, self.chain.validators))
@@ -387,11 +396,8 @@ class NodeService:
 
     async def _status_loop(self) -> None:
         while True:
-            self.transport.broadcast(self._seal("status", {"height": self.chain.height}))
+            self.transport.broadcast("status", {"height": self.chain.height})
             await asyncio.sleep(1.0)
-
-    def _seal(self, kind: str, body: Any) -> bytes:
-        return seal(self.key, self.genesis.chain, kind, body)
 
     # --------------------------------------------------------- transactions
 
@@ -441,7 +447,7 @@ class NodeService:
         self.mempool.add(tx)
         self._commit_started[tx.id] = time.monotonic()
         if gossip:
-            self.transport.broadcast(self._seal("txs", [tx.wire]))
+            self.transport.gossip_tx(tx.wire)
         self._kick()
 
     async def read(self, work: Callable[[ChainSnapshot], T]) -> T:
@@ -492,7 +498,7 @@ class NodeService:
     # ------------------------------------------------------ peer messages in
 
     def on_peer_messages(self, messages: list[PeerMessage]) -> None:
-        """Handle authenticated peer messages."""
+        """Handle messages from admitted peer connections (the connection names the sender)."""
         for m in messages:
             try:
                 self._on_peer_message(m)
@@ -502,7 +508,7 @@ class NodeService:
 
     def _on_peer_message(self, m: PeerMessage) -> None:
         if m.kind == "txs":
-            if type(m.body) is not list or len(m.body) > 10_000:
+            if type(m.body) is not list or len(m.body) > MAX_TXS_PER_FRAME:
                 raise ValueError("txs body")
             for raw in m.body:
                 try:
@@ -582,7 +588,7 @@ class NodeService:
         if evidence.hash in self.evidence:
             return
         self.evidence[evidence.hash] = evidence
-        self.transport.broadcast(self._seal("evidence", evidence.to_value()))
+        self.transport.broadcast("evidence", evidence.to_value())
         key_id = self.key.public.key_id
         envelope = Envelope(
             chain=self.genesis.chain,
@@ -663,10 +669,10 @@ class NodeService:
                 # sent (after a restart this validator could sign another in its place).
                 raise self._halt(f"cannot sign at height {action.height}: {e}") from e
         elif isinstance(action, BroadcastVote):
-            self.transport.broadcast(self._seal("vote", action.vote.to_value()))
+            self.transport.broadcast("vote", action.vote.to_value())
         elif isinstance(action, BroadcastProposal):
             body = {"proposal": action.proposal.to_value(), "block": action.block.encode()}
-            self.transport.broadcast(self._seal("proposal", body))
+            self.transport.broadcast("proposal", body)
         elif isinstance(action, ScheduleTimeout):
             fired = TimeoutFired(action.kind, action.height, action.round)
             asyncio.get_running_loop().call_later(

@@ -1,9 +1,14 @@
-"""The HTTP surface of a node: peer routes, transaction submission, status, metrics.
+"""The HTTP surface of a node: transaction submission, status, metrics, blocks for audits.
 
 Every error is JSON ``{"error": {"code", "path", "message"}}`` with a 4xx
 status; request bodies are size-limited (413) before they are read whole;
 a malformed request is never a 500. Read routes over confidential data take
 a signed request (:mod:`node.auth`); they live in :mod:`node.api.reads`.
+
+Peers do not use HTTP: they talk over their own TLS connections
+(:mod:`node.p2p.transport`). ``GET /peer/v1/blocks`` stays for
+``dgledger audit --node`` (and the benchmarks), which read a node's chain
+with a signed request from a member or node key.
 """
 
 from __future__ import annotations
@@ -28,10 +33,8 @@ from node.api.metrics import render_metrics
 from node.api.models import SUBMIT_BODY, SUBMIT_DOC
 from node.api.reads import router as read_router
 from node.auth import Caller, RequestVerifier
-from node.chain import ChainSnapshot
 from node.errors import AuthError, Rejected
-from node.p2p.errors import PeerMessageError
-from node.p2p.messages import MAX_BATCH, open_batch
+from node.p2p.sync import peer_blocks
 from node.service import NodeService
 
 MAX_WAIT_S = 60.0
@@ -39,23 +42,12 @@ KEEP_ALIVE_S = 15
 """How long the node keeps an idle HTTP connection open for the client's next request.
 
 Longer than clients keep an idle connection in their pools (httpx, which
-this project's client, peer transport and block sync use: 5 s). Were it
+this project's client and the audit use: 5 s). Were it
 equal, a client could send a request on a connection in the instant the
 node closes it, and the request would fail with a reset.
 """
 MAX_NUMBER_DIGITS = 18
 """Longest decimal a size or height header/parameter may have (int() refuses past 4,300)."""
-
-
-def _peer_blocks(chain: ChainSnapshot, start: int, count: int) -> bytes:
-    """Blocks ``start``.. (at most ``count``, up to the tip) with certificates, as one list."""
-    items = []
-    for h in range(start, min(chain.height, start + count - 1) + 1):
-        cert = chain.store.certificate_bytes(h)
-        if cert is None:
-            break
-        items.append([chain.store.block_bytes(h), cert])
-    return encode(items)
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -174,33 +166,10 @@ def create_app(node: NodeService) -> FastAPI:
     app.state.authenticate = authenticate
     app.include_router(read_router)
 
-    # ------------------------------------------------------------- peer routes
-
-    @app.post("/peer/v1/messages", include_in_schema=False)
-    async def peer_messages(request: Request) -> Response:
-        try:
-            body = await read_body(request, MAX_BATCH)
-        except ApiError as e:
-            node.metrics.reject(e.code.removeprefix("request."))
-            raise
-        try:
-            messages, dropped = open_batch(
-                body, node.genesis.chain, node.verifier, node.is_known_node
-            )
-        except PeerMessageError as e:
-            node.metrics.reject(e.reason)
-            raise ApiError(400, e.code, str(e)) from e
-        for reason, count in dropped.items():
-            node.metrics.reject(reason, count)
-        blocked = [m for m in messages if node.faults.blocks(node.peer_name(m.sender))]
-        if blocked:
-            node.metrics.reject("fault_injected", len(blocked))
-            messages = [m for m in messages if m not in blocked]
-        node.on_peer_messages(messages)
-        return Response(status_code=204)
+    # ------------------------------------------------- blocks, for audits
 
     @app.get("/peer/v1/blocks", include_in_schema=False)
-    async def peer_blocks(request: Request, count: int = 100) -> Response:
+    async def blocks_with_certificates(request: Request, count: int = 100) -> Response:
         caller = await authenticate(request)
         if node.faults.blocks(node.peer_name(caller.key_id)):
             raise ApiError(503, "fault_injected", "dropped by fault injection")
@@ -216,7 +185,7 @@ def create_app(node: NodeService) -> FastAPI:
             raise ApiError(400, "request.invalid", "count must be 1..1000", "$.count")
         start = int(start_text)
         # Up to a thousand blocks: read and encoded in a read thread, off the loop.
-        body = await node.read(lambda chain: _peer_blocks(chain, start, count))
+        body = await node.read(lambda chain: encode(peer_blocks(chain, start, count)))
         return Response(body, media_type="application/msgpack")
 
     # -------------------------------------------------------- client routes

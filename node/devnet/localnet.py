@@ -1,7 +1,8 @@
 """A local network of node processes on loopback, for the demo, benchmarks and tests.
 
 :class:`LocalNetwork` writes a network with ``network init`` (short consensus
-timeouts, ports found free in :data:`PORT_RANGE`) and runs each node as its
+timeouts; ports found free in :data:`PORT_RANGE`, an HTTP port per node and
+a peer port per validator) and runs each node as its
 own process in its own process group, started exactly as an operator would::
 
     python -m node.cli node start --config DIR/<org>/node.toml [--unsafe-test-admin]
@@ -36,7 +37,7 @@ from typing import Any, Final, Self, TypeVar
 import httpx
 
 from node.devnet.errors import NetworkError, NetworkTimeout
-from node.network import DEFAULT_VALIDATORS, init_network
+from node.network import DEFAULT_VALIDATORS, init_network, ports_needed
 
 REPO: Final = Path(__file__).resolve().parents[2]
 PORT_RANGE: Final = (7500, 7700)
@@ -107,6 +108,8 @@ class NodeProcess:
     url: str
     log: Path
     proc: subprocess.Popen[bytes] | None = None
+    peer_address: str | None = None
+    """``HOST:PORT`` of its peer listener (validators; None for an observer)."""
 
     @property
     def data_dir(self) -> Path:
@@ -145,7 +148,7 @@ class LocalNetwork:
         self.directory = directory
         self.test_admin = test_admin
         self.log_level = log_level
-        base = find_base_port(len(validators) + len(observers), *port_range)
+        base = find_base_port(ports_needed(len(validators), len(observers)), *port_range)
         files = init_network(
             directory,
             validators=list(validators),
@@ -157,7 +160,10 @@ class LocalNetwork:
             observers=list(observers),
         )
         self.nodes = {
-            f.name: NodeProcess(f.name, f.config, f.url, directory / f"{f.name}.log") for f in files
+            f.name: NodeProcess(
+                f.name, f.config, f.url, directory / f"{f.name}.log", peer_address=f.peer_address
+            )
+            for f in files
         }
         self.http = httpx.Client(timeout=httpx.Timeout(10.0, connect=2.0))
         atexit.register(self.close)
@@ -174,7 +180,9 @@ class LocalNetwork:
             node = tomllib.loads(config.read_text(encoding="utf-8"))["node"]
             name = node["name"]
             url = f"http://{node['listen']}"
-            net.nodes[name] = NodeProcess(name, config, url, directory / f"{name}.log")
+            log = directory / f"{name}.log"
+            peer = node.get("peer_listen")
+            net.nodes[name] = NodeProcess(name, config, url, log, peer_address=peer)
         net.http = httpx.Client(timeout=httpx.Timeout(10.0, connect=2.0))
         atexit.register(net.close)
         return net

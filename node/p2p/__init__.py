@@ -1,5 +1,8 @@
-"""Peers: outgoing batches of signed messages, their wire form, and block sync.
+"""Peers: persistent mutual-TLS connections between nodes, their frames, and block sync.
 
-``transport`` sends, ``messages`` seals and opens what travels between
-nodes, ``sync`` fetches and verifies the blocks a node missed.
+``tls`` binds each node's certificate to its node key, ``connection`` runs
+TLS and frames over one TCP stream, ``frames`` is the wire form of what
+nodes say, ``transport`` keeps the connections (dialling, admitting,
+batching, fault injection), and ``sync`` fetches and verifies the blocks a
+node missed.
 """

@@ -1,18 +1,23 @@
 """Block sync: a node that is behind fetches blocks with certificates and verifies them.
 
-Blocks come from any peer, in batches, over ``GET /peer/v1/blocks`` (a
-request signed with the node key). Each block is checked exactly as a
+Blocks come from any peer, in batches, over the peer connection this node
+dialled (``get_blocks``, answered by ``blocks``: :mod:`node.p2p.frames`).
+Each block is checked exactly as a
 proposal is (links, the previous block's certificate, signatures, log and
 state roots) and committed only with a certificate that verifies against
 the validator set in force, so a lying peer can delay a node but never make
 it accept a block the validators did not decide. A batch is sized in
 bytes, not only in blocks: the count asked for follows the size of the
 blocks seen so far, so a chain of big blocks is fetched in answers of a few
-megabytes instead of one answer over the response limit (or one answer
-held whole in both nodes' memory). Applying a block runs on the event
+megabytes instead of one answer over the frame limit (or one answer
+held whole in both nodes' memory); the answering side stops adding blocks
+before the frame limit whatever the count. Applying a block runs on the event
 loop, so the loop is given back between blocks: a node catching up on a
 long chain still answers its API and its peers, a block's time at most
 behind.
+
+The answering side, :func:`peer_blocks`, also serves ``GET /peer/v1/blocks``
+(the HTTP route ``dgledger audit --node`` reads a node's chain through).
 """
 
 from __future__ import annotations
@@ -20,27 +25,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
 from typing import Any, Final, Protocol
 
-import httpx
-
 from ledger.block import Block
-from ledger.crypto import SigningKey
-from ledger.encoding import decode
 from ledger.errors import LedgerError
 from ledger.votes import Certificate
-from node.auth import sign_request
-from node.config import Peer
 from node.metrics import Metrics
-from node.p2p.transport import Faults
+from node.p2p.errors import PeerError
+from node.p2p.frames import MAX_FRAME, BlockRequest, frame
+from node.p2p.transport import Transport
 
 log = logging.getLogger("dgledger.sync")
 
 BATCH: Final = 200
-MAX_RESPONSE: Final = 256 * 1024 * 1024
 TARGET_RESPONSE: Final = 8 * 1024 * 1024
 FIRST_COUNT: Final = 4
+ANSWER_LIMIT: Final = MAX_FRAME - 1024 * 1024
+"""Blocks' bytes in one answer at most (room left for the frame around them)."""
 
 
 def next_count(block_bytes: int, blocks: int) -> int:
@@ -67,34 +68,78 @@ class SyncTarget(Protocol):
         ...
 
 
+class BlockStore(Protocol):
+    """The stored bytes of committed blocks and their certificates."""
+
+    def block_bytes(self, height: int) -> bytes:
+        """Canonical bytes of the block at ``height``."""
+        ...
+
+    def certificate_bytes(self, height: int) -> bytes | None:
+        """Stored bytes of the certificate of the block at ``height``."""
+        ...
+
+
+class BlockSource(Protocol):
+    """A committed chain at one moment (a snapshot)."""
+
+    @property
+    def height(self) -> int:
+        """Height of its last block."""
+        ...
+
+    @property
+    def store(self) -> BlockStore:
+        """Its blocks."""
+        ...
+
+
+def peer_blocks(
+    chain: BlockSource, start: int, count: int, max_bytes: int | None = None
+) -> list[list[bytes]]:
+    """Blocks ``start``.. (at most ``count``, up to the tip) as ``[block, certificate]``.
+
+    With ``max_bytes``, no block is added past that many bytes, but the first
+    always is (one block is at most ``MAX_BLOCK_SIZE``, well within a frame).
+    """
+    items: list[list[bytes]] = []
+    size = 0
+    for h in range(start, min(chain.height, start + count - 1) + 1):
+        cert = chain.store.certificate_bytes(h)
+        if cert is None:
+            break
+        block = chain.store.block_bytes(h)
+        size += len(block) + len(cert)
+        if items and max_bytes is not None and size > max_bytes:
+            break
+        items.append([block, cert])
+    return items
+
+
+def blocks_frame(request: BlockRequest, chain: BlockSource) -> bytes:
+    """The ``blocks`` frame answering ``request`` from ``chain``."""
+    entries = peer_blocks(chain, request.start, request.count, ANSWER_LIMIT)
+    return frame("blocks", {"id": request.id, "blocks": entries})
+
+
 class BlockSync:
     """Fetches and applies blocks while the node is behind its peers."""
 
     def __init__(
         self,
         node: SyncTarget,
-        peers: tuple[Peer, ...],
+        transport: Transport,
         *,
-        key: SigningKey,
-        chain: str,
-        clock: Callable[[], int],
-        faults: Faults,
         metrics: Metrics,
         follow: bool,
     ) -> None:
         self.node = node
-        self.peers = peers
-        self.key = key
-        self.chain = chain
-        self.clock = clock
-        self.faults = faults
+        self.transport = transport
         self.metrics = metrics
         self.follow = follow
         """Look for new blocks every few seconds even unasked (observers, which take no votes)."""
         self.target = 0
-        self.preferred: str | None = None
         self._wake = asyncio.Event()
-        self.client: httpx.AsyncClient | None = None
 
     def peer_ahead(self, peer_key: str | None, height: int) -> None:
         """A peer reports ``height``; sync if it is beyond ours."""
@@ -104,53 +149,30 @@ class BlockSync:
 
     async def run(self) -> None:
         """Sync whenever woken, or every few seconds to be safe."""
-        self.client = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=2.0))
-        try:
-            while True:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=3.0)
-                self._wake.clear()
-                if self.target > self.node.height or self.follow:
-                    await self.catch_up()
-        finally:
-            await self.client.aclose()
-
-    async def _fetch(self, peer: Peer, start: int, count: int) -> list[Any]:
-        assert self.client is not None
-        path = f"/peer/v1/blocks?from={start}&count={count}"
-        headers = sign_request(self.key, self.chain, "GET", path, b"", self.clock(), node=peer.name)
-        response = await self.client.get(peer.url + path, headers=headers)
-        if response.status_code == 401:
-            # A peer that does not take our signature: its name or chain is not
-            # the one configured here. Say so; catch-up goes on with other peers.
-            log.warning("peer %s refused a block request: %s", peer.name, response.text[:200])
-        if response.status_code != 200:
-            return []
-        content = response.content
-        if len(content) > MAX_RESPONSE:
-            return []
-        items = decode(content, max_size=MAX_RESPONSE, max_depth=4)
-        if type(items) is not list:
-            raise LedgerError("blocks response must be a list")
-        return items
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=3.0)
+            self._wake.clear()
+            if self.target > self.node.height or self.follow:
+                await self.catch_up()
 
     async def catch_up(self) -> None:
         """Fetch and apply blocks from peers until none has more."""
         progressed = False
         count = FIRST_COUNT
-        for peer in self.peers:
-            if self.faults.blocks(peer.name):
+        for peer in self.transport.links:
+            if self.transport.faults.blocks(peer):
                 continue
             while True:
                 start = self.node.height + 1
                 try:
-                    items = await self._fetch(peer, start, count)
-                except (httpx.HTTPError, LedgerError) as e:
-                    log.debug("sync from %s failed: %s", peer.name, e)
+                    items = await self.transport.request_blocks(peer, start, count)
+                except PeerError as e:
+                    log.debug("sync from %s failed: %s", peer, e.message)
                     break
                 if not items:
                     break
-                applied = await self._apply(items, start, peer.name)
+                applied = await self._apply(items, start, peer)
                 progressed = progressed or applied > 0
                 if applied < len(items) or len(items) < count:
                     break

@@ -9,6 +9,7 @@ can be taken. Networks of real processes are :class:`node.devnet.localnet.LocalN
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 import warnings
 from collections.abc import Iterator
@@ -50,20 +51,31 @@ def customs_and_a_shipper(directory: Path, chain: str) -> Path:
 
 
 class LocalNode:
-    """One validator (customs) in this process, behind ``TestClient``."""
+    """One validator (customs) in this process, behind ``TestClient``.
 
-    def __init__(self, directory: Path) -> None:
+    With ``observers`` (member organisations), each has a node key and may
+    connect to the validator's peer listener, which then listens on a port of
+    the loopback interface the system picks (``service.transport.address``).
+    """
+
+    def __init__(
+        self, directory: Path, *, observers: tuple[str, ...] = (), chain: str = "dg-reads"
+    ) -> None:
         self.dir = directory
         nodes = init_network(
             directory,
             validators=["customs"],
             members=list(MEMBERS),
             base_port=7499,
-            chain="dg-reads",
+            chain=chain,
             genesis_time=time.time_ns() // 1_000_000 - 60_000,
+            observers=list(observers),
         )
         self.genesis: Genesis = load_genesis(directory / "genesis.json")
-        self.service = NodeService(load_config(nodes[0].config))
+        config = load_config(nodes[0].config)
+        if config.peer_listen is not None:
+            config = dataclasses.replace(config, peer_listen=("127.0.0.1", 0))
+        self.service = NodeService(config)
         self.app = create_app(self.service)
         self.http = TestClient(self.app)
         self.http.__enter__()
@@ -83,9 +95,11 @@ class LocalNode:
 
 
 @contextlib.contextmanager
-def local_node(directory: Path) -> Iterator[LocalNode]:
+def local_node(
+    directory: Path, *, observers: tuple[str, ...] = (), chain: str = "dg-reads"
+) -> Iterator[LocalNode]:
     """A :class:`LocalNode` stopped on exit."""
-    node = LocalNode(directory)
+    node = LocalNode(directory, observers=observers, chain=chain)
     try:
         yield node
     finally:

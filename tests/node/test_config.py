@@ -31,17 +31,25 @@ from node.network import DGL_COPY, init_network
 from node.service import NodeService, check_open_files
 from tests.samples import member, reference, sample
 
-GOOD: Final = """\
+PORT_KEY: Final = SigningKey.from_seed(b"port-authority".ljust(32, b"\x00")).public
+AUDITOR_KEY: Final = SigningKey.from_seed(b"auditor".ljust(32, b"\x00")).public
+GOOD: Final = f"""\
 [node]
 name = "customs"
 data_dir = "data"
 genesis = "../genesis.json"
 key = "keys/node-key.pem"
 listen = "127.0.0.1:7100"
+peer_listen = "127.0.0.1:7104"
 
 [[peers]]
 name = "port-authority"
-url = "http://127.0.0.1:7101/"
+address = "127.0.0.1:7105"
+key = "{PORT_KEY.hex()}"
+
+[[observers]]
+name = "auditor"
+key = "{AUDITOR_KEY.hex()}"
 
 [consensus]
 propose_ms = 2000
@@ -87,14 +95,24 @@ def test_good_config_resolves_paths_against_its_own_directory(tmp_path: Path) ->
         True,
         "builtin",
     )
-    assert [(p.name, p.url) for p in config.peers] == [("port-authority", "http://127.0.0.1:7101")]
+    assert config.peer_listen == ("127.0.0.1", 7104)
+    assert [(p.name, p.address, p.key) for p in config.peers] == [
+        ("port-authority", "127.0.0.1:7105", PORT_KEY)
+    ]
+    assert [(o.name, o.key) for o in config.observers] == [("auditor", AUDITOR_KEY)]
     assert (config.consensus.propose_ms, config.consensus.prevote_ms) == (2000, 1000)
     assert (config.mempool.max_txs, config.api.rate_per_key) == (10, 5)
 
 
+def test_an_ipv6_peer_address_is_taken_in_brackets(tmp_path: Path) -> None:
+    text = GOOD.replace('address = "127.0.0.1:7105"', 'address = "[::1]:7105"')
+    peer = load_config(write(tmp_path, text)).peers[0]
+    assert (peer.host, peer.port, peer.address) == ("::1", 7105, "[::1]:7105")
+
+
 def test_absolute_paths_are_kept(tmp_path: Path) -> None:
     text = GOOD.replace('"data"', f'"{tmp_path / "elsewhere"}"')
-    text = text.replace("listen = ", f'dgl = "{tmp_path / "list.csv"}"\nlisten = ')
+    text = text.replace("\nlisten = ", f'\ndgl = "{tmp_path / "list.csv"}"\nlisten = ')
     config = load_config(write(tmp_path / "customs", text))
     assert config.data_dir == tmp_path / "elsewhere"
     assert config.dgl == str(tmp_path / "list.csv")
@@ -142,15 +160,55 @@ def test_too_large_not_toml_not_utf8(tmp_path: Path) -> None:
         ("max_txs = 10", "max_txs = 10000000000000", "[mempool] max_txs must be a positive"),
         ("rate_per_key = 5", "rate_per_key = 0", "[api] rate_per_key must be a positive"),
         ("[api]\n", "api = 5\n[apis]\n", "unknown section 'apis'"),
-        ('url = "http://127.0.0.1:7101/"', 'url = "ftp://h/"', "peers[0].url must be an http(s)"),
-        ('url = "http://127.0.0.1:7101/"', 'url = "http://"', "peers[0].url must be an http(s)"),
+        ('listen = "127.0.0.1:7100"', 'listen = "h:\u00b2"', "[node] listen must be HOST:PORT"),
+        ('peer_listen = "127.0.0.1:7104"', 'peer_listen = "7104"', "peer_listen must be HOST:"),
+        ('peer_listen = "127.0.0.1:7104"', "peer_listen = 7104", "peer_listen must be a non-empty"),
         (
-            'url = "http://127.0.0.1:7101/"',
-            'url = "http://[::1"',
-            "peers[0].url must be an http(s)",
+            'peer_listen = "127.0.0.1:7104"',
+            'peer_listen = "127.0.0.1:7100"',
+            "[node] peer_listen must differ from listen",
         ),
-        ('url = "http://127.0.0.1:7101/"', "url = 7101", "peers[0] name and url must be non-empty"),
-        ('name = "port-authority"\n', "", "peers[0] must have exactly name and url"),
+        ('address = "127.0.0.1:7105"', 'address = "h:0"', "peers[0].address must be HOST:PORT"),
+        ('address = "127.0.0.1:7105"', 'address = "h"', "peers[0].address must be HOST:PORT"),
+        ('address = "127.0.0.1:7105"', 'address = "[]:1"', "peers[0].address must be HOST:PORT"),
+        (
+            'address = "127.0.0.1:7105"',
+            "address = 7105",
+            "peers[0] address and key and name must be non-empty strings",
+        ),
+        (
+            'address = "127.0.0.1:7105"',
+            'url = "http://127.0.0.1:7101"',
+            "peers[0] must have exactly address and key and name",
+        ),
+        ('name = "port-authority"\n', "", "peers[0] must have exactly address and key and name"),
+        (f'key = "{PORT_KEY.hex()}"', 'key = "abc"', "peers[0].key is not a node key (64 hex)"),
+        (
+            f'key = "{PORT_KEY.hex()}"',
+            f'key = "{PORT_KEY.hex().upper()}"',
+            "peers[0].key is not a node key (64 hex)",
+        ),
+        (
+            f'key = "{PORT_KEY.hex()}"',
+            f'key = "{"00" * 32}"',
+            "peers[0].key is not a node key (64 hex)",
+        ),
+        (
+            f'key = "{AUDITOR_KEY.hex()}"',
+            f'key = "{AUDITOR_KEY.hex()}"\naddress = "h:1"',
+            "observers[0] must have exactly key and name",
+        ),
+        (
+            f'key = "{AUDITOR_KEY.hex()}"',
+            f'key = "{PORT_KEY.hex()}"',
+            "a node key is given twice in [[peers]] and [[observers]]",
+        ),
+        (
+            'name = "auditor"',
+            'name = "port-authority"',
+            "a node name is given twice in [[peers]] and [[observers]]",
+        ),
+        ("[[observers]]", 'observers = "x"\n[[x]]', "unknown section 'x'"),
         ("[api]", "[store]\nopen_files = 73\n[api]", "[store] open_files must be 74 to 50000"),
         ("[api]", "[store]\nopen_files = 50001\n[api]", "[store] open_files must be 74 to"),
         ("[api]", '[store]\nopen_files = "all"\n[api]', "[store] open_files must be a positive"),
@@ -191,14 +249,20 @@ def test_open_files_must_fit_the_process_limit() -> None:
 
 
 def test_peer_named_twice_is_refused(tmp_path: Path) -> None:
-    twice = GOOD + '\n[[peers]]\nname = "port-authority"\nurl = "http://127.0.0.1:7102"\n'
+    twice = GOOD.replace(
+        "[[observers]]",
+        '[[peers]]\nname = "port-authority"\naddress = "h:1"\n'
+        f'key = "{AUDITOR_KEY.hex()}"\n\n[[observers]]',
+    )
     assert "peers[1].name 'port-authority' is given twice" in refusal(write(tmp_path, twice))
 
 
 def test_missing_node_section_and_bad_peers(tmp_path: Path) -> None:
     assert "[node] section missing" in refusal(write(tmp_path, "[api]\nrate_per_key = 1\n"))
     no_peers = GOOD.replace(
-        '[[peers]]\nname = "port-authority"\nurl = "http://127.0.0.1:7101/"\n', ""
+        '[[peers]]\nname = "port-authority"\naddress = "127.0.0.1:7105"\n'
+        f'key = "{PORT_KEY.hex()}"\n',
+        "",
     )
     no_api = GOOD.replace("[api]\nrate_per_key = 5\n", "")
     assert "[[peers]] must be a list" in refusal(write(tmp_path, 'peers = "x"\n' + no_peers))

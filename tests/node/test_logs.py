@@ -1,6 +1,7 @@
 """Logs are JSON lines and never carry private key material or key passwords.
 
-A node is started, fed transactions, hostile peer messages and signed reads
+A node is started, fed transactions, hostile peer frames (over its TLS peer
+connections, which load its key into OpenSSL) and signed reads
 with every logger at DEBUG, and each record is formatted by the node's own
 :class:`JsonFormatter`. The captured text, and the messages of start-up
 errors an operator would see, are then searched for every key's PEM body,
@@ -29,8 +30,9 @@ from node.client.errors import ClientError
 from node.config import load_config
 from node.errors import StartupError
 from node.logs import JsonFormatter
-from node.p2p.messages import seal, seal_batch
+from node.p2p.errors import PeerError
 from node.service import NodeService
+from tests.node.peer_support import TestPeer
 from tests.node.reads_support import LocalNode
 from tests.samples import sample
 
@@ -94,7 +96,7 @@ def assert_no_secret(text: str, key_files: list[Path], extra: dict[str, str]) ->
 
 
 def test_a_running_node_logs_no_secret(tmp_path: Path, captured: Capture) -> None:
-    node = LocalNode(tmp_path)
+    node = LocalNode(tmp_path, observers=("auditor",))
     try:
         chain = node.genesis.chain
         node.client("shipper-acme").declare(sample(decl_id="DG-LOG-1"))
@@ -106,10 +108,17 @@ def test_a_running_node_logs_no_secret(tmp_path: Path, captured: Capture) -> Non
             node.client("shipper-beta").decide("DG-LOG-1", "cleared")
         stranger = SigningKey.from_seed(b"s" * 32)
         vote = Vote.sign(stranger, chain, VoteType.PREVOTE, node.service.chain.height + 1, 0, None)
-        for kind, body in (("vote", vote.to_value()), ("proposal", {"x": 1}), ("txs", [b"x"])):
-            node.http.post(
-                "/peer/v1/messages", content=seal_batch([seal(shipper, chain, kind, body)])
-            )
+        address = node.service.transport.address
+        assert address is not None
+        observer = load_signing_key(tmp_path / "auditor" / "node-key.pem")
+        with TestPeer(address, observer, node.service.key.public, node.genesis) as peer:
+            peer.connect()
+            for kind, body in (("vote", vote.to_value()), ("proposal", {"x": 1}), ("txs", [b"x"])):
+                peer.send(kind, body)
+            peer.blocks(1, 1)  # answered after the frames before it were handled
+        refused = TestPeer(address, stranger, node.service.key.public, node.genesis)
+        with refused, pytest.raises(PeerError):
+            refused.connect()
         target = "/v1/declarations/DG-LOG-1"
         now = time.time_ns() // 1_000_000
         node.http.get(
@@ -125,8 +134,8 @@ def test_a_running_node_logs_no_secret(tmp_path: Path, captured: Capture) -> Non
         entry = json.loads(line)
         assert {"ts", "level", "node", "logger", "msg"} <= set(entry)
     assert any(json.loads(line)["msg"] == "committed block" for line in captured.lines)
-    keys = [*(tmp_path / "keys").glob("*.pem"), tmp_path / "customs" / "node-key.pem"]
-    assert len(keys) == 6
+    keys = [*(tmp_path / "keys").glob("*.pem"), *tmp_path.glob("*/node-key.pem")]
+    assert len(keys) == 7
     assert_no_secret("\n".join(captured.lines), keys, {})
 
 

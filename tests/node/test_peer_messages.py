@@ -1,17 +1,13 @@
-"""Peer messages: hostile batches are dropped, counted by reason, and change nothing.
+"""Peer connections to a running validator: who is let in, and hostile frames changing nothing.
 
-Every case posts to ``/peer/v1/messages`` of an in-process validator and
-checks four things: the HTTP status, the rejection counted in ``/metrics``
-under its reason, the store and mempool unchanged, and (once per case) the
-node still committing a declaration afterwards.
-
-What the code documents, and these tests hold it to: a whole batch that is
-not a canonical list of messages is a 400 (``peer.malformed``); a batch
-whose single messages are bad is a 204 with each bad message dropped and
-counted, so one bad message never costs a peer its good ones. A peer is any
-validator key or active member key (``NodeService.is_known_node``): a
-shipper's member key may relay transactions, while what it relays is judged
-on its own signatures (a vote needs a validator's).
+The validator (customs) runs in this process behind ``TestClient``; its
+peer listener is real TLS 1.3 on loopback, and :class:`TestPeer` dials it
+as the observer node (the auditor's), as a member key, or as a stranger.
+Every hostile case checks the rejection counted in ``/metrics`` under its
+reason, the store and mempool unchanged, and the node still committing a
+declaration afterwards; a bad frame also leaves its connection working
+(the next request on it is answered), except a frame over the size limit,
+which closes it.
 """
 
 from __future__ import annotations
@@ -19,44 +15,33 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any, Final
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
-from ledger.crypto import Domain, SigningKey, Verifier
-from ledger.encoding import decode, encode, sha256
+from ledger.crypto import SigningKey
+from ledger.encoding import decode, encode
+from ledger.keyfile import load_signing_key
 from ledger.tx import Envelope, Transaction
 from ledger.votes import Proposal, Vote, VoteType
 from node.auth import sign_request
 from node.devnet.localnet import wait_for
-from node.p2p.errors import PeerMessageError
-from node.p2p.messages import (
-    KINDS,
-    MAX_BATCH,
-    MAX_BATCH_ITEMS,
-    VERIFY_CHUNK,
-    open_batch,
-    seal,
-    seal_batch,
-)
+from node.p2p.errors import PeerError
+from node.p2p.frames import MAX_FRAME
 from tests.node.metrics_text import delta, rejected
-from tests.node.reads_support import LocalNode
+from tests.node.peer_support import TestPeer
+from tests.node.reads_support import LocalNode, local_node
 from tests.samples import sample
-from tests.strategies import values
 
 STRANGER: Final = SigningKey.from_seed(b"stranger".ljust(32, b"\x00"))
-REASONS: Final = frozenset(
-    {"malformed", "unknown_sender", "unknown_kind", "bad_signature", "mixed_senders"}
-)
 _ids = itertools.count()
 
 
 @pytest.fixture(scope="module")
 def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNode]:
-    n = LocalNode(tmp_path_factory.mktemp("peer"))
+    n = LocalNode(tmp_path_factory.mktemp("peer"), observers=("auditor",))
     try:
         n.client("shipper-acme").declare(sample(decl_id="DG-PEER-BASE"))
         yield n
@@ -64,15 +49,23 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNode]:
         n.close()
 
 
-def post(node: LocalNode, body: bytes, headers: dict[str, str] | None = None) -> httpx.Response:
-    """POST a batch; a server error would raise here (TestClient re-raises it)."""
-    response: httpx.Response = node.http.post(
-        "/peer/v1/messages",
-        content=body,
-        headers={"content-type": "application/msgpack", **(headers or {})},
-    )
-    assert response.status_code < 500, response.text
-    return response
+def node_key(node: LocalNode, org: str) -> SigningKey:
+    """The node key of ``org`` (a validator's or an observer's)."""
+    return load_signing_key(node.dir / org / "node-key.pem")
+
+
+def dial(node: LocalNode, key: SigningKey, own_chain: str | None = None) -> TestPeer:
+    address = node.service.transport.address
+    assert address is not None
+    return TestPeer(address, key, node.service.key.public, node.genesis, own_chain=own_chain)
+
+
+@pytest.fixture
+def peer(node: LocalNode) -> Iterator[TestPeer]:
+    """A connection of the observer node, admitted."""
+    with dial(node, node_key(node, "auditor")) as p:
+        assert p.connect() == "hello"
+        yield p
 
 
 def snapshot(node: LocalNode) -> tuple[Any, ...]:
@@ -95,15 +88,18 @@ def still_commits(node: LocalNode) -> None:
     assert summary["height"] > before
 
 
-def raw_item(key: SigningKey, chain: str, inner: Any, *, sig: bytes | None = None) -> bytes:
-    """A message with a hand-made payload (signed by ``key`` over ``chain`` unless ``sig``)."""
-    msg = encode(inner)
-    signature = key.sign(Domain.PEER, chain, sha256(msg)) if sig is None else sig
-    return encode({"msg": msg, "key": key.public.raw, "sig": signature})
+def still_answers(node: LocalNode, peer: TestPeer) -> None:
+    """The connection is up and read on: a block request on it is answered."""
+    assert peer.blocks(1, 1)[0][0] == node.service.chain.store.block_bytes(1)
 
 
-def payload(key: SigningKey, kind: Any = "status", body: Any = None) -> dict[str, Any]:
-    return {"from": key.public.key_id, "kind": kind, "body": body or {"height": 1}}
+def counted(node: LocalNode, before: dict[str, int], expected: dict[str, int]) -> None:
+    """Wait for the node to count ``expected`` since ``before`` (it counts on its own loop)."""
+    wait_for(
+        lambda: delta(before, rejected(node.http)) == expected,
+        10,
+        f"the node to count {expected} (counted {delta(before, rejected(node.http))})",
+    )
 
 
 def declaration_tx(node: LocalNode, org: str, decl_id: str) -> Transaction:
@@ -121,152 +117,166 @@ def declaration_tx(node: LocalNode, org: str, decl_id: str) -> Transaction:
     return Transaction.create(env, [key])
 
 
-# ------------------------------------------------------------ whole batches
+def framed(payload: bytes) -> bytes:
+    return len(payload).to_bytes(4, "big") + payload
 
 
-def _non_canonical_batch(node: LocalNode) -> bytes:
-    item = seal(node.key("shipper-acme"), node.genesis.chain, "status", {"height": 1})
-    # array16 header for a one-item list: decodes, but is not the shortest form.
-    return b"\xdc\x00\x01" + encode(item)
+# --------------------------------------------------------- who is let in
 
 
-def _good_batch(node: LocalNode) -> bytes:
-    return seal_batch([seal(node.key("shipper-acme"), node.genesis.chain, "status", {"height": 1})])
+def test_a_node_certificate_is_admitted_and_answered(node: LocalNode, peer: TestPeer) -> None:
+    counts = rejected(node.http)
+    entries = peer.blocks(1, 2)
+    store = node.service.chain.store
+    assert entries == [
+        [store.block_bytes(h), store.certificate_bytes(h)] for h in (1, 2) if h <= store.height
+    ]
+    assert delta(counts, rejected(node.http)) == {}
 
 
-BAD_BATCHES: Final[dict[str, Callable[[LocalNode], bytes]]] = {
-    "empty": lambda n: b"",
-    "truncated": lambda n: _good_batch(n)[:-7],
-    "trailing_bytes": lambda n: _good_batch(n) + b"\x00",
-    "non_canonical": _non_canonical_batch,
-    "not_a_list": lambda n: encode({"msg": b"x"}),
-    "too_many_items": lambda n: encode([b""] * (MAX_BATCH_ITEMS + 1)),
-    "garbage": lambda n: b"\xc1\xff\x00garbage",
-    "too_deep": lambda n: encode([[[[[b""]]]]]),
+UNKNOWN_KEYS: Final[dict[str, Callable[[LocalNode], SigningKey]]] = {
+    "stranger": lambda n: STRANGER,
+    "member_key_of_a_shipper": lambda n: n.key("shipper-acme"),
+    "member_key_of_the_observer_org": lambda n: n.key("auditor"),
 }
 
 
-@pytest.mark.parametrize("case", sorted(BAD_BATCHES))
-def test_malformed_batch_is_refused_and_counted(node: LocalNode, case: str) -> None:
+@pytest.mark.parametrize("case", sorted(UNKNOWN_KEYS))
+def test_an_unknown_certificate_is_refused_and_counted(node: LocalNode, case: str) -> None:
+    """A key that is not a node key: its certificate is not one the node trusts."""
     before, counts = snapshot(node), rejected(node.http)
-    r = post(node, BAD_BATCHES[case](node))
-    assert r.status_code == 400
-    error = r.json()["error"]
-    assert error["code"] == "peer.malformed"
-    assert error["message"]
-    assert delta(counts, rejected(node.http)) == {"malformed": 1}
+    with dial(node, UNKNOWN_KEYS[case](node)) as p, pytest.raises(PeerError):
+        p.connect()
+    counted(node, counts, {"unknown_certificate": 1})
     assert snapshot(node) == before
 
 
-def test_oversized_batch_is_refused_before_it_is_read(node: LocalNode) -> None:
+def test_a_node_certificate_for_another_network_is_refused(node: LocalNode) -> None:
+    """The observer's own key, in a certificate made for another chain: not the node's build."""
+    counts = rejected(node.http)
+    with (
+        dial(node, node_key(node, "auditor"), own_chain="dg-elsewhere") as p,
+        pytest.raises(PeerError),
+    ):
+        p.connect()
+    counted(node, counts, {"unknown_certificate": 1})
+
+
+def test_a_dialler_refuses_a_node_that_presents_another_key(node: LocalNode) -> None:
+    """Pinned: dialling customs while trusting only the auditor's key fails the handshake."""
+    address = node.service.transport.address
+    assert address is not None
+    counts = rejected(node.http)
+    wrong = TestPeer(address, node_key(node, "auditor"), STRANGER.public, node.genesis)
+    with wrong, pytest.raises(PeerError):
+        wrong.connect()
+    # The dialler's alert ends the node's side of the handshake.
+    counted(node, counts, {"tls_failed": 1})
+
+
+def test_plain_text_on_the_peer_port_is_refused_and_counted(node: LocalNode) -> None:
+    counts = rejected(node.http)
+    address = node.service.transport.address
+    assert address is not None
+    with httpx.Client() as client, pytest.raises(httpx.HTTPError):
+        client.post(f"http://{address[0]}:{address[1]}/peer/v1/messages", content=b"\x90")
+    counted(node, counts, {"tls_failed": 1})
+
+
+def test_an_observer_key_revoked_by_governance_is_refused_after_the_handshake(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its certificate is still trusted (configured); the membership check refuses it."""
+    monkeypatch.setattr("node.p2p.transport.RECHECK_S", 0.0)
+    with local_node(tmp_path, observers=("auditor",), chain="dg-peer-gov") as n:
+        n.client("shipper-acme").declare(sample(decl_id="DG-GOV-BASE"))
+        observer = node_key(n, "auditor")
+        with dial(n, observer) as admitted:
+            assert admitted.connect() == "hello"
+            effective = n.service.chain.height + 3
+            body = {
+                "action": "key.revoke",
+                "effective_height": effective,
+                "params": {"key_id": observer.public.key_id},
+            }
+            assert n.client("customs").send("governance", body)["status"] == "committed"
+            for i in range(5):
+                if n.service.chain.height >= effective:
+                    break
+                n.client("shipper-acme").declare(sample(decl_id=f"DG-REVOKED-{i}"))
+            assert n.service.chain.height >= effective
+            counts = rejected(n.http)
+            # The connection it holds is closed at its next frame.
+            admitted.send("status", {"height": 1})
+            assert admitted.closed_by_node()
+            counted(n, counts, {"not_a_node": 1})
+        counts = rejected(n.http)
+        with dial(n, observer) as refused, pytest.raises(PeerError):
+            refused.connect()
+        counted(n, counts, {"not_a_node": 1})
+
+
+# ------------------------------------------------------------ bad frames
+
+
+def _too_deep() -> bytes:
+    body: Any = 1
+    for _ in range(40):
+        body = [body]
+    return encode({"body": body, "kind": "status"}, max_depth=64)
+
+
+def _non_canonical() -> bytes:
+    good = encode({"body": {"height": 1}, "kind": "status"})
+    return b"\xde\x00\x02" + good[1:]  # map16 header for a two-key map
+
+
+BAD_FRAMES: Final[dict[str, tuple[bytes, str]]] = {
+    "empty": (b"", "malformed"),
+    "trailing_bytes": (encode({"body": {}, "kind": "status"}) + b"\x00", "malformed"),
+    "non_canonical": (_non_canonical(), "malformed"),
+    "not_a_map": (encode(["status", {"height": 1}]), "malformed"),
+    "extra_key": (encode({"body": {}, "from": "x", "kind": "status"}), "malformed"),
+    "garbage": (b"\xc1\xff\x00garbage", "malformed"),
+    "float": (b"\x82\xa4body\xcb" + bytes(8) + b"\xa4kind\xa6status", "malformed"),
+    "too_deep": (_too_deep(), "malformed"),
+    "unknown_kind": (encode({"body": {}, "kind": "gossip"}), "unknown_kind"),
+    "unhashable_kind": (encode({"body": {}, "kind": ["vote"]}), "unknown_kind"),
+    "map_kind": (encode({"body": {}, "kind": {"k": 1}}), "unknown_kind"),
+    "hello_from_the_dialler": (encode({"body": {}, "kind": "hello"}), "unexpected_kind"),
+    "blocks_from_the_dialler": (
+        encode({"body": {"blocks": [], "id": 1}, "kind": "blocks"}),
+        "unexpected_kind",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_FRAMES))
+def test_a_bad_frame_is_dropped_and_counted(node: LocalNode, peer: TestPeer, case: str) -> None:
+    payload, reason = BAD_FRAMES[case]
     before, counts = snapshot(node), rejected(node.http)
-    # The declared length is over the limit: refused on the header, body never read.
-    r = post(node, b"\x90", {"content-length": str(MAX_BATCH + 1)})
-    assert r.status_code == 413
-    assert r.json()["error"]["code"] == "request.too_large"
-    r = post(node, b"\x90", {"content-length": "9" * 5000})
-    assert r.status_code == 413
-    r = post(node, b"\x90", {"content-length": "twelve"})
-    assert r.status_code == 400
-    assert r.json()["error"]["code"] == "request.bad_length"
-    assert delta(counts, rejected(node.http)) == {"too_large": 2, "bad_length": 1}
+    peer.send_raw(framed(payload))
+    still_answers(node, peer)
+    assert delta(counts, rejected(node.http)) == {reason: 1}
     assert snapshot(node) == before
     still_commits(node)
 
 
-# ---------------------------------------------------------- single messages
-
-
-def _items(node: LocalNode) -> dict[str, tuple[list[bytes], dict[str, int]]]:
-    """Batches of bad messages and the drops each must count."""
-    chain = node.genesis.chain
-    acme = node.key("shipper-acme")
-    beta = node.key("shipper-beta")
-    good = raw_item(acme, chain, payload(acme))
-    return {
-        "no_signature": (
-            [encode({"msg": encode(payload(acme)), "key": acme.public.raw})],
-            {"malformed": 1},
-        ),
-        "empty_signature": ([raw_item(acme, chain, payload(acme), sig=b"")], {"malformed": 1}),
-        "zero_signature": (
-            [raw_item(acme, chain, payload(acme), sig=bytes(64))],
-            {"bad_signature": 1},
-        ),
-        "signed_by_another_key": (
-            [raw_item(acme, chain, payload(acme), sig=STRANGER.sign_raw(b"x"))],
-            {"bad_signature": 1},
-        ),
-        "non_member_key": ([seal(STRANGER, chain, "status", {"height": 1})], {"unknown_sender": 1}),
-        "wrong_chain": (
-            [seal(acme, "dg-elsewhere", "status", {"height": 1})],
-            {"bad_signature": 1},
-        ),
-        "unknown_kind": ([raw_item(acme, chain, payload(acme, "gossip"))], {"unknown_kind": 1}),
-        "unhashable_kind": ([raw_item(acme, chain, payload(acme, ["vote"]))], {"unknown_kind": 1}),
-        "map_kind": ([raw_item(acme, chain, payload(acme, {"k": 1}))], {"unknown_kind": 1}),
-        "sender_is_not_the_key": (
-            [raw_item(acme, chain, payload(beta))],
-            {"malformed": 1},
-        ),
-        "payload_not_a_map": ([raw_item(acme, chain, ["status"])], {"malformed": 1}),
-        "truncated_message": ([good[:-5]], {"malformed": 1}),
-        "message_not_bytes": ([encode("text")], {"malformed": 1}),
-        "non_canonical_message": (
-            [b"\xde\x00\x03" + good[1:]],  # map16 header for a three-key map
-            {"malformed": 1},
-        ),
-        "bad_public_key": (
-            [encode({"msg": encode(payload(acme)), "key": b"\x01" * 31, "sig": bytes(64)})],
-            {"malformed": 1},
-        ),
-        "mixed_senders": (
-            [
-                seal(acme, chain, "status", {"height": 1}),
-                seal(beta, chain, "status", {"height": 1}),
-            ],
-            {"mixed_senders": 1},
-        ),
-    }
-
-
-ITEM_CASES: Final = (
-    "no_signature",
-    "empty_signature",
-    "zero_signature",
-    "signed_by_another_key",
-    "non_member_key",
-    "wrong_chain",
-    "unknown_kind",
-    "unhashable_kind",
-    "map_kind",
-    "sender_is_not_the_key",
-    "payload_not_a_map",
-    "truncated_message",
-    "message_not_bytes",
-    "non_canonical_message",
-    "bad_public_key",
-    "mixed_senders",
-)
-
-
-@pytest.mark.parametrize("case", ITEM_CASES)
-def test_bad_message_is_dropped_and_counted(node: LocalNode, case: str) -> None:
-    items, expected = _items(node)[case]
+def test_a_frame_over_the_limit_closes_the_connection(node: LocalNode, peer: TestPeer) -> None:
     before, counts = snapshot(node), rejected(node.http)
-    r = post(node, encode(items))
-    assert r.status_code == 204
-    assert delta(counts, rejected(node.http)) == expected
+    # The header alone: the node refuses the length before reading (or holding) any body.
+    peer.send_raw((MAX_FRAME + 1).to_bytes(4, "big"))
+    assert peer.closed_by_node()
+    counted(node, counts, {"frame_too_large": 1})
     assert snapshot(node) == before
     still_commits(node)
 
 
-def test_the_cases_above_are_all_run(node: LocalNode) -> None:
-    assert set(_items(node)) == set(ITEM_CASES)
+# ------------------------------------------------- good frames, bad content
 
 
 def _content(node: LocalNode) -> dict[str, tuple[str, Any, str]]:
-    """Well-sealed messages from a member whose content is garbage: kind, body, reason."""
+    """Frames of a node whose content is garbage: kind, body, reason."""
     chain = node.genesis.chain
     proposal = Proposal.sign(STRANGER, chain, node.service.chain.height + 1, 0, bytes(32), -1)
     return {
@@ -286,88 +296,119 @@ def _content(node: LocalNode) -> dict[str, tuple[str, Any, str]]:
         "txs_not_a_list": ("txs", {"tx": b""}, "txs_invalid"),
         "txs_garbage_tx": ("txs", [b"\x00garbage"], "tx_refused"),
         "evidence_garbage": ("evidence", {"kind": "x"}, "evidence_invalid"),
+        "status_no_body": ("status", None, "status_invalid"),
+        "status_height_text": ("status", {"height": "9"}, "status_invalid"),
+        "status_height_negative": ("status", {"height": -1}, "status_invalid"),
+        "get_blocks_not_a_map": ("get_blocks", [1], "get_blocks_invalid"),
+        "get_blocks_from_zero": (
+            "get_blocks",
+            {"id": 1, "from": 0, "count": 1},
+            "get_blocks_invalid",
+        ),
+        "get_blocks_too_many": (
+            "get_blocks",
+            {"id": 1, "from": 1, "count": 1001},
+            "get_blocks_invalid",
+        ),
     }
 
 
-@pytest.mark.parametrize(
-    "case",
-    [
-        "vote_garbage",
-        "proposal_garbage_block",
-        "proposal_block_not_bytes",
-        "proposal_garbage",
-        "proposal_wrong_shape",
-        "txs_not_a_list",
-        "txs_garbage_tx",
-        "evidence_garbage",
-    ],
+CONTENT_CASES: Final = (
+    "vote_garbage",
+    "proposal_garbage_block",
+    "proposal_block_not_bytes",
+    "proposal_garbage",
+    "proposal_wrong_shape",
+    "txs_not_a_list",
+    "txs_garbage_tx",
+    "evidence_garbage",
+    "status_no_body",
+    "status_height_text",
+    "status_height_negative",
+    "get_blocks_not_a_map",
+    "get_blocks_from_zero",
+    "get_blocks_too_many",
 )
-def test_garbage_content_from_a_member_is_dropped_and_counted(node: LocalNode, case: str) -> None:
+
+
+@pytest.mark.parametrize("case", CONTENT_CASES)
+def test_garbage_content_is_dropped_and_counted(node: LocalNode, peer: TestPeer, case: str) -> None:
     kind, body, reason = _content(node)[case]
     before, counts = snapshot(node), rejected(node.http)
-    r = post(node, seal_batch([seal(node.key("shipper-acme"), node.genesis.chain, kind, body)]))
-    assert r.status_code == 204
+    peer.send(kind, body)
+    still_answers(node, peer)
     assert delta(counts, rejected(node.http)) == {reason: 1}
     assert snapshot(node) == before
     still_commits(node)
 
 
-def test_good_messages_survive_a_bad_neighbour(node: LocalNode) -> None:
-    """One malformed message costs its batch nothing else: the good transaction is admitted."""
-    chain = node.genesis.chain
-    acme = node.key("shipper-acme")
+def test_the_content_cases_above_are_all_run(node: LocalNode) -> None:
+    assert set(_content(node)) == set(CONTENT_CASES)
+
+
+def test_good_transactions_survive_a_bad_neighbour(node: LocalNode, peer: TestPeer) -> None:
+    """One malformed frame costs the connection nothing else: the next one's transaction commits."""
     tx = declaration_tx(node, "shipper-acme", f"DG-PEER-{next(_ids)}")
     counts = rejected(node.http)
-    batch = [raw_item(acme, chain, payload(acme, "gossip")), seal(acme, chain, "txs", [tx.wire])]
-    assert post(node, encode(batch)).status_code == 204
-    assert delta(counts, rejected(node.http)) == {"unknown_kind": 1}
+    peer.send("gossip", {})
+    peer.send("txs", [tx.wire])
     wait_for(lambda: node.service.chain.store.tx_location(tx.id), 20, "the good transaction")
+    assert delta(counts, rejected(node.http)) == {"unknown_kind": 1}
 
 
-# --------------------------------------------- members, votes and replays
-
-
-def test_member_key_may_relay_transactions_and_a_replay_changes_nothing(node: LocalNode) -> None:
-    """A shipper's member key is a known peer; replaying its batch is dropped as a duplicate."""
-    chain = node.genesis.chain
-    tx = declaration_tx(node, "shipper-acme", f"DG-PEER-{next(_ids)}")
-    batch = seal_batch([seal(node.key("shipper-beta"), chain, "txs", [tx.wire])])
-    assert post(node, batch).status_code == 204
-    wait_for(lambda: node.service.chain.store.tx_location(tx.id), 20, "the relayed transaction")
+def test_an_observer_relays_transactions_and_a_replay_changes_nothing(
+    node: LocalNode, peer: TestPeer
+) -> None:
+    """A batch of transactions in one frame, no seal; sent again, each is a duplicate."""
+    txs = [declaration_tx(node, "shipper-acme", f"DG-PEER-{next(_ids)}")]
+    txs.append(declaration_tx(node, "shipper-beta", f"DG-PEER-{next(_ids)}"))
+    peer.send("txs", [tx.wire for tx in txs])
+    store = node.service.chain.store
+    wait_for(lambda: all(store.tx_location(tx.id) for tx in txs), 20, "the relayed txs")
     before, counts = snapshot(node), rejected(node.http)
-    assert post(node, batch).status_code == 204
-    # Counted twice: the peer layer refused the relayed transaction, the mempool said why.
-    expected = {"tx_refused": 1, "mempool_tx.already_committed": 1}
+    peer.send("txs", [tx.wire for tx in txs])
+    still_answers(node, peer)
+    # Counted twice: the peer layer refused each relayed transaction, the mempool said why.
+    expected = {"tx_refused": 2, "mempool_tx.already_committed": 2}
     assert delta(counts, rejected(node.http)) == expected
     assert snapshot(node) == before
     still_commits(node)
 
 
-def _non_validator_vote(node: LocalNode) -> bytes:
+def test_a_vote_by_a_non_validator_is_dropped_by_consensus(node: LocalNode, peer: TestPeer) -> None:
+    """Relayed by a node, accepted at the peer layer, refused by consensus; the node lives on."""
     vote = Vote.sign(
         STRANGER, node.genesis.chain, VoteType.PREVOTE, node.service.chain.height + 1, 0, None
     )
-    return seal_batch([seal(node.key("shipper-acme"), node.genesis.chain, "vote", vote.to_value())])
-
-
-def test_vote_by_a_non_validator_is_dropped(node: LocalNode) -> None:
-    """Relayed by a member, accepted at the peer layer, refused by consensus; the node lives on."""
-    counts = rejected(node.http)
-    assert post(node, _non_validator_vote(node)).status_code == 204
-    changed = delta(counts, rejected(node.http))
-    assert changed and all(r.startswith("consensus_") for r in changed), changed
+    before, counts = snapshot(node), rejected(node.http)
+    peer.send("vote", vote.to_value())
+    still_answers(node, peer)
+    assert snapshot(node) == before
+    assert delta(counts, rejected(node.http)) == {"consensus_unknown_validator": 1}
     still_commits(node)
 
 
-def test_vote_by_a_non_validator_leaves_the_store_unchanged(node: LocalNode) -> None:
-    before, counts = snapshot(node), rejected(node.http)
-    # A single validator decides within the handling of the message: no waiting needed.
-    assert post(node, _non_validator_vote(node)).status_code == 204
-    assert snapshot(node) == before
-    assert delta(counts, rejected(node.http)) == {"consensus_unknown_validator": 1}
+# ------------------------------------------------------- fault injection
 
 
-# ---------------------------------------------------------- block requests
+def test_fault_injection_drops_a_peers_frames(node: LocalNode, peer: TestPeer) -> None:
+    """Isolated, the observer's frames are dropped and counted, its block requests get nothing."""
+    tx = declaration_tx(node, "shipper-acme", f"DG-PEER-{next(_ids)}")
+    node.service.faults.isolated = {"auditor"}
+    try:
+        before, counts = snapshot(node), rejected(node.http)
+        peer.send("txs", [tx.wire])
+        assert peer.blocks(1, 1) == []
+        assert delta(counts, rejected(node.http)) == {"fault_injected": 2}
+        assert snapshot(node) == before
+    finally:
+        node.service.faults.isolated = set()
+    still_answers(node, peer)
+    peer.send("txs", [tx.wire])
+    wait_for(lambda: node.service.chain.store.tx_location(tx.id), 20, "the tx after the heal")
+
+
+# ----------------------------------------------------- blocks over HTTP
 
 
 def _blocks(node: LocalNode, key: SigningKey, target: str, time_ms: int) -> httpx.Response:
@@ -378,7 +419,7 @@ def _blocks(node: LocalNode, key: SigningKey, target: str, time_ms: int) -> http
 
 
 def test_block_requests_refuse_stale_future_replayed_and_foreign(node: LocalNode) -> None:
-    """``GET /peer/v1/blocks`` is a signed request: time, replay and membership are checked."""
+    """``GET /peer/v1/blocks`` (the audit's) is a signed request: time, replay, membership."""
     peer = node.key("customs")
     now = time.time_ns() // 1_000_000
     assert _blocks(node, peer, "/peer/v1/blocks?from=1&count=1", now).status_code == 200
@@ -410,126 +451,7 @@ def test_block_request_returns_the_committed_blocks(node: LocalNode) -> None:
     assert items[0][0] == node.service.chain.store.block_bytes(1)
 
 
-# ------------------------------------------------------------ open_batch alone
-
-
-CHAIN: Final = "dg-peer-unit"
-MEMBER: Final = SigningKey.from_seed(b"member".ljust(32, b"\x00"))
-OTHER: Final = SigningKey.from_seed(b"other".ljust(32, b"\x00"))
-VERIFIER: Final = Verifier(workers=1)
-
-
-class CountingVerifier(Verifier):
-    """A verifier that records how many signatures it was asked to check."""
-
-    def __init__(self) -> None:
-        super().__init__(workers=1)
-        self.checked = 0
-
-    def verify_many(self, items: Any) -> list[bool]:
-        self.checked += len(items)
-        return super().verify_many(items)
-
-
-def test_a_batch_costs_one_membership_lookup() -> None:
-    asked: list[str] = []
-
-    def is_known(key_id: str) -> bool:
-        asked.append(key_id)
-        return False
-
-    batch = seal_batch([seal(OTHER, CHAIN, "status", {"height": i}) for i in range(50)])
-    good, dropped = open_batch(batch, CHAIN, VERIFIER, is_known)
-    assert (good, dropped) == ([], {"unknown_sender": 50})
-    assert asked == [OTHER.public.key_id]
-
-
-def test_forged_batch_is_checked_one_chunk_deep() -> None:
-    items = [
-        raw_item(MEMBER, CHAIN, payload(MEMBER, "status", {"height": i}), sig=bytes(64))
-        for i in range(3 * VERIFY_CHUNK)
-    ]
-    verifier = CountingVerifier()
-    with verifier:
-        good, dropped = open_batch(encode(items), CHAIN, verifier, lambda k: True)
-    assert (good, dropped) == ([], {"bad_signature": 3 * VERIFY_CHUNK})
-    assert verifier.checked == VERIFY_CHUNK
-
-
-def test_good_batch_opens_in_order() -> None:
-    kinds = sorted(KINDS)
-    batch = seal_batch([seal(MEMBER, CHAIN, k, {"n": i}) for i, k in enumerate(kinds)])
-    good, dropped = open_batch(batch, CHAIN, VERIFIER, lambda k: k == MEMBER.public.key_id)
-    assert dropped == {}
-    assert [(m.sender, m.kind, m.body) for m in good] == [
-        (MEMBER.public.key_id, k, {"n": i}) for i, k in enumerate(kinds)
-    ]
-
-
-def _mutate(data: bytes, at: int, bit: int) -> bytes:
-    if not data:
-        return data
-    i = at % len(data)
-    return data[:i] + bytes([data[i] ^ (1 << bit)]) + data[i + 1 :]
-
-
-_item = st.one_of(
-    st.binary(max_size=80),
-    values.map(encode),
-    st.builds(
-        lambda key, kind, body: seal(key, CHAIN, kind, body),
-        st.sampled_from([MEMBER, OTHER]),
-        st.sampled_from(sorted(KINDS)),
-        values,
-    ),
-    st.builds(
-        lambda key, kind, body: raw_item(
-            key, CHAIN, {"from": key.public.key_id, "kind": kind, "body": body}
-        ),
-        st.sampled_from([MEMBER, OTHER]),
-        values,
-        values,
-    ),
-    st.builds(
-        lambda kind, at, bit: _mutate(seal(MEMBER, CHAIN, kind, {"h": 1}), at, bit),
-        st.sampled_from(sorted(KINDS)),
-        st.integers(0, 500),
-        st.integers(0, 7),
-    ),
-)
-
-
-def _check_open(data: bytes, items: int | None) -> None:
-    try:
-        good, dropped = open_batch(data, CHAIN, VERIFIER, lambda k: k == MEMBER.public.key_id)
-    except PeerMessageError as e:
-        assert e.reason == "malformed"
-        return
-    assert set(dropped) <= REASONS
-    assert all(count > 0 for count in dropped.values())
-    if items is not None:
-        assert len(good) + sum(dropped.values()) == items
-    for m in good:
-        assert m.sender == MEMBER.public.key_id
-        assert m.kind in KINDS
-
-
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(_item, max_size=6))
-def test_open_batch_fuzz_structured(items: list[bytes]) -> None:
-    _check_open(encode(items), len(items))
-
-
-@settings(max_examples=150, deadline=None)
-@given(st.binary(max_size=200) | values.map(encode))
-def test_open_batch_fuzz_bytes(data: bytes) -> None:
-    _check_open(data, None)
-
-
-@pytest.mark.parametrize("body", [None, {"height": "9"}, {"height": -1}, [1], {}])
-def test_status_with_a_garbage_body_is_counted(node: LocalNode, body: Any) -> None:
-    before, counts = snapshot(node), rejected(node.http)
-    item = seal(node.key("shipper-acme"), node.genesis.chain, "status", body)
-    assert post(node, seal_batch([item])).status_code == 204
-    assert delta(counts, rejected(node.http)) == {"status_invalid": 1}
-    assert snapshot(node) == before
+def test_the_peer_messages_route_is_gone(node: LocalNode) -> None:
+    """Peers talk over their TLS connections only: HTTP takes no peer messages."""
+    r = node.http.post("/peer/v1/messages", content=b"\x90")
+    assert r.status_code == 404

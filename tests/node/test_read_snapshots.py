@@ -20,10 +20,13 @@ import msgpack
 import pytest
 
 import node.api.app as node_api
+import node.p2p.sync as node_sync
+from ledger.keyfile import load_signing_key
 from node.api.prover import Prover
 from node.auth import sign_request
 from node.client.receipt import verify_receipt
 from node.service import READ_THREADS
+from tests.node.peer_support import TestPeer
 from tests.node.reads_support import LocalNode
 from tests.samples import sample
 
@@ -33,7 +36,7 @@ ORDER: Final = ("submitted", "accepted", "cleared", "held", "released", "loaded"
 
 @pytest.fixture
 def node(tmp_path: Path) -> Iterator[LocalNode]:
-    n = LocalNode(tmp_path)
+    n = LocalNode(tmp_path, observers=("auditor",))  # an observer: a peer may ask for blocks
     try:
         n.client("shipper-acme").declare(sample(decl_id=DECL))
         yield n
@@ -108,7 +111,7 @@ def test_a_read_in_progress_does_not_hold_up_a_commit(
     assert answer["receipt"]["header"]["height"] == height
 
 
-def test_serving_blocks_to_a_peer_does_not_hold_up_a_commit(
+def test_serving_blocks_over_http_does_not_hold_up_a_commit(
     node: LocalNode, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     height = node.service.chain.height
@@ -123,7 +126,26 @@ def test_serving_blocks_to_a_peer_does_not_hold_up_a_commit(
         assert response.status_code == 200, response.text
         return msgpack.unpackb(response.content)
 
-    blocks = _commit_during(node, _hold(monkeypatch, node_api, "_peer_blocks"), fetch)
+    blocks = _commit_during(node, _hold(monkeypatch, node_api, "peer_blocks"), fetch)
+    assert len(blocks) == height
+
+
+def test_serving_blocks_to_a_peer_does_not_hold_up_a_commit(
+    node: LocalNode, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    height = node.service.chain.height
+    address = node.service.transport.address
+    assert address is not None
+    observer = load_signing_key(node.dir / "auditor" / "node-key.pem")
+    peer = TestPeer(address, observer, node.service.key.public, node.genesis)
+
+    def fetch() -> Any:
+        # The peer's own loop runs in the reader thread: it is made and closed there.
+        with peer:
+            assert peer.connect() == "hello"
+            return peer.blocks(1, 1000)
+
+    blocks = _commit_during(node, _hold(monkeypatch, node_sync, "peer_blocks"), fetch)
     assert len(blocks) == height
 
 

@@ -163,11 +163,11 @@ def test_a_sign_state_that_cannot_be_saved_stops_the_validator_before_it_sends(
     def cannot_save(state: Any) -> None:
         raise SignStateError(f"cannot save sign state to {config.data_dir}: [Errno 28] No space")
 
-    seal = service._seal
+    broadcast = service.transport.broadcast
 
-    def recorded(kind: str, body: Any) -> bytes:
+    def recorded(kind: str, body: Any) -> None:
         kinds.append(kind)
-        return seal(kind, body)
+        broadcast(kind, body)
 
     with TestClient(create_app(service)) as http:
         key = load_signing_key(tmp_path / "net" / "keys" / "shipper-acme.pem")
@@ -176,7 +176,7 @@ def test_a_sign_state_that_cannot_be_saved_stops_the_validator_before_it_sends(
         height = service.chain.height
         service.on_fatal = fatal
         service.sign_file.save = cannot_save  # type: ignore[method-assign]
-        service._seal = recorded  # type: ignore[method-assign]
+        service.transport.broadcast = recorded  # type: ignore[method-assign]
 
         shipper.declare(sample(decl_id="SECOND"), wait=False)
         assert halted.wait(30), "the node went on without saving what it signed"
