@@ -152,7 +152,8 @@ def register(sub: Any) -> None:
         "--base-port",
         type=int,
         default=7100,
-        help="port of the first node; the others follow (default: %(default)s)",
+        help="HTTP port of the first node; the other nodes' follow, then each validator's"
+        " peer port (default: %(default)s)",
     )
     p.add_argument(
         "--chain",
