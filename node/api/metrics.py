@@ -28,7 +28,8 @@ def render_metrics(sample: MetricsSample) -> str:
         "# HELP dgledger_mempool_bytes Bytes of pending transactions.",
         "# TYPE dgledger_mempool_bytes gauge",
         f"dgledger_mempool_bytes {sample.mempool_bytes}",
-        "# HELP dgledger_peers_connected Configured peers this node holds an admitted connection to.",
+        "# HELP dgledger_peers_connected Configured peers this node holds an admitted"
+        " connection to.",
         "# TYPE dgledger_peers_connected gauge",
         f"dgledger_peers_connected {sample.peers_connected}",
         "# HELP dgledger_committed_txs_total Transactions committed since start.",
