@@ -28,9 +28,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ledger.encoding import encode
 from ledger.errors import LedgerError
 from ledger.tx import MAX_TX_SIZE, Transaction
+from node.api.batch import MAX_BATCH_BYTES, batch_from_body, judge
 from node.api.errors import ApiError, error_response
 from node.api.metrics import render_metrics
-from node.api.models import SUBMIT_BODY, SUBMIT_DOC
+from node.api.models import BATCH_BODY, BATCH_DOC, SUBMIT_BODY, SUBMIT_DOC
 from node.api.reads import router as read_router
 from node.auth import Caller, RequestVerifier
 from node.errors import AuthError, Rejected
@@ -219,6 +220,21 @@ def create_app(node: NodeService) -> FastAPI:
                 ) from e
             return JSONResponse(node.receipt_summary(tx.id), status_code=200)
         return JSONResponse({"tx_id": tx.id.hex(), "status": "pending"}, status_code=202)
+
+    @app.post(
+        "/v1/transactions/batch",
+        tags=["transactions"],
+        responses=BATCH_DOC,
+        openapi_extra=BATCH_BODY,
+    )
+    async def submit_batch(request: Request, wait: str | None = None) -> JSONResponse:
+        """Submit up to 1,000 signed transactions at once; each is judged on its own."""
+        if wait not in (None, "commit"):
+            raise ApiError(400, "request.invalid", "wait must be 'commit'", "$.wait")
+        body = await read_body(request, MAX_BATCH_BYTES)
+        wires = batch_from_body(body, request.headers.get("content-type", ""))
+        results = await judge(node, wires, wait=wait == "commit", wait_s=MAX_WAIT_S)
+        return JSONResponse({"results": results})
 
     @app.get("/v1/status", tags=["node"])
     async def status() -> dict[str, Any]:

@@ -269,4 +269,70 @@ SUBMIT_BODY: dict[str, Any] = {
         },
     }
 }
+
+
+class BatchErrorModel(Strict):
+    """Why one transaction of a batch was refused."""
+
+    code: str
+    message: str
+    path: str | None = None
+    violations: list[ViolationModel] | None = None
+    retry_after: int | None = None
+
+
+class BatchResultModel(Strict):
+    """What became of one transaction of a batch (``item``: its place in the request)."""
+
+    item: int
+    tx_id: Hash | None
+    status: Literal["pending", "committed", "rejected", "refused"]
+    height: int | None = None
+    index: int | None = None
+    log_index: int | None = None
+    result: dict[str, Any] | None = None
+    error: BatchErrorModel | None = None
+
+
+class BatchAnswerModel(Strict):
+    """One result per transaction of the batch, in order."""
+
+    results: list[BatchResultModel]
+
+
+BATCH_DOC: dict[int | str, dict[str, Any]] = {
+    200: {"model": BatchAnswerModel, "description": "each transaction's fate, in order"},
+    400: ERRORS[400],
+    413: {"model": ErrorResponse, "description": "body too large"},
+}
+
+BATCH_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/msgpack": {
+                "schema": {
+                    "type": "string",
+                    "format": "binary",
+                    "description": "a MessagePack array of transactions' wire bytes",
+                }
+            },
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["txs"],
+                    "properties": {
+                        "txs": {
+                            "type": "array",
+                            "items": {"type": "string", "description": "wire bytes, base64"},
+                            "minItems": 1,
+                            "maxItems": 1000,
+                        }
+                    },
+                    "additionalProperties": False,
+                }
+            },
+        },
+    }
+}
 """The request body of ``POST /v1/transactions``, which the route reads itself."""

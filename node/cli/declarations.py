@@ -33,6 +33,8 @@ from node.client.client import DECISIONS, Client
 from node.client.errors import ClientError
 
 MAX_DOCUMENT: Final = 1 << 20
+MAX_BATCH: Final = 1000
+"""Files ``declare`` sends in one request (the node's batch limit)."""
 
 
 # ----------------------------------------------------------- shared helpers
@@ -98,14 +100,57 @@ def _run(
 
 
 def cmd_declare(args: argparse.Namespace) -> int:
-    """Submit a declaration."""
-    doc = read_document(args.file)
+    """Submit one declaration, or several in one batch."""
+    if len(args.files) > 1:
+        return _declare_batch(args)
+    (file,) = args.files
+    doc = read_document(file)
     return _run(
         args,
         lambda c: c.declare(doc, wait=args.wait),
-        f"the declaration in {args.file}",
-        f"correct {args.file} and declare it again",
+        f"the declaration in {file}",
+        f"correct {file} and declare it again",
     )
+
+
+def _declare_batch(args: argparse.Namespace) -> int:
+    """Several files in one request (POST /v1/transactions/batch): a line each, in order."""
+    if len(args.files) > MAX_BATCH:
+        raise CliError(f"at most {MAX_BATCH} files at once: declare the rest in another run")
+    docs = [read_document(file) for file in args.files]
+    with connect(args) as client:
+        try:
+            txs = [client.build("declaration.submit", {"declaration": doc}) for doc in docs]
+            results = client.submit_batch(txs, wait=args.wait)
+        except ClientError as e:
+            raise failure(e, "the batch") from e
+    bad = 0
+    for file, result in zip(args.files, results, strict=True):
+        status = result.get("status")
+        if status in {"refused", "rejected"}:
+            bad += 1
+            error = result.get("error") or {}
+            violations = error.get("violations") or (result.get("result") or {}).get(
+                "violations", []
+            )
+            first = violations[0] if violations else error
+            say(f"{file}: {status}: {first.get('code')}: {first.get('message')}")
+            for v in violations[1:]:
+                say(f"  {v.get('path', '$')}: {v.get('code')}: {v.get('message')}")
+        elif status == "pending":
+            say(f"{file}: accepted for inclusion: transaction {result.get('tx_id')} (pending)")
+        else:
+            outcome = result.get("result") or {}
+            say(
+                f"{file}: committed: {outcome.get('declaration')} is {outcome.get('status')}"
+                f" at block {result.get('height')}, transaction {result.get('tx_id')}"
+            )
+    if bad:
+        raise CliError(
+            f"{bad} of {len(args.files)} declarations refused: correct those files and declare"
+            " them again"
+        )
+    return 0
 
 
 def cmd_amend(args: argparse.Namespace) -> int:
@@ -242,8 +287,13 @@ def render(doc: dict[str, Any]) -> list[str]:
 
 def register(sub: Any) -> None:
     """Add the verbs to the ``dgledger`` command tree."""
-    p = sub.add_parser("declare", help="submit a dangerous-goods declaration")
-    p.add_argument("file", metavar="FILE.json")
+    p = sub.add_parser(
+        "declare",
+        help="submit dangerous-goods declarations",
+        description="Submit a declaration; several files go in one request, each judged on"
+        " its own.",
+    )
+    p.add_argument("files", metavar="FILE.json", nargs="+", help="declaration documents")
     add_node_args(p)
     p.add_argument("--wait", action="store_true", help="return once committed")
     p.set_defaults(func=cmd_declare)

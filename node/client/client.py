@@ -22,13 +22,14 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Final
 from urllib.parse import quote, urlencode
 
 import httpx
 
 from ledger.crypto import SigningKey
+from ledger.encoding import encode
 from ledger.errors import LedgerError
 from ledger.tx import Envelope, Transaction
 from node.auth import sign_request
@@ -325,6 +326,32 @@ class Client:
                 tx_id=summary.get("tx_id"),
             )
         return summary
+
+    def submit_batch(
+        self, txs: Sequence[Transaction], *, wait: bool = True
+    ) -> list[dict[str, Any]]:
+        """Submit up to 1,000 transactions in one request; each one's result, in order.
+
+        Each is judged on its own: a result's ``status`` is ``pending``,
+        ``committed``, ``rejected`` (in a block, by the rules) or ``refused``
+        (not admitted; its ``error`` says why). With ``wait``, the answer comes
+        once the admitted ones are committed, or when the node stops waiting.
+        """
+        target = "/v1/transactions/batch" + ("?wait=commit" if wait else "")
+        response = self._send(
+            "POST",
+            target,
+            signed=False,
+            body=encode([tx.wire for tx in txs]),
+            content_type="application/msgpack",
+        )
+        try:
+            results = response.json()["results"]
+        except (ValueError, KeyError, TypeError) as e:
+            raise ClientError("client.bad_response", "batch answer has no results") from e
+        if type(results) is not list or len(results) != len(txs):
+            raise ClientError("client.bad_response", "batch answer has not one result each")
+        return [r if isinstance(r, dict) else {} for r in results]
 
     def send(self, type_: str, body: Mapping[str, Any], *, wait: bool = True) -> dict[str, Any]:
         """Build, sign and submit; on ``tx.nonce_reused`` ask the node again and retry once."""

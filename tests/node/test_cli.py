@@ -190,6 +190,29 @@ def test_declare_of_an_invalid_sample_is_refused_with_its_code(net: Net, name: s
     assert run.stdout == ""
 
 
+def test_declare_of_several_files_goes_in_one_batch_each_judged_on_its_own(net: Net) -> None:
+    good = [net.document("DG-CLI-BATCH-1"), net.document("DG-CLI-BATCH-2")]
+    bad = net.document("DG-CLI-BATCH-3")
+    doc = json.loads(bad.read_text())
+    doc["transport"]["vesselIMONumber"] = "9454437"
+    bad.write_text(json.dumps(doc))
+    run = dgledger("declare", good[0], bad, good[1], *net.as_("shipper-acme"), "--wait")
+    assert run.returncode == 1, run.stderr
+    assert "Traceback" not in run.stderr
+    lines = run.stdout.strip().splitlines()
+    assert [line.split(": ")[:2] for line in lines] == [
+        [str(good[0]), "committed"],
+        [str(bad), "refused"],
+        [str(good[1]), "committed"],
+    ]
+    assert "imo_number.check_digit" in lines[1]
+    assert run.stderr.strip().splitlines() == [
+        "dgledger: 1 of 3 declarations refused: correct those files and declare them again"
+    ]
+    with net.client("auditor") as client:
+        assert client.declaration("DG-CLI-BATCH-2")["record"]["status"] == "submitted"
+
+
 def test_declare_prints_every_rule_broken(net: Net) -> None:
     """One document breaking three rules: all three are printed, and nothing is committed."""
     samples = (
