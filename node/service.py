@@ -11,9 +11,9 @@ later action of the same batch is carried out, so a signature is on disk
 before it can reach a peer.
 
 No empty blocks while idle: after a commit (and at start) the next height is
-entered only once a transaction is pending or a peer's consensus message for
-that height arrives; a pending transaction starts it within
-``block_delay_ms``.
+entered only once a transaction is pending, a governance action waits for
+its height, or a peer's consensus message for that height arrives; a
+pending transaction starts it within ``block_delay_ms``.
 """
 
 from __future__ import annotations
@@ -354,15 +354,29 @@ class NodeService:
 
     def is_known_node(self, key_id: str) -> bool:
         """A key of the validator set now or just before, or an active key of an active member."""
+        return self.standing(key_id) is None
+
+    def standing(self, key_id: str) -> str | None:
+        """Why ``key_id`` may not act here (``auth.key_revoked``, ...), or ``None`` if it may.
+
+        A key of the validator set now or just before may; so may an active key
+        of an active member organisation. A revoked key is told it is revoked,
+        a key of an organisation governance removed that it is inactive, and
+        any other that it is not a member.
+        """
         validators = (self.chain.validators, self.chain.previous_validators)
         if any(v.get(key_id) is not None for v in validators):
-            return True
+            return None
         view = self.chain.view()
         record = view.get(f"key/{key_id}")
-        if record is None or record["revoked_at"] is not None:
-            return False
+        if record is None:
+            return "auth.not_a_member"
+        if record["revoked_at"] is not None:
+            return "auth.key_revoked"
         org = view.get(f"org/{record['org']}")
-        return org is not None and bool(org["active"])
+        if org is None or not org["active"]:
+            return "auth.org_inactive"
+        return None
 
     # ------------------------------------------------------------ lifecycle
 
@@ -372,7 +386,7 @@ class NodeService:
         self._tasks.append(asyncio.create_task(self._status_loop(), name="status"))
         self._tasks.append(asyncio.create_task(self.sync.run(), name="sync"))
         self._defer(Start(self.chain.height + 1, self.chain.validators))
-        if self.mempool.pending():
+        if self._work_pending():
             self._open_gate()
         log.info(
             "node started",
@@ -619,8 +633,17 @@ class NodeService:
 
     def _kicked(self) -> None:
         self._kick_handle = None
-        if len(self.mempool):
+        if self._work_pending():
             self._open_gate()
+
+    def _work_pending(self) -> bool:
+        """Something for a next block: a pending transaction, or a governance action to reach.
+
+        An action takes effect at a later height; on an idle chain no block
+        would ever reach it, and a revoked key would keep its access until
+        unrelated traffic made blocks. So while one is pending, blocks are made.
+        """
+        return len(self.mempool) > 0 or bool(self.chain.view().get("gov/pending"))
 
     def _open_gate(self) -> None:
         event, self._deferred = self._deferred, None
@@ -764,7 +787,7 @@ class NodeService:
             return None  # on_fatal has said why and is stopping the node
         event = NewHeight(self.chain.height + 1, self.chain.validators)
         self._defer(event)
-        if len(self.mempool):
+        if self._work_pending():
             self._kick()
         return None
 

@@ -93,6 +93,13 @@ def tx_from_body(body: bytes, content_type: str) -> Transaction:
         raise ApiError(400, e.code, str(e), f"$.{e.field}" if e.field else "$") from e
 
 
+STANDING: Final = {
+    "auth.not_a_member": "the key is not a member or node key",
+    "auth.key_revoked": "the key is revoked: use another key of your organisation",
+    "auth.org_inactive": "the key's organisation is no longer a member",
+}
+"""What a signed request is told when its key may not read here."""
+
 REFUSAL_STATUS: Final = {"tx.wrong_chain": 400, "rate_limited": 429}
 """HTTP status of an admission refusal by its code; a full mempool is 503, any other 422."""
 
@@ -158,8 +165,9 @@ def create_app(node: NodeService) -> FastAPI:
             caller = requests.check(headers, request.method, path, body, node.clock())
         except AuthError as e:
             raise ApiError(401, e.code, e.message) from e
-        if not node.is_known_node(caller.key_id):
-            raise ApiError(403, "auth.not_a_member", "the key is not a member or node key")
+        refused = node.standing(caller.key_id)
+        if refused is not None:
+            raise ApiError(403, refused, STANDING[refused])
         if not node.limiter.allow(caller.key_id):
             raise ApiError(429, "rate_limited", "too many requests for this key; slow down")
         return caller

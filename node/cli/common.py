@@ -75,6 +75,8 @@ HINTS: Final = {
     "client.timeout": "the node is slow or stuck; try again or ask another node",
     "client.bad_response": "the node did not answer as a dgledger node does; check --node",
     "auth.not_a_member": "use a member key of this network (--key)",
+    "auth.key_revoked": "this key is revoked: use another key of your organisation (--key)",
+    "auth.org_inactive": "your organisation is no longer a member of this network",
     "auth.unknown_key": "use a member key of this network (--key)",
     "auth.stale": "check this machine's clock",
     "auth.bad_signature": "the node runs another chain, or the key file is not the one meant",

@@ -49,7 +49,12 @@ from node.client.json_forms import hexed
 FORMAT: Final = "dgledger-proposal/1"
 MAX_PROPOSAL: Final = 4 * MAX_TX_SIZE
 DEFAULT_AFTER: Final = 100
-"""Blocks from now until the action takes effect, unless --effective-height is given."""
+"""Blocks after the next one until the action takes effect, unless --effective-height is given.
+
+The rules take an action ``governance_delay`` blocks after the block that
+includes it, at the earliest: ``--after`` equal to the delay is accepted if
+the proposal is submitted before another block commits; more leaves time to
+gather the signatures."""
 DEFAULT_EXPIRES: Final = 10_000
 """Blocks the proposal may take to gather its signatures and be included."""
 
@@ -178,7 +183,8 @@ def cmd_propose(args: argparse.Namespace) -> int:
     with connect(args) as client:
         try:
             height = int(client.status()["height"])
-            effective = args.effective_height or height + args.after
+            # Counted from the next block, the earliest that can include the action.
+            effective = args.effective_height or height + 1 + args.after
             body = {"action": args.action, "effective_height": effective, "params": params}
             tx = client.build("governance", body, expires=height + args.expires_after)
         except ClientError as e:
@@ -265,7 +271,11 @@ def register(sub: Any) -> None:
     when = p.add_mutually_exclusive_group()
     when.add_argument("--effective-height", type=int, help="the height it takes effect at")
     when.add_argument(
-        "--after", type=int, default=DEFAULT_AFTER, help="blocks from now (default: 100)"
+        "--after",
+        type=int,
+        default=DEFAULT_AFTER,
+        help="blocks after the next one (at least the network's governance delay, 2 by"
+        " default; more leaves time to gather signatures; default: 100)",
     )
     p.add_argument(
         "--expires-after",

@@ -266,7 +266,7 @@ def test_key_outside_the_membership_is_refused(node: LocalNode) -> None:
 
 def test_revoked_key_is_refused(node: LocalNode) -> None:
     target = "/v1/declarations/DG-AUTH-0"
-    assert signed_get(node, node.key("shipper-beta"), target) == (403, "auth.not_a_member")
+    assert signed_get(node, node.key("shipper-beta"), target) == (403, "auth.key_revoked")
 
 
 def test_signed_request_for_another_chain_is_refused_over_http(node: LocalNode) -> None:
@@ -279,4 +279,4 @@ def test_signed_request_for_another_chain_is_refused_over_http(node: LocalNode) 
 
 def test_key_of_a_removed_organisation_is_refused(node: LocalNode) -> None:
     target = "/v1/declarations/DG-AUTH-0"
-    assert signed_get(node, node.key("auditor"), target) == (403, "auth.not_a_member")
+    assert signed_get(node, node.key("auditor"), target) == (403, "auth.org_inactive")

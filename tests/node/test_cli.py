@@ -696,6 +696,24 @@ def test_export_and_audit_of_a_stopped_nodes_data(net: Net, exported: Export) ->
 # ------------------------------------------------------------- governance
 
 
+def test_governance_after_the_delay_takes_effect_when_submitted_at_once(net: Net) -> None:
+    """``--after N`` counts from the block that includes it: N = the delay is accepted."""
+    new_key = net.work / "shipper-after.pem"
+    public = ok(dgledger("keygen", "--out", new_key)).stdout.split("public key ")[1].strip()
+    proposal = net.work / "org-add-after.json"
+    url = net.url()
+    ok(
+        dgledger(
+            "governance", "propose", "org.add", "--name", "shipper-after", "--role", "shipper",
+            "--public-key", public, "--after", "2", "--out", proposal,
+            "--key", net.key("customs"), "--node", url,
+        )
+    )  # fmt: skip
+    for org in ("port-authority", "forwarder-a"):
+        ok(dgledger("governance", "sign", proposal, "--key", net.key(org)))
+    ok(dgledger("governance", "submit", proposal, "--node", url, "--wait"))
+
+
 def test_governance_proposal_file_gathers_signatures_then_adds_an_organisation(
     net: Net,
 ) -> None:
