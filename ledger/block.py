@@ -15,15 +15,33 @@ SHA-256 of the canonical header.
 
 A block is its header, its ordered transactions and the commit certificate
 of the previous block (none at height 1, which follows genesis).
+
+:meth:`Block.decode` reads the block as msgspec Structs (``_BlockForm``), so
+the header's and the transaction list's field checks run in C as the bytes
+are decoded and proven canonical; the previous block's certificate, a small
+part, is decoded apart. When the form declines, the same checks run field by
+field on the decoded value (:meth:`Block.from_value`) and word the refusal.
+Either way each transaction goes through :meth:`Transaction.decode` unless
+``known`` holds it, and the certificate through ``Certificate.from_value``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Annotated, Any, Final
 
-from ledger.encoding import decode, encode, sha256
+import msgspec
+
+from ledger.encoding import (
+    DEFAULT_MAX_DEPTH,
+    INT_MAX,
+    decode,
+    encode,
+    fast_decode,
+    fast_decode_as,
+    sha256,
+)
 from ledger.errors import ChainError, LedgerError, SchemaError
 from ledger.merkle import leaf_hash, root_of
 from ledger.schema import as_map, get_hash, get_int, get_list, get_str
@@ -47,6 +65,43 @@ _HEADER_KEYS: Final = frozenset(
         "proposer",
     }
 )
+_NIL: Final = b"\xc0"
+
+
+# -- typed forms: the same checks as from_value, made in C ----------------------
+
+_Count = Annotated[int, msgspec.Meta(ge=0, le=INT_MAX)]
+_Hash = Annotated[bytes, msgspec.Meta(min_length=32, max_length=32)]
+_KeyId = Annotated[str, msgspec.Meta(min_length=40, max_length=40)]
+
+
+class _HeaderForm(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    """A header as :meth:`Header.from_value` accepts it, fields in canonical order."""
+
+    chain: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    height: Annotated[int, msgspec.Meta(ge=1, le=INT_MAX)]
+    log_root: _Hash
+    log_size: _Count
+    next_validators_hash: _Hash
+    prev_hash: _Hash
+    proposer: _KeyId
+    state_root: _Hash
+    time: _Count
+    txs_root: _Hash
+    validators_hash: _Hash
+
+
+class _BlockForm(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    """A block as :meth:`Block.from_value` accepts it, before the transactions and certificate."""
+
+    header: _HeaderForm
+    # The certificate is a small part of the bytes: decoded apart (fast_decode),
+    # it is checked without a scan of every transaction's bytes.
+    last_commit: msgspec.Raw
+    txs: Annotated[list[bytes], msgspec.Meta(max_length=MAX_BLOCK_TXS)]
+
+
+_BLOCK_FORM: Final = msgspec.msgpack.Decoder(_BlockForm)
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +223,18 @@ class Block:
         ``known`` maps wire bytes to transactions already decoded from exactly
         those bytes (a node's mempool), which are taken instead of decoding again.
         """
+        form = fast_decode_as(_BLOCK_FORM, data, max_size=max_size)
+        if form is not None:
+            commit = bytes(form.last_commit)
+            # The certificate sits one level below the block, so one level less is left to it.
+            sure, last_commit = (
+                (True, None)
+                if commit == _NIL
+                else fast_decode(commit, max_size=max_size, max_depth=DEFAULT_MAX_DEPTH - 1)
+            )
+            if sure:
+                header = Header(**msgspec.structs.asdict(form.header))
+                return cls._from_parts(header, form.txs, last_commit, known)
         return cls.from_value(decode(data, max_size=max_size), known=known)
 
     @classmethod
@@ -175,8 +242,20 @@ class Block:
         """Validate and build from a decoded map (``known``: see :meth:`decode`)."""
         m = as_map(value, "block", frozenset({"header", "txs", "last_commit"}))
         header = Header.from_value(m["header"])
+        txs = get_list(m, "txs", max_len=MAX_BLOCK_TXS)
+        return cls._from_parts(header, txs, m["last_commit"], known)
+
+    @classmethod
+    def _from_parts(
+        cls,
+        header: Header,
+        raw_txs: list[Any],
+        last_commit: Any,
+        known: Mapping[bytes, Transaction] | None,
+    ) -> Block:
+        """The block of a checked header, its transactions' bytes and its certificate's value."""
         txs = []
-        for i, raw in enumerate(get_list(m, "txs", max_len=MAX_BLOCK_TXS)):
+        for i, raw in enumerate(raw_txs):
             if type(raw) is not bytes or len(raw) > MAX_TX_SIZE:
                 raise ChainError("must be transaction bytes", height=header.height, tx_index=i)
             tx = known.get(raw) if known is not None else None
@@ -189,5 +268,5 @@ class Block:
                 raise ChainError(
                     f"malformed transaction: {e}", height=header.height, tx_index=i
                 ) from e
-        commit = None if m["last_commit"] is None else Certificate.from_value(m["last_commit"])
+        commit = None if last_commit is None else Certificate.from_value(last_commit)
         return cls(header, tuple(txs), commit)

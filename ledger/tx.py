@@ -14,17 +14,27 @@ and how many did. Each signature covers ``sign_bytes(TX, chain, id)``.
 Signatures are sorted by public key with no key twice; the envelope's
 ``signer`` must be the key id of one of them. Governance transactions carry
 several signatures; the contracts decide whose are needed.
+
+:meth:`Transaction.decode` reads the wire form and the envelope as msgspec
+Structs (``_WireForm``, ``_EnvelopeForm``), so their field checks run in C
+as the bytes are decoded and proven canonical, each byte once. When the
+forms decline, the same checks run field by field on the decoded value
+(``_from_value``) and word the refusal; the public keys, the order of the
+signatures and the signer are checked by the same code on either path.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Annotated, Any, Final
+
+import msgspec
 
 from ledger.crypto import Domain, PublicKey, SigningKey, Verifier, sign_bytes
-from ledger.encoding import decode, encode, sha256
+from ledger.encoding import INT_MAX, decode, encode, fast_decode_as, sha256
 from ledger.errors import LedgerError, SchemaError, SignatureError
 from ledger.schema import as_map, get_bytes, get_int, get_list, get_str
 
@@ -32,6 +42,39 @@ MAX_TX_SIZE: Final = 256 * 1024
 MAX_SIGNATURES: Final = 64
 _ENV_KEYS: Final = frozenset({"chain", "type", "signer", "nonce", "body", "expires"})
 _WIRE_KEYS: Final = frozenset({"env", "sigs"})
+
+
+# -- typed forms: the same checks as _from_value, made in C --------------------
+
+_Positive = Annotated[int, msgspec.Meta(ge=1, le=INT_MAX)]
+
+
+class _EnvelopeForm(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    """The envelope as :func:`_check_envelope` accepts it, fields in canonical order."""
+
+    body: dict[str, Any]
+    chain: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    expires: _Positive
+    nonce: _Positive
+    signer: Annotated[str, msgspec.Meta(min_length=40, max_length=40)]
+    type: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+
+
+class _WireForm(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    """The wire form as :meth:`Transaction._from_value` accepts it, before the key checks."""
+
+    env: bytes
+    sigs: Annotated[
+        list[
+            # The public key's checks are PublicKey's, on either path (_signature).
+            tuple[bytes, Annotated[bytes, msgspec.Meta(min_length=64, max_length=64)]]
+        ],
+        msgspec.Meta(max_length=MAX_SIGNATURES),
+    ]
+
+
+_ENVELOPE_FORM: Final = msgspec.msgpack.Decoder(_EnvelopeForm)
+_WIRE_FORM: Final = msgspec.msgpack.Decoder(_WireForm)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +92,19 @@ class Envelope:
         if type(self.body) is not dict:
             raise SchemaError("must be a map", field="body")
         _check_envelope(self.to_value())
+
+    @classmethod
+    def _from_form(cls, form: _EnvelopeForm) -> Envelope:
+        """The envelope of a form, whose type checks what ``__post_init__`` checks."""
+        envelope = object.__new__(cls)
+        setattr_ = object.__setattr__  # frozen: how dataclasses' own __init__ sets fields
+        setattr_(envelope, "chain", form.chain)
+        setattr_(envelope, "type", form.type)
+        setattr_(envelope, "signer", form.signer)
+        setattr_(envelope, "nonce", form.nonce)
+        setattr_(envelope, "body", form.body)
+        setattr_(envelope, "expires", form.expires)
+        return envelope
 
     def to_value(self) -> dict[str, Any]:
         """The envelope as a plain map."""
@@ -83,6 +139,18 @@ class Signature:
 
     public: PublicKey
     signature: bytes
+
+
+# Signers are few and keys immutable: one checked key object per key.
+_public_key: Final = functools.lru_cache(maxsize=1 << 14)(PublicKey)
+
+
+def _signature(i: int, pub: bytes, sig: bytes) -> Signature:
+    """The ``i``-th signature of a wire form, its public key checked."""
+    try:
+        return Signature(_public_key(pub), sig)
+    except LedgerError as e:
+        raise SchemaError(f"bad public key: {e.message}", field=f"sigs[{i}]") from e
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,10 +253,33 @@ class Transaction:
     @classmethod
     def decode(cls, data: bytes) -> Transaction:
         """Decode and validate the wire form (signatures are checked by :meth:`verify`)."""
+        tx = cls._decode_typed(data)
+        if tx is not None:
+            return tx
         value = decode(data, max_size=MAX_TX_SIZE)
         # ``data`` decoded, so it is the canonical encoding of ``value``: the
         # wire bytes as they are, with no need to encode them again.
         return cls._from_value(value, bytes(data))
+
+    @classmethod
+    def _decode_typed(cls, data: bytes) -> Transaction | None:
+        """The transaction through the typed forms, or None when they decline.
+
+        Once the forms have accepted the bytes, every check ``_from_value``
+        makes before the public keys has passed, so what remains runs the
+        same code and raises the same errors.
+        """
+        wire = fast_decode_as(_WIRE_FORM, data, max_size=MAX_TX_SIZE)
+        if wire is None:
+            return None
+        form = fast_decode_as(
+            _ENVELOPE_FORM, wire.env, max_size=MAX_TX_SIZE, loose=lambda f: f.body
+        )
+        if form is None:
+            return None
+        envelope = Envelope._from_form(form)
+        sigs = tuple(_signature(i, pub, sig) for i, (pub, sig) in enumerate(wire.sigs))
+        return cls._assemble(envelope, wire.env, sigs, data)
 
     @classmethod
     def from_value(cls, value: Any) -> Transaction:
@@ -209,10 +300,7 @@ class Transaction:
             pub, sig = item
             if type(pub) is not bytes or type(sig) is not bytes or len(sig) != 64:
                 raise SchemaError("must be [32 bytes, 64 bytes]", field=f"sigs[{i}]")
-            try:
-                sigs.append(Signature(PublicKey(pub), sig))
-            except LedgerError as e:
-                raise SchemaError(f"bad public key: {e.message}", field=f"sigs[{i}]") from e
+            sigs.append(_signature(i, pub, sig))
         return cls._assemble(envelope, env_bytes, tuple(sigs), wire)
 
     def signed_message(self) -> bytes:
