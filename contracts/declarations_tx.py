@@ -10,14 +10,24 @@ Bodies::
     delegation.grant     {"forwarder": <organisation>}
     delegation.revoke    {"forwarder": <organisation>}
 
-Every version of a declaration stays in the state under
-``declv/<id>/<version>``, linked by ``replaces`` to the transaction it
-follows; a submission's or amendment's version carries its document.
-``decl/<id>`` holds the current status and version, the number of the
-version whose document is current (``document``), and what the indexes
-need of that document (``vessel``, ``voyage``, ``containers``). Each
-document is thus stored once: a decision rewrites a record of a few hundred
-bytes, not the document.
+A declaration is two or three kinds of authenticated record:
+
+* ``decl/<id>``, the current record: status, organisation, submitter,
+  ``version`` (how many versions there are), ``txs`` (the id of the
+  transaction that made each version, in order: the whole history),
+  ``document`` (the version whose document is current), what the indexes
+  need of that document (``vessel``, ``voyage``, ``containers``), and when
+  it last changed (``updated_at``, ``height``);
+* ``doc/<id>/<version:06d>``, the document a submission or an amendment
+  brought, stored once, never rewritten;
+* ``tx/<id>``, the result of the transaction that made a version, which
+  describes it (:data:`VERSION_FIELDS`: action, status, version, signer,
+  organisation, time, height, reason, and ``replaces``, the transaction of
+  the version before).
+
+So a submission or an amendment writes three keys and a decision or a
+cancellation two, and a decision rewrites a record of a few hundred bytes,
+never a document. A declaration has at most :data:`MAX_VERSIONS` versions.
 """
 
 from __future__ import annotations
@@ -37,6 +47,22 @@ if TYPE_CHECKING:
     from ledger.tx import Transaction
 
 MAX_REASON: Final = 1000
+MAX_VERSIONS: Final = 1000
+"""Versions a declaration may have: its record lists them all, so it must stay bounded."""
+DOCUMENT_ACTIONS: Final = frozenset({Action.SUBMIT.value, Action.AMEND.value})
+"""Actions whose version brings a document (``doc/<id>/<version>``)."""
+VERSION_FIELDS: Final = (
+    "version",
+    "action",
+    "status",
+    "signer",
+    "org",
+    "time",
+    "height",
+    "replaces",
+    "reason",
+)
+"""What the result of a declaration transaction says of the version it made."""
 
 
 def _reject(code: str, path: str, message: str) -> TransactionRejected:
@@ -112,17 +138,20 @@ def document_fields(document: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def index_keys(record: Mapping[str, Any]) -> list[str]:
-    """The index entries a declaration record appears under."""
-    decl_id = record["id"]
-    keys = [
-        f"idx/status/{record['status']}/{decl_id}",
-        f"idx/org/{record['org']}/{decl_id}",
-        f"idx/vessel/{record['vessel']}/{record['voyage']}/{decl_id}",
-    ]
-    for container in record["containers"]:
-        keys.append(f"idx/container/{container}/{decl_id}")
-    return sorted(set(keys))
+def document_key(decl_id: str, version: int) -> str:
+    """The state key of the document that version ``version`` of ``decl_id`` brought."""
+    return f"doc/{decl_id}/{version:06d}"
+
+
+def version_entry(
+    tx_id: bytes, result: Mapping[str, Any], document: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """One version of a declaration's history: its transaction's result, and its document."""
+    return {
+        "tx": tx_id,
+        **{name: result[name] for name in VERSION_FIELDS},
+        "declaration": None if document is None else dict(document),
+    }
 
 
 def document_outcome(doc: Any, dgl: Any) -> dict[str, Any] | tuple[Violation, ...]:
@@ -231,40 +260,35 @@ class DeclarationRules:
         reason: str,
         document: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        version = 1 if old is None else old["version"] + 1
-        record.update(
-            version=version,
-            updated_at=ctx.time,
-            height=ctx.height,
-            last_tx=tx.id,
-            reason=reason,
-        )
+        """Stage the new record (and document); return the version's description.
+
+        The description becomes the transaction's result ``tx/<id>``: that is
+        where a version without a document lives.
+        """
+        txs = [] if old is None else list(old["txs"])
+        if len(txs) >= MAX_VERSIONS:
+            raise _reject(
+                "declaration.too_many_versions",
+                "$.body.id",
+                f"{record['id']!r} has {MAX_VERSIONS} versions, the most a declaration may have:"
+                " submit a new declaration",
+            )
+        version = len(txs) + 1
+        record.update(version=version, updated_at=ctx.time, height=ctx.height, txs=[*txs, tx.id])
         if document is not None:
             record.update(document=version, **document_fields(document))
-        view.put(
-            f"declv/{record['id']}/{version:06d}",
-            {
-                "version": version,
-                "action": action.value,
-                "status": record["status"],
-                "tx": tx.id,
-                "signer": signer.key_id,
-                "org": signer.org,
-                "time": ctx.time,
-                "height": ctx.height,
-                "replaces": None if old is None else old["last_tx"],
-                "reason": reason,
-                "declaration": document,
-            },
-        )
-        old_keys = set() if old is None else set(index_keys(old))
-        new_keys = set(index_keys(record))
-        for key in old_keys - new_keys:
-            view.delete(key)
-        for key in new_keys - old_keys:
-            view.put(key, record["id"])
+            view.put(document_key(record["id"], version), document)
         view.put(f"decl/{record['id']}", record)
-        return {"declaration": record["id"], "status": record["status"], "version": version}
+        return {
+            "declaration": record["id"],
+            "version": version,
+            "action": action.value,
+            "status": record["status"],
+            "org": signer.org,
+            "time": ctx.time,
+            "replaces": txs[-1] if txs else None,
+            "reason": reason,
+        }
 
     def _current(self, view: StateView, decl_id: str) -> dict[str, Any]:
         record = view.get(f"decl/{decl_id}")

@@ -4,8 +4,22 @@
 authenticated state and returns the state root and the validator set of the
 next height (``ledger.replay.StateMachine``). Each transaction either applies
 whole or not at all; either way its result (accepted, or rejected with every
-violation) is recorded under ``tx/<id>``, and a valid signature always
-consumes the key's nonce so a rejected transaction cannot be replayed.
+violation) is recorded under ``tx/<id>``.
+
+Replay protection is that record and a bounded lifetime, not a nonce per
+key: a block that holds a transaction whose ``tx/<id>`` exists is invalid,
+and a transaction is valid only at heights ``h`` with
+``h <= expires <= h + MAX_TX_LIFETIME``. A transaction committed at ``h``
+expires by ``h + MAX_TX_LIFETIME`` at the latest, so to refuse its replay
+a chain needs the ids committed in the last ``MAX_TX_LIFETIME`` blocks
+only, even if older results were ever pruned. The envelope's ``nonce`` is
+any integer >= 1 the client picks so that two transactions of the same
+content differ; it has no order, and the rules read nothing from it.
+
+After the block, the declaration records it wrote (old against new) move
+the unauthenticated list indexes in the same overlay
+(:mod:`contracts.indexes`); :attr:`Engine.written` names the authenticated
+keys alone.
 
 Nothing here reads a clock, randomness or the environment: the block time
 and height are the only time there is.
@@ -16,6 +30,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
+from contracts import indexes
 from contracts.declarations_tx import DeclarationRules, DocumentMemo
 from contracts.errors import ContractError, TransactionRejected
 from contracts.evidence_tx import EvidenceRules
@@ -33,7 +48,16 @@ from ledger.smt import EMPTY_ROOT, NodeCache, StateTree
 from ledger.tx import Transaction
 from ledger.validators import ValidatorSet
 
-MAX_NONCE_GAP: Final = 1_000_000
+MAX_TX_LIFETIME: Final = 10_000
+"""Blocks a transaction may stay valid for: ``expires`` is at most this far above the height.
+
+Long enough for the slowest legitimate path, a governance proposal whose
+signatures validator organisations gather one after another (the CLI
+proposes 10,000 blocks), and far above a client's default of 1,000; short
+enough that the ids replay protection needs are a bounded window of
+blocks. Blocks are made only while transactions are pending, so in time
+this is hours under steady load and longer when the chain is quiet.
+"""
 
 
 class Executions:
@@ -78,7 +102,7 @@ class Engine:
         self.results: list[dict[str, Any]] = []
         """The result records of the last block applied, in block order."""
         self.written: frozenset[str] = frozenset()
-        """The state keys the last block applied wrote or deleted."""
+        """The authenticated state keys the last block applied wrote or deleted (no index)."""
 
     def _genesis_state(self) -> bytes:
         tree = StateTree(self.overlay, EMPTY_ROOT, cache=self.cache)
@@ -93,7 +117,7 @@ class Engine:
         )
         view.put("validators", self.genesis.validators.to_value())
         view.put("gov/pending", [])
-        return view.commit(self.overlay)
+        return view.commit()
 
     def _validators(self) -> ValidatorSet:
         tree = StateTree(self.overlay, self.root, cache=self.cache)
@@ -130,7 +154,10 @@ class Engine:
             results.append(result)
         self.governance.activate(view, ctx.height + 1)
         self.written = frozenset(view.pending)
-        self.root = view.commit(self.overlay)
+        for key, new in view.pending.items():
+            if key.startswith(indexes.RECORD):
+                indexes.stage(self.overlay, view.committed(key), new)
+        self.root = view.commit()
         self.validators = ValidatorSet.from_value(self.view().get("validators"))
         self.results = results
         return BlockOutcome(self.root, self.validators)
@@ -141,7 +168,6 @@ class Engine:
             signer = self.authenticate(view, tx, ctx)
         except TransactionRejected as e:
             return _rejected(tx, e)
-        view.put(f"nonce/{signer.key_id}", tx.nonce)
         child = view.child()
         try:
             outcome = self.execute(child, tx, signer, ctx)
@@ -150,39 +176,38 @@ class Engine:
         child.merge_into_parent()
         return {"ok": True, "type": tx.type, "signer": signer.key_id, **outcome}
 
-    def precheck(
-        self, view: StateView, tx: Transaction, ctx: Context, *, last_nonce: int | None = None
-    ) -> None:
+    def precheck(self, view: StateView, tx: Transaction, ctx: Context) -> None:
         """Admission: raise :class:`TransactionRejected` for what can be judged unapplied.
 
-        The chain, expiry, key, organisation and nonce (above ``last_nonce``
-        when given: a node's pending transactions count), then the type's
-        precheck: the body's shape, the signer's role, a submitted document
-        (memoised). Nothing is applied and nothing written: what depends on a
-        declaration's state is judged once, when a block applies it. The rare
-        kinds without a precheck (governance, evidence) are applied to a view
-        that is then dropped.
+        The chain, lifetime, key and organisation, then the type's precheck:
+        the body's shape, the signer's role, a submitted document
+        (memoised). Nothing is applied and nothing written: what depends on
+        a declaration's state is judged once, when a block applies it. The
+        rare kinds without a precheck (governance, evidence) are applied to
+        a view that is then dropped. Whether the transaction is committed
+        already is the caller's to ask (``tx/<id>``).
         """
-        signer = self.authenticate(view, tx, ctx, last_nonce=last_nonce)
+        signer = self.authenticate(view, tx, ctx)
         check = self.prechecks.get(tx.type)
         if check is not None:
             check(view, tx, signer)
         else:
             self.execute(view.child(), tx, signer, ctx)
 
-    def authenticate(
-        self, view: StateView, tx: Transaction, ctx: Context, *, last_nonce: int | None = None
-    ) -> Signer:
-        """Check chain, expiry, key, organisation and nonce of ``tx``.
-
-        The nonce must be above the key's last committed nonce, or above
-        ``last_nonce`` when given (the last one a node's pending transactions use).
-        """
+    def authenticate(self, view: StateView, tx: Transaction, ctx: Context) -> Signer:
+        """Check chain, lifetime, key and organisation of ``tx``."""
         if tx.chain != self.genesis.chain:
             raise reject("tx.wrong_chain", "$.env.chain", f"transaction is for chain {tx.chain}")
         if tx.expires < ctx.height:
             raise reject(
                 "tx.expired", "$.env.expires", f"expired at height {tx.expires}, now {ctx.height}"
+            )
+        if tx.expires > ctx.height + MAX_TX_LIFETIME:
+            raise reject(
+                "tx.expires_too_far",
+                "$.env.expires",
+                f"expires at height {tx.expires}: at most {MAX_TX_LIFETIME} blocks above the"
+                f" height, now {ctx.height}",
             )
         key = view.get(f"key/{tx.signer}")
         if key is None:
@@ -194,15 +219,6 @@ class Engine:
             raise reject(
                 "auth.org_inactive", "$.env.signer", f"organisation {key['org']} is not active"
             )
-        last = view.get(f"nonce/{tx.signer}", 0) if last_nonce is None else last_nonce
-        if tx.nonce <= last:
-            raise reject(
-                "tx.nonce_reused",
-                "$.env.nonce",
-                f"nonce {tx.nonce} is not above the last used, {last}",
-            )
-        if tx.nonce - last > MAX_NONCE_GAP:
-            raise reject("tx.nonce_gap", "$.env.nonce", f"nonce jumps more than {MAX_NONCE_GAP}")
         return Signer(tx.signer, key["org"], Role(org["role"]))
 
     def execute(

@@ -7,7 +7,7 @@
     ├── DeclarationInvalid                 a declaration that breaks one or more rules
     │                                      (carries every Violation at once)
     └── TransactionRejected                a transaction the rules refuse (role, lifecycle,
-                                           nonce, membership); carries its Violation(s)
+                                           lifetime, membership); carries its Violation(s)
 
 A :class:`Violation` is a value, not an exception: the checks collect every
 violation of a declaration and raise :class:`DeclarationInvalid` once.

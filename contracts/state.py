@@ -4,37 +4,34 @@ State keys are UTF-8 paths; values are canonical encodings::
 
     org/<name>                       {name, role, active}
     key/<key id>                     {org, pub, revoked_at}
-    nonce/<key id>                   last nonce used by the key
     params                           {dgl, governance_delay}
     validators                       the validator set in force
     gov/pending                      governance actions waiting for their height
     delegation/<org>/<forwarder>     {granted_at}
     decl/<id>                        the declaration record: current status and version,
-                                     the version holding the current document, and its
-                                     vessel, voyage and containers
-    declv/<id>/<version:06d>         one version of the declaration's history (with its
-                                     document, for a submission or an amendment)
-    tx/<tx id hex>                   the result of a committed transaction
+                                     the ids of the transactions that made each version
+                                     (``txs``, in order), the version holding the current
+                                     document, and its vessel, voyage and containers
+    doc/<id>/<version:06d>           the document a submission or an amendment brought
+    tx/<tx id hex>                   the result of a committed transaction; for an accepted
+                                     declaration transaction, the description of the
+                                     version it made
     evidence/<hash hex>              committed evidence of misbehaviour
-    idx/<kind>/<value>/<id>          indexes: vessel, container, status, org
 
-Index keys are also mirrored, unauthenticated, under ``Q<key>`` in the store
-so that range queries can find them; every answer is then proven from the
-state tree.
+Only what consensus must agree on is here: a declaration transaction
+writes at most three keys (``decl/``, ``doc/`` with a new document, and
+``tx/``), a decision two. There are no nonce keys: a transaction is
+refused again by its committed ``tx/<id>`` within its bounded lifetime
+(:mod:`contracts.engine`). The indexes a list query needs are derived
+data, kept outside the tree (:mod:`contracts.indexes`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 from ledger.encoding import decode, encode
-from ledger.kv import Overlay
 from ledger.smt import StateTree
-
-_ABSENT = object()
-INDEX_PREFIX = "idx/"
-MIRROR = b"Q"
 
 
 class StateView:
@@ -56,6 +53,13 @@ class StateView:
                 return view.pending[key]
             if view.parent is None:
                 break
+            view = view.parent
+        return view.committed(key)
+
+    def committed(self, key: str) -> bytes | None:
+        """Encoded value at ``key`` in the tree, without this view's pending writes."""
+        view = self
+        while view.parent is not None:
             view = view.parent
         read = view._read
         if key in read:
@@ -87,27 +91,12 @@ class StateView:
         self.parent.pending.update(self.pending)
         self.pending = {}
 
-    def commit(self, overlay: Overlay) -> bytes:
-        """Apply the pending writes to the tree (staged in ``overlay``); return the new root."""
+    def commit(self) -> bytes:
+        """Apply the pending writes to the tree (staged in its overlay); return the new root."""
         if self.parent is not None:
             raise AssertionError("commit of a child view")
         changes = {k.encode(): v for k, v in self.pending.items()}
         root = self.tree.update(changes)
         self._read = {}
-        for key, value in self.pending.items():
-            if key.startswith(INDEX_PREFIX):
-                mirror = MIRROR + key.encode()
-                if value is None:
-                    overlay.delete(mirror)
-                else:
-                    overlay.put(mirror, value)
         self.pending = {}
         return root
-
-
-def scan_index(overlay: Overlay, prefix: str, after: str = "") -> Iterator[str]:
-    """State keys under ``prefix`` in key order (from the unauthenticated mirror)."""
-    start = MIRROR + (after.encode() + b"\x00" if after else prefix.encode())
-    stop = MIRROR + prefix.encode() + b"\xff"
-    for key, _ in overlay.base.scan(start, stop):
-        yield key[len(MIRROR) :].decode()

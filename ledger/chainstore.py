@@ -14,8 +14,9 @@ order is height order)::
     I <block hash>     height (8 bytes)
     T <tx id>          height (8) + index in block (4) + index in the log (8)
 
-The Merkle log (``L``) and the state tree (``N``, ``P``, ``V``, ``K``) live in the
-same store. Everything one block changes is staged in an :class:`Overlay`
+The Merkle log (``L``), the state tree (``N``, ``P``, ``V``, ``K``) and the
+declaration indexes derived from the state (``Q``, :mod:`contracts.indexes`)
+live in the same store. Everything one block changes is staged in an :class:`Overlay`
 and written by :meth:`ChainStore.commit` as one atomic, fsynced batch: after
 a crash the store holds the last committed block or the one before, never a
 mix. A certificate stored with the tip is replaced by the canonical one the
@@ -35,7 +36,10 @@ made under another layout is read by the version that made it; a node whose
 store alone is behind starts on a new data directory and catches up from
 peers. Layout 2 added ``H``, ``X`` and the declaration records that name
 their document's version; layout 3 keeps the state tree's deep nodes under
-``P`` by position (:mod:`ledger.smt`), with the same blocks and state roots.
+``P`` by position (:mod:`ledger.smt`), with the same blocks and state roots;
+layout 4 authenticates fewer keys (no nonce per key, no index entries in
+the tree, a declaration's versions described by their transactions'
+results), so its state roots differ from layout 3's for the same blocks.
 A reader of blocks alone (an audit, an export: ``blocks_only``) also opens
 the layouts in :data:`BLOCK_LAYOUTS`, whose block records are the same.
 """
@@ -57,8 +61,8 @@ _CHAIN = b"Mchain"
 _GENESIS = b"Mgenesis"
 _HEIGHT = b"Mheight"
 _FORMAT = b"Mformat"
-FORMAT = 3
-BLOCK_LAYOUTS = frozenset({2, 3})
+FORMAT = 4
+BLOCK_LAYOUTS = frozenset({2, 3, 4})
 """Layouts whose blocks, headers, certificates and indexes this version reads."""
 _U64 = struct.Struct(">Q")
 _U32 = struct.Struct(">I")

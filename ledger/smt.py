@@ -74,7 +74,7 @@ from __future__ import annotations
 
 import hashlib
 from bisect import bisect_left
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Final
 
 from ledger.errors import CorruptStore, SchemaError, TooLarge
@@ -301,6 +301,34 @@ class StateTree:
         if leaf is None or leaf.key_hash != key_hash:
             return None, proof
         return self._value(leaf.value_hash), proof
+
+    def leaves(self, *, root: bytes | None = None) -> Iterator[tuple[bytes, bytes]]:
+        """Every ``(key hash, value)`` at ``root`` (default: the current root), by key hash.
+
+        The keys themselves are not in the tree: a caller that knows what a
+        key must be recomputes its hash and compares.
+        """
+        root = self._root if root is None else _check_root(root)
+        if root == EMPTY_ROOT:
+            return
+        # (node hash, depth, path so far as the top bits of a 256-bit int), right child
+        # pushed first so that leaves come in key-hash order.
+        stack = [(root, 0, 0)]
+        while stack:
+            node_hash, depth, path = stack.pop()
+            # Read past the cache, not into it: one pass over everything would push out
+            # the upper levels that every block's paths use.
+            node = self._cache.get(node_hash) or self._read(node_hash, depth, path)
+            is_leaf, first, second = node
+            if is_leaf:
+                yield first, self._value(second)
+                continue
+            if depth >= 256:
+                raise CorruptStore(f"state node {node_hash.hex()} is deeper than 256")
+            if second != EMPTY_ROOT:
+                stack.append((second, depth + 1, path | (1 << (255 - depth))))
+            if first != EMPTY_ROOT:
+                stack.append((first, depth + 1, path))
 
     def _prove(self, key: bytes, root: bytes | None) -> tuple[bytes, StateProof]:
         key_hash = hashlib.sha256(_check_key(key)).digest()

@@ -21,8 +21,8 @@ from typing import Any
 
 import httpx
 
+from contracts import indexes
 from contracts.engine import Engine
-from contracts.state import scan_index
 from ledger.block import Block
 from ledger.chainstore import ChainStore
 from ledger.crypto import SigningKey, Verifier
@@ -123,8 +123,14 @@ class _AuditMachine:
         return outcome
 
     def count_index(self, kind: str) -> dict[str, int]:
+        """Declarations by status or organisation, from this audit's own index.
+
+        The index is not read from the source: this replay's engine derived
+        it, block by block, from the declaration records it computed itself
+        and whose state root it checked against every header.
+        """
         counts: dict[str, int] = {}
-        for key in scan_index(self.overlay, f"idx/{kind}/"):
+        for key in indexes.scan(self.kv, f"idx/{kind}/"):
             value = key.split("/")[2]
             counts[value] = counts.get(value, 0) + 1
         return counts

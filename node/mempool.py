@@ -1,12 +1,14 @@
 """Pending transactions: admission, fair selection, and what a commit changes.
 
 Admission runs, in order: the decode limits (done by the caller when it
-builds the :class:`Transaction`), the pool's bounds, the signature rule (the
-verifier remembers a good signature, so the block does not check it again),
-then the contracts' precheck (``Engine.precheck``): chain, expiry, key,
-organisation, a nonce above the key's last committed *and* pending ones,
-the body's shape, the signer's role, and a submitted document against the
-Dangerous Goods List (memoised, so the block does not validate it again).
+builds the :class:`Transaction`), the pool's bounds and duplicates, the
+signature rule (the verifier remembers a good signature, so the block does
+not check it again), whether the transaction is committed already
+(``tx/<id>``), then the contracts' precheck (``Engine.precheck``): chain,
+lifetime, key, organisation, the body's shape, the signer's role, and a
+submitted document against the Dangerous Goods List (memoised, so the block
+does not validate it again). Nonces have no order and are not looked at: a
+transaction is told apart by its id.
 Nothing is applied at admission: a transaction's effect on a declaration
 (its lifecycle, its owner, an id already taken) is judged once, when a
 block applies it, and a transaction refused there is committed with its
@@ -14,10 +16,11 @@ violations like any other.
 
 The pool is bounded by count and by bytes, and by count per signer so one
 busy or hostile key cannot crowd out the others. Selection for a block
-keeps admission order. After a commit only what the block changed is
-looked at again: pending transactions of a key whose nonce the block moved
-(another node may have committed that nonce), any that expired, and, when
-the block changed membership, keys or parameters (governance), every one.
+keeps admission order. After a commit the pool drops what the block
+committed (its ``tx/`` keys name them, including any another node
+proposed) and what expired; only when the block changed membership, keys,
+parameters, validators or governance does it precheck every pending
+transaction again.
 """
 
 from __future__ import annotations
@@ -65,7 +68,7 @@ class Mempool:
         self._txs: OrderedDict[bytes, Transaction] = OrderedDict()
         self.by_wire: dict[bytes, Transaction] = {}
         """Pending transactions by their wire bytes: a proposed block's are not decoded again."""
-        self._by_signer: dict[str, list[bytes]] = {}
+        self._per_signer: dict[str, int] = {}
         self._bytes = 0
         self._engine = engine_factory()
         self._view: StateView = self._engine.view()
@@ -84,18 +87,6 @@ class Mempool:
     def size_bytes(self) -> int:
         """Bytes of every admitted transaction."""
         return self._bytes
-
-    def _last_nonce(self, key_id: str) -> int:
-        """The key's last nonce: committed, or used by a pending transaction."""
-        committed: int = self._view.get(f"nonce/{key_id}", 0)
-        pending = self._by_signer.get(key_id)
-        if pending:
-            return max(committed, self._txs[pending[-1]].nonce)
-        return committed
-
-    def next_nonce(self, key_id: str) -> int:
-        """The nonce a new transaction of ``key_id`` takes after the committed and pending ones."""
-        return self._last_nonce(key_id) + 1
 
     def set_context(self, height: int, time: int) -> None:
         """The height and time the next block will roughly have (for expiry and rules)."""
@@ -131,22 +122,25 @@ class Mempool:
             raise Rejected("mempool.full", "too many pending transactions; retry later")
         if self._bytes + len(tx.wire) > self.limits.max_bytes:
             raise Rejected("mempool.full", "pending transactions over the byte limit")
-        if len(self._by_signer.get(tx.signer, ())) >= self.limits.max_per_signer:
+        if self._per_signer.get(tx.signer, 0) >= self.limits.max_per_signer:
             raise Rejected("mempool.signer_full", "too many pending transactions for this key")
         if not all(self.verifier.verify_many(tx.verify_items())):
             raise Rejected("tx.invalid_signature", "a signature does not verify", path="$.sigs")
         self._precheck(tx)
+        self._keep(tx)
+
+    def _keep(self, tx: Transaction) -> None:
         self._txs[tx.id] = tx
         self.by_wire[tx.wire] = tx
-        self._by_signer.setdefault(tx.signer, []).append(tx.id)
+        self._per_signer[tx.signer] = self._per_signer.get(tx.signer, 0) + 1
         self._bytes += len(tx.wire)
 
     def _precheck(self, tx: Transaction) -> None:
-        """The contracts' admission checks, with the key's pending nonces counted."""
+        """Refused if committed already, then the contracts' admission checks."""
         if self._view.raw(f"tx/{tx.id.hex()}") is not None:
             raise Rejected("tx.already_committed", "transaction already committed")
         try:
-            self._engine.precheck(self._view, tx, self._ctx, last_nonce=self._last_nonce(tx.signer))
+            self._engine.precheck(self._view, tx, self._ctx)
         except TransactionRejected as e:
             first = e.violations[0]
             raise Rejected(first.code, first.message, list(e.violations)) from e
@@ -156,9 +150,8 @@ class Mempool:
     def select(self, max_txs: int, max_bytes: int) -> list[Transaction]:
         """Transactions for the next block, in admission order.
 
-        Admission order keeps each key's nonces in order, and a decision after
-        the submission it decides on. Fairness between signers is kept at
-        admission, by the per-signer bound.
+        Admission order keeps a decision after the submission it decides on.
+        Fairness between signers is kept at admission, by the per-signer bound.
         """
         chosen: list[Transaction] = []
         size = 0
@@ -186,25 +179,19 @@ class Mempool:
         remaining = [tx for tx_id, tx in self._txs.items() if tx_id not in tx_ids]
         self._txs.clear()
         self.by_wire.clear()
-        self._by_signer.clear()
+        self._per_signer.clear()
         self._bytes = 0
         self._engine = self.engine_factory()
         self._view = self._engine.view()
         every = written is None or any(k.startswith(MEMBERSHIP_KEYS) for k in written)
-        moved = set() if written is None else {k[6:] for k in written if k.startswith("nonce/")}
         for tx in remaining:
             try:
                 if every:
                     self._precheck(tx)
                 elif tx.expires < self._ctx.height:
                     raise Rejected("tx.expired", "expired")
-                elif tx.signer in moved and tx.nonce <= self._last_nonce(tx.signer):
-                    raise Rejected("tx.nonce_reused", "the block used this nonce")
             except Rejected:
                 # Not a new refusal: counted once, as an eviction, not again by its rule code.
                 self._count("mempool.evicted")
                 continue
-            self._txs[tx.id] = tx
-            self.by_wire[tx.wire] = tx
-            self._by_signer.setdefault(tx.signer, []).append(tx.id)
-            self._bytes += len(tx.wire)
+            self._keep(tx)

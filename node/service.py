@@ -608,7 +608,8 @@ class NodeService:
             chain=self.genesis.chain,
             type="evidence.submit",
             signer=key_id,
-            nonce=self.mempool.next_nonce(key_id),
+            # The evidence makes the id unique: the node's one report of it.
+            nonce=1,
             body={"evidence": evidence.to_value()},
             expires=self.chain.height + EVIDENCE_TX_LIFETIME,
         )

@@ -51,6 +51,7 @@ from urllib.parse import urlsplit
 import httpx
 import msgpack
 
+from contracts.engine import MAX_TX_LIFETIME
 from ledger.crypto import Domain, SigningKey, Verifier, sign_bytes
 from ledger.keyfile import load_signing_key
 from node.auth import sign_request
@@ -168,7 +169,7 @@ def client_main(plan: ClientPlan, ready: Any, go: MpEvent, start_at: Any, result
     for j in range(count):
         key = keys[j % len(keys)]
         nonce = j // len(keys) + 1
-        tx = declaration_tx(key, plan.chain, nonce, f"bench-{plan.index}-{j}")
+        tx = declaration_tx(key, plan.chain, nonce, f"bench-{plan.index}-{j}", MAX_TX_LIFETIME)
         ids.append(tx.id)
         wires.append(tx.wire)
     ready.put((plan.index, count, time.process_time() - signing_started))

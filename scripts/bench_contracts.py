@@ -15,7 +15,7 @@ the median of the runs, all in one process (one core):
   built-in Dangerous Goods List (``contracts.checks.validate``);
 * validate and apply: ``Engine.apply_block`` over blocks of 500
   ``declaration.submit`` transactions on an in-memory store: membership,
-  nonce, validation, the record, its version, its indexes, the state tree
+  lifetime, validation, the record, its document, its indexes, the state tree
   update and the new state root (signatures are the ledger core's, measured
   by ``bench_core.py``);
 * the same through LevelDB, each block's overlay flushed to disk (unsynced);
@@ -40,7 +40,7 @@ from typing import Any
 
 from contracts.checks import validate
 from contracts.dgl_builtin import builtin_list
-from contracts.engine import Engine
+from contracts.engine import MAX_TX_LIFETIME, Engine
 from contracts.lifecycle import Role
 from contracts.membership import AppGenesis, Organisation
 from ledger.block import Block, Header
@@ -102,7 +102,12 @@ def transactions(docs: list[dict[str, Any]]) -> list[Transaction]:
         nonces[name] = nonces.get(name, 0) + 1
         k = key(name)
         env = Envelope(
-            CHAIN, "declaration.submit", k.public.key_id, nonces[name], {"declaration": doc}, 10**9
+            CHAIN,
+            "declaration.submit",
+            k.public.key_id,
+            nonces[name],
+            {"declaration": doc},
+            MAX_TX_LIFETIME,
         )
         out.append(Transaction.create(env, [k]))
     return out
@@ -119,7 +124,7 @@ def decisions(docs: list[dict[str, Any]]) -> list[Transaction]:
                 k.public.key_id,
                 nonce,
                 {"id": doc["declarationId"], "decision": "accepted"},
-                10**9,
+                MAX_TX_LIFETIME,
             ),
             [k],
         )

@@ -33,7 +33,9 @@ is the ``i``-th declaration submitted in that block)::
                   then submits too) or changing the validators' voting power
 
 Each follow-up lands one block after the previous step. Submitters rotate
-over the shippers and forwarders; nonces increase by one per key.
+over the shippers and forwarders; each key's nonces count up (a nonce only
+makes two transactions differ), and every transaction expires
+``EXPIRES_AFTER`` blocks above the height it is made for.
 """
 
 from __future__ import annotations
@@ -69,7 +71,7 @@ from node.network import DEFAULT_MEMBERS, DEFAULT_VALIDATORS, init_network
 
 ROOT = Path(__file__).resolve().parents[1]
 
-EXPIRES = 1 << 40
+EXPIRES_AFTER = 1000
 GOVERNANCE_DELAY_MARGIN = 3
 ADDED_ORG_WARMUP = 6
 
@@ -289,7 +291,8 @@ def sign_block(specs: list[Spec]) -> list[Transaction]:
         keys = [signer]
         if tx_type == "governance":
             keys += [_key(name) for name in net.validators if name != spec.org]
-        env = Envelope(net.genesis.chain, tx_type, signer.public.key_id, spec.nonce, body, EXPIRES)
+        expires = spec.height + EXPIRES_AFTER
+        env = Envelope(net.genesis.chain, tx_type, signer.public.key_id, spec.nonce, body, expires)
         out.append(Transaction.create(env, keys))
     return out
 

@@ -207,16 +207,6 @@ class ConsistencyModel(Strict):
     proof: list[Hash]
 
 
-class NonceModel(Strict):
-    """The last nonces of a key: committed, and highest pending in this node's mempool."""
-
-    key_id: str
-    committed: int
-    pending: int
-    next: int
-    height: int
-
-
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorResponse, "description": "bad parameter (code and path say which)"},
     401: {"model": ErrorResponse, "description": "missing or invalid request signature"},

@@ -9,10 +9,11 @@ What :mod:`node.api.reads` answers and what :mod:`node.client.receipt` checks:
 * a declaration document: the current record, the current declaration
   document (that of the record's ``document`` version) and every version of
   its history, with state proofs at the latest block's ``state_root`` of
-  ``decl/<id>`` and, per version, of ``declv/<id>/<version>`` and of its
-  transaction's result ``tx/<id>`` (in that order), and each version's
-  transaction with its inclusion proof at the latest ``log_size``: one
-  header and one certificate prove it all;
+  ``decl/<id>`` and, per version (the record's ``txs``, in order), of its
+  transaction's result ``tx/<id>``, which describes the version, followed,
+  for a submission or an amendment, by its document ``doc/<id>/<version>``;
+  and each version's transaction with its inclusion proof at the latest
+  ``log_size``: one header and one certificate prove it all;
 * header-chain items: a header, its certificate and, where the header's
   ``next_validators_hash`` differs from its ``validators_hash``, the new set
   with a state proof of key ``validators`` at that header's ``state_root``,
@@ -28,6 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
+from contracts.declarations_tx import DOCUMENT_ACTIONS, document_key, version_entry
 from ledger.block import Header
 from ledger.encoding import decode
 from ledger.errors import LedgerError
@@ -253,15 +255,21 @@ class Prover:
         state = [current.entry]
         history = []
         txs = []
-        for version in range(1, record["version"] + 1):
-            read = self.state(root, f"declv/{decl_id}/{version:06d}")
+        for version, tx_id in enumerate(record["txs"], start=1):
+            read = self.state(root, f"tx/{tx_id.hex()}")
             if read.value is None:
-                raise LedgerError(f"version {version} of {decl_id} missing from the state")
-            entry = decode(read.value, max_size=MAX_VALUE_SIZE)
+                raise LedgerError(f"result of version {version} of {decl_id} missing")
+            result = decode(read.value, max_size=MAX_VALUE_SIZE)
             state.append(read.entry)
-            history.append(hexed(entry))
-            txs.append(self._tx_entry(log, entry["tx"], header.log_size))
-            state.append(self.state(root, f"tx/{entry['tx'].hex()}").entry)
+            document = None
+            if result["action"] in DOCUMENT_ACTIONS:
+                doc = self.state(root, document_key(decl_id, version))
+                if doc.value is None:
+                    raise LedgerError(f"document of version {version} of {decl_id} missing")
+                document = decode(doc.value, max_size=MAX_VALUE_SIZE)
+                state.append(doc.entry)
+            history.append(hexed(version_entry(tx_id, result, document)))
+            txs.append(self._tx_entry(log, tx_id, header.log_size))
         return {
             "id": decl_id,
             "status": record["status"],

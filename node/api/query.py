@@ -1,13 +1,13 @@
 """List queries over declarations: vessel, voyage, container, status, organisation.
 
-The contracts keep index entries in the authenticated state
-(``idx/status/<status>/<id>``, ``idx/org/<org>/<id>``,
-``idx/vessel/<imo>/<voyage>/<id>``, ``idx/container/<number>/<id>``) and
-mirror them, unauthenticated, under ``Q<key>`` so that a range scan finds
-them. A query scans the most selective index the filters name, then reads
+The indexes are derived data kept beside the authenticated state
+(:mod:`contracts.indexes`: ``idx/status/<status>/<id>``, ``idx/org/<org>/<id>``,
+``idx/vessel/<imo>/<voyage>/<id>``, ``idx/container/<number>/<id>``), not
+in it. A query scans the most selective index the filters name, then reads
 each declaration's current record from the authenticated state and keeps
-it only if it matches every filter exactly (so the mirror can only ever
-make a query slower, never wrong). A page ends after ``limit`` matches or
+it only if it matches every filter exactly, so an answer stands on the
+records it lists (each provable by ``GET /v1/declarations/{id}``) and the
+index can only ever make a query slower, never wrong. A page ends after ``limit`` matches or
 after a scan budget, and says where to go on: ``next`` is the last index key
 scanned, passed back as ``after``; it is opaque to clients.
 """
@@ -18,8 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from contracts.state import scan_index
-from ledger.kv import Overlay
+from contracts import indexes
 from node.api.errors import QueryError
 from node.chain import ChainSnapshot
 
@@ -86,7 +85,7 @@ def list_declarations(
     budget = min(MAX_SCAN, SCAN_FACTOR * limit)
     last: str | None = None
     more = False
-    for key in scan_index(Overlay(chain.kv), prefix, after or ""):
+    for key in indexes.scan(chain.kv, prefix, after or ""):
         if len(items) >= limit or budget == 0:
             more = True
             break
@@ -96,7 +95,7 @@ def list_declarations(
         if decl_id in seen:
             continue
         record = view.get(f"decl/{decl_id}")
-        # The mirror is not authenticated: an entry whose record does not match
+        # The index is not authenticated: an entry whose record does not match
         # (or is absent) is skipped, never shown.
         if record is None or not filters.matches(record):
             continue

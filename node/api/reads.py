@@ -42,7 +42,6 @@ from node.api.models import (
     ConsistencyModel,
     DeclarationModel,
     DeclarationPageModel,
-    NonceModel,
     TransactionReceiptModel,
 )
 from node.api.prover import Prover
@@ -66,31 +65,6 @@ def _node(request: Request) -> NodeService:
 async def _signed(request: Request) -> NodeService:
     await request.app.state.authenticate(request)
     return _node(request)
-
-
-# ----------------------------------------------------------------- keys
-
-
-@router.get(
-    "/v1/keys/{key_id}/nonce",
-    tags=["transactions"],
-    response_model=NonceModel,
-    responses=ERRORS,
-)
-async def key_nonce(
-    request: Request, key_id: Annotated[str, Path(pattern=r"^[0-9a-f]{40}$")]
-) -> dict[str, Any]:
-    """The key's last committed nonce, its highest pending one here, and the next to use."""
-    node = await _signed(request)
-    committed = node.chain.view().get(f"nonce/{key_id}", 0)
-    pending = max((tx.nonce for tx in node.mempool.pending() if tx.signer == key_id), default=0)
-    return {
-        "key_id": key_id,
-        "committed": committed,
-        "pending": pending,
-        "next": max(committed, pending) + 1,
-        "height": node.chain.height,
-    }
 
 
 # --------------------------------------------------------- transactions

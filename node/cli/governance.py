@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from contracts.dgl_builtin import named_list
+from contracts.engine import MAX_TX_LIFETIME
 from contracts.errors import ContractError
 from contracts.governance import ACTIONS
 from ledger.crypto import Verifier
@@ -55,8 +56,8 @@ The rules take an action ``governance_delay`` blocks after the block that
 includes it, at the earliest: ``--after`` equal to the delay is accepted if
 the proposal is submitted before another block commits; more leaves time to
 gather the signatures."""
-DEFAULT_EXPIRES: Final = 10_000
-"""Blocks the proposal may take to gather its signatures and be included."""
+DEFAULT_EXPIRES: Final = MAX_TX_LIFETIME
+"""Blocks the proposal may take to gather its signatures and be included: the most allowed."""
 
 
 # ---------------------------------------------------------------- params
@@ -180,6 +181,11 @@ def _describe(tx: Transaction) -> None:
 def cmd_propose(args: argparse.Namespace) -> int:
     """Build a governance transaction signed by ``--key`` into a proposal file."""
     params = _params(args)
+    if not 0 <= args.expires_after <= MAX_TX_LIFETIME:
+        raise CliError(
+            f"--expires-after {args.expires_after}: from 0 to {MAX_TX_LIFETIME} blocks,"
+            " the longest a transaction may live"
+        )
     with connect(args) as client:
         try:
             height = int(client.status()["height"])
@@ -281,7 +287,7 @@ def register(sub: Any) -> None:
         "--expires-after",
         type=int,
         default=DEFAULT_EXPIRES,
-        help="blocks it may take to gather signatures and be included (default: 10000)",
+        help="blocks it may take to gather signatures and be included (default and most: 10000)",
     )
     p.add_argument("--out", required=True, help="the proposal file to write")
     add_node_args(p)

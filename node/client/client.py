@@ -5,17 +5,18 @@ commit), signs read requests, and turns every error answer into a
 :class:`ClientError` carrying the API's ``code``, ``message``, ``path`` and
 ``violations``.
 
-Nonces: the first transaction a client signs takes its nonce from the node
-(``GET /v1/keys/<key id>/nonce``: one above the key's last committed nonce
-and above any nonce of the key still pending in that node's mempool); later
-ones count up locally from there. When a submission is refused with
-``tx.nonce_reused`` (another process used the key meanwhile), the
-high-level methods ask the node again and re-sign once. No file is kept:
-the chain is the one place the key's last nonce is known for certain.
+Nonces: a nonce only makes two transactions of the same content differ
+(the chain refuses a transaction id it has committed, and has no order of
+nonces), so the client picks one locally, asking nothing: the time in
+microseconds, or one above the last it used, whichever is higher. Any
+number of clients and processes may sign with one key at once.
 
 Expiry: a transaction expires ``expires_after`` blocks above the height the
-node last reported (blocks are made only while transactions are pending,
-so the default of 1000 blocks is generous).
+node last reported (at connect, or in a commit answer; blocks are made only
+while transactions are pending, so the default of 1000 blocks is generous),
+and the rules take none more than ``MAX_TX_LIFETIME`` (10,000) blocks ahead.
+When a submission is refused as expired (the height known here was
+stale), the high-level methods ask the node's height and re-sign once.
 """
 
 from __future__ import annotations
@@ -65,8 +66,8 @@ class Client:
         self.expires_after = expires_after
         self._own_http = http is None
         self._http = http if http is not None else httpx.Client(timeout=timeout)
-        self._next_nonce: int | None = None
-        self._height = 0
+        self._last_nonce = 0
+        self._height: int | None = None
         self._last_time = 0
 
     @classmethod
@@ -84,6 +85,7 @@ class Client:
             probe.close()
             raise
         probe.chain, probe.node, probe.status_at_connect = chain, node, status
+        probe._seen(status.get("height"))
         return probe
 
     def close(self) -> None:
@@ -180,15 +182,6 @@ class Client:
 
     # ------------------------------------------------------------- signed reads
 
-    def nonce_info(self, key_id: str | None = None) -> dict[str, Any]:
-        """Committed, pending and next nonce of a key (default: this client's)."""
-        if key_id is None:
-            if self.key is None:
-                raise ClientError("client.no_key", "no key: give a member key")
-            key_id = self.key.public.key_id
-        value: dict[str, Any] = self.get(f"/v1/keys/{key_id}/nonce")
-        return value
-
     def transaction(self, tx_id: bytes | str) -> dict[str, Any]:
         """The receipt of a committed transaction."""
         hex_id = tx_id.hex() if isinstance(tx_id, bytes) else tx_id
@@ -275,13 +268,22 @@ class Client:
     # ---------------------------------------------------------- transactions
 
     def _take_nonce(self) -> int:
-        if self._next_nonce is None:
-            info = self.nonce_info()
-            self._next_nonce = int(info["next"])
-            self._height = int(info["height"])
-        nonce = self._next_nonce
-        self._next_nonce += 1
+        nonce = max(time.time_ns() // 1000, self._last_nonce + 1)
+        self._last_nonce = nonce
         return nonce
+
+    def _seen(self, height: Any) -> None:
+        """Remember a height the node reported (a later one only)."""
+        if type(height) is int:
+            self._height = max(height, self._height or 0)
+
+    def _chain_height(self) -> int:
+        """The latest height the node reported (asked of ``/v1/status`` the first time)."""
+        if self._height is None:
+            self._seen(self.status().get("height"))
+        if self._height is None:
+            raise ClientError("client.bad_response", "the node's status names no height")
+        return self._height
 
     def build(
         self,
@@ -295,7 +297,8 @@ class Client:
         if self.key is None:
             raise ClientError("client.no_key", "signing a transaction needs a member key")
         nonce = self._take_nonce() if nonce is None else nonce
-        expires = self._height + self.expires_after if expires is None else expires
+        if expires is None:
+            expires = self._chain_height() + self.expires_after
         try:
             envelope = Envelope(
                 self.chain, type_, self.key.public.key_id, nonce, dict(body), expires
@@ -314,6 +317,7 @@ class Client:
             summary: dict[str, Any] = response.json()
         except ValueError as e:
             raise ClientError("client.bad_response", "submission answer is not JSON") from e
+        self._seen(summary.get("height"))
         if summary.get("status") == "rejected":
             result = summary.get("result", {})
             violations = result.get("violations") or []
@@ -354,13 +358,13 @@ class Client:
         return [r if isinstance(r, dict) else {} for r in results]
 
     def send(self, type_: str, body: Mapping[str, Any], *, wait: bool = True) -> dict[str, Any]:
-        """Build, sign and submit; on ``tx.nonce_reused`` ask the node again and retry once."""
+        """Build, sign and submit; on ``tx.expired`` ask the node's height and retry once."""
         try:
             return self.submit(self.build(type_, body), wait=wait)
         except ClientError as e:
-            if e.code != "tx.nonce_reused":
+            if e.code != "tx.expired":
                 raise
-            self._next_nonce = None
+            self._height = None
             return self.submit(self.build(type_, body), wait=wait)
 
     def declare(self, document: Mapping[str, Any], *, wait: bool = True) -> dict[str, Any]:

@@ -20,11 +20,13 @@ receipt under ``headers``), it checks, and lists what it checked:
    inclusion proof leads to the header's ``log_root`` at ``log_size``;
 5. every state value by its proof at the header's ``state_root``, and every
    value shown (record, history, result) is exactly the proven one; the
-   history is complete (versions 1..n, each replacing the one before), and
-   each version was made by its transaction (signer, type, body); the
-   record's current document is the last version that carries one, the
-   document shown is that one, and the record's vessel, voyage and
-   containers are that document's.
+   history is complete: the record lists one transaction per version
+   (``txs``), each version is described by its transaction's proven result
+   ``tx/<id>`` (and, for a submission or an amendment, its proven document
+   ``doc/<id>/<version>``), replaces the one before, and was made by that
+   transaction (signer, type, body); the record's current document is the
+   last version that brought one, the document shown is that one, and the
+   record's vessel, voyage and containers are that document's.
 
 Any receipt altered anywhere fails with a :class:`ReceiptError` naming the
 JSON path and the check; the checks passed before it are in ``passed``.
@@ -46,7 +48,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from contracts.declarations_tx import document_fields
+from contracts.declarations_tx import (
+    DOCUMENT_ACTIONS,
+    VERSION_FIELDS,
+    document_fields,
+    document_key,
+    version_entry,
+)
 from contracts.document import parse_declaration
 from contracts.errors import ContractError
 from contracts.lifecycle import DECISIONS
@@ -438,43 +446,55 @@ def _declaration(
     if document["status"] != record["status"]:
         raise StateMismatch("$.status", "is not the proven status")
     versions = record["version"]
-    for where, items, expected in (
-        ("$.history", history, versions),
-        ("$.receipt.transactions", txs, versions),
-        ("$.receipt.state", state, 1 + 2 * versions),
-    ):
-        if len(items) != expected:
+    made = record.get("txs")
+    if type(made) is not list or len(made) != versions:
+        raise StateMismatch("$.record.txs", "does not list one transaction per version")
+    for where, items in (("$.history", history), ("$.receipt.transactions", txs)):
+        if len(items) != versions:
             raise MalformedReceipt(
-                where, f"the record has {versions} versions: {expected} entries are needed"
+                where, f"the record has {versions} versions: {versions} entries are needed"
             )
     checks.append(
         f"state decl/{decl_id}: {record['status']}, version {versions}, proven at block"
         f" {header.height}"
     )
-    previous = None
-    documented = None
+    at = 1  # the next state entry: each version's result, then its document if it has one
+    last: Mapping[str, Any] | None = None
+    documented: tuple[int, Any] | None = None
     for v in range(1, versions + 1):
-        where = f"$.receipt.state[{2 * v - 1}]"
-        key = f"declv/{decl_id}/{v:06d}"
-        entry = _state(state[2 * v - 1], where, key, header)
-        _shown(history[v - 1], entry, f"$.history[{v - 1}]")
+        where = f"$.history[{v - 1}]"
         tx, tx_entry = _tx_entry(
             txs[v - 1], f"$.receipt.transactions[{v - 1}]", header, genesis, verifier
         )
         checks.append(_tx_check(tx, tx_entry, header))
-        _version_made_by(entry, v, tx, tx_entry, decl_id, previous, f"$.history[{v - 1}]")
-        _result(state[2 * v], f"$.receipt.state[{2 * v}]", tx, tx_entry, header)
+        if tx.id != made[v - 1]:
+            raise StateMismatch(
+                f"$.receipt.transactions[{v - 1}].id",
+                f"is not the transaction of version {v} that the record lists",
+            )
+        _present(state, at, f"the result of version {v}")
+        result = _result(state[at], f"$.receipt.state[{at}]", tx, tx_entry, header)
+        at += 1
+        doc = None
+        if result.get("action") in DOCUMENT_ACTIONS:
+            _present(state, at, f"the document of version {v}")
+            key = document_key(decl_id, v)
+            doc = _state(state[at], f"$.receipt.state[{at}]", key, header)
+            at += 1
+            documented = (v, doc)
+        replaces = made[v - 2] if v > 1 else None
+        _version_made_by(result, doc, v, tx, decl_id, replaces, where)
+        _shown(history[v - 1], version_entry(tx.id, result, doc), where)
+        with_doc = "" if doc is None else f", with its document {document_key(decl_id, v)}"
         checks.append(
-            f"state {key}: {entry['action']} -> {entry['status']} by {entry['org']}"
-            f" (key {entry['signer']}) at block {entry['height']}, time {entry['time']}; made by"
-            f" transaction {tx.id.hex()}, proven"
+            f"state tx/{tx.id.hex()}: version {v}, {result['action']} -> {result['status']} by"
+            f" {result['org']} (key {result['signer']}) at block {result['height']}, time"
+            f" {result['time']}{with_doc}; made by that transaction, proven"
         )
-        previous = entry
-        if entry.get("declaration") is not None:
-            documented = entry
-    if previous is None or record.get("last_tx") != previous["tx"]:
-        raise StateMismatch("$.record.last_tx", "is not the transaction of the last version")
-    if record["status"] != previous["status"]:
+        last = result
+    if at != len(state):
+        raise MalformedReceipt("$.receipt.state", "holds entries that no version needs")
+    if last is None or record["status"] != last["status"]:
         raise StateMismatch("$.record.status", "is not the status of the last version")
     _current_document(document, record, documented)
     checks.append(
@@ -483,13 +503,18 @@ def _declaration(
     )
 
 
+def _present(state: list[Any], at: int, what: str) -> None:
+    if at >= len(state):
+        raise MalformedReceipt("$.receipt.state", f"{what} is missing")
+
+
 def _current_document(
-    document: Mapping[str, Any], record: Mapping[str, Any], documented: Mapping[str, Any] | None
+    document: Mapping[str, Any], record: Mapping[str, Any], documented: tuple[int, Any] | None
 ) -> None:
     """The record's document is its last submitted or amended one, and the one shown."""
-    if documented is None or record.get("document") != documented["version"]:
+    if documented is None or record.get("document") != documented[0]:
         raise StateMismatch("$.record.document", "is not the last version with a document")
-    current = documented["declaration"]
+    current = documented[1]
     indexed = document_fields(current)
     if {name: record.get(name) for name in indexed} != indexed:
         raise StateMismatch("$.record", "its vessel, voyage or containers are not its document's")
@@ -497,48 +522,48 @@ def _current_document(
 
 
 def _version_made_by(
-    entry: Any,
+    result: Mapping[str, Any],
+    doc: Any,
     version: int,
     tx: Transaction,
-    tx_entry: Mapping[str, Any],
     decl_id: str,
-    previous: Mapping[str, Any] | None,
+    replaces: bytes | None,
     where: str,
 ) -> None:
-    """The version record says what its transaction did, where the chain put it."""
-    if type(entry) is not dict or entry.get("version") != version:
+    """The version the result describes is what its transaction did, where the chain put it.
+
+    ``_result`` has checked the result's place, type and signer already.
+    """
+    if result.get("ok") is not True or any(name not in result for name in VERSION_FIELDS):
+        raise StateMismatch(where, "its transaction's result describes no version")
+    if result.get("declaration") != decl_id:
+        raise StateMismatch(f"{where}.tx", "the transaction is about another declaration")
+    if result["version"] != version:
         raise StateMismatch(f"{where}.version", f"is not version {version}")
-    replaces = None if previous is None else previous["tx"]
-    if entry.get("replaces") != replaces:
+    if result["replaces"] != replaces:
         raise StateMismatch(f"{where}.replaces", "does not link to the version before")
-    if entry.get("tx") != tx.id or entry.get("signer") != tx.signer:
-        raise StateMismatch(f"{where}.tx", "is not the transaction given for this version")
-    if entry.get("height") != tx_entry["height"]:
-        raise StateMismatch(f"{where}.height", "is not the block of its transaction")
-    action = entry.get("action")
+    action = result["action"]
     body = tx.body
     expected_type = _DECL_TX_TYPES.get(str(action), "declaration.decide")
     if tx.type != expected_type:
         raise StateMismatch(f"{where}.action", f"{action} is not what a {tx.type} does")
     if action == "submit":
-        doc = body.get("declaration")
-        target = doc.get("declarationId") if type(doc) is dict else None
+        signed_doc = body.get("declaration")
+        target = signed_doc.get("declarationId") if type(signed_doc) is dict else None
     else:
         target = body.get("id")
     if target != decl_id:
         raise StateMismatch(f"{where}.tx", "the transaction is about another declaration")
-    if action in ("submit", "amend"):
+    if action in DOCUMENT_ACTIONS:
         try:
             signed = parse_declaration(body["declaration"]).to_value()
         except (ContractError, KeyError) as e:
             raise StateMismatch(f"{where}.declaration", "the signed document does not parse") from e
-        if entry.get("declaration") != signed:
+        if doc != signed:
             raise StateMismatch(f"{where}.declaration", "is not the document that was signed")
-    elif entry.get("declaration") is not None:
-        raise StateMismatch(f"{where}.declaration", "a decision carries no document")
-    if action not in ("submit", "amend", "cancel"):
+    else:
         allowed = {a.value for (word, _), a in DECISIONS.items() if word == body.get("decision")}
-        if action not in allowed:
+        if action != "cancel" and action not in allowed:
             raise StateMismatch(f"{where}.action", "is not the decision that was signed")
-    if action != "submit" and entry.get("reason") != body.get("reason", ""):
+    if action != "submit" and result["reason"] != body.get("reason", ""):
         raise StateMismatch(f"{where}.reason", "is not the reason that was signed")

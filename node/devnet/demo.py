@@ -34,7 +34,7 @@ from ledger.genesis import Genesis
 from ledger.keyfile import load_signing_key
 from ledger.tx import Envelope, Transaction
 from node.audit import audit, blocks_from_node
-from node.client.client import Client
+from node.client.client import DEFAULT_EXPIRES_AFTER, Client
 from node.client.errors import ClientError, ReceiptError
 from node.client.receipt import verify_receipt
 from node.devnet.localnet import LocalNetwork
@@ -45,7 +45,7 @@ SHIPPERS = ("shipper-acme", "shipper-beta", "shipper-gamma")
 
 
 class Member:
-    """A member organisation's key and nonce, submitting to one node."""
+    """A member organisation's key, submitting to one node."""
 
     def __init__(self, name: str, key: SigningKey, chain: str, url: str) -> None:
         self.name = name
@@ -53,25 +53,32 @@ class Member:
         self.chain = chain
         self.url = url
         self.nonce = 0
+        self.height = 0
+        """The latest height a commit answer named: expiries count from it."""
         self.lock = threading.Lock()
         self.http = httpx.Client(timeout=70.0)
 
     def send(self, type_: str, body: dict[str, Any]) -> dict[str, Any]:
         """Sign and submit, then wait for the commit; the JSON answer with its status code.
 
-        Submissions of one key are admitted in nonce order (under the lock);
-        waiting for the commit happens outside it. A decision on a declaration
-        the node has not applied yet (``declaration.unknown``: the submission
-        was committed through another node a moment ago) is tried again.
+        Each transaction takes a nonce of its own (a counter, under the lock)
+        and expires ``DEFAULT_EXPIRES_AFTER`` blocks above the latest height
+        seen. A decision on a declaration the node has not applied yet
+        (``declaration.unknown``: the submission was committed through
+        another node a moment ago) is tried again.
         """
         for _ in range(10):
             with self.lock:
                 self.nonce += 1
-                env = Envelope(self.chain, type_, self.key.public.key_id, self.nonce, body, 10**9)
-                tx = Transaction.create(env, [self.key])
-                answer = self._post(tx, wait=False)
+                nonce, expires = self.nonce, self.height + DEFAULT_EXPIRES_AFTER
+            env = Envelope(self.chain, type_, self.key.public.key_id, nonce, body, expires)
+            tx = Transaction.create(env, [self.key])
+            answer = self._post(tx, wait=False)
             if answer["http_status"] == 202:
                 answer = self._post(tx, wait=True)
+            if type(answer.get("height")) is int:
+                with self.lock:
+                    self.height = max(self.height, answer["height"])
             code = answer.get("error", {}).get("code")
             if code != "declaration.unknown":
                 return answer

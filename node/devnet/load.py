@@ -2,10 +2,12 @@
 
 :class:`Cluster` is a :class:`node.devnet.localnet.LocalNetwork` (validator
 processes, kills, faults, waits with deadlines) whose shippers sign
-declarations with nonces of their own.
+declarations with nonces of their own (a counter per key: a nonce only
+makes transactions differ) and expiries counted from the latest height a
+commit answer named.
 
 :class:`Load` runs shipper clients in threads: each signs its own
-declarations with its member key and a nonce of its own, submits with
+declarations with its member key, submits with
 ``?wait=commit``, and records the transactions a node acknowledged as
 committed; :func:`node.devnet.checks.check_chains` then checks the chains
 the network made against them.
@@ -28,6 +30,7 @@ from ledger.crypto import SigningKey
 from ledger.genesis import Genesis
 from ledger.keyfile import load_signing_key
 from ledger.tx import Envelope, Transaction
+from node.client.client import DEFAULT_EXPIRES_AFTER
 from node.devnet.errors import NetworkError
 from node.devnet.localnet import FAST_CONSENSUS, PORT_RANGE, LocalNetwork, wait_for
 from node.devnet.samples import valid_declaration
@@ -36,17 +39,18 @@ from node.network import DEFAULT_VALIDATORS
 
 SHIPPERS: Final = ("shipper-1", "shipper-2", "shipper-3")
 LOAD_MEMBERS: Final = (*(f"{s}:shipper" for s in SHIPPERS), "auditor:auditor")
-TX_EXPIRES: Final = 10**9
 CONTENT_MSGPACK: Final = {"content-type": "application/msgpack"}
 
 
 # ------------------------------------------------------------------ transactions
 
 
-def declaration_tx(key: SigningKey, chain: str, nonce: int, declaration_id: str) -> Transaction:
+def declaration_tx(
+    key: SigningKey, chain: str, nonce: int, declaration_id: str, expires: int
+) -> Transaction:
     """A signed ``declaration.submit`` of a fresh declaration."""
     body = {"declaration": valid_declaration(declaration_id)}
-    envelope = Envelope(chain, "declaration.submit", key.public.key_id, nonce, body, TX_EXPIRES)
+    envelope = Envelope(chain, "declaration.submit", key.public.key_id, nonce, body, expires)
     return Transaction.create(envelope, [key])
 
 
@@ -81,6 +85,7 @@ class Cluster(LocalNetwork):
             p.stem: load_signing_key(p) for p in sorted((directory / "keys").glob("*.pem"))
         }
         self._nonces: dict[str, int] = {}
+        self._height = 0
         self._nonce_lock = threading.Lock()
 
     def observe_heights(self, names: Iterable[str], seconds: float) -> list[dict[str, int]]:
@@ -95,16 +100,17 @@ class Cluster(LocalNetwork):
 
     # ------------------------------------------------------------ transactions
 
-    def next_nonce(self, org: str) -> int:
-        """The next unused nonce of ``org``'s member key (thread-safe)."""
+    def saw_height(self, height: int) -> None:
+        """Note a height a node named as committed: expiries count from the latest."""
         with self._nonce_lock:
-            self._nonces[org] = self._nonces.get(org, 0) + 1
-            return self._nonces[org]
+            self._height = max(self._height, height)
 
     def declaration_tx(self, org: str) -> Transaction:
         """A fresh declaration signed with ``org``'s member key."""
-        nonce = self.next_nonce(org)
-        return declaration_tx(self.keys[org], self.genesis.chain, nonce, f"{org}-{nonce}")
+        with self._nonce_lock:
+            nonce = self._nonces[org] = self._nonces.get(org, 0) + 1
+            expires = self._height + DEFAULT_EXPIRES_AFTER
+        return declaration_tx(self.keys[org], self.genesis.chain, nonce, f"{org}-{nonce}", expires)
 
     def submit(
         self, name: str, tx: Transaction, *, wait: bool = True, timeout: float = 60.0
@@ -159,6 +165,7 @@ class LoadClient(threading.Thread):
                     receipt = response.json()
                     self.outcomes[str(receipt["status"])] += 1
                     self.load.acknowledge(tx.id, int(receipt["height"]))
+                    self.cluster.saw_height(int(receipt["height"]))
                 else:
                     self.outcomes[f"http_{response.status_code}"] += 1
                     self.load.stopping.wait(0.05)

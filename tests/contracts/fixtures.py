@@ -19,6 +19,7 @@ from ledger.votes import Certificate
 from tests.samples import ORGS, VALIDATOR_ORGS
 
 CHAIN = "dg-test"
+EXPIRES_AFTER = 100
 
 
 def key_for(name: str, index: int = 0) -> SigningKey:
@@ -39,13 +40,27 @@ class Community:
     nonces: dict[str, int] = field(default_factory=dict)
 
     def tx(
-        self, org: str, type_: str, body: dict[str, Any], *, extra: Sequence[str] = ()
+        self,
+        org: str,
+        type_: str,
+        body: dict[str, Any],
+        *,
+        extra: Sequence[str] = (),
+        nonce: int | None = None,
+        expires: int | None = None,
     ) -> Transaction:
-        """A transaction signed by ``org``'s first key (and the first keys of ``extra``)."""
+        """A transaction signed by ``org``'s first key (and the first keys of ``extra``).
+
+        By default its nonce is the key's next counter value and it expires
+        :data:`EXPIRES_AFTER` blocks above the next block.
+        """
         key = key_for(org)
         kid = key.public.key_id
-        self.nonces[kid] = self.nonces.get(kid, 0) + 1
-        env = Envelope(CHAIN, type_, kid, self.nonces[kid], body, 10**9)
+        if nonce is None:
+            nonce = self.nonces[kid] = self.nonces.get(kid, 0) + 1
+        if expires is None:
+            expires = self.height + 1 + EXPIRES_AFTER
+        env = Envelope(CHAIN, type_, kid, nonce, body, expires)
         return Transaction.create(env, [key, *(key_for(o) for o in extra)])
 
     def block(self, txs: Sequence[Transaction]) -> list[dict[str, Any]]:

@@ -1,4 +1,4 @@
-"""The rules as a state machine: lifecycle, roles, nonces, governance, determinism."""
+"""The rules as a state machine: lifecycle, roles, replays, lifetimes, governance, determinism."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from contracts import declarations_tx, indexes
 from contracts.dgl import DangerousGoodsList
 from contracts.dgl_builtin import builtin_list
+from contracts.engine import MAX_TX_LIFETIME
 from contracts.errors import ContractError
 from contracts.lifecycle import TABLE, Status, allowed_targets
 from ledger.errors import ChainError
@@ -42,19 +44,32 @@ def codes(result: dict[str, Any]) -> set[str]:
     return {v["code"] for v in result["violations"]}
 
 
+def indexed(c: Community, decl_id: str = "D-1") -> set[str]:
+    """The index entries the store holds for ``decl_id``."""
+    return {e for e in indexes.scan(c.overlay.base, "idx/") if e.endswith(f"/{decl_id}")}
+
+
 def test_submit_by_shipper_records_declaration_and_indexes() -> None:
     c = community()
-    result = submit(c)
+    tx = c.tx("shipper-acme", "declaration.submit", {"declaration": sample(decl_id="D-1")})
+    result = c.block([tx])[0]
     assert result["ok"] is True, result
+    assert (result["action"], result["version"], result["status"]) == ("submit", 1, "submitted")
+    assert (result["org"], result["replaces"], result["reason"]) == ("shipper-acme", None, "")
     view = c.engine.view()
     record = view.get("decl/D-1")
     assert record["status"] == "submitted"
     assert record["org"] == "shipper-acme"
-    assert record["version"] == 1
-    assert view.get("idx/status/submitted/D-1") == "D-1"
-    assert view.get("idx/container/CSQU3054383/D-1") == "D-1"
-    assert view.get("idx/vessel/9454436/0AB12W/D-1") == "D-1"
-    assert view.get("declv/D-1/000001")["action"] == "submit"
+    assert (record["version"], record["txs"]) == (1, [tx.id])
+    assert view.get("doc/D-1/000001")["declarationId"] == "D-1"
+    assert indexed(c) == {
+        "idx/status/submitted/D-1",
+        "idx/org/shipper-acme/D-1",
+        "idx/container/CSQU3054383/D-1",
+        "idx/vessel/9454436/0AB12W/D-1",
+    }
+    # The indexes are derived data, outside the authenticated state.
+    assert view.get("idx/status/submitted/D-1") is None
 
 
 def test_submit_by_customs_is_refused_by_role() -> None:
@@ -87,7 +102,10 @@ def test_full_lifecycle_to_discharge() -> None:
     assert decide(c, "port-authority", "loaded")["ok"]
     assert decide(c, "port-authority", "discharged")["ok"]
     assert status(c) == "discharged"
-    history = [c.engine.view().get(f"declv/D-1/{v:06d}") for v in range(1, 7)]
+    view = c.engine.view()
+    made = view.get("decl/D-1")["txs"]
+    history = [view.get(f"tx/{tx_id.hex()}") for tx_id in made]
+    assert [h["version"] for h in history] == [1, 2, 3, 4, 5, 6]
     assert [h["status"] for h in history] == [
         "submitted",
         "accepted",
@@ -96,8 +114,14 @@ def test_full_lifecycle_to_discharge() -> None:
         "loaded",
         "discharged",
     ]
-    for older, newer in itertools.pairwise(history):
-        assert newer["replaces"] == older["tx"]
+    for older, newer in itertools.pairwise(range(6)):
+        assert history[newer]["replaces"] == made[older]
+    assert indexed(c) == {
+        "idx/status/discharged/D-1",
+        "idx/org/shipper-acme/D-1",
+        "idx/container/CSQU3054383/D-1",
+        "idx/vessel/9454436/0AB12W/D-1",
+    }
 
 
 def test_hold_needs_a_reason() -> None:
@@ -130,20 +154,13 @@ def test_amend_by_owner_then_decisions_start_again() -> None:
     assert c.block([tx])[0]["ok"]
     assert status(c) == "amended"
     view = c.engine.view()
-    assert (
-        view.get("declv/D-1/000003")["declaration"]["containers"][0]["dangerousGoods"][0][
-            "numberOfPackages"
-        ]
-        == 79
-    )
-    assert (
-        view.get("declv/D-1/000001")["declaration"]["containers"][0]["dangerousGoods"][0][
-            "numberOfPackages"
-        ]
-        == 80
-    )
-    assert view.get("idx/status/accepted/D-1") is None
-    assert view.get("idx/status/amended/D-1") == "D-1"
+    packages = [
+        view.get(f"doc/D-1/{v:06d}")["containers"][0]["dangerousGoods"][0]["numberOfPackages"]
+        for v in (1, 3)
+    ]
+    assert packages == [80, 79]
+    assert "idx/status/accepted/D-1" not in indexed(c)
+    assert "idx/status/amended/D-1" in indexed(c)
 
 
 def test_record_keeps_the_current_document_once_and_follows_amendments() -> None:
@@ -155,7 +172,7 @@ def test_record_keeps_the_current_document_once_and_follows_amendments() -> None
     assert record["containers"] == ["CSQU3054383"]
     decide(c, "port-authority", "accepted")
     view = c.engine.view()
-    assert view.get("declv/D-1/000002")["declaration"] is None
+    assert view.get("doc/D-1/000002") is None  # a decision brings no document
     assert view.get("decl/D-1")["document"] == 1
     amended = sample(decl_id="D-1")
     amended["transport"]["voyageNumber"] = "0AB13W"
@@ -169,10 +186,12 @@ def test_record_keeps_the_current_document_once_and_follows_amendments() -> None
         "0AB13W",
         ["MSCU1234566"],
     )
-    assert view.get("idx/vessel/9454436/0AB12W/D-1") is None
-    assert view.get("idx/vessel/9454436/0AB13W/D-1") == "D-1"
-    assert view.get("idx/container/CSQU3054383/D-1") is None
-    assert view.get("idx/container/MSCU1234566/D-1") == "D-1"
+    assert indexed(c) == {
+        "idx/status/amended/D-1",
+        "idx/org/shipper-acme/D-1",
+        "idx/container/MSCU1234566/D-1",
+        "idx/vessel/9454436/0AB13W/D-1",
+    }
 
 
 def test_amend_by_other_shipper_refused_but_delegated_forwarder_allowed() -> None:
@@ -203,13 +222,63 @@ def test_cancel_only_before_loading() -> None:
     assert codes(c.block([cancel])[0]) == {"lifecycle.transition_not_allowed"}
 
 
-def test_replayed_nonce_rejected_and_consumed_nonce_stays() -> None:
+def test_a_declaration_has_a_bounded_number_of_versions(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its record lists every version: a cap keeps the record, and each rewrite, bounded."""
+    monkeypatch.setattr(declarations_tx, "MAX_VERSIONS", 3)
     c = community()
-    first = c.tx("shipper-acme", "declaration.submit", {"declaration": sample(decl_id="D-1")})
-    c.block([first])
-    c.nonces[key_for("shipper-acme").public.key_id] = 0
-    again = c.tx("shipper-acme", "declaration.submit", {"declaration": sample(decl_id="D-2")})
-    assert codes(c.block([again])[0]) == {"tx.nonce_reused"}
+    submit(c)
+    assert decide(c, "port-authority", "accepted")["ok"]
+    assert decide(c, "customs", "cleared")["ok"]
+    result = decide(c, "port-authority", "loaded")
+    assert codes(result) == {"declaration.too_many_versions"}
+    assert result["violations"][0]["path"] == "$.body.id"
+    assert c.engine.view().get("decl/D-1")["version"] == 3
+
+
+def test_nonces_have_no_order_and_no_state() -> None:
+    """A nonce only tells apart transactions of the same content: any value will do."""
+    c = community()
+    for decl_id, nonce in (("D-1", 7), ("D-2", 7), ("D-3", 1)):
+        body = {"declaration": sample(decl_id=decl_id)}
+        assert c.block([c.tx("shipper-acme", "declaration.submit", body, nonce=nonce)])[0]["ok"]
+    assert not any(k.startswith("nonce/") for k in c.engine.written)
+    decision = {"id": "D-1", "decision": "accepted"}
+    first = c.tx("port-authority", "declaration.decide", decision, nonce=1)
+    second = c.tx("port-authority", "declaration.decide", decision, nonce=2)
+    assert first.id != second.id
+    results = c.block([first, second])
+    assert results[0]["ok"]
+    assert codes(results[1]) == {"lifecycle.transition_not_allowed"}
+
+
+def test_a_committed_transaction_is_never_applied_again_even_if_rejected() -> None:
+    c = community()
+    refused = c.tx("customs", "declaration.submit", {"declaration": sample(decl_id="D-1")})
+    assert codes(c.block([refused])[0]) == {"role.not_allowed"}
+    with pytest.raises(ChainError, match="already committed"):
+        c.block([refused])
+
+
+@pytest.mark.parametrize(
+    ("ahead", "code"),
+    [
+        (-1, "tx.expired"),
+        (0, None),
+        (MAX_TX_LIFETIME, None),
+        (MAX_TX_LIFETIME + 1, "tx.expires_too_far"),
+    ],
+)
+def test_a_transaction_lives_at_most_max_tx_lifetime_blocks(ahead: int, code: str | None) -> None:
+    c = community()
+    c.block([])
+    height = c.height + 1
+    body = {"declaration": sample(decl_id="D-1")}
+    result = c.block([c.tx("shipper-acme", "declaration.submit", body, expires=height + ahead)])[0]
+    if code is None:
+        assert result["ok"], result
+    else:
+        assert codes(result) == {code}
+        assert result["violations"][0]["path"] == "$.env.expires"
 
 
 def test_unknown_key_refused() -> None:
@@ -217,7 +286,7 @@ def test_unknown_key_refused() -> None:
 
     stranger = key_for("stranger")
     env = Envelope(
-        "dg-test", "declaration.submit", stranger.public.key_id, 1, {"declaration": sample()}, 10**9
+        "dg-test", "declaration.submit", stranger.public.key_id, 1, {"declaration": sample()}, 100
     )
     result = c.block([Transaction.create(env, [stranger])])[0]
     assert codes(result) == {"auth.unknown_key"}

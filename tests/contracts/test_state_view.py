@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from contracts.state import StateView
+from ledger.encoding import encode
 from ledger.kv import MemoryKV, Overlay
 from ledger.smt import EMPTY_ROOT, StateTree
 
@@ -22,7 +23,7 @@ def test_reads_are_cached_until_commit_and_never_stale() -> None:
     tree = CountingTree(overlay, EMPTY_ROOT)
     view = StateView(tree)
     view.put("org/a", {"v": 1})
-    view.commit(overlay)
+    view.commit()
     CountingTree.reads = 0
     assert view.get("org/a") == {"v": 1}
     assert view.get("org/a") == {"v": 1}
@@ -37,10 +38,14 @@ def test_reads_are_cached_until_commit_and_never_stale() -> None:
     assert view.get("org/a") == {"v": 1}  # the parent does not see the child's write
     child.merge_into_parent()
     view.put("org/missing", {"v": 3})
-    view.commit(overlay)
+    # What the tree holds, under the pending writes: what a block's index update compares.
+    assert child.committed("org/a") == encode({"v": 1})
+    assert view.committed("org/missing") is None
+    assert CountingTree.reads == 2
+    view.commit()
     # After a commit the tree has moved on: values cached before it must not answer.
     assert view.get("org/a") == {"v": 2}
     assert view.get("org/missing") == {"v": 3}
     view.delete("org/a")
-    view.commit(overlay)
+    view.commit()
     assert view.get("org/a") is None

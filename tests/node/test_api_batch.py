@@ -48,7 +48,7 @@ def declaration(node: LocalNode, org: str = "shipper-acme", **changes: Any) -> T
         node.genesis.chain,
         "declaration.submit",
         key.public.key_id,
-        node.service.mempool.next_nonce(key.public.key_id) + n,
+        n,
         {"declaration": doc},
         node.service.chain.height + 100,
     )

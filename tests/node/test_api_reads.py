@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -126,14 +125,15 @@ def test_declaration_has_history_with_signers_and_a_receipt(node: LocalNode) -> 
     assert times == sorted(times)
     receipt = doc["receipt"]
     header = read_header(receipt["header"], "header")
+    # Each version's result, then the document for the versions that brought one.
     assert [e["key"] for e in receipt["state"]] == [
         f"decl/{IDS[1]}",
-        *(
-            k
-            for v, entry in enumerate(history, 1)
-            for k in (f"declv/{IDS[1]}/{v:06d}", f"tx/{entry['tx']}")
-        ),
+        f"tx/{history[0]['tx']}",
+        f"doc/{IDS[1]}/000001",
+        *(f"tx/{entry['tx']}" for entry in history[1:]),
     ]
+    assert [v["declaration"] is None for v in history] == [False, True, True]
+    assert doc["record"]["txs"] == [v["tx"] for v in history]
     for entry in receipt["state"]:
         proof = read_state_proof(entry["proof"], "proof")
         verify_state_proof(
@@ -232,7 +232,6 @@ def test_unknown_ids_answer_404_with_a_code(node: LocalNode) -> None:
         ("/v1/blocks?from=5&to=2", "$.to"),
         ("/v1/blocks?from=1&to=20000", "$.to"),
         ("/v1/blocks?format=xml", "$.format"),
-        ("/v1/keys/zz/nonce", "$.key_id"),
     ],
 )
 def test_bad_parameters_answer_400_naming_the_parameter(
@@ -352,15 +351,23 @@ def test_consistency_proof_between_two_headers(node: LocalNode) -> None:
     )
 
 
-def test_nonce_route_tracks_committed_nonces(node: LocalNode) -> None:
-    client = node.client("shipper-beta")
-    before = client.nonce_info()
-    assert before["next"] == before["committed"] + 1 >= 2
-    client.declare(sample(decl_id="DG-NONCE-1"))
-    after = client.nonce_info()
-    assert after["committed"] == before["next"]
-    assert after["height"] == before["height"] + 1
-    assert json.loads(json.dumps(after)) == after
+def test_a_client_picks_its_nonces_without_asking_the_node(node: LocalNode) -> None:
+    """No nonce route: nonces have no order, so clients of one key need not agree on them."""
+    key_id = node.key("shipper-beta").public.key_id
+    with pytest.raises(ClientError) as gone:
+        node.client("shipper-beta").get(f"/v1/keys/{key_id}/nonce")
+    assert gone.value.status == 404
+    one, two = node.client("shipper-beta"), node.client("shipper-beta")
+    body = {"declaration": sample(decl_id="DG-NONCE-1")}
+    built = [one.build("declaration.submit", body) for _ in range(3)]
+    assert built[0].nonce < built[1].nonce < built[2].nonce
+    other = {"declaration": sample(decl_id="DG-NONCE-2")}
+    assert one.submit(built[0], wait=False)["status"] == "pending"
+    assert two.submit(two.build("declaration.submit", other))["status"] == "committed"
+    # The same content under another nonce is another transaction, which the rules judge.
+    with pytest.raises(ClientError) as taken:
+        one.submit(built[1])
+    assert taken.value.code == "declaration.exists"
 
 
 # ----------------------------------------------------------- schemathesis

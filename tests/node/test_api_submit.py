@@ -22,6 +22,7 @@ from fastapi import Request
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from contracts.engine import MAX_TX_LIFETIME
 from ledger.crypto import SigningKey
 from ledger.encoding import encode
 from ledger.tx import MAX_TX_SIZE, Envelope, Transaction
@@ -41,6 +42,7 @@ MSGPACK: Final = {"content-type": "application/msgpack"}
 JSON: Final = {"content-type": "application/json"}
 STRANGER: Final = SigningKey.from_seed(b"stranger".ljust(32, b"\x00"))
 _ids = itertools.count()
+_nonces = itertools.count(1)
 
 
 @pytest.fixture(scope="module")
@@ -62,14 +64,14 @@ def make_tx(
     expires: int | None = None,
     nonce: int | None = None,
 ) -> Transaction:
-    """A signed transaction (by default a fresh declaration) with the key's next nonce."""
+    """A signed transaction (by default a fresh declaration) with a nonce of its own."""
     key = org if isinstance(org, SigningKey) else node.key(org)
     kid = key.public.key_id
     env = Envelope(
         chain or node.genesis.chain,
         type_,
         kid,
-        nonce or node.service.mempool.next_nonce(kid),
+        nonce or next(_nonces),
         body if body is not None else {"declaration": sample(decl_id=f"DG-SUB-{next(_ids)}")},
         expires if expires is not None else node.service.chain.height + 100,
     )
@@ -285,7 +287,7 @@ def test_bad_signature_is_422(node: LocalNode) -> None:
     [
         ("expired", "tx.expired", "$.env.expires"),
         ("stranger", "auth.unknown_key", "$.env.signer"),
-        ("nonce_reused", "tx.nonce_reused", "$.env.nonce"),
+        ("too_far", "tx.expires_too_far", "$.env.expires"),
         (
             "invalid_document",
             "imo_number.check_digit",
@@ -301,9 +303,9 @@ def test_rule_refusals_are_422_with_violations(
         tx = make_tx(node, expires=node.service.chain.height)
     elif case == "stranger":
         tx = make_tx(node, STRANGER)
-    elif case == "nonce_reused":
-        committed(node, submit_ok(node, make_tx(node, "shipper-beta")))
-        tx = make_tx(node, "shipper-beta", nonce=1)
+    elif case == "too_far":
+        # Admission judges for the next block, one above the committed height.
+        tx = make_tx(node, expires=node.service.chain.height + 1 + MAX_TX_LIFETIME + 1)
     else:
         doc = sample(decl_id=f"DG-SUB-{next(_ids)}")
         doc["transport"]["vesselIMONumber"] = "9454437"

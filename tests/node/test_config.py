@@ -19,9 +19,10 @@ import pytest
 
 from contracts.dgl import DangerousGoodsList
 from contracts.dgl_builtin import builtin_list
+from ledger.chainstore import FORMAT, ChainStore
 from ledger.crypto import SigningKey
 from ledger.keyfile import load_signing_key, save_signing_key
-from ledger.kv import DEFAULT_OPEN_FILES
+from ledger.kv import DEFAULT_OPEN_FILES, LevelDBKV
 from ledger.tx import Envelope, Transaction
 from node.cli.main import main
 from node.config import MAX_CONFIG_SIZE, load_config
@@ -415,6 +416,25 @@ def test_malformed_genesis_is_refused_at_start(start_config: Path) -> None:
     assert str(broken) in message
 
 
+def test_a_store_of_the_layout_before_is_refused_at_start(
+    start_config: Path, network: Path
+) -> None:
+    """Layout 3 authenticated other keys: its state roots are not this version's."""
+    (start_config.parent / "data").mkdir()
+    kv = LevelDBKV(start_config.parent / "data" / "chain")
+    ChainStore(kv, load_genesis(network / "genesis.json"))
+    assert kv.get(b"Mformat") == FORMAT.to_bytes(8, "big")
+    kv.write({b"Mformat": (FORMAT - 1).to_bytes(8, "big")})
+    kv.close()
+    with pytest.raises(StartupError) as info:
+        NodeService(load_config(start_config))
+    message = str(info.value)
+    assert (
+        f"the store is in layout {FORMAT - 1}, this version reads layout {FORMAT} only" in message
+    )
+    assert "start the node on a new data directory" in message
+
+
 def test_network_on_a_list_file_pins_it_and_its_nodes_use_it(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -458,7 +478,7 @@ def test_network_on_a_list_file_pins_it_and_its_nodes_use_it(
     )
     key = load_signing_key(tmp_path / "keys" / "shipper-acme.pem")
     env = Envelope(
-        "dg-full-list", "declaration.submit", key.public.key_id, 1, {"declaration": doc}, 10**9
+        "dg-full-list", "declaration.submit", key.public.key_id, 1, {"declaration": doc}, 100
     )
 
     tx = Transaction.create(env, [key])

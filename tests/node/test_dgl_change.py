@@ -152,7 +152,7 @@ def test_a_validator_without_the_list_in_force_stops_and_the_others_go_on(
                 "effective_height": height + 3,
                 "params": {"dgl": new.digest()},
             }
-            env = Envelope(CHAIN, "governance", keys[0].public.key_id, 1, body, 10**9)
+            env = Envelope(CHAIN, "governance", keys[0].public.key_id, 1, body, height + 100)
             assert shipper.submit(Transaction.create(env, keys))["status"] == "committed"
             net.wait_height(net.names, height + 1)
             # Before the list comes into force, the operator can see which node lacks it.

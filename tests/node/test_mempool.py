@@ -1,4 +1,4 @@
-"""The mempool: admission refusals with their codes, dedup, bounds, order, commits, nonces.
+"""The mempool: admission refusals with their codes, dedup, bounds, order, commits, lifetimes.
 
 The pool runs over the contracts' engine on an in-memory store (the port
 community of ``tests.contracts.fixtures``): a block committed there is what
@@ -15,18 +15,17 @@ from typing import Any, Final
 
 import pytest
 
-from contracts.engine import MAX_NONCE_GAP, Engine, Executions
+from contracts.engine import MAX_TX_LIFETIME, Engine, Executions
 from ledger.crypto import SigningKey, Verifier
 from ledger.kv import Overlay
 from ledger.tx import Envelope, Transaction
 from node.errors import Rejected
 from node.mempool import Mempool, MempoolLimits
-from tests.contracts.fixtures import CHAIN, Community, community, key_for
+from tests.contracts.fixtures import CHAIN, EXPIRES_AFTER, Community, community, key_for
 from tests.samples import sample
 
 VERIFIER: Final = Verifier(workers=1)
 STRANGER: Final = SigningKey.from_seed(b"stranger".ljust(32, b"\x00"))
-FAR: Final = 10**9
 
 
 @dataclass
@@ -60,7 +59,7 @@ class Pool:
         body: dict[str, Any],
         *,
         nonce: int | None = None,
-        expires: int = FAR,
+        expires: int | None = None,
         chain: str = CHAIN,
     ) -> Transaction:
         """A transaction signed by ``org``'s key, with the next nonce this test gave it."""
@@ -69,6 +68,8 @@ class Pool:
         if nonce is None:
             nonce = self.nonces.get(kid, 0) + 1
         self.nonces[kid] = max(self.nonces.get(kid, 0), nonce)
+        if expires is None:
+            expires = self.c.height + 1 + EXPIRES_AFTER
         return Transaction.create(Envelope(chain, type_, kid, nonce, body, expires), [key])
 
     def declare(self, org: str | SigningKey, decl_id: str, **kw: Any) -> Transaction:
@@ -87,14 +88,12 @@ class Pool:
     def refuse(self, tx: Transaction) -> Rejected:
         """The refusal of ``tx``; the pool must be as it was before."""
         before = (self.mempool.pending(), self.mempool.size_bytes)
-        nonce = self.mempool.next_nonce(tx.signer)
         counts = dict(self.mempool.rejected)
         with pytest.raises(Rejected) as info:
             self.mempool.add(tx)
         e = info.value
         assert e.message
         assert (self.mempool.pending(), self.mempool.size_bytes) == before
-        assert self.mempool.next_nonce(tx.signer) == nonce
         assert self.mempool.rejected.get(e.code, 0) == counts.get(e.code, 0) + 1
         return e
 
@@ -144,10 +143,10 @@ REFUSALS: Final[dict[str, tuple[Callable[[Pool], Transaction], str, str | None]]
         "role.not_allowed",
         "$.body.decision",
     ),
-    "nonce_gap": (
-        lambda p: p.declare("shipper-acme", "DG-X", nonce=MAX_NONCE_GAP + 1),
-        "tx.nonce_gap",
-        "$.env.nonce",
+    "expires_too_far": (
+        lambda p: p.declare("shipper-acme", "DG-X", expires=1 + MAX_TX_LIFETIME + 1),
+        "tx.expires_too_far",
+        "$.env.expires",
     ),
     "expired": (_expired, "tx.expired", "$.env.expires"),
     "wrong_chain": (
@@ -181,15 +180,15 @@ def test_refusal_has_its_code_and_path_and_leaves_the_pool_as_it_was(case: str) 
         assert [(v.code, v.path) for v in e.violations] == [(code, path)]
 
 
-def test_nonce_reused_against_pending_and_committed() -> None:
+def test_a_nonce_is_neither_ordered_nor_counted() -> None:
+    """One key's transactions may share a nonce or go down: only their ids must differ."""
     p = Pool()
-    first = p.declare("shipper-acme", "DG-N1", nonce=1)
+    first = p.declare("shipper-acme", "DG-N1", nonce=5)
     p.mempool.add(first)
-    e = p.refuse(p.declare("shipper-acme", "DG-N2", nonce=1))
-    assert (e.code, e.violations[0].path) == ("tx.nonce_reused", "$.env.nonce")
+    p.mempool.add(p.declare("shipper-acme", "DG-N2", nonce=5))
     p.commit([first])
-    assert p.refuse(p.declare("shipper-acme", "DG-N3", nonce=1)).code == "tx.nonce_reused"
-    p.mempool.add(p.declare("shipper-acme", "DG-N3", nonce=2))
+    p.mempool.add(p.declare("shipper-acme", "DG-N3", nonce=1))
+    assert len(p.mempool) == 2
 
 
 def test_contract_violation_lists_every_violation() -> None:
@@ -303,22 +302,22 @@ def test_a_commit_looks_again_only_at_what_the_block_changed() -> None:
     assert results[0]["violations"][0]["code"] == "lifecycle.transition_not_allowed"
 
 
-def test_a_commit_evicts_what_used_a_pending_nonce_or_expired() -> None:
+def test_a_commit_drops_what_it_committed_and_what_expired() -> None:
     p = Pool()
-    mine = p.declare("shipper-acme", "DG-E1", nonce=1)
+    mine = p.declare("shipper-acme", "DG-E1")
     brief = p.declare("shipper-beta", "DG-E2", expires=p.c.height + 1)
     keeps = p.declare("forwarder-a", "DG-E3")
     for tx in (mine, brief, keeps):
         p.mempool.add(tx)
     counts = dict(p.mempool.rejected)
-    # Another node committed acme's nonce 1 in another transaction, at the last height
-    # the brief one could enter.
-    theirs = p.declare("shipper-acme", "DG-E4", nonce=1)
-    assert p.commit([theirs])[0]["ok"]
+    # Another node's block commits ``mine`` at the last height the brief one could
+    # enter; the pool learns it from what the block wrote, not from a list of ids.
+    assert p.c.block([mine])[0]["ok"]
+    p.mempool.set_context(p.c.height + 1, p.c.time + 1)
+    p.mempool.committed(set(), p.c.engine.written)
     assert p.mempool.pending() == [keeps]
     changed = {k: v - counts.get(k, 0) for k, v in p.mempool.rejected.items() if v != counts.get(k)}
-    assert changed == {"mempool.evicted": 2}
-    assert p.mempool.next_nonce(key_for("shipper-acme").public.key_id) == 2
+    assert changed == {"mempool.evicted": 1}  # the expired one; the committed one is done
 
 
 def test_a_membership_change_looks_again_at_every_pending_transaction() -> None:
@@ -349,23 +348,13 @@ def test_told_nothing_the_pool_looks_again_at_everything() -> None:
     assert p.mempool.rejected.get("mempool.evicted") == 1
 
 
-def test_next_nonce_counts_committed_and_pending() -> None:
+def test_a_transaction_rejected_in_a_block_is_not_admitted_again() -> None:
+    """Its result is committed like any other: its id is taken for good."""
     p = Pool()
-    acme = key_for("shipper-acme").public.key_id
-    assert p.mempool.next_nonce(acme) == 1
-    assert p.mempool.next_nonce(STRANGER.public.key_id) == 1
-    first = p.declare("shipper-acme", "DG-X1")
-    p.mempool.add(first)
-    p.mempool.add(p.declare("shipper-acme", "DG-X2"))
-    assert p.mempool.next_nonce(acme) == 3
-    p.commit([first])
-    assert p.mempool.next_nonce(acme) == 3
-    # A rejected-by-the-rules transaction in a block still uses its nonce.
-    bad = sample(decl_id="DG-X9")
-    bad["transport"]["vesselIMONumber"] = "9454437"
-    results = p.commit([p.tx("shipper-acme", "declaration.submit", {"declaration": bad}, nonce=3)])
-    assert not results[0]["ok"]
-    assert p.mempool.next_nonce(acme) == 4
+    refused = p.tx("port-authority", "declaration.decide", {"id": "DG-X9", "decision": "accepted"})
+    results = p.commit([refused])
+    assert [v["code"] for v in results[0]["violations"]] == ["declaration.unknown"]
+    assert p.refuse(refused).code == "tx.already_committed"
 
 
 def test_check_signatures_counts_a_forgery() -> None:

@@ -160,9 +160,10 @@ def test_declaration_receipt_verifies_from_genesis_alone(node: LocalNode, declar
     assert checks[3] == f"state decl/{DECL}: cleared, version 3, proven at block {height}"
     for v, version in enumerate(history, 1):
         assert any(version["tx"] in c and "signature(s) valid" in c for c in checks)
-        made = [c for c in checks if c.startswith(f"state declv/{DECL}/{v:06d}:")]
+        made = [c for c in checks if c.startswith(f"state tx/{version['tx']}: version {v},")]
         assert len(made) == 1
         assert f"by {version['org']} (key {version['signer']})" in made[0]
+        assert (f"doc/{DECL}/{v:06d}" in made[0]) is (v == 1)
     assert checks[-1].startswith(f"history of {DECL}: versions 1..3")
     assert len(checks) == 4 + 2 * len(history) + 1
 
@@ -255,6 +256,31 @@ DECLARATION_CASES: Final[list[tuple[str, Mutation, type[ReceiptError], str]]] = 
         "$.receipt.state",
     ),
     ("history reordered", lambda d: swap(d["history"], 0, 1), StateMismatch, "$.history[0]"),
+    (
+        "a document given to a decision",
+        lambda d: d["history"][1].update(declaration=d["history"][0]["declaration"]),
+        StateMismatch,
+        "$.history[1]",
+    ),
+    # The state entries: record, then each version's result and (with one) its document.
+    (
+        "document entry dropped",
+        lambda d: d["receipt"]["state"].pop(2),
+        StateMismatch,
+        "$.receipt.state[2].key",
+    ),
+    (
+        "results swapped",
+        lambda d: swap(d["receipt"]["state"], 3, 4),
+        StateMismatch,
+        "$.receipt.state[3].key",
+    ),
+    (
+        "state entry added",
+        lambda d: d["receipt"]["state"].append(d["receipt"]["state"][0]),
+        MalformedReceipt,
+        "$.receipt.state",
+    ),
     # The transactions' bytes.
     (
         "tx byte changed",
@@ -272,7 +298,7 @@ DECLARATION_CASES: Final[list[tuple[str, Mutation, type[ReceiptError], str]]] = 
         "transactions swapped",
         lambda d: swap(d["receipt"]["transactions"], 0, 1),
         StateMismatch,
-        "$.history[0].tx",
+        "$.receipt.transactions[0].id",
     ),
     # Inclusion proofs.
     (

@@ -1,0 +1,113 @@
+"""Declaration indexes: derived data, kept beside the authenticated state, not in it.
+
+A list query (the declarations of a vessel and voyage, of a container, of
+an organisation, in a status) needs entries sorted by those fields. They
+are not what consensus agrees on: each is a function of one declaration
+record ``decl/<id>``, so they are kept unauthenticated in the store, under
+``Q`` followed by the entry, with an empty value::
+
+    Q idx/status/<status>/<id>
+    Q idx/org/<organisation>/<id>
+    Q idx/vessel/<IMO number>/<voyage>/<id>
+    Q idx/container/<container number>/<id>
+
+:func:`stage` writes them in the block's own atomic batch, from the records
+the block wrote (the record before the block against the record after it),
+so they always describe the committed state. :func:`rebuild` computes them
+from the state alone, walking the tree's leaves and reading back each
+declaration record (its key is recomputed from its id and checked against
+the leaf), so a lost or doubted index is made again without the blocks.
+
+An answer found through an index is proven through the records it points
+to: a reader reads each declaration's record from the authenticated state
+(with a state proof when asked) and drops an entry its record does not
+match, so the index can make a query slower, never wrong.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Mapping
+from typing import Any, Final
+
+from ledger.encoding import decode
+from ledger.errors import LedgerError
+from ledger.kv import KVStore, Overlay
+from ledger.smt import StateTree
+
+PREFIX: Final = b"Q"
+ENTRY: Final = "idx/"
+RECORD: Final = "decl/"
+"""State keys of declaration records: ``decl/<id>``."""
+
+
+def entries(record: Mapping[str, Any]) -> set[str]:
+    """The index entries a declaration record appears under."""
+    decl_id = record["id"]
+    found = {
+        f"idx/status/{record['status']}/{decl_id}",
+        f"idx/org/{record['org']}/{decl_id}",
+        f"idx/vessel/{record['vessel']}/{record['voyage']}/{decl_id}",
+    }
+    found.update(f"idx/container/{c}/{decl_id}" for c in record["containers"])
+    return found
+
+
+def stage(overlay: Overlay, old: bytes | None, new: bytes | None) -> None:
+    """Stage the index change of one declaration record moving from ``old`` to ``new``."""
+    before = set() if old is None else entries(decode(old))
+    after = set() if new is None else entries(decode(new))
+    for entry in before - after:
+        overlay.delete(PREFIX + entry.encode())
+    for entry in after - before:
+        overlay.put(PREFIX + entry.encode(), b"")
+
+
+def scan(store: KVStore, prefix: str, after: str = "") -> Iterator[str]:
+    """Index entries under ``prefix`` in order, from just past ``after`` if given."""
+    start = PREFIX + (after.encode() + b"\x00" if after else prefix.encode())
+    stop = PREFIX + prefix.encode() + b"\xff"
+    for key, _ in store.scan(start, stop):
+        yield key[len(PREFIX) :].decode()
+
+
+def records(tree: StateTree) -> Iterator[dict[str, Any]]:
+    """Every declaration record in the state at ``tree``'s root, read from the leaves alone.
+
+    A leaf is a declaration record when its value is a map whose ``id``
+    gives back the leaf's key hash as ``decl/<id>``: no other value can
+    pass for one.
+    """
+    sha256 = hashlib.sha256
+    for key_hash, raw in tree.leaves():
+        try:
+            value = decode(raw)
+        except LedgerError:
+            continue
+        if type(value) is not dict:
+            continue
+        decl_id = value.get("id")
+        if type(decl_id) is str and sha256(f"{RECORD}{decl_id}".encode()).digest() == key_hash:
+            yield value
+
+
+def rebuild(tree: StateTree) -> set[str]:
+    """The index entries the state at ``tree``'s root calls for."""
+    found: set[str] = set()
+    for record in records(tree):
+        found |= entries(record)
+    return found
+
+
+def restore(overlay: Overlay, tree: StateTree) -> int:
+    """Stage in ``overlay`` what makes the stored index the one the state calls for.
+
+    Returns how many entries were put or deleted (0: the index was right).
+    """
+    wanted = rebuild(tree)
+    stored = set(scan(overlay.base, ENTRY))
+    for entry in stored - wanted:
+        overlay.delete(PREFIX + entry.encode())
+    for entry in wanted - stored:
+        overlay.put(PREFIX + entry.encode(), b"")
+    return len(stored ^ wanted)
