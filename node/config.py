@@ -34,6 +34,8 @@
     round_increment_ms = 500
     commit_ms = 0
     block_delay_ms = 50                 # wait this long after the first pending tx
+    idle_block_ms = 1000                # blocks this far apart while only a governance
+                                        # action waits for its height
     max_block_txs = 2000
     max_clock_drift_ms = 10000
 
@@ -112,6 +114,7 @@ class ConsensusConfig:
     round_increment_ms: int = 500
     commit_ms: int = 0
     block_delay_ms: int = 50
+    idle_block_ms: int = 1000
     max_block_txs: int = 2000
     max_clock_drift_ms: int = 10_000
 

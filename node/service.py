@@ -13,7 +13,8 @@ before it can reach a peer.
 No empty blocks while idle: after a commit (and at start) the next height is
 entered only once a transaction is pending, a governance action waits for
 its height, or a peer's consensus message for that height arrives; a
-pending transaction starts it within ``block_delay_ms``.
+pending transaction starts it within ``block_delay_ms``, a pending
+governance action alone within ``idle_block_ms``.
 """
 
 from __future__ import annotations
@@ -626,11 +627,21 @@ class NodeService:
         self._deferred = event
 
     def _kick(self) -> None:
-        """A transaction is pending: open the gate after the block delay."""
-        if self._deferred is None or self._kick_handle is not None:
+        """Work is pending: open the gate after the block delay (the idle delay for governance).
+
+        A transaction that arrives while the gate waits the longer idle delay
+        brings the opening forward to the block delay.
+        """
+        if self._deferred is None:
             return
-        delay = self.config.consensus.block_delay_ms / 1000
-        self._kick_handle = asyncio.get_running_loop().call_later(delay, self._kicked)
+        c = self.config.consensus
+        delay = (c.block_delay_ms if len(self.mempool) else c.idle_block_ms) / 1000
+        loop = asyncio.get_running_loop()
+        if self._kick_handle is not None:
+            if self._kick_handle.when() <= loop.time() + delay:
+                return
+            self._kick_handle.cancel()
+        self._kick_handle = loop.call_later(delay, self._kicked)
 
     def _kicked(self) -> None:
         self._kick_handle = None
@@ -642,7 +653,9 @@ class NodeService:
 
         An action takes effect at a later height; on an idle chain no block
         would ever reach it, and a revoked key would keep its access until
-        unrelated traffic made blocks. So while one is pending, blocks are made.
+        unrelated traffic made blocks. So while one is pending, blocks are made,
+        ``idle_block_ms`` apart when nothing else is pending (the governance
+        delay stays time for operators to prepare, not a burst of empty blocks).
         """
         return len(self.mempool) > 0 or bool(self.chain.view().get("gov/pending"))
 

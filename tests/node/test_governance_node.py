@@ -58,6 +58,11 @@ def test_an_idle_chain_moves_to_the_height_a_pending_action_takes_effect(
     assert node.service.chain.height == effective - 1
     record = node.service.chain.view().get(f"key/{node.key('shipper-beta').public.key_id}")
     assert record["revoked_at"] == effective
+    # Made for the action alone, blocks come idle_block_ms apart, not in a burst.
+    store = node.service.chain.store
+    times = [store.header(h).time for h in range(effective - 2, effective)]
+    idle = node.service.config.consensus.idle_block_ms
+    assert times[1] - times[0] >= 0.9 * idle, times
 
 
 def test_a_revoked_keys_reads_are_refused_as_revoked(node: LocalNode) -> None:
