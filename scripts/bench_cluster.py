@@ -5,6 +5,7 @@ Run from the repository root::
 
     .venv/bin/python scripts/bench_cluster.py                       # 60 s at 1,200 tx/s offered
     .venv/bin/python scripts/bench_cluster.py --duration 30 --rate 400
+    .venv/bin/python scripts/bench_cluster.py --duration 20 --rate 300 --vs-etcd
 
 The validators are real node processes (``node.devnet.load`` starts them)
 with the default consensus timeouts. Client processes sign their own
@@ -26,14 +27,34 @@ period (25 ms) count against it. Figures:
   nodes (each node verifies every signature at least once);
 * CPU used by each node over the window, blocks and their sizes, consensus
   rounds above 0, and what the nodes refused.
+
+With ``--batch N`` a request (``POST /v1/transactions/batch``) carries N
+consecutive transactions of the schedule, all signed with one key, and
+leaves when the last of them is due.
+
+With ``--vs-etcd`` the same client processes then offer the same
+pre-signed transactions, on the same schedule, over the same connections,
+to four etcd members on loopback (``etcd_cluster.py``; Debian's
+``etcd-server`` 3.4 is installed if ``etcd`` is not on ``PATH``) at its
+default durability, the validators stopped: each transaction's wire bytes
+are the value of one put (``POST /v3/kv/put`` on etcd's HTTP/JSON gateway,
+with ``--batch`` one ``/v3/kv/txn`` of N puts), its id the key. etcd answers
+once the put is committed and fsynced on a quorum, so a put's latency runs
+from its scheduled send time to its answer. Printed after ours: etcd's
+figures, the load average before each run, and committed per second side
+by side with the ratio (ours / etcd). Offered at a fixed ``--rate`` that
+etcd keeps up with, the ratio says how far we fall short of that rate; it
+compares capacities only when ``--rate`` is above both.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import hashlib
 import itertools
+import json
 import multiprocessing as mp
 import os
 import statistics
@@ -42,18 +63,21 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from multiprocessing.synchronize import Event as MpEvent
 from pathlib import Path
-from typing import Any
+from typing import Any, Final, Self
 from urllib.parse import urlsplit
 
 import httpx
 import msgpack
+from etcd_cluster import EtcdCluster, etcd_version, find_etcd
 
 from contracts.engine import MAX_TX_LIFETIME
 from ledger.crypto import Domain, SigningKey, Verifier, sign_bytes
+from ledger.encoding import encode
 from ledger.keyfile import load_signing_key
+from node.api.batch import MAX_BATCH_TXS
 from node.auth import sign_request
 from node.devnet.errors import NetworkError
 from node.devnet.load import Cluster, declaration_tx
@@ -64,6 +88,13 @@ ROOT = Path(__file__).resolve().parents[1]
 NODES = ("customs", "port-authority", "forwarder-a", "forwarder-b")
 TARGET_RATE = 1000.0
 TARGET_P99_S = 2.0
+DGLEDGER: Final = "dgledger"
+ETCD: Final = "etcd"
+ADMITTED: Final = frozenset({"202", "pending", "committed", "rejected"})
+"""Answers of a node that took a declaration: HTTP 202 alone, its status in a batch."""
+
+Sent = tuple[bytes, float, str, float]
+"""A transaction a client sent: its id, scheduled send time, answer, and when it came."""
 
 
 # ------------------------------------------------------------------ client side
@@ -71,113 +102,235 @@ TARGET_P99_S = 2.0
 
 @dataclass(frozen=True, slots=True)
 class ClientPlan:
-    """What one client process sends: its keys, its share of the rate, for how long."""
+    """What one client process signs and sends: its keys, its share of the rate, for how long."""
 
     index: int
     key_files: tuple[str, ...]
     key_nodes: tuple[int, ...]
-    """For each key, the index in ``urls`` of the node it submits to."""
+    """For each key, the index in an order's ``urls`` of the server it sends to."""
     chain: str
-    urls: tuple[str, ...]
     rate: float
     seconds: float
+    batch: int
+    """Transactions per request; a batch holds transactions of one key."""
 
 
-def _request(host: str, path: str, body: bytes) -> bytes:
+@dataclass(frozen=True, slots=True)
+class Order:
+    """One run, the same for every client: which system, its servers, when the schedule starts."""
+
+    system: str
+    urls: tuple[str, ...]
+    start: float
+
+
+@dataclass(frozen=True, slots=True)
+class Requests:
+    """How a client turns the transactions due into a request and its answer into labels."""
+
+    system: str
+    batched: bool
+    ids: list[bytes]
+    wires: list[bytes]
+
+    def request(self, host: str, items: list[int]) -> bytes:
+        """One HTTP/1.1 request carrying the transactions ``items``."""
+        if self.system == ETCD:
+            puts = [{"key": _b64(self.ids[i]), "value": _b64(self.wires[i])} for i in items]
+            if self.batched:
+                txn = {"success": [{"request_put": put} for put in puts]}
+                return _http(host, "/v3/kv/txn", "application/json", json.dumps(txn).encode())
+            return _http(host, "/v3/kv/put", "application/json", json.dumps(puts[0]).encode())
+        if self.batched:
+            body = encode([self.wires[i] for i in items])
+            return _http(host, "/v1/transactions/batch", "application/msgpack", body)
+        return _http(host, "/v1/transactions", "application/msgpack", self.wires[items[0]])
+
+    def answers(self, status: int, body: bytes, count: int) -> list[str]:
+        """The answer to each of the ``count`` transactions of a request."""
+        if self.system != DGLEDGER or not self.batched or status != 200:
+            return [str(status)] * count
+        results = json.loads(body)["results"]
+        if len(results) != count:
+            raise ValueError("not one result per transaction")
+        return [
+            f"refused {r['error']['code']}" if r["status"] == "refused" else str(r["status"])
+            for r in results
+        ]
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def _http(host: str, path: str, content_type: str, body: bytes) -> bytes:
     return (
         f"POST {path} HTTP/1.1\r\nHost: {host}\r\n"
-        f"Content-Type: application/msgpack\r\nContent-Length: {len(body)}\r\n\r\n"
+        f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n\r\n"
     ).encode() + body
 
 
-async def _read_status(reader: asyncio.StreamReader) -> int:
-    """Read one HTTP/1.1 response; return its status code."""
+async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    """Read one HTTP/1.1 response; return its status code and body."""
     status = int((await reader.readline()).split()[1])
-    length = 0
+    length, chunked = 0, False
     while True:
         line = await reader.readline()
         if line in (b"\r\n", b""):
             break
         name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
+        name = name.strip().lower()
+        if name == b"content-length":
             length = int(value)
-    await reader.readexactly(length)
-    return status
+        elif name == b"transfer-encoding":
+            chunked = b"chunked" in value.lower()
+    if not chunked:
+        return status, await reader.readexactly(length)
+    body = b""
+    while size := int((await reader.readline()).split(b";")[0], 16):
+        body += (await reader.readexactly(size + 2))[:-2]
+    while (await reader.readline()) not in (b"\r\n", b""):
+        pass  # trailer fields
+    return status, body
 
 
 async def _connection(
-    url: str, queue: asyncio.Queue[int | None], wires: list[bytes], answers: list[int]
+    url: str,
+    queue: asyncio.Queue[list[int] | None],
+    requests: Requests,
+    answers: list[str],
+    answered: list[float],
 ) -> None:
-    """One keep-alive connection: send queued transactions one after the other."""
+    """One keep-alive connection: send queued requests one after the other."""
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
     reader: asyncio.StreamReader | None = None
     writer: asyncio.StreamWriter | None = None
-    while True:
-        i = await queue.get()
-        if i is None:
-            break
+    while (items := await queue.get()) is not None:
         try:
             if writer is None or reader is None:
                 reader, writer = await asyncio.open_connection(host, port)
-            writer.write(_request(f"{host}:{port}", "/v1/transactions", wires[i]))
-            answers[i] = await _read_status(reader)
-        except (OSError, ValueError, IndexError, asyncio.IncompleteReadError):
-            answers[i] = -1
+            writer.write(requests.request(f"{host}:{port}", items))
+            labels = requests.answers(*await _read_response(reader), len(items))
+        except (OSError, ValueError, LookupError, TypeError, asyncio.IncompleteReadError):
+            labels = ["-1"] * len(items)
             if writer is not None:
                 writer.close()
             reader = writer = None
+        now = time.time()
+        for i, label in zip(items, labels, strict=True):
+            answers[i], answered[i] = label, now
     if writer is not None:
         writer.close()
 
 
-async def _offer(plan: ClientPlan, wires: list[bytes], start: float) -> tuple[list[int], float]:
-    """Send ``wires`` open-loop on schedule; return HTTP answers and the worst send lag.
+async def _offer(
+    plan: ClientPlan, order: Order, requests: Requests
+) -> tuple[list[str], list[float], float]:
+    """Send on schedule; return each transaction's answer and its time, and the worst lag.
 
-    Each key has one connection, to one node, so that its nonces arrive in
-    order (a node admits nonce n+1 before n, then refuses n as reused).
+    Each key has one connection, to one server: a key's transactions arrive
+    in the order they were signed. A request leaves when the last of its
+    ``plan.batch`` transactions is due.
     """
-    answers = [0] * len(wires)
+    count = len(requests.wires)
+    answers, answered = ["0"] * count, [float("inf")] * count
     keys = len(plan.key_files)
-    queues: list[asyncio.Queue[int | None]] = [asyncio.Queue() for _ in range(keys)]
+    queues: list[asyncio.Queue[list[int] | None]] = [asyncio.Queue() for _ in range(keys)]
     tasks = [
-        asyncio.create_task(_connection(plan.urls[k % len(plan.urls)], q, wires, answers))
+        asyncio.create_task(
+            _connection(order.urls[k % len(order.urls)], q, requests, answers, answered)
+        )
         for k, q in zip(plan.key_nodes, queues, strict=True)
     ]
     worst_lag = 0.0
-    for i in range(len(wires)):
-        due = start + i / plan.rate
+    due_now: list[int] = []
+    for i in range(count):
+        due = order.start + i / plan.rate
         delay = due - time.time()
         if delay > 0:
             await asyncio.sleep(delay)
         else:
             worst_lag = max(worst_lag, -delay)
-        queues[i % keys].put_nowait(i)
+        due_now.append(i)
+        if len(due_now) == plan.batch or i == count - 1:
+            queues[i // plan.batch % keys].put_nowait(due_now)
+            due_now = []
     for q in queues:
         q.put_nowait(None)
     await asyncio.gather(*tasks)
-    return answers, worst_lag
+    return answers, answered, worst_lag
 
 
-def client_main(plan: ClientPlan, ready: Any, go: MpEvent, start_at: Any, results: Any) -> None:
-    """A client process: pre-sign, report ready, send on schedule, report every id and answer."""
+def client_main(plan: ClientPlan, ready: Any, orders: Any, results: Any) -> None:
+    """A client process: pre-sign, report ready, then run each order and report what it saw."""
     keys = [load_signing_key(f) for f in plan.key_files]
     count = int(plan.rate * plan.seconds)
     signing_started = time.process_time()
+    nonces = [0] * len(keys)
     ids: list[bytes] = []
     wires: list[bytes] = []
     for j in range(count):
-        key = keys[j % len(keys)]
-        nonce = j // len(keys) + 1
-        tx = declaration_tx(key, plan.chain, nonce, f"bench-{plan.index}-{j}", MAX_TX_LIFETIME)
+        k = j // plan.batch % len(keys)
+        nonces[k] += 1
+        # Signed before the run on a new chain: valid from genesis for the longest lifetime.
+        name = f"bench-{plan.index}-{j}"
+        tx = declaration_tx(keys[k], plan.chain, nonces[k], name, MAX_TX_LIFETIME)
         ids.append(tx.id)
         wires.append(tx.wire)
-    ready.put((plan.index, count, time.process_time() - signing_started))
-    go.wait()
-    start = float(start_at.value)
-    answers, lag = asyncio.run(_offer(plan, wires, start))
-    sched = [start + i / plan.rate for i in range(count)]
-    results.put((plan.index, list(zip(ids, sched, answers, strict=True)), lag))
+    ready.put((plan.index, count, time.process_time() - signing_started, sum(map(len, wires))))
+    while (order := orders.get()) is not None:
+        requests = Requests(order.system, plan.batch > 1, ids, wires)
+        answers, answered, lag = asyncio.run(_offer(plan, order, requests))
+        sched = [order.start + i / plan.rate for i in range(count)]
+        results.put((plan.index, list(zip(ids, sched, answers, answered, strict=True)), lag))
+
+
+class Clients:
+    """The client processes: started at once (they sign), given orders, killed on exit."""
+
+    def __init__(self, plans: list[ClientPlan]) -> None:
+        ctx = mp.get_context("spawn")
+        self.ready, self.results = ctx.Queue(), ctx.Queue()
+        self.orders = [ctx.Queue() for _ in plans]
+        self.procs = [
+            ctx.Process(target=client_main, args=(p, self.ready, q, self.results))
+            for p, q in zip(plans, self.orders, strict=True)
+        ]
+        self.count = self.wire_bytes = 0
+
+    def __enter__(self) -> Self:
+        for p in self.procs:
+            p.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for p in self.procs:
+            if p.is_alive():
+                p.kill()
+            p.join()
+
+    def signed(self) -> float:
+        """Wait until every client has signed; return the CPU seconds signing took."""
+        signed = [self.ready.get(timeout=600) for _ in self.procs]
+        self.count = sum(n for _, n, _, _ in signed)
+        self.wire_bytes = sum(b for _, _, _, b in signed)
+        return float(sum(s for _, _, s, _ in signed))
+
+    def order(self, order: Order) -> None:
+        """Start a run in every client."""
+        for q in self.orders:
+            q.put(order)
+
+    def collect(self, timeout: float) -> tuple[list[Sent], float]:
+        """Every client's record of the run, and the worst send lag of any."""
+        sent: list[Sent] = []
+        worst_lag = 0.0
+        for _ in self.procs:
+            _, items, lag = self.results.get(timeout=timeout)
+            sent.extend(items)
+            worst_lag = max(worst_lag, lag)
+        return sent, worst_lag
 
 
 # ------------------------------------------------------------------ observer side
@@ -269,6 +422,119 @@ def quantile(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, max(0, round(q * len(values)) - 1))]
 
 
+@dataclass(frozen=True, slots=True)
+class Side:
+    """One of the systems measured, and the words its figures are printed with."""
+
+    system: str
+    things: str
+    answers: str
+    servers: str
+    targets: bool
+    """Whether the project's targets apply to its figures."""
+
+
+OURS = Side(DGLEDGER, "declarations", "node answers to submissions", "node", targets=True)
+THEIRS = Side(ETCD, "puts", "etcd answers to puts", "member", targets=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Offered:
+    """What the clients sent in one run, and what it cost the servers."""
+
+    window: tuple[float, float]
+    sent: list[Sent]
+    worst_lag: float
+    cpu: dict[str, float]
+    """CPU each server process used over the window (1.0 = one core)."""
+    load: tuple[float, float, float]
+    """``os.getloadavg()`` before the run."""
+
+
+@dataclass(frozen=True, slots=True)
+class Figures:
+    """The figures of one run over its window."""
+
+    committed: int
+    rate: float
+    latencies: list[float]
+    """Of the transactions sent in the window, sorted; one never committed is ``inf``."""
+    answers: Counter[str]
+
+
+def offer(
+    args: argparse.Namespace,
+    clients: Clients,
+    side: Side,
+    pids: dict[str, int],
+    urls: tuple[str, ...],
+) -> Offered:
+    """Order a run from the clients, note the servers' CPU over the window, collect."""
+    load = os.getloadavg()
+    if args.vs_etcd:
+        print(f"load average before the {side.system} run: " + " ".join(f"{x:.2f}" for x in load))
+    start = time.time() + 0.5
+    window = (start + args.warmup, start + args.warmup + args.duration)
+    clients.order(Order(side.system, urls, start))
+    wait_for(lambda: time.time() >= window[0], args.warmup + 5, "the warm-up", interval=0.01)
+    cpu0 = {n: cpu_seconds(pid) for n, pid in pids.items()}
+    wait_for(lambda: time.time() >= window[1], args.duration + 5, "the window", interval=0.05)
+    cpu1 = {n: cpu_seconds(pid) for n, pid in pids.items()}
+    sent, worst_lag = clients.collect(timeout=args.drain + 120)
+    cpu = {n: (cpu1[n] - cpu0[n]) / args.duration for n in pids}
+    return Offered(window, sent, worst_lag, cpu, load)
+
+
+def figures(offered: Offered, commit_time: Mapping[bytes, float], duration: float) -> Figures:
+    """Commits in the window per second, and the latencies of what was sent in the window."""
+    lo, hi = offered.window
+    committed = sum(1 for t in commit_time.values() if lo <= t < hi)
+    latencies = sorted(
+        commit_time.get(tx_id, float("inf")) - t for tx_id, t, _, _ in offered.sent if lo <= t < hi
+    )
+    answers = Counter(answer for _, t, answer, _ in offered.sent if lo <= t < hi)
+    return Figures(committed, committed / duration, latencies, answers)
+
+
+def report(args: argparse.Namespace, side: Side, offered: Offered, fig: Figures) -> None:
+    """Print the figures every run has, as far as the clients' send lag."""
+    p50, p99 = quantile(fig.latencies, 0.50), quantile(fig.latencies, 0.99)
+    uncommitted = sum(1 for x in fig.latencies if x == float("inf"))
+    rate_target = p99_target = ""
+    if side.targets:
+        rate_target = f"  (target >= {TARGET_RATE:,.0f}/s: {_met(fig.rate >= TARGET_RATE)})"
+        p99_target = f"  (target p99 <= {TARGET_P99_S:.0f} s: {_met(p99 <= TARGET_P99_S)})"
+    print(
+        f"window: {args.duration:.0f} s after {args.warmup:.0f} s warm-up,"
+        f" offered {args.rate:,.0f}/s"
+    )
+    print(f"committed {side.things}: {fig.committed:,} = {fig.rate:,.1f}/s sustained{rate_target}")
+    print(
+        f"submit-to-commit latency: p50 {p50:.3f} s, p99 {p99:.3f} s"
+        f" over {len(fig.latencies):,} sent in the window, {uncommitted:,} never committed"
+        + p99_target
+    )
+    codes = ", ".join(f"{c}: {n:,}" for c, n in sorted(fig.answers.items()))
+    print(f"{side.answers} in the window: {codes}  (-1: connection error)")
+    print(f"client send lag: worst {offered.worst_lag * 1000:.0f} ms behind schedule")
+
+
+def _met(ok: bool) -> str:
+    return "met" if ok else "NOT met"
+
+
+def report_cpu(side: Side, cpu: dict[str, float]) -> None:
+    """Print the CPU each server process used over the window."""
+    print(
+        f"{side.servers} CPU over the window (1.0 = one core): "
+        + ", ".join(f"{n} {c:.2f}" for n, c in cpu.items())
+        + f"; total {sum(cpu.values()):.2f} of {os.cpu_count()}"
+    )
+
+
+# -------------------------------------------------------------------------- runs
+
+
 def main() -> int:
     """Run the benchmark and print its figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -277,14 +543,28 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=1200.0, help="offered tx/s in total")
     parser.add_argument("--clients", type=int, default=2, help="client processes")
     parser.add_argument("--keys", type=int, default=64, help="shipper keys = client connections")
+    parser.add_argument(
+        "--batch",
+        type=int,
+        default=1,
+        choices=range(1, MAX_BATCH_TXS + 1),
+        metavar=f"1..{MAX_BATCH_TXS}",
+        help="transactions per request (POST /v1/transactions/batch; etcd: a txn)",
+    )
     parser.add_argument("--block-delay-ms", type=int, default=50)
     parser.add_argument("--max-block-txs", type=int, default=2000)
     parser.add_argument("--drain", type=float, default=20.0, help="max wait for the last commits")
     parser.add_argument("--dir", help="network directory, kept (default: a temporary one)")
     parser.add_argument("--log-level", default="warning", help="the nodes' log level")
+    parser.add_argument(
+        "--vs-etcd",
+        action="store_true",
+        help="then the same clients against 4 etcd members (installs etcd-server if absent)",
+    )
     args = parser.parse_args()
 
     print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}")
+    etcd = find_etcd() if args.vs_etcd else None
     ceiling = verification_ceiling()
     print(
         f"Ed25519 verification ceiling: {ceiling:,.0f}/s on all cores,"
@@ -292,11 +572,13 @@ def main() -> int:
     )
     with tempfile.TemporaryDirectory(prefix="dgledger-bench-") as tmp:
         directory = Path(args.dir) if args.dir else Path(tmp) / "net"
-        return run(args, directory, ceiling)
+        return run(args, directory, ceiling, etcd, Path(tmp) / "etcd")
 
 
-def run(args: argparse.Namespace, directory: Path, ceiling: float) -> int:
-    """Start the network and the clients, measure, print."""
+def run(
+    args: argparse.Namespace, directory: Path, ceiling: float, etcd: str | None, etcd_dir: Path
+) -> int:
+    """Start the network and the clients, measure, print; then etcd's run if asked."""
     shippers = [f"bench-shipper-{i}" for i in range(args.keys)]
     consensus = {"block_delay_ms": args.block_delay_ms, "max_block_txs": args.max_block_txs}
     with Cluster(
@@ -309,76 +591,55 @@ def run(args: argparse.Namespace, directory: Path, ceiling: float) -> int:
         log_level=args.log_level,
     ) as cluster:
         cluster.start()
-        seconds = args.warmup + args.duration
-        ctx = mp.get_context("spawn")
-        ready, results = ctx.Queue(), ctx.Queue()
-        go = ctx.Event()
-        start_at = ctx.Value("d", 0.0)
         plans = [
             ClientPlan(
                 c,
                 tuple(str(directory / "keys" / f"{s}.pem") for s in shippers[c :: args.clients]),
                 tuple(k % len(NODES) for k in range(args.keys)[c :: args.clients]),
                 cluster.genesis.chain,
-                tuple(cluster.url(n) for n in NODES),
                 args.rate / args.clients,
-                seconds,
+                args.warmup + args.duration,
+                args.batch,
             )
             for c in range(args.clients)
         ]
-        procs = [
-            ctx.Process(target=client_main, args=(p, ready, go, start_at, results)) for p in plans
-        ]
-        for p in procs:
-            p.start()
-        try:
-            return measure(args, cluster, procs, ready, results, go, start_at, ceiling)
-        finally:
-            for p in procs:
-                if p.is_alive():
-                    p.kill()
-                p.join()
+        with Clients(plans) as clients:
+            ours, our_load = measure(args, cluster, clients, ceiling)
+            if etcd is None:
+                return 0
+            cluster.stop()  # etcd gets the machine to itself, as we had it
+            theirs, their_load = measure_etcd(args, etcd, etcd_dir, clients)
+    ratio = f"{ours.rate / theirs.rate:.2f}" if theirs.rate > 0 else "n/a"
+    print(
+        f"dgledger {ours.rate:,.1f}/s, etcd {theirs.rate:,.1f}/s committed:"
+        f" ratio (ours / etcd) {ratio}; load average (1 min) before the runs:"
+        f" dgledger {our_load:.2f}, etcd {their_load:.2f}"
+    )
+    return 0
 
 
 def measure(
-    args: argparse.Namespace,
-    cluster: Cluster,
-    procs: list[Any],
-    ready: Any,
-    results: Any,
-    go: MpEvent,
-    start_at: Any,
-    ceiling: float,
-) -> int:
-    """Drive one run: wait for signing, open the window, collect, print."""
-    signed = [ready.get(timeout=600) for _ in procs]
-    total = sum(n for _, n, _ in signed)
-    sign_cpu = sum(s for _, _, s in signed)
+    args: argparse.Namespace, cluster: Cluster, clients: Clients, ceiling: float
+) -> tuple[Figures, float]:
+    """Drive our run: wait for signing, open the window, collect, print; figures and load."""
+    sign_cpu = clients.signed()
+    total = clients.count
     print(
-        f"clients: {len(procs)} processes, {args.keys} keys, pre-signed {total:,} declarations"
+        f"clients: {len(clients.procs)} processes, {args.keys} keys,"
+        f" pre-signed {total:,} declarations"
         f" ({sign_cpu / total * 1e6:.0f} us of CPU each, kept out of the window)"
     )
+    if args.batch > 1:
+        etcd = "; etcd: one txn of as many puts (POST /v3/kv/txn)" if args.vs_etcd else ""
+        print(f"requests: {args.batch} declarations each (POST /v1/transactions/batch){etcd}")
     cluster.wait_ready(timeout=120)
     observer = Observer(
         cluster.url(NODES[0]), NODES[0], cluster.genesis.chain, cluster.keys["auditor"]
     )
     observer.start()
     pids = {n: node.proc.pid for n, node in cluster.nodes.items() if node.proc is not None}
-    start = time.time() + 0.5
-    window = (start + args.warmup, start + args.warmup + args.duration)
-    start_at.value = start
-    go.set()
-    wait_for(lambda: time.time() >= window[0], args.warmup + 5, "the warm-up", interval=0.01)
-    cpu0 = {n: cpu_seconds(pid) for n, pid in pids.items()}
-    wait_for(lambda: time.time() >= window[1], args.duration + 5, "the window", interval=0.05)
-    cpu1 = {n: cpu_seconds(pid) for n, pid in pids.items()}
-    sent: list[tuple[bytes, float, int]] = []
-    worst_lag = 0.0
-    for _ in procs:
-        _, items, lag = results.get(timeout=args.drain + 120)
-        sent.extend(items)
-        worst_lag = max(worst_lag, lag)
-    admitted = {tx_id for tx_id, _, code in sent if code == 202}
+    offered = offer(args, clients, OURS, pids, tuple(cluster.url(n) for n in NODES))
+    admitted = {tx_id for tx_id, _, answer, _ in offered.sent if answer in ADMITTED}
 
     def drained() -> bool:
         return admitted <= observer.seen.commit_time.keys() or observer.error is not None
@@ -391,49 +652,13 @@ def measure(
     observer.join(timeout=30)
     if observer.error is not None:
         raise SystemExit(f"observer failed: {observer.error!r}")
-    report(args, observer.seen, sent, window, cpu0, cpu1, worst_lag, ceiling)
-    return 0
-
-
-def report(
-    args: argparse.Namespace,
-    seen: Observed,
-    sent: list[tuple[bytes, float, int]],
-    window: tuple[float, float],
-    cpu0: dict[str, float],
-    cpu1: dict[str, float],
-    worst_lag: float,
-    ceiling: float,
-) -> None:
-    """Print the figures of one run."""
-    lo, hi = window
-    in_window = sum(n for _, t, n in seen.blocks if lo <= t < hi)
-    rate = in_window / args.duration
-    latencies = sorted(
-        seen.commit_time.get(tx_id, float("inf")) - t for tx_id, t, _ in sent if lo <= t < hi
-    )
-    uncommitted = sum(1 for x in latencies if x == float("inf"))
-    answers = Counter(code for _, t, code in sent if lo <= t < hi)
+    fig = figures(offered, observer.seen.commit_time, args.duration)
+    report(args, OURS, offered, fig)
+    seen = observer.seen
+    lo, hi = offered.window
     blocks = [(h, t, n) for h, t, n in seen.blocks if lo <= t < hi]
     sizes = [n for _, _, n in blocks]
     gaps = sorted(b[1] - a[1] for a, b in itertools.pairwise(blocks))
-    p50, p99 = quantile(latencies, 0.50), quantile(latencies, 0.99)
-    print(
-        f"window: {args.duration:.0f} s after {args.warmup:.0f} s warm-up,"
-        f" offered {args.rate:,.0f}/s"
-    )
-    print(
-        f"committed declarations: {in_window:,} = {rate:,.1f}/s sustained"
-        f"  (target >= {TARGET_RATE:,.0f}/s: {'met' if rate >= TARGET_RATE else 'NOT met'})"
-    )
-    print(
-        f"submit-to-commit latency: p50 {p50:.3f} s, p99 {p99:.3f} s"
-        f" over {len(latencies):,} sent in the window, {uncommitted:,} never committed"
-        f"  (target p99 <= {TARGET_P99_S:.0f} s: {'met' if p99 <= TARGET_P99_S else 'NOT met'})"
-    )
-    codes = ", ".join(f"{c}: {n:,}" for c, n in sorted(answers.items()))
-    print(f"node answers to submissions in the window: {codes}  (-1: connection error)")
-    print(f"client send lag: worst {worst_lag * 1000:.0f} ms behind schedule")
     if blocks:
         print(
             f"blocks: {len(blocks)} in the window, txs/block mean {statistics.mean(sizes):.0f}"
@@ -442,18 +667,34 @@ def report(
         )
     later = sum(n for r, n in seen.rounds.items() if r > 0)
     print(f"heights decided after round 0: {later} of {sum(seen.rounds.values())}")
-    cpu = {n: (cpu1[n] - cpu0[n]) / args.duration for n in cpu0}
-    print(
-        "node CPU over the window (1.0 = one core): "
-        + ", ".join(f"{n} {c:.2f}" for n, c in cpu.items())
-        + f"; total {sum(cpu.values()):.2f} of {os.cpu_count()}"
-    )
-    if rate > 0:
-        per_tx = sum(cpu.values()) / len(cpu) / rate * 1000
+    report_cpu(OURS, offered.cpu)
+    if fig.rate > 0:
+        per_tx = sum(offered.cpu.values()) / len(offered.cpu) / fig.rate * 1000
         print(
             f"node CPU per committed declaration: {per_tx:.2f} ms per node;"
             f" one signature verification costs {(os.cpu_count() or 1) / ceiling * 1000:.3f} ms"
         )
+    return fig, offered.load[0]
+
+
+def measure_etcd(
+    args: argparse.Namespace, etcd: str, directory: Path, clients: Clients
+) -> tuple[Figures, float]:
+    """Drive etcd's run with the same clients and transactions, print; figures and load."""
+    route = "/v3/kv/txn" if args.batch > 1 else "/v3/kv/put"
+    print(
+        f"etcd {etcd_version(etcd)}: {len(NODES)} members on loopback, WAL fsynced on every"
+        f" commit; the same clients, connections, schedule and payloads (the pre-signed"
+        f" declarations, {clients.wire_bytes / clients.count:,.0f} bytes on average),"
+        f" puts round-robin over the members (POST {route})"
+    )
+    with EtcdCluster(etcd, directory, members=len(NODES), max_txn_ops=args.batch) as members:
+        offered = offer(args, clients, THEIRS, members.pids, tuple(members.urls))
+    commit_time = {tx_id: at for tx_id, _, answer, at in offered.sent if answer == "200"}
+    fig = figures(offered, commit_time, args.duration)
+    report(args, THEIRS, offered, fig)
+    report_cpu(THEIRS, offered.cpu)
+    return fig, offered.load[0]
 
 
 if __name__ == "__main__":
