@@ -13,9 +13,6 @@ with a signed request from a member or node key.
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import binascii
 import json
 from contextlib import asynccontextmanager
 from typing import Any, Final
@@ -26,19 +23,24 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ledger.encoding import encode
-from ledger.errors import LedgerError
-from ledger.tx import MAX_TX_SIZE, Transaction
 from node.api.batch import MAX_BATCH_BYTES, batch_from_body, judge
 from node.api.errors import ApiError, error_response
 from node.api.metrics import render_metrics
 from node.api.models import BATCH_BODY, BATCH_DOC, SUBMIT_BODY, SUBMIT_DOC
 from node.api.reads import router as read_router
+from node.api.submit import (
+    MAX_NUMBER_DIGITS,
+    MAX_WAIT_S,
+    Submissions,
+    answer,
+    body_limit,
+    receive_body,
+)
 from node.auth import Caller, RequestVerifier
-from node.errors import AuthError, Rejected
+from node.errors import AuthError
 from node.p2p.sync import peer_blocks
 from node.service import NodeService
 
-MAX_WAIT_S = 60.0
 KEEP_ALIVE_S = 15
 """How long the node keeps an idle HTTP connection open for the client's next request.
 
@@ -47,50 +49,6 @@ this project's client and the audit use: 5 s). Were it
 equal, a client could send a request on a connection in the instant the
 node closes it, and the request would fail with a reset.
 """
-MAX_NUMBER_DIGITS = 18
-"""Longest decimal a size or height header/parameter may have (int() refuses past 4,300)."""
-
-
-async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, refusing more than ``limit`` bytes without reading them all."""
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        if not (declared.isascii() and declared.isdigit()):
-            raise ApiError(400, "request.bad_length", "Content-Length is not a number")
-        if len(declared) > MAX_NUMBER_DIGITS or int(declared) > limit:
-            raise ApiError(413, "request.too_large", f"body over {limit} bytes")
-    chunks = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise ApiError(413, "request.too_large", f"body over {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def tx_from_body(body: bytes, content_type: str) -> Transaction:
-    """A transaction from raw MessagePack or JSON ``{"tx": "<base64>"}``."""
-    if content_type.startswith("application/json"):
-        try:
-            value = json.loads(body)
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise ApiError(400, "request.bad_json", f"body is not JSON: {e}") from e
-        except RecursionError as e:  # nesting deeper than the parser's stack
-            raise ApiError(400, "request.bad_json", "body is JSON nested too deeply") from e
-        if not isinstance(value, dict) or set(value) != {"tx"} or not isinstance(value["tx"], str):
-            raise ApiError(400, "request.bad_field", 'body must be {"tx": "<base64>"}', "$.tx")
-        try:
-            body = base64.b64decode(value["tx"], validate=True)
-        except (binascii.Error, ValueError) as e:
-            raise ApiError(400, "request.bad_field", "tx is not base64", "$.tx") from e
-    if len(body) > MAX_TX_SIZE:
-        # The body limit leaves room for base64 in JSON; the transaction has its own.
-        raise ApiError(413, "request.too_large", f"transaction over {MAX_TX_SIZE} bytes")
-    try:
-        return Transaction.decode(body)
-    except LedgerError as e:
-        raise ApiError(400, e.code, str(e), f"$.{e.field}" if e.field else "$") from e
 
 
 STANDING: Final = {
@@ -100,25 +58,19 @@ STANDING: Final = {
 }
 """What a signed request is told when its key may not read here."""
 
-REFUSAL_STATUS: Final = {"tx.wrong_chain": 400, "rate_limited": 429}
-"""HTTP status of an admission refusal by its code; a full mempool is 503, any other 422."""
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refusing more than ``limit`` bytes without reading them all."""
+    return await receive_body(request.receive, request.headers.get("content-length"), limit)
 
 
-def _refusal(e: Rejected, tx: Transaction) -> ApiError:
-    """The answer to a transaction the node did not admit."""
-    status = REFUSAL_STATUS.get(e.code) or (503 if e.code.startswith("mempool.") else 422)
-    if status in (400, 429):
-        return ApiError(status, e.code, e.message, e.path)
-    extra: dict[str, Any] = {"tx_id": tx.id.hex()}
-    if e.violations:
-        extra["violations"] = [v.to_value() for v in e.violations]
-    if e.retry_after is not None:
-        extra["retry_after"] = e.retry_after
-    return ApiError(status, e.code, e.message, e.path, **extra)
+def create_app(node: NodeService, *, fast_submissions: bool = True) -> FastAPI:
+    """The node's FastAPI application (starts and stops the node with the server).
 
-
-def create_app(node: NodeService) -> FastAPI:
-    """The node's FastAPI application (starts and stops the node with the server)."""
+    ``fast_submissions`` puts :class:`~node.api.submit.Submissions` in front:
+    submissions are then answered before the framework (without it, by the
+    framework's route, alike).
+    """
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> Any:
@@ -135,6 +87,8 @@ def create_app(node: NodeService) -> FastAPI:
         description="Dangerous-goods declaration ledger: transactions, declarations, proofs.",
     )
     app.state.node = node
+    if fast_submissions:
+        app.add_middleware(Submissions, node=node)
     requests = RequestVerifier(node.genesis.chain, node.verifier, node.config.name)
     app.state.requests = requests
 
@@ -207,27 +161,14 @@ def create_app(node: NodeService) -> FastAPI:
         openapi_extra=SUBMIT_BODY,
     )
     async def submit_transaction(request: Request, wait: str | None = None) -> JSONResponse:
-        """Submit a signed transaction: MessagePack, or JSON ``{"tx": base64}``."""
-        if wait not in (None, "commit"):
-            raise ApiError(400, "request.invalid", "wait must be 'commit'", "$.wait")
-        body = await read_body(request, min(node.config.api.max_body_bytes, MAX_TX_SIZE * 2))
-        tx = tx_from_body(body, request.headers.get("content-type", ""))
-        try:
-            admitted = node.submit(tx)
-        except Rejected as e:
-            raise _refusal(e, tx) from e
-        if admitted.committed:
-            # Submitted again after its commit: say where it is, wait or not.
-            return JSONResponse(node.receipt_summary(tx.id), status_code=200)
-        if wait == "commit":
-            try:
-                await asyncio.wait_for(node.wait_commit(tx.id), MAX_WAIT_S)
-            except TimeoutError as e:
-                raise ApiError(
-                    504, "tx.commit_timeout", "not committed in time; query it later"
-                ) from e
-            return JSONResponse(node.receipt_summary(tx.id), status_code=200)
-        return JSONResponse({"tx_id": tx.id.hex(), "status": "pending"}, status_code=202)
+        """Submit a signed transaction: MessagePack, or JSON ``{"tx": base64}``.
+
+        Served by :class:`node.api.submit.Submissions` in front of the framework;
+        this route describes it in the OpenAPI document and answers alike.
+        """
+        body = await read_body(request, body_limit(node))
+        status, payload = await answer(node, body, request.headers.get("content-type", ""), wait)
+        return JSONResponse(payload, status_code=status)
 
     @app.post(
         "/v1/transactions/batch",

@@ -35,6 +35,8 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", StarletteDeprecationWarning)
     from fastapi.testclient import TestClient
 
+__all__ = ["REPO", "LocalNode", "TestClient", "customs_and_a_shipper", "local_node"]
+
 REPO: Final = Path(__file__).resolve().parents[2]
 
 

@@ -26,7 +26,7 @@ from contracts.engine import MAX_TX_LIFETIME
 from ledger.crypto import SigningKey
 from ledger.encoding import encode
 from ledger.tx import MAX_TX_SIZE, Envelope, Transaction
-from node.api.app import read_body
+from node.api.app import create_app, read_body
 from node.api.errors import ApiError
 from node.backpressure import Backpressure
 from node.client.errors import ClientError
@@ -34,7 +34,7 @@ from node.config import ApiConfig, NodeConfig, load_config
 from node.devnet.localnet import wait_for
 from tests.node import reads_support
 from tests.node.metrics_text import scrape
-from tests.node.reads_support import LocalNode
+from tests.node.reads_support import LocalNode, TestClient
 from tests.samples import sample
 from tests.strategies import values
 
@@ -478,3 +478,34 @@ def test_a_node_at_capacity_refuses_early_with_503_and_when_to_retry(
     assert node.service.tx_verifier.verified == verified + 1
     assert second.id not in node.service.mempool
     committed(node, first)
+
+
+def test_the_framework_route_answers_as_the_fast_path_does(node: LocalNode) -> None:
+    """Without the fast path in front, the FastAPI route gives the same statuses and bodies."""
+    plain = TestClient(create_app(node.service, fast_submissions=False))  # no lifespan: shared
+    forged = make_tx(node)
+    pub, sig = forged.signatures[0].public.raw, forged.signatures[0].signature
+    bad_sig = encode({"env": forged.env_bytes, "sigs": [[pub, sig[:-1] + bytes([sig[-1] ^ 1])]]})
+    cases: list[tuple[bytes, dict[str, str], str]] = [
+        (b"\xc1", MSGPACK, ""),
+        (bad_sig, MSGPACK, ""),
+        (make_tx(node, chain="dg-other").wire, MSGPACK, ""),
+        (b'{"tx": 1}', {"content-type": "application/json"}, ""),
+        (b"x" * (MAX_TX_SIZE * 2 + 1), MSGPACK, ""),
+        (make_tx(node).wire, MSGPACK, "?wait=bogus"),
+    ]
+    for body, headers, query in cases:
+        fast = node.http.post("/v1/transactions" + query, content=body, headers=headers)
+        slow = plain.post("/v1/transactions" + query, content=body, headers=headers)
+        assert (fast.status_code, fast.json()) == (slow.status_code, slow.json()), body[:20]
+        assert fast.status_code >= 400
+    for client in (node.http, plain):
+        tx = make_tx(node)
+        r = client.post("/v1/transactions?wait=commit", content=tx.wire, headers=MSGPACK)
+        assert (r.status_code, r.json()["status"], r.json()["tx_id"]) == (
+            200,
+            "committed",
+            tx.id.hex(),
+        )
+        again = client.post("/v1/transactions", content=tx.wire, headers=MSGPACK)
+        assert (again.status_code, again.json()["height"]) == (200, r.json()["height"])
