@@ -6,8 +6,15 @@ bounded only by its size holds tens of seconds of work, which then also
 has to be gossiped, checked and selected. So a client's submission is
 refused early, with ``503 mempool.busy`` and a ``Retry-After``, once the
 pool holds what the node committed in the last :data:`TARGET_S` seconds,
-measured over the last :data:`WINDOW_S` seconds of commits (and at least
-:data:`FLOOR`, so that an idle node takes a burst). The refusal costs
+measured over the last :data:`WINDOW_S` seconds of commits, or two of the
+largest blocks of that window if that is more (and at least :data:`FLOOR`,
+so that an idle node takes a burst). The two blocks keep the bound from
+feeding on itself: when blocks come less often than every ``TARGET_S``, a
+second of commits is less than a block, the next block could only be as
+large as the bound, the rate would fall with it and the bound again, down
+to the floor, with cores idle. With room for two blocks, a proposer that
+takes what is pending makes each block up to twice the last, until blocks
+are as large as it can build in time. The refusal costs
 nothing: it comes before the signature is checked or anything is decoded
 further. Transactions gossiped by peers are not refused by it: their
 sender took them already, and the pool's own size bounds them.
@@ -52,7 +59,8 @@ class Backpressure:
 
     def bound(self, now: float) -> int:
         """How many pending transactions the node takes from clients now."""
-        return max(self.floor, int(self.rate(now) * self.target_s))
+        largest = max((n for t, n in self._commits if now - t <= self.window_s), default=0)
+        return max(self.floor, int(self.rate(now) * self.target_s), 2 * largest)
 
     def busy(self, pending: int, now: float) -> int | None:
         """Seconds a client should wait before retrying, or ``None`` if there is room."""
