@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
-from contracts import indexes
+from contracts import identity, indexes
 from contracts.declarations_tx import DeclarationRules, DocumentMemo
 from contracts.errors import ContractError, TransactionRejected
 from contracts.evidence_tx import EvidenceRules
@@ -108,9 +108,7 @@ class Engine:
         tree = StateTree(self.overlay, EMPTY_ROOT, cache=self.cache)
         view = StateView(tree)
         for org in self.app.orgs:
-            view.put(f"org/{org.name}", {"name": org.name, "role": org.role.value, "active": True})
-            for key in org.keys:
-                view.put(f"key/{key.key_id}", {"org": org.name, "pub": key.raw, "revoked_at": None})
+            identity.record_organisation(view, org, 0)
         view.put(
             "params",
             {"dgl": self.app.dgl_hash, "governance_delay": self.app.governance_delay},

@@ -4,11 +4,17 @@ One transaction type, ``governance``, with body::
 
     {"action": <action>, "effective_height": int, "params": {...}}
 
-    org.add         {"name", "role", "keys": [<public key>, ...]}
+    org.add         {"name", "role", "keys": [<public key>, ...]}, and optionally
+                    "legal_name", "identifiers", "enc_keys" (:mod:`contracts.membership`)
     org.remove      {"name"}
+    org.identity    {"org", "legal_name", "identifiers": {"eori": str} or {}}
+                    set (or replace) the organisation's legal identity
     key.add         {"org", "key": <public key>}
     key.revoke      {"key_id"}
     key.rotate      {"key_id", "key": <public key>}     revoke one key, add another
+    enc_key.add     {"org", "key": <X25519 public key>}
+    enc_key.rotate  {"org", "old": <X25519 public key>, "key": <X25519 public key>}
+                    retire a key in force, put another in force
     validators.set  {"validators": [{"key", "power", "org"}, ...]}
     dgl.set         {"dgl": <SHA-256 of the new Dangerous Goods List>}
 
@@ -17,16 +23,26 @@ holding together more than two thirds of the voting power in force. It is
 accepted at once and takes effect at ``effective_height``, which must be at
 least ``governance_delay`` blocks later: transactions from that height on
 see the change, and a validator set change is the set that signs that
-height's block.
+height's block. A legal name or identifier, or an encryption key, that
+another organisation holds is refused when proposed; should two pending
+actions claim the same one, the first to take effect has it and the other
+changes nothing (:mod:`contracts.identity`).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Final
 
+from contracts import identity as ids
 from contracts.errors import ContractError, TransactionRejected, Violation
 from contracts.lifecycle import Role
-from contracts.membership import ORG_NAME, Organisation
+from contracts.membership import (
+    MAX_ENC_KEYS,
+    ORG_NAME,
+    Identity,
+    Organisation,
+    encryption_key_problem,
+)
 from ledger.crypto import PublicKey
 from ledger.errors import LedgerError
 from ledger.validators import ValidatorSet
@@ -38,7 +54,18 @@ if TYPE_CHECKING:
 
 MAX_PENDING: Final = 256
 ACTIONS: Final = frozenset(
-    {"org.add", "org.remove", "key.add", "key.revoke", "key.rotate", "validators.set", "dgl.set"}
+    {
+        "org.add",
+        "org.remove",
+        "org.identity",
+        "key.add",
+        "key.revoke",
+        "key.rotate",
+        "enc_key.add",
+        "enc_key.rotate",
+        "validators.set",
+        "dgl.set",
+    }
 )
 
 
@@ -46,10 +73,37 @@ def _reject(code: str, path: str, message: str) -> TransactionRejected:
     return TransactionRejected([Violation(code, path, message)])
 
 
-def _params(params: Any, keys: set[str]) -> dict[str, Any]:
-    if type(params) is not dict or set(params) != keys:
-        raise _reject("governance.invalid_params", "$.body.params", f"params are {sorted(keys)}")
+def _params(params: Any, keys: set[str], optional: frozenset[str] = frozenset()) -> dict[str, Any]:
+    if type(params) is not dict or not keys <= set(params) <= keys | optional:
+        also = f", optionally {sorted(optional)}" if optional else ""
+        raise _reject(
+            "governance.invalid_params", "$.body.params", f"params are {sorted(keys)}{also}"
+        )
     return params
+
+
+def _member(view: StateView, org: Any, path: str) -> str:
+    if type(org) is not str or view.get(f"org/{org}") is None:
+        raise _reject("governance.unknown_org", path, "no such organisation")
+    return org
+
+
+def _new_encryption_key(view: StateView, raw: Any, path: str) -> bytes:
+    problem = encryption_key_problem(raw)
+    if problem is not None:
+        raise _reject("governance.invalid_params", path, problem)
+    holder = ids.encryption_key_holder(view, raw)
+    if holder is not None:
+        raise _reject(
+            "governance.key_exists", path, f"encryption key already recorded for {holder}"
+        )
+    return bytes(raw)
+
+
+def _free_identity(view: StateView, org: str, identity: Identity, path: str) -> None:
+    conflict = ids.identity_conflict(view, org, identity)
+    if conflict is not None:
+        raise _reject("governance.identity_taken", path, conflict)
 
 
 def _public_key(raw: Any, path: str) -> PublicKey:
@@ -124,13 +178,49 @@ class Governance:
 
     def _check_action(self, view: StateView, action: str, params: Any) -> None:
         if action == "org.add":
-            p = _params(params, {"name", "role", "keys"})
+            p = _params(
+                params,
+                {"name", "role", "keys"},
+                frozenset({"legal_name", "identifiers", "enc_keys"}),
+            )
             try:
-                Organisation.from_value(p, "$.body.params")
+                org = Organisation.from_value(p, "$.body.params")
             except ContractError as e:
                 raise _reject("governance.invalid_params", e.path, e.message) from e
             if view.get(f"org/{p['name']}") is not None:
                 raise _reject("governance.org_exists", "$.body.params.name", "organisation exists")
+            if org.identity is not None:
+                _free_identity(view, org.name, org.identity, "$.body.params")
+            for i, raw in enumerate(org.enc_keys):
+                _new_encryption_key(view, raw, f"$.body.params.enc_keys[{i}]")
+        elif action == "org.identity":
+            p = _params(params, {"org", "legal_name", "identifiers"})
+            org_name = _member(view, p["org"], "$.body.params.org")
+            try:
+                identity = Identity.from_fields(
+                    p["legal_name"], p["identifiers"], "$.body.params", "governance.invalid_params"
+                )
+            except ContractError as e:
+                raise _reject(e.code, e.path, e.message) from e
+            _free_identity(view, org_name, identity, "$.body.params")
+        elif action in ("enc_key.add", "enc_key.rotate"):
+            rotate = action == "enc_key.rotate"
+            p = _params(params, {"org", "key", "old"} if rotate else {"org", "key"})
+            org_name = _member(view, p["org"], "$.body.params.org")
+            in_force = ids.encryption_keys_in_force(view, org_name)
+            if rotate and p["old"] not in in_force:
+                raise _reject(
+                    "governance.unknown_key",
+                    "$.body.params.old",
+                    f"not an encryption key of {org_name} in force",
+                )
+            _new_encryption_key(view, p["key"], "$.body.params.key")
+            if len(ids.encryption_key_records(view, org_name)) >= MAX_ENC_KEYS:
+                raise _reject(
+                    "governance.too_many_keys",
+                    "$.body.params.key",
+                    f"{org_name} has {MAX_ENC_KEYS} encryption keys on record, the most it may",
+                )
         elif action == "org.remove":
             p = _params(params, {"name"})
             if type(p["name"]) is not str or view.get(f"org/{p['name']}") is None:
@@ -139,8 +229,7 @@ class Governance:
                 )
         elif action == "key.add":
             p = _params(params, {"org", "key"})
-            if type(p["org"]) is not str or view.get(f"org/{p['org']}") is None:
-                raise _reject("governance.unknown_org", "$.body.params.org", "no such organisation")
+            _member(view, p["org"], "$.body.params.org")
             key = _public_key(p["key"], "$.body.params.key")
             if view.get(f"key/{key.key_id}") is not None:
                 raise _reject(
@@ -202,12 +291,27 @@ class Governance:
             org = Organisation.from_value(p, "$")
             if view.get(f"org/{org.name}") is not None:
                 return
-            view.put(f"org/{org.name}", {"name": org.name, "role": org.role.value, "active": True})
-            for key in org.keys:
-                if view.get(f"key/{key.key_id}") is None:
-                    view.put(
-                        f"key/{key.key_id}", {"org": org.name, "pub": key.raw, "revoked_at": None}
-                    )
+            if org.identity is not None and ids.identity_conflict(view, org.name, org.identity):
+                org = Organisation(org.name, org.role, org.keys, None, org.enc_keys)
+            fresh = tuple(k for k in org.enc_keys if ids.encryption_key_holder(view, k) is None)
+            org = Organisation(org.name, org.role, org.keys, org.identity, fresh)
+            ids.record_organisation(view, org, height)
+        elif action == "org.identity":
+            identity = Identity.from_fields(p["legal_name"], p["identifiers"], "$")
+            if ids.identity_conflict(view, p["org"], identity) is None:
+                ids.set_identity(view, p["org"], identity)
+        elif action in ("enc_key.add", "enc_key.rotate"):
+            records = ids.encryption_key_records(view, p["org"])
+            if (
+                ids.encryption_key_holder(view, p["key"]) is not None
+                or len(records) >= MAX_ENC_KEYS
+            ):
+                return
+            if action == "enc_key.rotate":
+                if p["old"] not in ids.encryption_keys_in_force(view, p["org"]):
+                    return
+                ids.retire_encryption_key(view, p["org"], p["old"], height)
+            ids.add_encryption_keys(view, p["org"], [p["key"]], height)
         elif action == "org.remove":
             org_rec = view.get(f"org/{p['name']}")
             if org_rec is not None:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from types import MappingProxyType
+from typing import Any, Final
+
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from contracts.dgl_builtin import builtin_list
 from contracts.engine import Engine
-from contracts.membership import AppGenesis, Organisation
+from contracts.membership import AppGenesis, Identity, Organisation
 from ledger.block import Block, Header
 from ledger.crypto import SigningKey
 from ledger.genesis import Genesis
@@ -26,6 +30,31 @@ def key_for(name: str, index: int = 0) -> SigningKey:
     """A fixed key per (organisation, index)."""
     seed = (name.encode() + bytes([index])).ljust(32, b"\x00")[:32]
     return SigningKey.from_seed(seed)
+
+
+IDENTITIES: Final[Mapping[str, Identity]] = MappingProxyType(
+    {
+        "customs": Identity("DIRECTION GENERALE DES DOUANES"),
+        "port-authority": Identity("HAROPA PORT"),
+        "forwarder-a": Identity("ALPHA FREIGHT SARL", (("eori", "FR40303265045"),)),
+        "forwarder-b": Identity("BRAVO LOGISTICS BV", (("eori", "NL813457011"),)),
+        "shipper-acme": Identity("ACME CHEMICALS SAS", (("eori", "FR12345678901234"),)),
+        "shipper-beta": Identity("BETA POLYMERS GMBH", (("eori", "DE987654321"),)),
+        "auditor": Identity("PORT AUDIT LLP"),
+    }
+)
+"""Legal identities of the test community, for :func:`community` with ``identities``."""
+
+
+def enc_key_for(name: str, index: int = 0) -> X25519PrivateKey:
+    """A fixed X25519 key per (organisation, index)."""
+    seed = (b"enc:" + name.encode() + bytes([index])).ljust(32, b"\x00")[:32]
+    return X25519PrivateKey.from_private_bytes(seed)
+
+
+def enc_public(name: str, index: int = 0) -> bytes:
+    """The raw public key of :func:`enc_key_for`."""
+    return enc_key_for(name, index).public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
 
 
 @dataclass
@@ -80,9 +109,22 @@ class Community:
         return [view.get(f"tx/{tx.id.hex()}") for tx in txs]
 
 
-def community() -> Community:
-    """A fresh community at genesis."""
-    orgs = [Organisation(name, role, (key_for(name).public,)) for name, role in ORGS.items()]
+def community(*, identities: bool = False) -> Community:
+    """A fresh community at genesis; with ``identities``, each member has a legal identity.
+
+    With ``identities`` every organisation also has one encryption key,
+    :func:`enc_public` of its name.
+    """
+    orgs = [
+        Organisation(
+            name,
+            role,
+            (key_for(name).public,),
+            IDENTITIES[name] if identities else None,
+            (enc_public(name),) if identities else (),
+        )
+        for name, role in ORGS.items()
+    ]
     validators = ValidatorSet.create(
         [Validator(key_for(f"{o}-node").public, 10, o) for o in VALIDATOR_ORGS]
     )
