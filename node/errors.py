@@ -106,11 +106,20 @@ class AuditSourceError(NodeError):
 
 
 class AuthError(NodeError):
-    """A request that is not properly signed; ``code`` says how (``auth.stale``, ...)."""
+    """A request that is not properly signed; ``code`` says how (``auth.stale``, ...).
 
-    def __init__(self, code: str, message: str) -> None:
+    ``status`` is the HTTP status it is answered with (401, or 503 when the node
+    cannot record the request); ``not_before`` the time a new signature must be
+    after (``auth.signed_before_restart``).
+    """
+
+    def __init__(
+        self, code: str, message: str, *, status: int = 401, not_before: int | None = None
+    ) -> None:
         super().__init__(message)
         self.code = code
+        self.status = status
+        self.not_before = not_before
 
 
 class Rejected(NodeError):

@@ -45,6 +45,7 @@ from ledger.keyfile import load_signing_key
 from ledger.kv import LevelDBKV
 from ledger.tx import Envelope, Transaction
 from ledger.votes import Certificate, Proposal, Vote
+from node.auth import RequestVerifier
 from node.backpressure import Backpressure
 from node.chain import Chain, ChainSnapshot
 from node.config import NodeConfig
@@ -80,6 +81,7 @@ from node.p2p.sync import BlockSync, blocks_frame
 from node.p2p.tls import PeerTls
 from node.p2p.transport import Faults, NodeKeys, Transport
 from node.ratelimit import RateLimiter
+from node.request_mark import RequestMark
 from node.sign_state import SignStateFile
 
 log = logging.getLogger("dgledger.node")
@@ -218,6 +220,13 @@ class NodeService:
         # their turn hold no snapshot (an open one keeps old data from compaction).
         self._read_slots = asyncio.Semaphore(READ_THREADS)
         self.metrics = Metrics()
+        self.requests = RequestVerifier(
+            self.genesis.chain,
+            self.verifier,
+            config.name,
+            mark=RequestMark(config.data_dir / "request-mark"),
+        )
+        """Checks signed requests; its mark on disk outlives a crash (:mod:`node.auth`)."""
         self.limiter = RateLimiter(config.api.rate_per_key)
         """Requests and submissions per key: shared by the API's signed reads and :meth:`submit`."""
         self.backpressure = Backpressure()

@@ -128,16 +128,31 @@ class Client:
         body: bytes = b"",
         content_type: str | None = None,
     ) -> httpx.Response:
-        headers = self._headers(method, target, body) if signed else {}
-        if content_type:
-            headers["content-type"] = content_type
-        try:
-            response = self._http.request(method, self.url + target, content=body, headers=headers)
-        except (httpx.RequestError, httpx.InvalidURL) as e:
-            raise self._transport_error(e) from e
-        if response.status_code >= 400:
-            raise ClientError.from_response(response)
+        for first in (True, False):
+            headers = self._headers(method, target, body) if signed else {}
+            if content_type:
+                headers["content-type"] = content_type
+            try:
+                response = self._http.request(
+                    method, self.url + target, content=body, headers=headers
+                )
+            except (httpx.RequestError, httpx.InvalidURL) as e:
+                raise self._transport_error(e) from e
+            if response.status_code < 400:
+                break
+            error = ClientError.from_response(response)
+            if not (first and signed and self._sign_later(error)):
+                raise error
         return response
+
+    def _sign_later(self, error: ClientError) -> bool:
+        """After ``auth.signed_before_restart``: sign the next request after the node's mark."""
+        if error.code != "auth.signed_before_restart" or error.not_before is None:
+            return False
+        # The node restarted and refuses what was signed at or before its mark; a
+        # request signed just after it is new to the node, whatever this clock says.
+        self._last_time = max(self._last_time, error.not_before)
+        return True
 
     def _transport_error(self, e: httpx.RequestError | httpx.InvalidURL) -> ClientError:
         """A failure to exchange with the node, by its stable code."""
@@ -250,6 +265,14 @@ class Client:
             start = end + 1
 
     def _stream(self, target: str, *, lines: bool = True) -> Iterator[bytes]:
+        try:
+            yield from self._stream_once(target, lines=lines)
+        except ClientError as e:
+            if not self._sign_later(e):
+                raise
+            yield from self._stream_once(target, lines=lines)
+
+    def _stream_once(self, target: str, *, lines: bool) -> Iterator[bytes]:
         headers = self._headers("GET", target, b"")
         try:
             with self._http.stream("GET", self.url + target, headers=headers) as response:

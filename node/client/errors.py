@@ -41,6 +41,7 @@ class ClientError(Exception):
         *,
         status: int | None = None,
         tx_id: str | None = None,
+        not_before: int | None = None,
     ) -> None:
         super().__init__(message)
         self.code = code
@@ -49,6 +50,8 @@ class ClientError(Exception):
         self.violations = violations or []
         self.status = status
         self.tx_id = tx_id
+        self.not_before = not_before
+        """With ``auth.signed_before_restart``: a new signature's time must be after it."""
 
     def __str__(self) -> str:
         where = f" at {self.path}" if self.path else ""
@@ -70,6 +73,7 @@ class ClientError(Exception):
                 status=response.status_code,
             )
         violations = error.get("violations")
+        not_before = error.get("not_before")
         return cls(
             code,
             message,
@@ -77,6 +81,7 @@ class ClientError(Exception):
             violations if isinstance(violations, list) else None,
             status=response.status_code,
             tx_id=error.get("tx_id"),
+            not_before=not_before if type(not_before) is int else None,
         )
 
 
