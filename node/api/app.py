@@ -8,7 +8,8 @@ a signed request (:mod:`node.auth`); they live in :mod:`node.api.reads`.
 Peers do not use HTTP: they talk over their own TLS connections
 (:mod:`node.p2p.transport`). ``GET /peer/v1/blocks`` stays for
 ``dgledger audit --node`` (and the benchmarks), which read a node's chain
-with a signed request from a member or node key.
+with a signed request from the key of an organisation entitled to blocks
+(one running a node, or an auditor: :mod:`contracts.access`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from node.api.batch import MAX_BATCH_BYTES, batch_from_body, judge
 from node.api.errors import ApiError, error_response
 from node.api.metrics import render_metrics
 from node.api.models import BATCH_BODY, BATCH_DOC, SUBMIT_BODY, SUBMIT_DOC
+from node.api.readers import NodeRunners, check_blocks, reader_at
 from node.api.reads import router as read_router
 from node.api.submit import (
     MAX_NUMBER_DIGITS,
@@ -36,7 +38,7 @@ from node.api.submit import (
     body_limit,
     receive_body,
 )
-from node.auth import Caller
+from node.auth import Caller, RequestVerifier
 from node.errors import AuthError
 from node.p2p.sync import peer_blocks
 from node.service import NodeService
@@ -89,7 +91,7 @@ def create_app(node: NodeService, *, fast_submissions: bool = True) -> FastAPI:
     app.state.node = node
     if fast_submissions:
         app.add_middleware(Submissions, node=node)
-    requests = node.requests
+    requests = RequestVerifier(node.genesis.chain, node.verifier, node.config.name)
     app.state.requests = requests
 
     @app.exception_handler(ApiError)
@@ -118,8 +120,7 @@ def create_app(node: NodeService, *, fast_submissions: bool = True) -> FastAPI:
         try:
             caller = requests.check(headers, request.method, path, body, node.clock())
         except AuthError as e:
-            extra: dict[str, Any] = {} if e.not_before is None else {"not_before": e.not_before}
-            raise ApiError(e.status, e.code, e.message, **extra) from e
+            raise ApiError(401, e.code, e.message) from e
         refused = node.standing(caller.key_id)
         if refused is not None:
             raise ApiError(403, refused, STANDING[refused])
@@ -135,6 +136,8 @@ def create_app(node: NodeService, *, fast_submissions: bool = True) -> FastAPI:
     @app.get("/peer/v1/blocks", include_in_schema=False)
     async def blocks_with_certificates(request: Request, count: int = 100) -> Response:
         caller = await authenticate(request)
+        runners = NodeRunners.of(node)
+        await node.read(lambda chain: check_blocks(reader_at(chain.view(), caller.key_id, runners)))
         if node.faults.blocks(node.peer_name(caller.key_id)):
             raise ApiError(503, "fault_injected", "dropped by fault injection")
         start_text = request.query_params.get("from", "1")

@@ -87,6 +87,16 @@ class HeaderLink:
         }
 
 
+def unknown_declaration(decl_id: str) -> ProofRequestError:
+    """What a declaration the chain does not hold (or the reader may not read) answers."""
+    return ProofRequestError("not_found", "declaration.unknown", f"no declaration {decl_id}")
+
+
+def unknown_transaction(tx_id: bytes) -> ProofRequestError:
+    """What a transaction not committed (or that the reader may not read) answers."""
+    return ProofRequestError("not_found", "tx.unknown", f"no committed transaction {tx_id.hex()}")
+
+
 class Prover:
     """Builds receipts and proofs from one node's committed chain."""
 
@@ -222,9 +232,7 @@ class Prover:
         """The receipt of a committed transaction (raises ``not_found`` otherwise)."""
         location = self.chain.store.tx_location(tx_id)
         if location is None:
-            raise ProofRequestError(
-                "not_found", "tx.unknown", f"no committed transaction {tx_id.hex()}"
-            )
+            raise unknown_transaction(tx_id)
         header = self.header(location.height)
         result = self.state(header.state_root, f"tx/{tx_id.hex()}")
         if result.value is None:
@@ -244,12 +252,12 @@ class Prover:
         """The declaration document with its receipt at the latest block."""
         height = self.chain.height
         if height == 0:
-            raise ProofRequestError("not_found", "declaration.unknown", f"no declaration {decl_id}")
+            raise unknown_declaration(decl_id)
         header = self.header(height)
         root = header.state_root
         current = self.state(root, f"decl/{decl_id}")
         if current.value is None:
-            raise ProofRequestError("not_found", "declaration.unknown", f"no declaration {decl_id}")
+            raise unknown_declaration(decl_id)
         record = decode(current.value, max_size=MAX_VALUE_SIZE)
         log = self._log()
         state = [current.entry]

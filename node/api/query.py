@@ -10,20 +10,40 @@ records it lists (each provable by ``GET /v1/declarations/{id}``) and the
 index can only ever make a query slower, never wrong. A page ends after ``limit`` matches or
 after a scan budget, and says where to go on: ``next`` is the last index key
 scanned, passed back as ``after``; it is opaque to clients.
+
+A query answers only what its reader may read (:mod:`contracts.access`),
+and leaves the rest out before it pages: a reader that sees every
+declaration (the port authority, customs, auditors) scans the index the
+filters name; any other reader scans only the organisation index of the
+organisations it reads (its own, and for a forwarder those that delegated
+to it), one after the other, so neither what a page holds, nor where it
+ends, nor its cursor depends on a declaration the reader may not read. Such
+a reader's vessel, container or status query reads its organisations'
+records, not the narrower index: the narrower indexes do not say whose an
+entry is. A forwarder's delegators are found by stepping through the
+organisation index one organisation at a time (a seek each, and a
+delegation read).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
 from contracts import indexes
+from contracts.access import Reader, readable_owners, sees_every_declaration
+from contracts.lifecycle import Role
+from contracts.state import StateView
+from ledger.kv import KVStore
 from node.api.errors import QueryError
 from node.chain import ChainSnapshot
 
 SCAN_FACTOR: Final = 20
 MAX_SCAN: Final = 10_000
+ORG_INDEX: Final = "idx/org/"
+PAST_IDS: Final = "\x7f"
+"""Sorts after every character of a declaration id: past an organisation's entries."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,20 +92,50 @@ def summary(record: Mapping[str, Any]) -> dict[str, Any]:
     return {**{name: record[name] for name in fields}, "containers": list(record["containers"])}
 
 
+def indexed_owners(kv: KVStore) -> list[str]:
+    """Every organisation with an entry in the organisation index, one seek each."""
+    owners: list[str] = []
+    after = ""
+    while True:
+        key = next(indexes.scan(kv, ORG_INDEX, after), None)
+        if key is None:
+            return owners
+        owner = key[len(ORG_INDEX) :].split("/", 1)[0]
+        owners.append(owner)
+        after = f"{ORG_INDEX}{owner}/{PAST_IDS}"
+
+
+def scope(
+    kv: KVStore, view: StateView, filters: Filters, reader: Reader
+) -> tuple[list[str], frozenset[str] | None]:
+    """The index prefixes a query scans, in order, and whose records it may show (None: any)."""
+    if sees_every_declaration(reader):
+        return [filters.prefix()], None
+    # Only forwarders are delegated to: anyone else reads its own alone.
+    candidates = indexed_owners(kv) if reader.role is Role.FORWARDER else [reader.org]
+    owners = readable_owners(reader, candidates, view)
+    if filters.organisation is not None:
+        owners &= {filters.organisation}
+    return sorted(f"{ORG_INDEX}{o}/" for o in owners), owners
+
+
 def list_declarations(
-    chain: ChainSnapshot, filters: Filters, *, after: str | None, limit: int
+    chain: ChainSnapshot, filters: Filters, *, after: str | None, limit: int, reader: Reader
 ) -> dict[str, Any]:
-    """One page of declarations matching ``filters``, in index key order."""
-    prefix = filters.prefix()
-    if after is not None and not after.startswith(prefix):
-        raise QueryError("$.after", "not a cursor of this query: pass the 'next' it returned")
+    """One page of the declarations matching ``filters`` that ``reader`` may read."""
     view = chain.view()
+    prefixes, owners = scope(chain.kv, view, filters, reader)
+    if after is not None:
+        going_on = [p for p in prefixes if after.startswith(p)]
+        if not going_on:
+            raise QueryError("$.after", "not a cursor of this query: pass the 'next' it returned")
+        prefixes = prefixes[prefixes.index(going_on[0]) :]
     items: list[dict[str, Any]] = []
     seen: set[str] = set()
     budget = min(MAX_SCAN, SCAN_FACTOR * limit)
     last: str | None = None
     more = False
-    for key in indexes.scan(chain.kv, prefix, after or ""):
+    for key in _entries(chain.kv, prefixes, after):
         if len(items) >= limit or budget == 0:
             more = True
             break
@@ -96,9 +146,17 @@ def list_declarations(
             continue
         record = view.get(f"decl/{decl_id}")
         # The index is not authenticated: an entry whose record does not match
-        # (or is absent) is skipped, never shown.
+        # (or is absent, or is not the reader's to see) is skipped, never shown.
         if record is None or not filters.matches(record):
+            continue
+        if owners is not None and record["org"] not in owners:
             continue
         seen.add(decl_id)
         items.append(summary(record))
     return {"items": items, "next": last if more else None}
+
+
+def _entries(kv: KVStore, prefixes: list[str], after: str | None) -> Iterator[str]:
+    """The index entries under each prefix in turn, the first from just past ``after``."""
+    for i, prefix in enumerate(prefixes):
+        yield from indexes.scan(kv, prefix, (after or "") if i == 0 else "")

@@ -2,9 +2,14 @@
 
 Every route here except ``/v1/checkpoint`` and ``/v1/proofs/consistency``
 takes a signed request (``X-DG-Key``, ``X-DG-Time``, ``X-DG-Node``, ``X-DG-Sig``; see
-:mod:`node.auth`) from a member or validator key. Any member may read any
-declaration: every validator organisation holds the whole chain anyway, so
-hiding records per organisation at this edge would protect nothing.
+:mod:`node.auth`) from a member or validator key, and answers what that key's
+organisation may read (:mod:`contracts.access`, applied by
+:mod:`node.api.readers` at the snapshot that answers): a declaration, its
+versions' receipts and its transactions only to the organisations that read
+it, and to anyone else exactly as an id the chain does not hold; lists only
+what the reader reads; whole blocks only to organisations running a node and
+auditors (others: ``403 auth.not_entitled``). The header chain
+(``headers=1``) is open to every member.
 
 Answers are JSON with bytes as hex (transaction wire bytes as base64), in
 the shapes of :mod:`node.api.models`. ``GET /v1/blocks`` streams one record
@@ -27,11 +32,13 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Annotated, Any, Final, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
+from contracts.access import Reader
 from contracts.lifecycle import Status
 from ledger.encoding import encode
 from node.api.errors import ApiError, ProofRequestError
@@ -46,6 +53,13 @@ from node.api.models import (
 )
 from node.api.prover import Prover
 from node.api.query import Filters, list_declarations
+from node.api.readers import (
+    NodeRunners,
+    check_blocks,
+    check_declaration,
+    check_transaction,
+    reader_at,
+)
 from node.chain import ChainSnapshot
 from node.service import NodeService
 
@@ -62,9 +76,28 @@ def _node(request: Request) -> NodeService:
     return node
 
 
-async def _signed(request: Request) -> NodeService:
-    await request.app.state.authenticate(request)
-    return _node(request)
+@dataclass(frozen=True, slots=True)
+class Asking:
+    """A signed request's node and key, and the node keys that node knows."""
+
+    node: NodeService
+    key_id: str
+    runners: NodeRunners
+
+    def reader(self, chain: ChainSnapshot) -> Reader:
+        """Who is asking, at ``chain``'s snapshot."""
+        return reader_at(chain.view(), self.key_id, self.runners)
+
+
+async def _signed(request: Request) -> Asking:
+    caller = await request.app.state.authenticate(request)
+    node = _node(request)
+    return Asking(node, caller.key_id, NodeRunners.of(node))
+
+
+async def check_entitled_to_blocks(asking: Asking) -> None:
+    """Raise ``403 auth.not_entitled`` unless the asker may read whole blocks."""
+    await asking.node.read(lambda chain: check_blocks(asking.reader(chain)))
 
 
 # --------------------------------------------------------- transactions
@@ -80,11 +113,18 @@ async def transaction_receipt(
     request: Request, tx_id: Annotated[str, Path(pattern=r"^[0-9a-f]{64}$")]
 ) -> dict[str, Any]:
     """Receipt of a committed transaction: wire, place, inclusion proof, result, header."""
-    node = await _signed(request)
+    asking = await _signed(request)
+    node = asking.node
     raw = bytes.fromhex(tx_id)
+
+    def receipt(chain: ChainSnapshot) -> dict[str, Any]:
+        check_transaction(chain.view(), asking.reader(chain), raw)
+        return Prover(chain).transaction(raw)
+
     try:
-        return await node.read(lambda chain: Prover(chain).transaction(raw))
+        return await node.read(receipt)
     except ProofRequestError as e:
+        # Pending: only one who saw the transaction knows its id (a hash of it).
         if raw in node.mempool:
             raise ApiError(404, "tx.pending", "the transaction is pending, not committed") from e
         raise
@@ -103,8 +143,13 @@ async def declaration(
     request: Request, decl_id: Annotated[str, Path(pattern=DECL_ID)]
 ) -> dict[str, Any]:
     """Current record, history with signers and times, and the receipt proving both."""
-    node = await _signed(request)
-    return await node.read(lambda chain: Prover(chain).declaration(decl_id))
+    asking = await _signed(request)
+
+    def document(chain: ChainSnapshot) -> dict[str, Any]:
+        check_declaration(chain.view(), asking.reader(chain), decl_id)
+        return Prover(chain).declaration(decl_id)
+
+    return await asking.node.read(document)
 
 
 @router.get(
@@ -123,13 +168,15 @@ async def declarations(
     after: Annotated[str | None, Query(max_length=400)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> dict[str, Any]:
-    """Declarations matching every filter given, each with its current status; paginated."""
-    node = await _signed(request)
+    """Declarations the key may read matching every filter given, with their status; paginated."""
+    asking = await _signed(request)
     filters = Filters(
         vessel, voyage, container, None if status is None else status.value, organisation
     )
-    return await node.read(
-        lambda chain: list_declarations(chain, filters, after=after, limit=limit)
+    return await asking.node.read(
+        lambda chain: list_declarations(
+            chain, filters, after=after, limit=limit, reader=asking.reader(chain)
+        )
     )
 
 
@@ -144,8 +191,13 @@ async def declarations(
 )
 async def block(request: Request, height: Annotated[int, Path(ge=1, le=INT64)]) -> dict[str, Any]:
     """A committed block: header, transactions, carried and own certificates."""
-    node = await _signed(request)
-    return await node.read(lambda chain: Prover(chain).block_json(height))
+    asking = await _signed(request)
+
+    def block_json(chain: ChainSnapshot) -> dict[str, Any]:
+        check_blocks(asking.reader(chain))
+        return Prover(chain).block_json(height)
+
+    return await asking.node.read(block_json)
 
 
 _STREAM_DOC: Final = {
@@ -173,8 +225,15 @@ async def blocks(
     headers: bool = False,
     format: Literal["jsonl", "msgpack"] = "jsonl",
 ) -> Response:
-    """Blocks ``from``..``to`` (at most 10000, ``to`` capped at the tip), streamed."""
-    node = await _signed(request)
+    """Blocks ``from``..``to`` (at most 10000, ``to`` capped at the tip), streamed.
+
+    Whole blocks for node operators and auditors; the header chain (``headers=1``)
+    for every member.
+    """
+    asking = await _signed(request)
+    node = asking.node
+    if not headers:
+        await check_entitled_to_blocks(asking)
     tip = node.chain.height
     last = min(tip, from_ + MAX_RANGE - 1) if to is None else to
     if last < from_:

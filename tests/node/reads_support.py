@@ -58,16 +58,22 @@ class LocalNode:
     With ``observers`` (member organisations), each has a node key and may
     connect to the validator's peer listener, which then listens on a port of
     the loopback interface the system picks (``service.transport.address``).
+    ``members`` (``name:role``) are the organisations beside customs.
     """
 
     def __init__(
-        self, directory: Path, *, observers: tuple[str, ...] = (), chain: str = "dg-reads"
+        self,
+        directory: Path,
+        *,
+        observers: tuple[str, ...] = (),
+        chain: str = "dg-reads",
+        members: tuple[str, ...] = MEMBERS,
     ) -> None:
         self.dir = directory
         nodes = init_network(
             directory,
             validators=["customs"],
-            members=list(MEMBERS),
+            members=list(members),
             base_port=7499,
             chain=chain,
             genesis_time=time.time_ns() // 1_000_000 - 60_000,

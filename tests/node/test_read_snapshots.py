@@ -163,7 +163,7 @@ def test_receipts_read_while_blocks_commit_verify_from_genesis(node: LocalNode) 
         except BaseException as e:  # reported by the test thread
             failures.append(e)
 
-    readers = ("auditor", "shipper-beta", "customs")
+    readers = ("auditor", "shipper-acme", "customs")
     threads = [threading.Thread(target=reader, args=(org,)) for org in readers]
     for thread in threads:
         thread.start()
@@ -225,7 +225,7 @@ def test_reads_waiting_for_a_thread_hold_no_snapshot(
         return build(prover, decl_id)
 
     monkeypatch.setattr(Prover, "declaration", slow)
-    orgs = ("auditor", "shipper-acme", "shipper-beta", "customs", "port-authority")
+    orgs = ("auditor", "shipper-acme", "customs", "port-authority")  # those who read DECL
     statuses: list[str] = []
 
     def reader(org: str) -> None:
