@@ -16,7 +16,7 @@ The list is anything with ``lookup(un_number) -> tuple[DglEntry, ...]``
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 from contracts import formats as f
 from contracts.codes import CODES
@@ -31,6 +31,7 @@ __all__ = [
     "CODES",
     "DangerousGoodsListProtocol",
     "check_declaration",
+    "check_departure_at",
     "validate",
 ]
 
@@ -39,6 +40,7 @@ def check_declaration(decl: Declaration, dgl: DangerousGoodsListProtocol) -> lis
     """Every rule the declaration breaks against ``dgl``; empty when it is valid."""
     out: list[Violation] = []
     _check_transport(decl, out)
+    _check_dates(decl, out)
     _check_certification(decl.shipper_certification, "$.shipperCertification", True, out)
     seen: dict[str, int] = {}
     for c, container in enumerate(decl.containers):
@@ -72,6 +74,67 @@ def _check_transport(decl: Declaration, out: list[Violation]) -> None:
                 f"vesselIMONumber {number}: check digit should be {f.imo_check_digit(number)}",
             )
         )
+
+
+def _check_dates(decl: Declaration, out: list[Violation]) -> None:
+    """The document's own dates in order: certificates signed, then departure, then arrival."""
+    transport = decl.transport
+    departure = f.moment(transport.estimated_departure)
+    if transport.estimated_arrival is not None and departure.after(
+        f.moment(transport.estimated_arrival)
+    ):
+        out.append(
+            Violation(
+                "date.arrival_before_departure",
+                "$.transport.estimatedArrival",
+                f"estimatedArrival {transport.estimated_arrival} is before estimatedDeparture "
+                f"{transport.estimated_departure}",
+            )
+        )
+    certificates = [("$.shipperCertification", decl.shipper_certification, "5.4.1.6.1")]
+    certificates += [
+        (f"$.containers[{c}].packingCertificate", container.packing_certificate, "5.4.2.1")
+        for c, container in enumerate(decl.containers)
+    ]
+    for path, cert, paragraph in certificates:
+        if cert is not None and cert.date is not None and f.moment(cert.date).after(departure):
+            out.append(
+                Violation(
+                    "certification.after_departure",
+                    f"{path}.date",
+                    f"the certificate is dated {cert.date}, after the vessel's estimatedDeparture "
+                    f"{transport.estimated_departure}: goods are certified before they are "
+                    "offered for shipment",
+                    paragraph,
+                )
+            )
+
+
+DATE_ONLY_GRACE_MS: Final = 38 * 3_600_000
+"""How long after its midnight UTC a departure given as a date alone may still be to come:
+the whole day, in the latest time zone (UTC+14)."""
+
+
+def check_departure_at(decl: Declaration, block_time_ms: int) -> list[Violation]:
+    """A violation if ``decl``'s departure is before ``block_time_ms`` (a block's time).
+
+    Contracts read no clock: a declaration handler passes the time of the block
+    it applies the declaration in (``Context.time``), so every node decides alike.
+    """
+    departure = decl.transport.estimated_departure
+    latest = f.epoch_millis(departure)
+    if f.moment(departure).utc_seconds is None:
+        latest += DATE_ONLY_GRACE_MS
+    if latest >= block_time_ms:
+        return []
+    return [
+        Violation(
+            "date.departure_past",
+            "$.transport.estimatedDeparture",
+            f"estimatedDeparture {departure} is already past at the time of the block "
+            "that records the declaration",
+        )
+    ]
 
 
 def _check_container_number(

@@ -40,6 +40,7 @@ CODES: Final[dict[str, str]] = {
     "imo_number.format": "IMO ship number is not seven digits",
     "imo_number.check_digit": "IMO ship number fails its check digit",
     "locode.format": "not a UN/LOCODE (country code and three letters or digits 2-9)",
+    "locode.country": "a UN/LOCODE whose first two letters are no ISO 3166-1 country",
     "date.format": "not an ISO 8601 date or date-time with zone",
     "equipment_type.format": "not an ISO 6346 size-type code",
     "ems.format": "EmS is not 'F-x S-y'",
@@ -82,4 +83,8 @@ CODES: Final[dict[str, str]] = {
     "certification.signatory_missing": "a certification without the signatory's name",
     "certification.date_missing": "a certification without a date",
     "certification.place_missing": "a certification without a place",
+    "certification.after_departure": "a certificate dated after the vessel's departure",
+    # Dates of the voyage.
+    "date.arrival_before_departure": "estimated arrival before estimated departure",
+    "date.departure_past": "estimated departure before the time of the block recording it",
 }

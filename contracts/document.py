@@ -189,6 +189,29 @@ def _schema(fields: dict[str, tuple[str, Field]], *required: str) -> Schema:
     return Schema.of(fields, *required)
 
 
+def _locode(r: Reader, v: Any, path: str, key: str) -> str | None:
+    if type(v) is str and f.KNOWN_LOCODE.fullmatch(v):
+        return v
+    if type(v) is not str:
+        r.wrong_type(v, path, key, "a string")
+    elif not f.UN_LOCODE.fullmatch(v):
+        r.add(
+            "locode.format",
+            f"{path}.{key}",
+            f"{key} {v[:40]!r} is not a UN/LOCODE: a country code and three letters or digits 2-9",
+        )
+    else:
+        r.add(
+            "locode.country",
+            f"{path}.{key}",
+            f"{key} {v!r}: {v[:2]} is not an ISO 3166-1 country code, so not a UN/LOCODE",
+        )
+    return None
+
+
+_LOCODE: Final = Field(_locode, str, f.KNOWN_LOCODE.fullmatch)
+"""A UN/LOCODE: an assigned ISO 3166-1 country code, then three letters or digits 2-9."""
+
 _PARTY: Final = _schema(
     {"partyName": ("party_name", text(70)), "address": ("address", text(250))},
     "partyName",
@@ -209,11 +232,8 @@ _TRANSPORT: Final = _schema(
         ),
         "vesselName": ("vessel_name", text(50)),
         "voyageNumber": ("voyage_number", text(50)),
-        "portOfLoading": ("port_of_loading", code(f.UN_LOCODE, "locode.format", "a UN/LOCODE")),
-        "portOfDischarge": (
-            "port_of_discharge",
-            code(f.UN_LOCODE, "locode.format", "a UN/LOCODE"),
-        ),
+        "portOfLoading": ("port_of_loading", _LOCODE),
+        "portOfDischarge": ("port_of_discharge", _LOCODE),
         "estimatedDeparture": ("estimated_departure", date),
         "estimatedArrival": ("estimated_arrival", date),
     },

@@ -7,8 +7,12 @@ clock: a date is checked for its shape and its calendar, never against now.
 
 from __future__ import annotations
 
+import csv
+import io
 import re
+from dataclasses import dataclass
 from decimal import Context, Decimal
+from importlib import resources
 from typing import Final
 
 # --- identifiers ------------------------------------------------------------
@@ -23,7 +27,28 @@ IMO_NUMBER: Final = re.compile(r"[0-9]{7}")
 """IMO ship identification number: six digits and a check digit."""
 
 UN_LOCODE: Final = re.compile(r"[A-Z]{2}[A-Z2-9]{3}")
-"""UN/LOCODE: ISO 3166 country code and three letters or digits 2-9."""
+"""UN/LOCODE shape: two capital letters and three letters or digits 2-9."""
+
+
+def _countries() -> dict[str, str]:
+    # contracts/data/iso3166_countries.csv: its README says where it comes from.
+    text = resources.files("contracts.data").joinpath("iso3166_countries.csv").read_text("utf-8")
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    if rows[0] != ["alpha_2", "name"] or any(not re.fullmatch("[A-Z]{2}", r[0]) for r in rows[1:]):
+        raise AssertionError("contracts/data/iso3166_countries.csv is damaged")
+    return {code: name for code, name in rows[1:]}
+
+
+COUNTRIES: Final = _countries()
+"""ISO 3166-1 alpha-2 country code -> English short name: the officially assigned codes."""
+
+KNOWN_LOCODE: Final = re.compile(f"(?:{'|'.join(COUNTRIES)})[A-Z2-9]{{3}}")
+"""A UN/LOCODE whose first two letters are an assigned ISO 3166-1 country code.
+
+UN/LOCODE (UNECE Recommendation 16) starts every code with the ISO 3166-1
+alpha-2 code of the country; ``ZZ``, ``XZ`` and the other user-assigned
+pairs are no country, so ``ZZZZZ`` is refused.
+"""
 
 ISO_EQUIPMENT_CODE: Final = re.compile(r"[0-9A-Z]{2}[A-Z][0-9A-Z]")
 """ISO 6346 size-type code: length, height/width, type group letter, detail."""
@@ -159,6 +184,57 @@ def valid_date(text: str) -> bool:
     if int(m[4]) > 23 or int(m[5]) > 59 or (m[6] is not None and int(m[6]) > 59):
         return False
     return m[8] is None or (int(m[8]) <= 23 and int(m[9]) <= 59)
+
+
+def _day_number(year: int, month: int, day: int) -> int:
+    # Days since 0001-01-01 in the proleptic Gregorian calendar (as date.toordinal).
+    y = year - 1
+    days = y * 365 + y // 4 - y // 100 + y // 400 + sum(_DAYS[: month - 1]) + day
+    return days + (1 if month > 2 and _days_in_month(year, 2) == 29 else 0)
+
+
+_EPOCH_DAY: Final = _day_number(1970, 1, 1)
+
+
+@dataclass(frozen=True, slots=True)
+class Moment:
+    """A date as written (its calendar day) and, for a date-time, its instant in UTC."""
+
+    day: int
+    """The calendar day as written, in the writer's own offset: days since 0001-01-01."""
+    utc_seconds: int | None
+    """Seconds since the Unix epoch for a date-time with zone; None for a date alone."""
+
+    def after(self, other: Moment) -> bool:
+        """Whether this is certainly later than ``other``: by the instant when both have
+        one, else by the calendar day as written (the same day is never later)."""
+        if self.utc_seconds is not None and other.utc_seconds is not None:
+            return self.utc_seconds > other.utc_seconds
+        return self.day > other.day
+
+
+def moment(text: str) -> Moment:
+    """The :class:`Moment` of a date or date-time that :func:`valid_date` accepts."""
+    m = _DATE_TIME.fullmatch(text)
+    if m is None or not valid_date(text):
+        raise ValueError(f"not a date: {text[:40]!r}")
+    day = _day_number(int(m[1]), int(m[2]), int(m[3]))
+    if m[4] is None:
+        return Moment(day, None)
+    seconds = (day - _EPOCH_DAY) * 86400 + int(m[4]) * 3600 + int(m[5]) * 60 + int(m[6] or 0)
+    if m[7] != "Z":
+        offset = int(m[8]) * 3600 + int(m[9]) * 60
+        seconds += -offset if m[7][0] == "+" else offset
+    return Moment(day, seconds)
+
+
+def epoch_millis(text: str) -> int:
+    """Milliseconds since the Unix epoch (the unit of a block's time) of a date or
+    date-time; a date alone counts from its midnight UTC. Fractions of a second drop."""
+    point = moment(text)
+    if point.utc_seconds is not None:
+        return point.utc_seconds * 1000
+    return (point.day - _EPOCH_DAY) * 86_400_000
 
 
 # --- decimals and units -----------------------------------------------------------

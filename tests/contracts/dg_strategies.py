@@ -39,6 +39,14 @@ containers_numbers = st.builds(
 # Bounded, not filtered: a filter here ran for every date of a document and,
 # now and then, failed Hypothesis's filter_too_much health check.
 dates = st.dates(min_value=datetime.date(1900, 1, 1)).map(lambda d: d.isoformat())
+
+
+def dates_until(last: str) -> st.SearchStrategy[str]:
+    """ISO dates on or before ``last`` (certificates are signed before departure)."""
+    until = datetime.date.fromisoformat(last[:10])
+    return st.dates(datetime.date(1900, 1, 1), until).map(lambda d: d.isoformat())
+
+
 names = st.text(alphabet=string.ascii_uppercase + " ", min_size=1, max_size=30).map(
     lambda s: s.strip() or "X"
 )
@@ -113,6 +121,8 @@ def certificate(name: str, place: str, date: str) -> Doc:
 def documents(draw: st.DrawFn, entries: tuple[DglEntry, ...] = ENTRIES) -> Doc:
     """A valid declaration document: items grouped into containers they may share."""
     drawn = draw(st.lists(items(entries), min_size=1, max_size=6))
+    departure = draw(dates)
+    signed = dates_until(departure)
     groups = pack(drawn, 4)
     numbers = draw(
         st.lists(containers_numbers, min_size=len(groups), max_size=len(groups), unique=True)
@@ -122,7 +132,7 @@ def documents(draw: st.DrawFn, entries: tuple[DglEntry, ...] = ENTRIES) -> Doc:
             "equipmentReference": number,
             "ISOEquipmentCode": draw(st.sampled_from(["22G1", "45G1", "42G1", "L5G1", "22R1"])),
             "seals": [f"SEAL{n}"],
-            "packingCertificate": certificate("PACKER NAME", "ANTWERP", draw(dates)),
+            "packingCertificate": certificate("PACKER NAME", "ANTWERP", draw(signed)),
             "dangerousGoods": group,
         }
         for n, (number, group) in enumerate(zip(numbers, groups, strict=True))
@@ -140,10 +150,10 @@ def documents(draw: st.DrawFn, entries: tuple[DglEntry, ...] = ENTRIES) -> Doc:
             "voyageNumber": "001E",
             "portOfLoading": loading,
             "portOfDischarge": discharge,
-            "estimatedDeparture": draw(dates),
+            "estimatedDeparture": departure,
         },
         "containers": containers,
-        "shipperCertification": certificate("SHIPPER CLERK", "ANTWERP", draw(dates)),
+        "shipperCertification": certificate("SHIPPER CLERK", "ANTWERP", draw(signed)),
     }
 
 
