@@ -38,7 +38,7 @@ from node.api.submit import (
     body_limit,
     receive_body,
 )
-from node.auth import Caller, RequestVerifier
+from node.auth import Caller
 from node.errors import AuthError
 from node.p2p.sync import peer_blocks
 from node.service import NodeService
@@ -91,7 +91,7 @@ def create_app(node: NodeService, *, fast_submissions: bool = True) -> FastAPI:
     app.state.node = node
     if fast_submissions:
         app.add_middleware(Submissions, node=node)
-    requests = RequestVerifier(node.genesis.chain, node.verifier, node.config.name)
+    requests = node.requests
     app.state.requests = requests
 
     @app.exception_handler(ApiError)
@@ -120,7 +120,8 @@ def create_app(node: NodeService, *, fast_submissions: bool = True) -> FastAPI:
         try:
             caller = requests.check(headers, request.method, path, body, node.clock())
         except AuthError as e:
-            raise ApiError(401, e.code, e.message) from e
+            extra: dict[str, Any] = {} if e.not_before is None else {"not_before": e.not_before}
+            raise ApiError(e.status, e.code, e.message, **extra) from e
         refused = node.standing(caller.key_id)
         if refused is not None:
             raise ApiError(403, refused, STANDING[refused])
