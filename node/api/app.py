@@ -2,8 +2,10 @@
 
 Every error is JSON ``{"error": {"code", "path", "message"}}`` with a 4xx
 status; request bodies are size-limited (413) before they are read whole;
-a malformed request is never a 500. Read routes over confidential data take
-a signed request (:mod:`node.auth`); they live in :mod:`node.api.reads`.
+a query parameter a route does not take is refused by name
+(:mod:`node.api.parameters`); a malformed request is never a 500. Read
+routes over confidential data take a signed request (:mod:`node.auth`);
+they live in :mod:`node.api.reads`.
 
 Peers do not use HTTP: they talk over their own TLS connections
 (:mod:`node.p2p.transport`). ``GET /peer/v1/blocks`` stays for
@@ -16,9 +18,9 @@ from __future__ import annotations
 
 import json
 from contextlib import asynccontextmanager
-from typing import Any, Final
+from typing import Annotated, Any, Final
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -28,6 +30,7 @@ from node.api.batch import MAX_BATCH_BYTES, batch_from_body, judge
 from node.api.errors import ApiError, error_response
 from node.api.metrics import render_metrics
 from node.api.models import BATCH_BODY, BATCH_DOC, SUBMIT_BODY, SUBMIT_DOC
+from node.api.parameters import KnownParameters
 from node.api.readers import NodeRunners, check_blocks, reader_at
 from node.api.reads import router as read_router
 from node.api.submit import (
@@ -91,6 +94,8 @@ def create_app(node: NodeService, *, fast_submissions: bool = True) -> FastAPI:
     app.state.node = node
     if fast_submissions:
         app.add_middleware(Submissions, node=node)
+    # Outermost: an unknown query parameter is refused on every route, this path's too.
+    app.add_middleware(KnownParameters, routes=lambda: [*app.routes, *read_router.routes])
     requests = node.requests
     app.state.requests = requests
 
@@ -135,13 +140,16 @@ def create_app(node: NodeService, *, fast_submissions: bool = True) -> FastAPI:
     # ------------------------------------------------- blocks, for audits
 
     @app.get("/peer/v1/blocks", include_in_schema=False)
-    async def blocks_with_certificates(request: Request, count: int = 100) -> Response:
+    async def blocks_with_certificates(
+        request: Request,
+        count: int = 100,
+        start_text: Annotated[str, Query(alias="from")] = "1",
+    ) -> Response:
         caller = await authenticate(request)
         runners = NodeRunners.of(node)
         await node.read(lambda chain: check_blocks(reader_at(chain.view(), caller.key_id, runners)))
         if node.faults.blocks(node.peer_name(caller.key_id)):
             raise ApiError(503, "fault_injected", "dropped by fault injection")
-        start_text = request.query_params.get("from", "1")
         if not (
             start_text.isascii()
             and start_text.isdigit()
