@@ -3,27 +3,39 @@
 Bodies::
 
     declaration.submit   {"declaration": <document>}
-    declaration.amend    {"id": str, "declaration": <document>, "reason": str}
-    declaration.cancel   {"id": str, "reason": str}
-    declaration.decide   {"id": str, "decision": accepted|refused|cleared|held|released|
-                          loaded|discharged, "reason": str}
+    declaration.amend    {"id": str, "owner"?: org, "declaration": <document>, "reason"?: str}
+    declaration.cancel   {"id": str, "owner"?: org, "reason"?: str}
+    declaration.decide   {"id": str, "owner": org, "decision": accepted|refused|cleared|held|
+                          released|loaded|discharged, "reason"?: str}
     delegation.grant     {"forwarder": <organisation>}
     delegation.revoke    {"forwarder": <organisation>}
 
+Declaration ids are namespaced per organisation: a declaration belongs to
+its *owner*, the organisation on whose behalf it is declared, and two
+owners may use the same id text without meeting. The owner of a new
+declaration is the signer's organisation, or, when a forwarder declares in
+the name of an organisation that delegated it, that organisation
+(:func:`contracts.identity.submission_owner`, which also holds the shipper
+party to the identities membership records). A transaction on an existing
+declaration names it by ``id`` and ``owner``; ``owner`` defaults to the
+signer's organisation, except for a decision, where the port authority and
+customs must name it.
+
 A declaration is two or three kinds of authenticated record:
 
-* ``decl/<id>``, the current record: status, organisation, submitter,
-  ``version`` (how many versions there are), ``txs`` (the id of the
-  transaction that made each version, in order: the whole history),
-  ``document`` (the version whose document is current), what the indexes
-  need of that document (``vessel``, ``voyage``, ``containers``), and when
-  it last changed (``updated_at``, ``height``);
-* ``doc/<id>/<version:06d>``, the document a submission or an amendment
-  brought, stored once, never rewritten;
+* ``decl/<owner>/<id>``, the current record: status, ``org`` (its owner),
+  submitter (key id), ``version`` (how many versions there are), ``txs``
+  (the id of the transaction that made each version, in order: the whole
+  history), ``document`` (the version whose document is current), what the
+  indexes need of that document (``vessel``, ``voyage``, ``containers``),
+  and when it last changed (``updated_at``, ``height``);
+* ``doc/<owner>/<id>/<version:06d>``, the document a submission or an
+  amendment brought, stored once, never rewritten;
 * ``tx/<id>``, the result of the transaction that made a version, which
   describes it (:data:`VERSION_FIELDS`: action, status, version, signer,
   organisation, time, height, reason, and ``replaces``, the transaction of
-  the version before).
+  the version before), and names the declaration (``declaration``,
+  ``owner``).
 
 So a submission or an amendment writes three keys and a decision or a
 cancellation two, and a decision rewrites a record of a few hundred bytes,
@@ -39,7 +51,9 @@ from typing import TYPE_CHECKING, Any, Final
 from contracts import formats
 from contracts.checks import validate
 from contracts.errors import DeclarationInvalid, TransactionRejected, Violation
+from contracts.identity import check_amended_shipper, submission_owner
 from contracts.lifecycle import DECISIONS, SUBMITTER, TABLE, Action, Role, Status
+from contracts.membership import ORG_NAME
 
 if TYPE_CHECKING:
     from contracts.handler import Context, Handler, Precheck, Signer
@@ -63,6 +77,8 @@ VERSION_FIELDS: Final = (
     "reason",
 )
 """What the result of a declaration transaction says of the version it made."""
+DECIDERS: Final = frozenset({Role.PORT_AUTHORITY, Role.CUSTOMS})
+"""Roles that must name a declaration's owner: they own no declarations themselves."""
 
 
 def _reject(code: str, path: str, message: str) -> TransactionRejected:
@@ -104,6 +120,35 @@ def _decl_id(body: Mapping[str, Any], allowed: frozenset[str]) -> str:
     return value
 
 
+def _owner(
+    view: StateView,
+    body: Mapping[str, Any],
+    allowed: frozenset[str],
+    signer: Signer,
+    *,
+    required: bool,
+) -> str:
+    """The ``owner`` a transaction names, or the signer's organisation where it may be left out."""
+    if "owner" not in body:
+        if required:
+            raise _reject(
+                "body.missing_field",
+                "$.body.owner",
+                f"{signer.role.phrase} must name the organisation the declaration belongs to",
+            )
+        return signer.org
+    value = _field(body, "owner", allowed)
+    if type(value) is not str or not ORG_NAME.match(value):
+        raise _reject(
+            "body.invalid_field",
+            "$.body.owner",
+            "an organisation name: lower-case letters, digits and '-', at most 63",
+        )
+    if view.get(f"org/{value}") is None:
+        raise _reject("owner.unknown", "$.body.owner", f"no member organisation {value!r}")
+    return value
+
+
 def _check_role(action: Action, signer: Signer) -> None:
     """Refuse a signer whose role may never take ``action`` (the table's fixed roles)."""
     who = TABLE[action].who
@@ -138,9 +183,14 @@ def document_fields(document: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def document_key(decl_id: str, version: int) -> str:
-    """The state key of the document that version ``version`` of ``decl_id`` brought."""
-    return f"doc/{decl_id}/{version:06d}"
+def record_key(owner: str, decl_id: str) -> str:
+    """The state key of the current record of ``owner``'s declaration ``decl_id``."""
+    return f"decl/{owner}/{decl_id}"
+
+
+def document_key(owner: str, decl_id: str, version: int) -> str:
+    """The state key of the document that version ``version`` of ``owner``'s ``decl_id`` brought."""
+    return f"doc/{owner}/{decl_id}/{version:06d}"
 
 
 def version_entry(
@@ -275,12 +325,14 @@ class DeclarationRules:
             )
         version = len(txs) + 1
         record.update(version=version, updated_at=ctx.time, height=ctx.height, txs=[*txs, tx.id])
+        owner = record["org"]
         if document is not None:
             record.update(document=version, **document_fields(document))
-            view.put(document_key(record["id"], version), document)
-        view.put(f"decl/{record['id']}", record)
+            view.put(document_key(owner, record["id"], version), document)
+        view.put(record_key(owner, record["id"]), record)
         return {
             "declaration": record["id"],
+            "owner": owner,
             "version": version,
             "action": action.value,
             "status": record["status"],
@@ -290,10 +342,12 @@ class DeclarationRules:
             "reason": reason,
         }
 
-    def _current(self, view: StateView, decl_id: str) -> dict[str, Any]:
-        record = view.get(f"decl/{decl_id}")
+    def _current(self, view: StateView, owner: str, decl_id: str) -> dict[str, Any]:
+        record = view.get(record_key(owner, decl_id))
         if record is None:
-            raise _reject("declaration.unknown", "$.body.id", f"no declaration {decl_id!r}")
+            raise _reject(
+                "declaration.unknown", "$.body.id", f"no declaration {decl_id!r} of {owner}"
+            )
         return dict(record)
 
     def _check_transition(
@@ -324,29 +378,33 @@ class DeclarationRules:
         else:
             _check_role(action, signer)
 
-    def _submitted(self, view: StateView, tx: Transaction, signer: Signer) -> dict[str, Any]:
-        """The document of a submission, if the signer's role may submit and it is valid."""
+    def _submitted(
+        self, view: StateView, tx: Transaction, signer: Signer
+    ) -> tuple[str, dict[str, Any]]:
+        """The owner and document of a submission, if the role, document and shipper hold."""
         doc = _field(tx.body, "declaration", frozenset({"declaration"}))
         _check_role(Action.SUBMIT, signer)
-        return self._document(view, doc, tx)
+        value = self._document(view, doc, tx)
+        owner = submission_owner(view, signer.org, signer.role, value["shipper"]["partyName"])
+        return owner, value
 
     def submit(
         self, view: StateView, tx: Transaction, signer: Signer, ctx: Context
     ) -> dict[str, Any]:
         """A new declaration."""
-        value = self._submitted(view, tx, signer)
+        owner, value = self._submitted(view, tx, signer)
         self._check_transition(view, None, Action.SUBMIT, signer)
         decl_id = value["declarationId"]
-        if view.get(f"decl/{decl_id}") is not None:
+        if view.get(record_key(owner, decl_id)) is not None:
             raise _reject(
                 "declaration.exists",
                 "$.body.declaration.declarationId",
-                f"{decl_id!r} already exists",
+                f"{owner} has a declaration {decl_id!r} already",
             )
         record = {
             "id": decl_id,
             "status": Status.SUBMITTED.value,
-            "org": signer.org,
+            "org": owner,
             "submitter": signer.key_id,
             "submitted_at": ctx.time,
         }
@@ -354,10 +412,11 @@ class DeclarationRules:
 
     def _amended(
         self, view: StateView, tx: Transaction, signer: Signer
-    ) -> tuple[str, str, dict[str, Any]]:
-        """Id, reason and document of an amendment, if its shape, role and document hold."""
-        allowed = frozenset({"id", "declaration", "reason"})
+    ) -> tuple[str, str, str, dict[str, Any]]:
+        """Owner, id, reason and document of an amendment, if its shape, role and document hold."""
+        allowed = frozenset({"id", "owner", "declaration", "reason"})
         decl_id = _decl_id(tx.body, allowed)
+        owner = _owner(view, tx.body, allowed, signer, required=False)
         reason = _text(tx.body, "reason", allowed, required=False)
         _check_owning_role(Action.AMEND, signer)
         value = self._document(view, _field(tx.body, "declaration", allowed), tx)
@@ -367,39 +426,43 @@ class DeclarationRules:
                 "$.body.declaration.declarationId",
                 f"amendment of {decl_id!r} carries declarationId {value['declarationId']!r}",
             )
-        return decl_id, reason, value
+        return owner, decl_id, reason, value
 
     def amend(
         self, view: StateView, tx: Transaction, signer: Signer, ctx: Context
     ) -> dict[str, Any]:
         """A new version of an open declaration."""
-        decl_id, reason, value = self._amended(view, tx, signer)
-        old = self._current(view, decl_id)
+        owner, decl_id, reason, value = self._amended(view, tx, signer)
+        old = self._current(view, owner, decl_id)
         self._check_transition(view, old, Action.AMEND, signer)
+        check_amended_shipper(view, owner, value["shipper"]["partyName"])
         record = {**old, "status": Status.AMENDED.value}
         return self._write(view, record, old, tx, signer, ctx, Action.AMEND, reason, value)
 
-    def _cancelled(self, view: StateView, tx: Transaction, signer: Signer) -> tuple[str, str]:
-        """Id and reason of a cancellation, if its shape and the signer's role hold."""
-        allowed = frozenset({"id", "reason"})
+    def _cancelled(self, view: StateView, tx: Transaction, signer: Signer) -> tuple[str, str, str]:
+        """Owner, id and reason of a cancellation, if its shape and the signer's role hold."""
+        allowed = frozenset({"id", "owner", "reason"})
         decl_id = _decl_id(tx.body, allowed)
+        owner = _owner(view, tx.body, allowed, signer, required=False)
         reason = _text(tx.body, "reason", allowed, required=False)
         _check_owning_role(Action.CANCEL, signer)
-        return decl_id, reason
+        return owner, decl_id, reason
 
     def cancel(
         self, view: StateView, tx: Transaction, signer: Signer, ctx: Context
     ) -> dict[str, Any]:
         """Withdraw an open declaration before loading."""
-        decl_id, reason = self._cancelled(view, tx, signer)
-        old = self._current(view, decl_id)
+        owner, decl_id, reason = self._cancelled(view, tx, signer)
+        old = self._current(view, owner, decl_id)
         self._check_transition(view, old, Action.CANCEL, signer)
         record = {**old, "status": Status.CANCELLED.value}
         return self._write(view, record, old, tx, signer, ctx, Action.CANCEL, reason)
 
-    def _decided(self, view: StateView, tx: Transaction, signer: Signer) -> tuple[str, Action, str]:
-        """Id, action and reason of a decision, if its shape and the decider's role hold."""
-        allowed = frozenset({"id", "decision", "reason"})
+    def _decided(
+        self, view: StateView, tx: Transaction, signer: Signer
+    ) -> tuple[str, str, Action, str]:
+        """Owner, id, action and reason of a decision, if its shape and the decider's role hold."""
+        allowed = frozenset({"id", "owner", "decision", "reason"})
         decl_id = _decl_id(tx.body, allowed)
         decision = _field(tx.body, "decision", allowed)
         reason = _text(tx.body, "reason", allowed, required=False)
@@ -418,14 +481,15 @@ class DeclarationRules:
             )
         if TABLE[action].needs_reason and not reason.strip():
             raise _reject("decision.reason_required", "$.body.reason", f"{decision} needs a reason")
-        return decl_id, action, reason
+        owner = _owner(view, tx.body, allowed, signer, required=signer.role in DECIDERS)
+        return owner, decl_id, action, reason
 
     def decide(
         self, view: StateView, tx: Transaction, signer: Signer, ctx: Context
     ) -> dict[str, Any]:
         """A decision of the port authority or customs."""
-        decl_id, action, reason = self._decided(view, tx, signer)
-        old = self._current(view, decl_id)
+        owner, decl_id, action, reason = self._decided(view, tx, signer)
+        old = self._current(view, owner, decl_id)
         self._check_transition(view, old, action, signer)
         record = {**old, "status": TABLE[action].target.value}
         return self._write(view, record, old, tx, signer, ctx, action, reason)
@@ -457,7 +521,7 @@ class DeclarationRules:
     def grant(
         self, view: StateView, tx: Transaction, signer: Signer, ctx: Context
     ) -> dict[str, Any]:
-        """Let a forwarder amend and cancel this organisation's declarations."""
+        """Let a forwarder declare in this organisation's name, amend and cancel for it."""
         key = self._delegation(view, tx, signer)
         view.put(key, {"granted_at": ctx.height})
         return {"delegation": key}

@@ -3,13 +3,18 @@
 A list query (the declarations of a vessel and voyage, of a container, of
 an organisation, in a status) needs entries sorted by those fields. They
 are not what consensus agrees on: each is a function of one declaration
-record ``decl/<id>``, so they are kept unauthenticated in the store, under
-``Q`` followed by the entry, with an empty value::
+record ``decl/<owner>/<id>``, so they are kept unauthenticated in the store,
+under ``Q`` followed by the entry, with an empty value::
 
-    Q idx/status/<status>/<id>
-    Q idx/org/<organisation>/<id>
-    Q idx/vessel/<IMO number>/<voyage>/<id>
-    Q idx/container/<container number>/<id>
+    Q idx/status/<status>/<owner>/<id>
+    Q idx/org/<owner>/<id>
+    Q idx/vessel/<IMO number>/<voyage>/<owner>/<id>
+    Q idx/container/<container number>/<owner>/<id>
+    Q idx/id/<id>/<owner>                   the owners of an id: a read that names
+                                            no owner finds them here
+
+Every entry but ``idx/id/`` ends with the owner and the id (:func:`target`);
+neither holds a ``/``.
 
 :func:`stage` writes them in the block's own atomic batch, from the records
 the block wrote (the record before the block against the record after it),
@@ -38,19 +43,42 @@ from ledger.smt import StateTree
 PREFIX: Final = b"Q"
 ENTRY: Final = "idx/"
 RECORD: Final = "decl/"
-"""State keys of declaration records: ``decl/<id>``."""
+"""State keys of declaration records: ``decl/<owner>/<id>``."""
+IDS: Final = "idx/id/"
+"""The index of owners by declaration id: ``idx/id/<id>/<owner>``."""
 
 
 def entries(record: Mapping[str, Any]) -> set[str]:
     """The index entries a declaration record appears under."""
     decl_id = record["id"]
+    owner = record["org"]
+    tail = f"{owner}/{decl_id}"
     found = {
-        f"idx/status/{record['status']}/{decl_id}",
-        f"idx/org/{record['org']}/{decl_id}",
-        f"idx/vessel/{record['vessel']}/{record['voyage']}/{decl_id}",
+        f"idx/status/{record['status']}/{tail}",
+        f"idx/org/{tail}",
+        f"idx/vessel/{record['vessel']}/{record['voyage']}/{tail}",
+        f"{IDS}{decl_id}/{owner}",
     }
-    found.update(f"idx/container/{c}/{decl_id}" for c in record["containers"])
+    found.update(f"idx/container/{c}/{tail}" for c in record["containers"])
     return found
+
+
+def target(entry: str) -> tuple[str, str]:
+    """The owner and id of the declaration an index entry points to."""
+    if entry.startswith(IDS):
+        decl_id, owner = entry[len(IDS) :].split("/")
+        return owner, decl_id
+    owner, decl_id = entry.rsplit("/", 2)[1:]
+    return owner, decl_id
+
+
+def owners(store: KVStore, decl_id: str) -> list[str]:
+    """The organisations the index lists a declaration ``decl_id`` for, in name order.
+
+    Unauthenticated like every index: a reader confirms each by reading its record.
+    """
+    prefix = f"{IDS}{decl_id}/"
+    return [entry[len(prefix) :] for entry in scan(store, prefix)]
 
 
 def stage(overlay: Overlay, old: bytes | None, new: bytes | None) -> None:
@@ -74,9 +102,9 @@ def scan(store: KVStore, prefix: str, after: str = "") -> Iterator[str]:
 def records(tree: StateTree) -> Iterator[dict[str, Any]]:
     """Every declaration record in the state at ``tree``'s root, read from the leaves alone.
 
-    A leaf is a declaration record when its value is a map whose ``id``
-    gives back the leaf's key hash as ``decl/<id>``: no other value can
-    pass for one.
+    A leaf is a declaration record when its value is a map whose ``org``
+    and ``id`` give back the leaf's key hash as ``decl/<org>/<id>``: no
+    other value can pass for one.
     """
     sha256 = hashlib.sha256
     for key_hash, raw in tree.leaves():
@@ -86,8 +114,12 @@ def records(tree: StateTree) -> Iterator[dict[str, Any]]:
             continue
         if type(value) is not dict:
             continue
-        decl_id = value.get("id")
-        if type(decl_id) is str and sha256(f"{RECORD}{decl_id}".encode()).digest() == key_hash:
+        decl_id, owner = value.get("id"), value.get("org")
+        if (
+            type(decl_id) is str
+            and type(owner) is str
+            and sha256(f"{RECORD}{owner}/{decl_id}".encode()).digest() == key_hash
+        ):
             yield value
 
 

@@ -4,15 +4,21 @@ State keys are UTF-8 paths; values are canonical encodings::
 
     org/<name>                       {name, role, active}
     key/<key id>                     {org, pub, revoked_at}
+    identity/<org>                   {legal_name, identifiers}; with legal-name/<normalised>,
+                                     identifier/<scheme>/<value> naming who holds each
+    enc/<org>                        {keys: [{key, added_at, retired_at}]}, X25519 keys;
+                                     with enc-key/<hex> naming who holds each
+                                     (:mod:`contracts.identity`)
     params                           {dgl, governance_delay}
     validators                       the validator set in force
     gov/pending                      governance actions waiting for their height
     delegation/<org>/<forwarder>     {granted_at}
-    decl/<id>                        the declaration record: current status and version,
-                                     the ids of the transactions that made each version
-                                     (``txs``, in order), the version holding the current
-                                     document, and its vessel, voyage and containers
-    doc/<id>/<version:06d>           the document a submission or an amendment brought
+    decl/<owner>/<id>                the declaration record: its owner (``org``), current
+                                     status and version, the ids of the transactions that
+                                     made each version (``txs``, in order), the version
+                                     holding the current document, and its vessel, voyage
+                                     and containers
+    doc/<owner>/<id>/<version:06d>   the document a submission or an amendment brought
     tx/<tx id hex>                   the result of a committed transaction; for an accepted
                                      declaration transaction, the description of the
                                      version it made

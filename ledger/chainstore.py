@@ -39,8 +39,11 @@ their document's version; layout 3 keeps the state tree's deep nodes under
 ``P`` by position (:mod:`ledger.smt`), with the same blocks and state roots;
 layout 4 authenticates fewer keys (no nonce per key, no index entries in
 the tree, a declaration's versions described by their transactions'
-results), so its state roots differ from layout 3's for the same blocks.
-A reader of blocks alone (an audit, an export: ``blocks_only``) also opens
+results), so its state roots differ from layout 3's for the same blocks;
+layout 5 keys each declaration by its owner as well as its id
+(``decl/<owner>/<id>``, ``doc/<owner>/<id>/<version>``) and records
+organisations' identities and encryption keys. A reader of blocks alone
+(an audit, an export: ``blocks_only``) also opens
 the layouts in :data:`BLOCK_LAYOUTS`, whose block records are the same.
 """
 
@@ -61,8 +64,8 @@ _CHAIN = b"Mchain"
 _GENESIS = b"Mgenesis"
 _HEIGHT = b"Mheight"
 _FORMAT = b"Mformat"
-FORMAT = 4
-BLOCK_LAYOUTS = frozenset({2, 3, 4})
+FORMAT = 5
+BLOCK_LAYOUTS = frozenset({2, 3, 4, 5})
 """Layouts whose blocks, headers, certificates and indexes this version reads."""
 _U64 = struct.Struct(">Q")
 _U32 = struct.Struct(">I")

@@ -27,14 +27,19 @@ def submit(c: Community, org: str = "shipper-acme", decl_id: str = "D-1") -> dic
 
 
 def decide(
-    c: Community, org: str, decision: str, decl_id: str = "D-1", reason: str = ""
+    c: Community,
+    org: str,
+    decision: str,
+    decl_id: str = "D-1",
+    reason: str = "",
+    owner: str = "shipper-acme",
 ) -> dict[str, Any]:
-    body = {"id": decl_id, "decision": decision, "reason": reason}
+    body = {"id": decl_id, "owner": owner, "decision": decision, "reason": reason}
     return c.block([c.tx(org, "declaration.decide", body)])[0]
 
 
-def status(c: Community, decl_id: str = "D-1") -> str:
-    record = c.engine.view().get(f"decl/{decl_id}")
+def status(c: Community, decl_id: str = "D-1", owner: str = "shipper-acme") -> str:
+    record = c.engine.view().get(f"decl/{owner}/{decl_id}")
     assert record is not None
     return str(record["status"])
 
@@ -46,7 +51,7 @@ def codes(result: dict[str, Any]) -> set[str]:
 
 def indexed(c: Community, decl_id: str = "D-1") -> set[str]:
     """The index entries the store holds for ``decl_id``."""
-    return {e for e in indexes.scan(c.overlay.base, "idx/") if e.endswith(f"/{decl_id}")}
+    return {e for e in indexes.scan(c.overlay.base, "idx/") if indexes.target(e)[1] == decl_id}
 
 
 def test_submit_by_shipper_records_declaration_and_indexes() -> None:
@@ -57,19 +62,20 @@ def test_submit_by_shipper_records_declaration_and_indexes() -> None:
     assert (result["action"], result["version"], result["status"]) == ("submit", 1, "submitted")
     assert (result["org"], result["replaces"], result["reason"]) == ("shipper-acme", None, "")
     view = c.engine.view()
-    record = view.get("decl/D-1")
+    record = view.get("decl/shipper-acme/D-1")
     assert record["status"] == "submitted"
     assert record["org"] == "shipper-acme"
     assert (record["version"], record["txs"]) == (1, [tx.id])
-    assert view.get("doc/D-1/000001")["declarationId"] == "D-1"
+    assert view.get("doc/shipper-acme/D-1/000001")["declarationId"] == "D-1"
     assert indexed(c) == {
-        "idx/status/submitted/D-1",
+        "idx/status/submitted/shipper-acme/D-1",
         "idx/org/shipper-acme/D-1",
-        "idx/container/CSQU3054383/D-1",
-        "idx/vessel/9454436/0AB12W/D-1",
+        "idx/container/CSQU3054383/shipper-acme/D-1",
+        "idx/vessel/9454436/0AB12W/shipper-acme/D-1",
+        "idx/id/D-1/shipper-acme",
     }
     # The indexes are derived data, outside the authenticated state.
-    assert view.get("idx/status/submitted/D-1") is None
+    assert view.get("idx/status/submitted/shipper-acme/D-1") is None
 
 
 def test_submit_by_customs_is_refused_by_role() -> None:
@@ -80,7 +86,8 @@ def test_submit_by_customs_is_refused_by_role() -> None:
 def test_duplicate_declaration_id_refused() -> None:
     c = community()
     submit(c)
-    assert "declaration.exists" in codes(submit(c, "shipper-beta"))
+    assert "declaration.exists" in codes(submit(c))
+    assert submit(c, "shipper-beta")["ok"]  # ids are namespaced per organisation
 
 
 @pytest.mark.parametrize("name", INVALID)
@@ -90,7 +97,7 @@ def test_invalid_samples_are_rejected_with_paths_into_the_body(name: str) -> Non
     result = c.block([tx])[0]
     assert result["ok"] is False
     assert all(v["path"].startswith("$.body.declaration") for v in result["violations"])
-    assert c.engine.view().get(f"decl/{sample(name)['declarationId']}") is None
+    assert c.engine.view().get(f"decl/shipper-acme/{sample(name)['declarationId']}") is None
 
 
 def test_full_lifecycle_to_discharge() -> None:
@@ -103,7 +110,7 @@ def test_full_lifecycle_to_discharge() -> None:
     assert decide(c, "port-authority", "discharged")["ok"]
     assert status(c) == "discharged"
     view = c.engine.view()
-    made = view.get("decl/D-1")["txs"]
+    made = view.get("decl/shipper-acme/D-1")["txs"]
     history = [view.get(f"tx/{tx_id.hex()}") for tx_id in made]
     assert [h["version"] for h in history] == [1, 2, 3, 4, 5, 6]
     assert [h["status"] for h in history] == [
@@ -117,10 +124,11 @@ def test_full_lifecycle_to_discharge() -> None:
     for older, newer in itertools.pairwise(range(6)):
         assert history[newer]["replaces"] == made[older]
     assert indexed(c) == {
-        "idx/status/discharged/D-1",
+        "idx/status/discharged/shipper-acme/D-1",
         "idx/org/shipper-acme/D-1",
-        "idx/container/CSQU3054383/D-1",
-        "idx/vessel/9454436/0AB12W/D-1",
+        "idx/container/CSQU3054383/shipper-acme/D-1",
+        "idx/vessel/9454436/0AB12W/shipper-acme/D-1",
+        "idx/id/D-1/shipper-acme",
     }
 
 
@@ -155,49 +163,52 @@ def test_amend_by_owner_then_decisions_start_again() -> None:
     assert status(c) == "amended"
     view = c.engine.view()
     packages = [
-        view.get(f"doc/D-1/{v:06d}")["containers"][0]["dangerousGoods"][0]["numberOfPackages"]
+        view.get(f"doc/shipper-acme/D-1/{v:06d}")["containers"][0]["dangerousGoods"][0][
+            "numberOfPackages"
+        ]
         for v in (1, 3)
     ]
     assert packages == [80, 79]
-    assert "idx/status/accepted/D-1" not in indexed(c)
-    assert "idx/status/amended/D-1" in indexed(c)
+    assert "idx/status/accepted/shipper-acme/D-1" not in indexed(c)
+    assert "idx/status/amended/shipper-acme/D-1" in indexed(c)
 
 
 def test_record_keeps_the_current_document_once_and_follows_amendments() -> None:
     c = community()
     submit(c)
-    record = c.engine.view().get("decl/D-1")
+    record = c.engine.view().get("decl/shipper-acme/D-1")
     assert "declaration" not in record
     assert (record["document"], record["vessel"], record["voyage"]) == (1, "9454436", "0AB12W")
     assert record["containers"] == ["CSQU3054383"]
     decide(c, "port-authority", "accepted")
     view = c.engine.view()
-    assert view.get("doc/D-1/000002") is None  # a decision brings no document
-    assert view.get("decl/D-1")["document"] == 1
+    assert view.get("doc/shipper-acme/D-1/000002") is None  # a decision brings no document
+    assert view.get("decl/shipper-acme/D-1")["document"] == 1
     amended = sample(decl_id="D-1")
     amended["transport"]["voyageNumber"] = "0AB13W"
     amended["containers"][0]["equipmentReference"] = "MSCU1234566"
     tx = c.tx("shipper-acme", "declaration.amend", {"id": "D-1", "declaration": amended})
     assert c.block([tx])[0]["ok"]
     view = c.engine.view()
-    record = view.get("decl/D-1")
+    record = view.get("decl/shipper-acme/D-1")
     assert (record["document"], record["voyage"], record["containers"]) == (
         3,
         "0AB13W",
         ["MSCU1234566"],
     )
     assert indexed(c) == {
-        "idx/status/amended/D-1",
+        "idx/status/amended/shipper-acme/D-1",
         "idx/org/shipper-acme/D-1",
-        "idx/container/MSCU1234566/D-1",
-        "idx/vessel/9454436/0AB13W/D-1",
+        "idx/container/MSCU1234566/shipper-acme/D-1",
+        "idx/vessel/9454436/0AB13W/shipper-acme/D-1",
+        "idx/id/D-1/shipper-acme",
     }
 
 
 def test_amend_by_other_shipper_refused_but_delegated_forwarder_allowed() -> None:
     c = community()
     submit(c)
-    body = {"id": "D-1", "declaration": sample(decl_id="D-1")}
+    body = {"id": "D-1", "owner": "shipper-acme", "declaration": sample(decl_id="D-1")}
     assert codes(c.block([c.tx("shipper-beta", "declaration.amend", body)])[0]) == {
         "role.not_allowed"
     }
@@ -232,7 +243,7 @@ def test_a_declaration_has_a_bounded_number_of_versions(monkeypatch: pytest.Monk
     result = decide(c, "port-authority", "loaded")
     assert codes(result) == {"declaration.too_many_versions"}
     assert result["violations"][0]["path"] == "$.body.id"
-    assert c.engine.view().get("decl/D-1")["version"] == 3
+    assert c.engine.view().get("decl/shipper-acme/D-1")["version"] == 3
 
 
 def test_nonces_have_no_order_and_no_state() -> None:
@@ -242,7 +253,7 @@ def test_nonces_have_no_order_and_no_state() -> None:
         body = {"declaration": sample(decl_id=decl_id)}
         assert c.block([c.tx("shipper-acme", "declaration.submit", body, nonce=nonce)])[0]["ok"]
     assert not any(k.startswith("nonce/") for k in c.engine.written)
-    decision = {"id": "D-1", "decision": "accepted"}
+    decision = {"id": "D-1", "owner": "shipper-acme", "decision": "accepted"}
     first = c.tx("port-authority", "declaration.decide", decision, nonce=1)
     second = c.tx("port-authority", "declaration.decide", decision, nonce=2)
     assert first.id != second.id
@@ -392,7 +403,7 @@ def test_no_sequence_leaves_the_lifecycle_table(steps: list[tuple[str, str, str 
     current = Status.SUBMITTED
     seen = [current]
     for org, type_, decision in steps:
-        body: dict[str, Any] = {"id": "D-1"}
+        body: dict[str, Any] = {"id": "D-1", "owner": "shipper-acme"}
         if type_ == "declaration.amend":
             body["declaration"] = sample(decl_id="D-1")
         elif decision is not None:

@@ -43,7 +43,11 @@ def _codes(result: dict[str, Any]) -> list[tuple[str, str]]:
     ("org", "type_", "body"),
     [
         ("shipper-acme", "declaration.cancel", {"id": "FT-1"}),
-        ("port-authority", "declaration.decide", {"id": "FT-1", "decision": "refused"}),
+        (
+            "port-authority",
+            "declaration.decide",
+            {"id": "FT-1", "owner": "shipper-acme", "decision": "refused"},
+        ),
     ],
 )
 def test_a_reason_with_control_characters_is_refused(

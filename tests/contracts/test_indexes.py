@@ -23,6 +23,9 @@ from node.devnet.traffic import container_number
 from tests.contracts.fixtures import Community, community
 from tests.samples import sample
 
+OWNERS = {"D-1": "shipper-acme", "D-2": "shipper-beta", "D-3": "shipper-acme"}
+"""Whose each declaration of :func:`_chain` is."""
+
 
 def declaration(decl_id: str, containers: int = 1, voyage: str = "0AB12W") -> dict[str, Any]:
     """The valid sample under ``decl_id``, its container repeated ``containers`` times."""
@@ -55,8 +58,12 @@ def test_a_declaration_writes_three_authenticated_keys_and_a_decision_two(
         "shipper-acme", "declaration.submit", {"declaration": declaration("D-1", containers)}
     )
     assert c.block([submit])[0]["ok"]
-    assert c.engine.written == {"decl/D-1", "doc/D-1/000001", f"tx/{submit.id.hex()}"}
-    assert len(stored(c)) == 3 + containers  # status, organisation, voyage, each container
+    assert c.engine.written == {
+        "decl/shipper-acme/D-1",
+        "doc/shipper-acme/D-1/000001",
+        f"tx/{submit.id.hex()}",
+    }
+    assert len(stored(c)) == 4 + containers  # status, organisation, voyage, id, each container
 
     amend = c.tx(
         "shipper-acme",
@@ -64,18 +71,34 @@ def test_a_declaration_writes_three_authenticated_keys_and_a_decision_two(
         {"id": "D-1", "declaration": declaration("D-1", containers, "0AB13W"), "reason": "voyage"},
     )
     assert c.block([amend])[0]["ok"]
-    assert c.engine.written == {"decl/D-1", "doc/D-1/000002", f"tx/{amend.id.hex()}"}
+    assert c.engine.written == {
+        "decl/shipper-acme/D-1",
+        "doc/shipper-acme/D-1/000002",
+        f"tx/{amend.id.hex()}",
+    }
 
     for org, type_, body in (
-        ("port-authority", "declaration.decide", {"id": "D-1", "decision": "accepted"}),
-        ("customs", "declaration.decide", {"id": "D-1", "decision": "cleared"}),
+        (
+            "port-authority",
+            "declaration.decide",
+            {"id": "D-1", "owner": OWNERS["D-1"], "decision": "accepted"},
+        ),
+        (
+            "customs",
+            "declaration.decide",
+            {"id": "D-1", "owner": OWNERS["D-1"], "decision": "cleared"},
+        ),
         ("shipper-acme", "declaration.cancel", {"id": "D-1", "reason": "booking withdrawn"}),
     ):
         tx = c.tx(org, type_, body)
         assert c.block([tx])[0]["ok"]
-        assert c.engine.written == {"decl/D-1", f"tx/{tx.id.hex()}"}, type_
+        assert c.engine.written == {"decl/shipper-acme/D-1", f"tx/{tx.id.hex()}"}, type_
 
-    refused = c.tx("customs", "declaration.decide", {"id": "D-1", "decision": "cleared"})
+    refused = c.tx(
+        "customs",
+        "declaration.decide",
+        {"id": "D-1", "owner": OWNERS["D-1"], "decision": "cleared"},
+    )
     assert c.block([refused])[0]["ok"] is False
     assert c.engine.written == {f"tx/{refused.id.hex()}"}
     assert rebuilt(c) == stored(c)
@@ -94,8 +117,16 @@ def _chain() -> Community:
     )
     c.block(
         [
-            c.tx("port-authority", "declaration.decide", {"id": "D-1", "decision": "accepted"}),
-            c.tx("port-authority", "declaration.decide", {"id": "D-2", "decision": "accepted"}),
+            c.tx(
+                "port-authority",
+                "declaration.decide",
+                {"id": "D-1", "owner": OWNERS["D-1"], "decision": "accepted"},
+            ),
+            c.tx(
+                "port-authority",
+                "declaration.decide",
+                {"id": "D-2", "owner": OWNERS["D-2"], "decision": "accepted"},
+            ),
             c.tx("shipper-acme", "declaration.cancel", {"id": "D-3", "reason": "withdrawn"}),
         ]
     )
@@ -103,28 +134,46 @@ def _chain() -> Community:
     c.block(
         [
             c.tx("shipper-acme", "declaration.amend", moved),
-            c.tx("customs", "declaration.decide", {"id": "D-2", "decision": "cleared"}),
+            c.tx(
+                "customs",
+                "declaration.decide",
+                {"id": "D-2", "owner": OWNERS["D-2"], "decision": "cleared"},
+            ),
         ]
     )
-    c.block([c.tx("port-authority", "declaration.decide", {"id": "D-2", "decision": "loaded"})])
+    c.block(
+        [
+            c.tx(
+                "port-authority",
+                "declaration.decide",
+                {"id": "D-2", "owner": OWNERS["D-2"], "decision": "loaded"},
+            )
+        ]
+    )
     return c
 
 
 def test_the_index_rebuilt_from_the_state_is_the_one_the_blocks_maintained() -> None:
     c = _chain()
     assert stored(c) == {
-        "idx/status/amended/D-1",
+        "idx/status/amended/shipper-acme/D-1",
         "idx/org/shipper-acme/D-1",
-        "idx/vessel/9454436/0AB13W/D-1",
-        f"idx/container/{container_number('MSC', 'U', 100)}/D-1",
-        "idx/status/loaded/D-2",
+        "idx/vessel/9454436/0AB13W/shipper-acme/D-1",
+        f"idx/container/{container_number('MSC', 'U', 100)}/shipper-acme/D-1",
+        "idx/id/D-1/shipper-acme",
+        "idx/status/loaded/shipper-beta/D-2",
         "idx/org/shipper-beta/D-2",
-        "idx/vessel/9454436/0AB12W/D-2",
-        f"idx/container/{container_number('MSC', 'U', 100)}/D-2",
-        "idx/status/cancelled/D-3",
+        "idx/vessel/9454436/0AB12W/shipper-beta/D-2",
+        f"idx/container/{container_number('MSC', 'U', 100)}/shipper-beta/D-2",
+        "idx/id/D-2/shipper-beta",
+        "idx/status/cancelled/shipper-acme/D-3",
         "idx/org/shipper-acme/D-3",
-        "idx/vessel/9454436/0AB12W/D-3",
-        *(f"idx/container/{container_number('MSC', 'U', 100 + i)}/D-3" for i in range(3)),
+        "idx/vessel/9454436/0AB12W/shipper-acme/D-3",
+        *(
+            f"idx/container/{container_number('MSC', 'U', 100 + i)}/shipper-acme/D-3"
+            for i in range(3)
+        ),
+        "idx/id/D-3/shipper-acme",
     }
     assert rebuilt(c) == stored(c)
 
@@ -132,7 +181,12 @@ def test_the_index_rebuilt_from_the_state_is_the_one_the_blocks_maintained() -> 
 def test_restore_makes_a_damaged_index_right_again() -> None:
     c = _chain()
     right = stored(c)
-    c.overlay.base.write({b"Qidx/status/amended/D-1": None, b"Qidx/status/held/D-2": b""})
+    c.overlay.base.write(
+        {
+            b"Qidx/status/amended/shipper-acme/D-1": None,
+            b"Qidx/status/held/shipper-beta/D-2": b"",
+        }
+    )
     assert stored(c) != right
     tree = StateTree(c.overlay, c.engine.root)
     assert indexes.restore(c.overlay, tree) == 2
@@ -145,11 +199,13 @@ def test_only_a_record_under_its_own_key_counts_as_a_declaration() -> None:
     overlay = Overlay(MemoryKV())
     view = StateView(StateTree(overlay, EMPTY_ROOT))
     record = {"id": "D-1", "status": "held", "org": "x", "vessel": "1", "voyage": "2"}
-    view.put("decl/D-1", {**record, "containers": []})
+    view.put("decl/x/D-1", {**record, "containers": []})
     view.put("org/D-1", {**record, "id": "D-2", "containers": []})  # a look-alike elsewhere
-    view.put("doc/D-1/000001", ["not", "a", "record"])
+    view.put("decl/y/D-1", {**record, "containers": []})  # under another owner's key
+    view.put("decl/D-1", {**record, "containers": []})  # under a key without the owner
+    view.put("doc/x/D-1/000001", ["not", "a", "record"])
     tree = StateTree(overlay, view.commit())
-    assert [r["id"] for r in indexes.records(tree)] == ["D-1"]
+    assert [(r["org"], r["id"]) for r in indexes.records(tree)] == [("x", "D-1")]
 
 
 STEPS = [
@@ -180,7 +236,7 @@ def test_any_history_leaves_the_rebuilt_and_maintained_indexes_equal(
         ]
     )
     for (org, type_, decision), i, boxes in steps:
-        body: dict[str, Any] = {"id": f"D-{i}", "reason": "r"}
+        body: dict[str, Any] = {"id": f"D-{i}", "owner": "shipper-acme", "reason": "r"}
         if type_ == "declaration.amend":
             body["declaration"] = declaration(f"D-{i}", boxes, f"0AB1{boxes}W")
         elif decision is not None:
