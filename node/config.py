@@ -45,7 +45,8 @@
     max_per_signer = 2000
 
     [api]
-    max_body_bytes = 1048576
+    max_body_bytes = 350552             # a submission's body: at most this, what the
+                                        # largest transaction (256 KiB) takes as JSON
     rate_per_key = 200                  # requests per second per key, burst of 2x
 
     [store]
@@ -68,6 +69,7 @@ from contracts.dgl_builtin import BUILTIN
 from ledger.crypto import PublicKey
 from ledger.errors import LedgerError
 from ledger.kv import DEFAULT_OPEN_FILES
+from ledger.tx import MAX_TX_SIZE
 from node.errors import ConfigError
 
 MAX_CONFIG_SIZE: Final = 256 * 1024
@@ -128,11 +130,16 @@ class MempoolConfig:
     max_per_signer: int = 2_000
 
 
+MAX_SUBMIT_BODY: Final = 4 * -(-MAX_TX_SIZE // 3) + 1024
+"""The most a submission's body needs: the largest transaction (``MAX_TX_SIZE``) as base64
+in JSON, with a KiB for the JSON around it (350,552 bytes); ``max_body_bytes`` may lower it."""
+
+
 @dataclass(frozen=True, slots=True)
 class ApiConfig:
     """HTTP limits."""
 
-    max_body_bytes: int = 1024 * 1024
+    max_body_bytes: int = MAX_SUBMIT_BODY
     rate_per_key: int = 200
 
 
@@ -277,6 +284,14 @@ def load_config(path: str | Path) -> NodeConfig:
     ):
         raise ConfigError(
             f"{path}: [node] dgl_extra must be a list of at most {MAX_EXTRA_LISTS} file names"
+        )
+    api = raw.get("api")
+    body = api.get("max_body_bytes") if isinstance(api, dict) else None
+    if isinstance(body, int) and body > MAX_SUBMIT_BODY:
+        raise ConfigError(
+            f"{path}: [api] max_body_bytes must be at most {MAX_SUBMIT_BODY}: a submission's"
+            f" body holds one transaction, at most {MAX_TX_SIZE} bytes, {MAX_SUBMIT_BODY} as"
+            " base64 in JSON"
         )
     store = _section(StoreConfig, raw.get("store", {}), "store", path)
     low, high = OPEN_FILES_RANGE

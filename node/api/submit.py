@@ -25,6 +25,7 @@ from urllib.parse import parse_qsl
 from ledger.errors import LedgerError
 from ledger.tx import MAX_TX_SIZE, Transaction
 from node.api.errors import ApiError
+from node.config import MAX_SUBMIT_BODY
 from node.errors import Rejected
 from node.service import NodeService
 
@@ -102,8 +103,12 @@ def refusal(e: Rejected, tx: Transaction) -> ApiError:
 
 
 def body_limit(node: NodeService) -> int:
-    """The most a submission's body may hold: the node's limit, and room for base64 in JSON."""
-    return min(node.config.api.max_body_bytes, MAX_TX_SIZE * 2)
+    """The most a submission's body may hold: one transaction as JSON, or the node's lower limit.
+
+    ``max_body_bytes`` is checked at load to be at most :data:`MAX_SUBMIT_BODY`;
+    the ``min`` holds for a configuration built in code too.
+    """
+    return min(node.config.api.max_body_bytes, MAX_SUBMIT_BODY)
 
 
 async def answer(

@@ -17,6 +17,11 @@ while transactions are pending, so the default of 1000 blocks is generous),
 and the rules take none more than ``MAX_TX_LIFETIME`` (10,000) blocks ahead.
 When a submission is refused as expired (the height known here was
 stale), the high-level methods ask the node's height and re-sign once.
+
+Size: a declaration travels in one transaction of at most ``MAX_TX_SIZE``
+bytes. A document too large for one is refused here, before it is signed or
+sent, as ``declaration.too_large`` at ``$.body.declaration``, naming its
+size and the limit.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ import httpx
 from ledger.crypto import SigningKey
 from ledger.encoding import encode
 from ledger.errors import LedgerError
-from ledger.tx import Envelope, Transaction
+from ledger.tx import MAX_TX_SIZE, Envelope, Transaction
 from node.auth import sign_request
 from node.client.errors import ClientError
 
@@ -328,6 +333,9 @@ class Client:
             )
             return Transaction.create(envelope, [self.key])
         except LedgerError as e:
+            if e.field == "env" and "declaration" in body:
+                # The one error of the envelope as a whole: it is over the size limit.
+                raise too_large(body["declaration"]) from e
             raise ClientError(e.code, str(e), f"$.{e.field}" if e.field else None) from e
 
     def submit(self, tx: Transaction, *, wait: bool = True) -> dict[str, Any]:
@@ -414,6 +422,18 @@ class Client:
         """Record a decision of the port authority or customs."""
         body = {"id": decl_id, "decision": decision, **({"reason": reason} if reason else {})}
         return self.send("declaration.decide", body, wait=wait)
+
+
+def too_large(document: Any) -> ClientError:
+    """The refusal of a declaration document too large for one transaction."""
+    size = len(encode(document))
+    return ClientError(
+        "declaration.too_large",
+        f"the declaration takes {size:,} bytes, and with its envelope a transaction may hold at"
+        f" most {MAX_TX_SIZE:,} ({MAX_TX_SIZE // 1024} KiB): split its containers over several"
+        " declarations",
+        "$.body.declaration",
+    )
 
 
 def _param(value: Any) -> str:

@@ -28,6 +28,7 @@ from ledger.encoding import encode
 from ledger.tx import MAX_TX_SIZE, Envelope, Transaction
 from node.api.app import create_app, read_body
 from node.api.errors import ApiError
+from node.api.submit import body_limit
 from node.backpressure import Backpressure
 from node.client.errors import ClientError
 from node.config import ApiConfig, NodeConfig, load_config
@@ -137,7 +138,7 @@ def test_json_submission_waits_for_the_commit(node: LocalNode) -> None:
 
 
 def test_oversized_body_is_413(node: LocalNode) -> None:
-    limit = min(node.service.config.api.max_body_bytes, MAX_TX_SIZE * 2)
+    limit = body_limit(node.service)
     error = error_of(submit(node, b"\x00" * (limit + 1)), 413)
     assert error["code"] == "request.too_large"
     # A body of exactly the limit is read (room for base64 in JSON), and refused for what it
@@ -153,7 +154,7 @@ def test_oversized_body_is_413(node: LocalNode) -> None:
 
 
 def test_lying_or_missing_length_is_still_bounded(node: LocalNode) -> None:
-    limit = min(node.service.config.api.max_body_bytes, MAX_TX_SIZE * 2)
+    limit = body_limit(node.service)
     # Declared over the limit: refused on the header alone.
     r = submit(node, b"\x90", {**MSGPACK, "content-length": str(limit + 1)})
     assert error_of(r, 413)["code"] == "request.too_large"
