@@ -25,7 +25,7 @@ from contracts.dgl_types import DangerousGoodsListProtocol
 from contracts.document import parse_declaration
 from contracts.errors import DeclarationInvalid, Violation
 from contracts.item_checks import check_item
-from contracts.segregation_checks import check_container_segregation
+from contracts.segregation_checks import UnitItem, check_unit
 
 __all__ = [
     "CODES",
@@ -49,9 +49,11 @@ def check_declaration(decl: Declaration, dgl: DangerousGoodsListProtocol) -> lis
         _check_certification(
             container.packing_certificate, f"{path}.packingCertificate", False, out
         )
+        unit = []
         for i, item in enumerate(container.dangerous_goods):
-            check_item(item, dgl, f"{path}.dangerousGoods[{i}]", out)
-        check_container_segregation(container, path, out)
+            item_path = f"{path}.dangerousGoods[{i}]"
+            unit.append(UnitItem(item_path, item, check_item(item, dgl, item_path, out)))
+        out.extend(check_unit(container.equipment_reference, unit))
     return out
 
 

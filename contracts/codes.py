@@ -74,6 +74,7 @@ CODES: Final[dict[str, str]] = {
     "segregation.same_container": "goods that must be separated share a container",
     "segregation.away_from_without_approval": "'away from' goods together without approval",
     "segregation.class1_incompatible": "class 1 compatibility groups not allowed together",
+    "segregation.sg_code": "goods the list's segregation codes separate share a container",
     # Reference data (raised as ReferenceDataError, not reported as a violation).
     "dgl.limited_quantity": "the list in force states a limited-quantity limit that cannot be read",
     # Containers and certifications.

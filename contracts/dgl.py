@@ -12,11 +12,16 @@ Two text formats are read, both parsed purely from ``str`` (only
 
 * the project's own CSV (:meth:`~DangerousGoodsList.to_csv` /
   :meth:`~DangerousGoodsList.from_csv`): the header row :data:`CSV_COLUMNS`
-  exactly, then one entry per row; lists (subsidiary hazards, special
-  provisions) are space-separated; an empty cell is ``None`` for the optional
-  fields; booleans are ``true``/``false``; packing groups ``1``/``2``/``3``;
+  exactly (or :data:`CSV_COLUMNS_WITHOUT_SEGREGATION`, the format before
+  entries carried segregation data), then one entry per row; lists (subsidiary
+  hazards, special provisions, segregation groups and codes) are
+  space-separated; an empty cell is ``None`` for the optional fields; booleans
+  are ``true``/``false``; packing groups ``1``/``2``/``3``;
 * the US Hazardous Materials Table (49 CFR 172.101) as published in CSV form
   (:func:`read_49cfr_csv`), keeping the international entries only.
+
+An entry without segregation groups or codes encodes as it did before entries
+had them, so a list that has none keeps its digest.
 
 Every problem is a :class:`~contracts.errors.ReferenceDataError` with a
 stable ``code`` (``dgl.*``) and a JSON-path-like ``path`` (``$[12].hazard_class``:
@@ -39,6 +44,7 @@ from typing import Any, Final
 from contracts.dgl_types import DglEntry
 from contracts.errors import ReferenceDataError
 from contracts.formats import COMPATIBILITY_GROUPS, HAZARD_CLASSES, SUBSIDIARY_CLASSES
+from contracts.segregation_codes import CFR49_PROVISIONS, GROUP_CODE, SG_CODE, canonical
 from ledger.encoding import encode, sha256
 
 MAX_LIST_BYTES: Final = 16 * 1024 * 1024
@@ -57,8 +63,12 @@ CSV_COLUMNS: Final = (
     "ems",
     "technical_name_required",
     "special_provisions",
+    "segregation_groups",
+    "segregation_codes",
 )
 """Header of the project's CSV format: one column per :class:`DglEntry` field."""
+CSV_COLUMNS_WITHOUT_SEGREGATION: Final = CSV_COLUMNS[:10]
+"""The header of list files written before entries carried segregation data (still read)."""
 
 CFR49_COLUMNS: Final = (
     "idNumber",
@@ -70,6 +80,9 @@ CFR49_COLUMNS: Final = (
     "specialProvisions",
 )
 """Columns of the 49 CFR 172.101 CSV that the importer needs (others are ignored)."""
+CFR49_VESSEL_STOWAGE: Final = "vesselStowage_other"
+"""Column 10B (vessel stowage provisions of 176.84), read when the table has it."""
+_CFR49_PROVISION = re.compile(r"[0-9]+[A-Z]?")
 
 _UN = re.compile(r"\A[0-9]{4}\Z")
 # A subsidiary hazard is a class or division without compatibility group; "1"
@@ -167,6 +180,14 @@ def check_entry(entry: DglEntry, path: str = "$") -> None:
         f"{path}.special_provisions",
         "special provision codes",
     )
+    for name, pattern, what in (
+        ("segregation_groups", GROUP_CODE, "segregation groups SGG1 to SGG18"),
+        ("segregation_codes", SG_CODE, "segregation codes SG1 to SG99"),
+    ):
+        value = getattr(entry, name)
+        _check_words(value, pattern.fullmatch, "bad_segregation", f"{path}.{name}", what)
+        if not canonical(value):
+            raise _bad("bad_segregation", f"{path}.{name}", f"{what} not in ascending order")
 
 
 def entry_to_value(entry: DglEntry) -> dict[str, Any]:
@@ -182,6 +203,9 @@ def entry_to_value(entry: DglEntry) -> dict[str, Any]:
         "ems": entry.ems,
         "technical_name_required": entry.technical_name_required,
         "special_provisions": list(entry.special_provisions),
+        # Absent rather than empty: lists without segregation data keep their digest.
+        **({"segregation_groups": list(g)} if (g := entry.segregation_groups) else {}),
+        **({"segregation_codes": list(c)} if (c := entry.segregation_codes) else {}),
     }
 
 
@@ -297,6 +321,8 @@ class DangerousGoodsList:
                     e.ems or "",
                     str(e.technical_name_required).lower(),
                     " ".join(e.special_provisions),
+                    " ".join(e.segregation_groups),
+                    " ".join(e.segregation_codes),
                 )
             )
         return out.getvalue()
@@ -305,13 +331,13 @@ class DangerousGoodsList:
     def from_csv(cls, text: str) -> DangerousGoodsList:
         """Parse the project's CSV format; raise :class:`ReferenceDataError` on any flaw."""
         rows = _rows(text)
-        header = rows[0]
-        if tuple(header) != CSV_COLUMNS:
-            missing = [c for c in CSV_COLUMNS if c not in header]
+        header = tuple(rows[0])
+        if header not in (CSV_COLUMNS, CSV_COLUMNS_WITHOUT_SEGREGATION):
+            missing = [c for c in CSV_COLUMNS_WITHOUT_SEGREGATION if c not in header]
             if missing:
                 raise _bad("missing_column", "$", f"header lacks column(s) {missing}")
             raise _bad("bad_header", "$", f"header must be exactly {','.join(CSV_COLUMNS)}")
-        entries = [_entry_from_row(row, i) for i, row in enumerate(rows[1:])]
+        entries = [_entry_from_row(row, i, len(header)) for i, row in enumerate(rows[1:])]
         if not entries:
             raise _bad("empty", "$", "the list has no entries")
         return cls(entries)
@@ -336,7 +362,7 @@ class DangerousGoodsList:
         except UnicodeDecodeError as e:
             raise _bad("not_utf8", "$", f"{name!r} is not UTF-8: {e}") from e
         first = _rows(text)[0]
-        if tuple(first) == CSV_COLUMNS:
+        if tuple(first) in (CSV_COLUMNS, CSV_COLUMNS_WITHOUT_SEGREGATION):
             return cls.from_csv(text)
         if "idNumber" in first and "properShippingName" in first:
             return cls.from_49cfr_csv(text)
@@ -390,10 +416,16 @@ def _words(cell: str) -> tuple[str, ...]:
     return words
 
 
-def _entry_from_row(row: Sequence[str], i: int) -> DglEntry:
-    if len(row) != len(CSV_COLUMNS):
-        raise _bad("bad_row", f"$[{i}]", f"{len(row)} cells, expected {len(CSV_COLUMNS)}")
+def _entry_from_row(row: Sequence[str], i: int, width: int) -> DglEntry:
+    if len(row) != width:
+        raise _bad("bad_row", f"$[{i}]", f"{len(row)} cells, expected {width}")
     words_err = ("bad_subsidiary", "space-separated classes")
+    groups: tuple[str, ...] = ()
+    codes: tuple[str, ...] = ()
+    if width == len(CSV_COLUMNS):
+        segregation = ("bad_segregation", "space-separated codes")
+        groups = _field(row, i, 10, _words, *segregation)
+        codes = _field(row, i, 11, _words, *segregation)
     entry = DglEntry(
         un_number=row[0],
         proper_shipping_name=row[1],
@@ -409,6 +441,8 @@ def _entry_from_row(row: Sequence[str], i: int) -> DglEntry:
         special_provisions=_field(
             row, i, 9, _words, "bad_special_provision", "space-separated codes"
         ),
+        segregation_groups=groups,
+        segregation_codes=codes,
     )
     check_entry(entry, f"$[{i}]")
     return entry
@@ -450,7 +484,15 @@ def read_49cfr_csv(text: str) -> Cfr49Import:
     "n.o.s." in a name is *not* used as a signal, because the table marks the
     requirement explicitly and dozens of n.o.s. entries do not carry it.
     The table has no limited-quantity, marine-pollutant or EmS column, so
-    those fields are ``None``.
+    those fields are ``None``. Where the table has column 10B
+    (``vesselStowage_other``), its 176.84 provisions that keep the goods
+    "separated from" a segregation group become the IMDG SG code of the same
+    requirement (:data:`~contracts.segregation_codes.CFR49_PROVISIONS`: 52
+    acids SG35, 53 alkaline compounds SG36, 56 ammonium compounds SG38, 58
+    cyanides SG49); its other provisions are not carried. The table says
+    nothing of which entries belong to a segregation group, so the entries
+    have none: goods are then known to be acids, cyanides ... only from the
+    ``segregationGroups`` their declaration gives.
     """
     rows = _rows(text)
     header = rows[0]
@@ -458,6 +500,7 @@ def read_49cfr_csv(text: str) -> Cfr49Import:
     if missing:
         raise _bad("missing_column", "$", f"49 CFR header lacks column(s) {missing}")
     col = {name: header.index(name) for name in CFR49_COLUMNS}
+    stowage = header.index(CFR49_VESSEL_STOWAGE) if CFR49_VESSEL_STOWAGE in header else None
     entries: list[DglEntry] = []
     seen: set[DglEntry] = set()
     counts = {"domestic": 0, "no_un": 0, "unclassified": 0, "merged": 0}
@@ -483,6 +526,14 @@ def read_49cfr_csv(text: str) -> Cfr49Import:
         if pg not in _ROMAN:
             raise _bad("bad_packing_group", f"$[{i}].packingGroup", f"I, II, III or empty: {pg!r}")
         provisions = tuple(cell["specialProvisions"].split())
+        codes: tuple[str, ...] = ()
+        if stowage is not None:
+            found = {
+                CFR49_PROVISIONS[p][0]
+                for p in _CFR49_PROVISION.findall(row[stowage])
+                if p in CFR49_PROVISIONS
+            }
+            codes = tuple(sorted(found, key=lambda c: int(c[2:])))
         entry = DglEntry(
             un_number=ident[2:],
             proper_shipping_name=cfr49_name(cell["properShippingName"]),
@@ -495,6 +546,7 @@ def read_49cfr_csv(text: str) -> Cfr49Import:
             technical_name_required="G" in symbols
             or not TECHNICAL_NAME_PROVISIONS.isdisjoint(provisions),
             special_provisions=provisions,
+            segregation_codes=codes,
         )
         check_entry(entry, f"$[{i}]")
         if entry in seen:

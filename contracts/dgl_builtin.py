@@ -20,7 +20,15 @@ fields were filled:
   marine pollutants all the same (2.10.2.6);
 * ``ems``: column 15; empty for UN 3166, whose schedule depends on the fuel;
 * ``special_provisions``: column 6; ``technical_name_required`` is true exactly
-  when special provision 274 or 318 is assigned (3.1.2.8.1).
+  when special provision 274 or 318 is assigned (3.1.2.8.1);
+* ``segregation_groups``: the IMDG 3.1.4.4 groups of the entries whose
+  substance the group lists name outright (acids, alkalis, cyanides, ammonium
+  compounds, ...); generic and N.O.S. entries only where the name says it
+  (CORROSIVE LIQUID, ACIDIC ...). ``contracts/data/README.md`` lists them;
+* ``segregation_codes``: the SG codes that 49 CFR 176.84 gives the same
+  requirement as (:data:`contracts.segregation_codes.CFR49_PROVISIONS`), read
+  from column 10B of the agreeing international 49 CFR 172.101 rows; the
+  Code's other column 16b codes are not in this list.
 
 Every entry's UN number, class, subsidiary hazards and packing group agree with
 an international entry of the US table 49 CFR 172.101; the tests check this.

@@ -35,6 +35,10 @@ class DglEntry:
     """Generic or N.O.S. entry needing a technical name (IMDG 3.1.2.8, SP 274)."""
     special_provisions: tuple[str, ...] = ()
     """Special provision codes as printed in the source list."""
+    segregation_groups: tuple[str, ...] = ()
+    """The IMDG 3.1.4.4 segregation groups the entry belongs to, ascending: ``("SGG1",)``."""
+    segregation_codes: tuple[str, ...] = ()
+    """The SG codes of column 16b (IMDG 7.2.8), ascending: ``("SG36", "SG49")``."""
 
 
 class DangerousGoodsListProtocol(Protocol):

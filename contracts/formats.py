@@ -59,8 +59,8 @@ EMS: Final = re.compile(r"F-[A-J] S-[A-Z]")
 PACKAGE_CODE: Final = re.compile(r"[0-9]{1,2}[A-Z]{1,2}[0-9]?[A-Z]?|[A-Z0-9]{2}")
 """UN packaging code (``1A1``, ``4G``, ``6HA1``, ``31HA1``) or UN/ECE Rec 21 code."""
 
-SEGREGATION_GROUP: Final = re.compile(r"SGG(?:1a|[1-9]|1[0-8])")
-"""IMDG 3.1.4.4 segregation group codes SGG1..SGG18 and SGG1a."""
+SEGREGATION_GROUP: Final = re.compile(r"SGG(?:[1-9]|1[0-8])")
+"""IMDG 3.1.4.4 segregation group codes SGG1..SGG18 (amendment 42-24 has no SGG1a)."""
 
 CODED_VARIANT: Final = re.compile(r"[0-3][0-9A-Z]{3}")
 """A DCSA ``codedVariantList``: a variant within one UN number (``^[0-3][0-9A-Z]{3}$``)."""

@@ -85,13 +85,21 @@ def _label(entry: DglEntry) -> str:
 
 def check_item(
     item: DangerousGoodsItem, dgl: DangerousGoodsListProtocol, path: str, out: list[Violation]
-) -> None:
-    """Append every violation of one item to ``out``."""
+) -> tuple[DglEntry, ...]:
+    """Append every violation of one item to ``out``; return the entries it matches."""
     entry = _check_entry(item, dgl, path, out)
     if entry is not None:
         _check_entry_rules(item, entry, path, out)
     _check_class_data(item, path, out)
     _check_quantities(item, entry, path, out)
+    return () if entry is None else (entry,)
+
+
+def matching_entries(
+    item: DangerousGoodsItem, dgl: DangerousGoodsListProtocol
+) -> tuple[DglEntry, ...]:
+    """The list entries ``item`` matches, as :func:`check_item` finds them (no violations)."""
+    return () if (entry := _check_entry(item, dgl, "$", [])) is None else (entry,)
 
 
 def _check_entry(

@@ -1,30 +1,44 @@
-"""Segregation of the items packed in one container (IMDG 7.2.4, 7.3.4).
+"""Segregation of the goods packed in one cargo transport unit (IMDG 7.2, 7.3.4).
 
-For every pair of items in the same container, the segregation the table
-requires between their hazards (primary and subsidiary, the strictest
-applies; ``contracts.segregation``) decides:
+:func:`check_unit` judges every pair of items in one unit, whoever declared
+them: it is a pure function of the items and their list entries, so a rule
+that gathers the items of several declarations in one container calls it as
+a declaration's own checks do. For each pair, the strictest rule that keeps
+them apart is reported, once:
 
-* "separated from" or stricter: never in the same container (7.3.4.1);
-* "away from": only with a competent-authority approval, carried by either
-  item as ``competentAuthorityApproval`` (7.3.4.1);
-* class 1 against class 1: by compatibility group (7.2.7.1).
+* class 1 against class 1: by compatibility group (7.2.7.1);
+* the 7.2.4 table between their hazards, primary and subsidiary, the
+  strictest applying (``contracts.segregation``): "separated from" or
+  stricter never in the same unit (7.3.4.1);
+* the list's column 16b: an SG code of either item that keeps it "separated
+  from" a segregation group the other belongs to (IMDG 7.2.8, groups of
+  3.1.4.4; ``contracts.segregation_codes``), such as SG35 on sodium cyanide
+  against hydrochloric acid (SGG1). An item belongs to the groups of its list
+  entry and to those its declaration states in ``segregationGroups``
+  (5.4.1.5.11);
+* "away from" by the table: only with a competent-authority approval,
+  carried by either item as ``competentAuthorityApproval`` (7.3.4.1).
 
 Items in limited quantities (3.4.4.1) or excepted quantities (3.5.1.1) are
-exempt from segregation and take part in no pair. The violation points to
-the later item of the pair and names both. Segregation-group rules of the
-list's column 16b are outside this check (the list entries do not carry them).
+exempt from segregation and take part in no pair. A violation points to the
+later item of the pair and names the other by UN number, name and class
+only.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Final
 
 from contracts.errors import Violation
 from contracts.segregation import Segregation, class1_compatible, required_segregation
+from contracts.segregation_codes import GROUPS, UnitCode, number, requirements
 
 if TYPE_CHECKING:
-    from contracts.declaration import Container, DangerousGoodsItem
+    from contracts.declaration import DangerousGoodsItem
+    from contracts.dgl_types import DglEntry
 
 TERMS: Final = {
     Segregation.AWAY_FROM: "away from",
@@ -36,9 +50,51 @@ TERMS: Final = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class UnitItem:
+    """One item in a cargo transport unit, as :func:`check_unit` judges it."""
+
+    path: str
+    """The item's JSON path (``$.containers[0].dangerousGoods[1]``): where its violations point."""
+    item: DangerousGoodsItem
+    entries: tuple[DglEntry, ...] = ()
+    """The list entries the item was matched to: normally one; none when the list has no
+    entry for it; several when the item does not tell them apart (then only the segregation
+    data they all share counts)."""
+
+
 # The table lookup is a pure function of two small tuples; declarations repeat them.
 _required: Final = lru_cache(maxsize=4096)(required_segregation)
 _compatible: Final = lru_cache(maxsize=1024)(class1_compatible)
+
+
+@lru_cache(maxsize=4096)
+def _entry_data(entries: tuple[DglEntry, ...]) -> tuple[frozenset[str], tuple[UnitCode, ...]]:
+    # What every entry agrees on: a code or group is certain only if all have it.
+    if not entries:
+        return frozenset(), ()
+    groups = frozenset(entries[0].segregation_groups)
+    codes = requirements(entries[0].segregation_codes)
+    for e in entries[1:]:
+        groups &= frozenset(e.segregation_groups)
+        codes = tuple(c for c in codes if c.code in e.segregation_codes)
+    return groups, codes
+
+
+@dataclass(frozen=True, slots=True)
+class _Facts:
+    unit: UnitItem
+    groups: frozenset[str]
+    listed: frozenset[str]
+    """The groups the list gives (the rest come from the declaration)."""
+    codes: tuple[UnitCode, ...]
+
+
+def _facts(unit: UnitItem) -> _Facts:
+    listed, codes = _entry_data(unit.entries)
+    declared = unit.item.segregation_groups
+    groups = listed.union(declared) if declared else listed
+    return _Facts(unit, groups, listed, codes)
 
 
 def _name(item: DangerousGoodsItem) -> str:
@@ -48,55 +104,107 @@ def _name(item: DangerousGoodsItem) -> str:
     return f"UN {item.un_number} {item.proper_shipping_name} [{hazards}]"
 
 
-def pair_violation(
-    first: DangerousGoodsItem, second: DangerousGoodsItem, container: str, path: str
-) -> Violation | None:
-    """The violation of packing ``first`` and ``second`` together, if there is one."""
-    if first.imo_class[0] == "1" and second.imo_class[0] == "1":
-        if _compatible(first.imo_class, second.imo_class):
-            return None
-        return Violation(
-            "segregation.class1_incompatible",
-            path,
-            f"{_name(second)} may not be packed with {_name(first)} in container {container}: "
-            f"compatibility groups {first.imo_class[-1]} and {second.imo_class[-1]} "
-            "are not allowed together",
-            "7.2.7.1",
+def _in_unit(unit: str) -> str:
+    return f"in the same container {unit}" if unit else "in the same container"
+
+
+def _sg_reasons(holder: _Facts, other: _Facts) -> list[tuple[str, str]]:
+    """(code, why) for each SG code of ``holder`` that keeps it from ``other``."""
+    out = []
+    for c in holder.codes:
+        if c.group in other.groups:
+            source = "IMDG 3.1.4.4" if c.group in other.listed else "declared in segregationGroups"
+            out.append(
+                (
+                    c.code,
+                    f"{c.code} on UN {holder.unit.item.un_number}, separated from {c.group} "
+                    f"{GROUPS[c.group]}, and UN {other.unit.item.un_number} is in {c.group} "
+                    f"({source})",
+                )
+            )
+    return out
+
+
+def _pair(first: _Facts, second: _Facts, unit: str) -> Violation | None:
+    a, b = first.unit.item, second.unit.item
+    path = second.unit.path
+    if a.imo_class[0] == "1" and b.imo_class[0] == "1":
+        if not _compatible(a.imo_class, b.imo_class):
+            return Violation(
+                "segregation.class1_incompatible",
+                path,
+                f"{_name(b)} may not be packed with {_name(a)} {_in_unit(unit)}: "
+                f"compatibility groups {a.imo_class[-1]} and {b.imo_class[-1]} "
+                "are not allowed together",
+                "7.2.7.1",
+            )
+        table = Segregation.NONE
+    else:
+        table = _required(a.hazards, b.hazards)
+        if table.strictness >= Segregation.SEPARATED_FROM.strictness:
+            return Violation(
+                "segregation.same_container",
+                path,
+                f"{_name(b)} must be {TERMS[table]} {_name(a)} (IMDG 7.2.4): they may not be "
+                f"packed {_in_unit(unit)}",
+                "7.3.4.1",
+            )
+    if first.codes or second.codes:
+        reasons = sorted(
+            _sg_reasons(second, first) + _sg_reasons(first, second),
+            key=lambda r: number(r[0]),
         )
-    required = _required(first.hazards, second.hazards)
-    if required is Segregation.NONE:
-        return None
-    if required is Segregation.AWAY_FROM:
-        if first.competent_authority_approval or second.competent_authority_approval:
-            return None
+        if reasons:
+            return Violation(
+                "segregation.sg_code",
+                path,
+                f"{_name(b)} must be separated from {_name(a)} by the Dangerous Goods List's "
+                f"segregation codes: {'; '.join(why for _, why in reasons)}: they may not be "
+                f"packed {_in_unit(unit)}",
+                f"7.2.8 {', '.join(code for code, _ in reasons)}",
+            )
+    if table is Segregation.AWAY_FROM and not (
+        a.competent_authority_approval or b.competent_authority_approval
+    ):
         return Violation(
             "segregation.away_from_without_approval",
             path,
-            f"{_name(second)} must be stowed 'away from' {_name(first)} (IMDG 7.2.4): "
-            f"in the same container {container} only with a competent-authority approval "
+            f"{_name(b)} must be stowed 'away from' {_name(a)} (IMDG 7.2.4): "
+            f"{_in_unit(unit)} only with a competent-authority approval "
             "(competentAuthorityApproval)",
             "7.3.4.1",
         )
-    return Violation(
-        "segregation.same_container",
-        path,
-        f"{_name(second)} must be {TERMS[required]} {_name(first)} (IMDG 7.2.4): they may not be "
-        f"packed in the same container {container}",
-        "7.3.4.1",
-    )
+    return None
 
 
-def check_container_segregation(container: Container, path: str, out: list[Violation]) -> None:
-    """Append a violation for every pair of items in ``container`` that may not be together."""
-    items = [
-        (i, item)
-        for i, item in enumerate(container.dangerous_goods)
-        if not (item.is_limited_quantity or item.is_excepted_quantity)
+def sg_codes_between(a: tuple[DglEntry, ...], b: tuple[DglEntry, ...]) -> tuple[str, ...]:
+    """The judged SG codes that keep goods of entries ``a`` and ``b`` apart, either way.
+
+    Empty when column 16b lets them share a unit (the 7.2.4 table aside), so a
+    generator of sample traffic can pack only goods the rules accept together.
+    """
+    groups_a, codes_a = _entry_data(a)
+    groups_b, codes_b = _entry_data(b)
+    found = {c.code for c in codes_a if c.group in groups_b}
+    found |= {c.code for c in codes_b if c.group in groups_a}
+    return tuple(sorted(found, key=number))
+
+
+def check_unit(unit: str, items: Sequence[UnitItem]) -> list[Violation]:
+    """Every pair of ``items``, packed in the unit ``unit``, that may not be together.
+
+    ``unit`` is the container's number, named in the messages ("" if unknown).
+    Pairs are taken in order, each reported at its later item, so callers that
+    add new items after those already in the unit get violations that point at
+    the new ones. Pure: the same items give the same violations, in order.
+    """
+    facts = [
+        _facts(u) for u in items if not (u.item.is_limited_quantity or u.item.is_excepted_quantity)
     ]
-    for n, (j, second) in enumerate(items):
-        for _, first in items[:n]:
-            found = pair_violation(
-                first, second, container.equipment_reference, f"{path}.dangerousGoods[{j}]"
-            )
+    out: list[Violation] = []
+    for n, second in enumerate(facts):
+        for first in facts[:n]:
+            found = _pair(first, second, unit)
             if found is not None:
                 out.append(found)
+    return out

@@ -65,6 +65,7 @@ FAKE = FakeList(
     entry("1942", "AMMONIUM NITRATE", "5.1", pg=3, lq="5 kg", ems="F-H S-Q"),
     entry("1005", "AMMONIA, ANHYDROUS", "2.3", ("8",), lq="0", ems="F-C S-U"),
     entry("1789", "HYDROCHLORIC ACID", "8", pg=2, ems="F-A S-B"),
+    entry("1689", "SODIUM CYANIDE, SOLID", "6.1", pg=1, lq="0", mp=True, ems="F-A S-A"),
     entry("2031", "NITRIC ACID", "8", ("5.1",), 2, ems="F-A S-Q"),
     entry("1950", "AEROSOLS", "2.2", lq="1 L", ems="F-D S-U"),
     entry("1950", "AEROSOLS", "2.1", lq="1 L", ems="F-D S-U"),

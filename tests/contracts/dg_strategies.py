@@ -3,8 +3,8 @@
 ``documents()`` draws valid declarations: every item is one list entry with
 the data its class needs, and items share a container only when the
 segregation table allows it without approval (``contracts.segregation``,
-tested on its own). ``MUTATIONS`` turn a valid document into one that must
-receive a given violation code.
+tested on its own) and no SG code of the list keeps them apart. ``MUTATIONS``
+turn a valid document into one that must receive a given violation code.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 
 from contracts.dgl_builtin import builtin_list
 from contracts.dgl_types import DglEntry
-from node.devnet.traffic import container_number, imo_number, pack
+from contracts.segregation_codes import requirements
+from node.devnet.traffic import container_number, exempt, imo_number, may_share
 
 LIST = builtin_list()
 ENTRIES = tuple(e for e in LIST.entries if len(e.subsidiary_hazards) <= 2)
@@ -115,6 +116,45 @@ def items(draw: st.DrawFn, entries: tuple[DglEntry, ...] = ENTRIES) -> Doc:
 def certificate(name: str, place: str, date: str) -> Doc:
     """A signed certification."""
     return {"signatoryName": name, "place": place, "date": date}
+
+
+def entry_of(item: Doc) -> DglEntry:
+    """The list entry a drawn item was made from."""
+    subs = tuple(item[k] for k in ("subsidiaryRisk1", "subsidiaryRisk2") if k in item)
+    (found,) = [
+        e
+        for e in LIST.lookup(item["UNNumber"])
+        if (e.hazard_class, e.subsidiary_hazards, e.packing_group)
+        == (item["imoClass"], subs, item.get("packingGroup"))
+        and e.proper_shipping_name.upper() == item["properShippingName"].upper()
+    ]
+    return found
+
+
+def sg_clash(a: Doc, b: Doc) -> bool:
+    """Whether column 16b keeps two items apart (IMDG 7.2.8, 3.1.4.4)."""
+    if exempt(a) or exempt(b):
+        return False
+    ea, eb = entry_of(a), entry_of(b)
+    return any(c.group in eb.segregation_groups for c in requirements(ea.segregation_codes)) or any(
+        c.group in ea.segregation_groups for c in requirements(eb.segregation_codes)
+    )
+
+
+def pack(items: list[Doc], per_container: int) -> list[list[Doc]]:
+    """Items grouped, in order, into containers of at most ``per_container`` that may share:
+    by the table (``node.devnet.traffic.may_share``) and by the list's SG codes."""
+    groups: list[list[Doc]] = []
+    for item in items:
+        for group in groups:
+            if len(group) < per_container and all(
+                may_share(item, other) and not sg_clash(item, other) for other in group
+            ):
+                group.append(item)
+                break
+        else:
+            groups.append([item])
+    return groups
 
 
 @st.composite

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from contracts.dgl import (
     CSV_COLUMNS,
+    CSV_COLUMNS_WITHOUT_SEGREGATION,
     MAX_LIST_BYTES,
     Cfr49Import,
     DangerousGoodsList,
@@ -26,6 +27,7 @@ from contracts.dgl_builtin import builtin_csv, builtin_list
 from contracts.dgl_types import DglEntry
 from contracts.errors import ContractError, ReferenceDataError
 from contracts.segregation import DIVISIONS
+from contracts.segregation_codes import GROUPS
 from tests.samples import reference
 
 CFR_FILE = "dgl_us_49cfr_172101.csv"
@@ -81,7 +83,8 @@ def test_every_reference_row_is_loaded_or_skipped_for_a_reason(
     assert cfr.skipped_domestic == len(domestic)
     assert cfr.skipped_unclassified == sum(1 for r in un_rows if not r["hazardClass"])
     assert cfr.loaded == len(cfr.dgl) > 2900
-    assert cfr.merged_duplicates == 1  # UN1757 PG III appears twice, differing only in stowage
+    # UN1757 PG III appears twice, differing only in column 10B: now carried, so two entries.
+    assert cfr.merged_duplicates == 0
 
 
 def test_49cfr_rows_become_entries_as_documented(cfr: Cfr49Import) -> None:
@@ -107,6 +110,29 @@ def test_49cfr_rows_become_entries_as_documented(cfr: Cfr49Import) -> None:
 
 def test_from_49cfr_csv_returns_the_imported_list(cfr: Cfr49Import, cfr_text: str) -> None:
     assert DangerousGoodsList.from_49cfr_csv(cfr_text) == cfr.dgl
+
+
+def test_49cfr_column_10b_becomes_the_sg_codes_of_the_same_requirement(cfr: Cfr49Import) -> None:
+    """176.84(b): 52 "separated from" acids = SG35, 53 alkaline compounds = SG36, 56 ammonium
+    compounds = SG38, 58 cyanides = SG49 (IMDG 7.2.8); other provisions are not carried."""
+    dgl = cfr.dgl
+    assert {e.segregation_codes for e in dgl.lookup("1789")} == {("SG36", "SG49")}  # 53, 58
+    assert {e.segregation_codes for e in dgl.lookup("1689")} == {("SG35",)}  # 52
+    assert {e.segregation_codes for e in dgl.lookup("1824")} == {("SG35",)}  # "52."
+    assert {e.segregation_codes for e in dgl.lookup("1495")} == {("SG38", "SG49")}  # 56, 58
+    assert {e.segregation_codes for e in dgl.lookup("1203")} == {()}  # no 10B provision
+    # The table does not say which entries are acids, cyanides ...: no entry has a group.
+    assert not any(e.segregation_groups for e in dgl)
+
+
+def test_a_49cfr_table_without_column_10b_still_loads(cfr_text: str) -> None:
+    rows = list(csv.reader(io.StringIO(cfr_text, newline="")))
+    drop = rows[0].index("vesselStowage_other")
+    out = io.StringIO()
+    csv.writer(out).writerows([r[:drop] + r[drop + 1 :] for r in rows])
+    plain = read_49cfr_csv(out.getvalue()).dgl
+    assert not any(e.segregation_codes for e in plain)
+    assert len(plain) == 2928  # UN1757 PG III twice is one entry again
 
 
 # ---------------------------------------------------------------- the built-in list
@@ -190,6 +216,63 @@ def test_builtin_marine_pollutants_and_technical_names() -> None:
     assert all(e.technical_name_required for e in dgl.lookup("1993"))
 
 
+SEGREGATION_GROUP_FACTS = {
+    # IMDG 3.1.4.4, as contracts/data/README.md lists the built-in list's members.
+    "SGG1": {"1789", "1830", "2031", "2796", "1805", "1790", "2789", "3264"},
+    "SGG2": {"1942", "1444", "2067"},
+    "SGG6": {"1689", "1680", "1588"},
+    "SGG18": {"1823", "1824", "1813", "1814", "1719", "2672", "3266"},
+}
+
+
+def test_builtin_segregation_groups() -> None:
+    dgl = builtin_list()
+    for group, uns in SEGREGATION_GROUP_FACTS.items():
+        for un in uns:
+            assert all(group in e.segregation_groups for e in dgl.lookup(un)), (group, un)
+    for un in ("1203", "1230", "1993", "3082", "1017"):
+        assert not any(e.segregation_groups for e in dgl.lookup(un)), un
+    assert all(g in GROUPS for e in dgl for g in e.segregation_groups)
+
+
+def test_builtin_sg_codes_are_those_of_49cfr_column_10b(cfr: Cfr49Import) -> None:
+    """Every built-in entry carries the SG codes its agreeing international 49 CFR rows give
+    (all of them together), and no other."""
+    for e in builtin_list():
+        key = (e.hazard_class, e.subsidiary_hazards, e.packing_group)
+        rows = [
+            r
+            for r in cfr.dgl.lookup(e.un_number)
+            if (r.hazard_class, r.subsidiary_hazards, r.packing_group) == key
+        ]
+        expected = sorted({c for r in rows for c in r.segregation_codes}, key=lambda c: int(c[2:]))
+        assert e.segregation_codes == tuple(expected), e
+    (acid,) = [e for e in builtin_list().lookup("1789") if e.packing_group == 2]
+    (cyanide,) = builtin_list().lookup("1689")
+    assert (acid.segregation_groups, acid.segregation_codes) == (("SGG1",), ("SG36", "SG49"))
+    assert (cyanide.segregation_groups, cyanide.segregation_codes) == (("SGG6",), ("SG35",))
+
+
+BUILTIN_DIGEST_WITHOUT_SEGREGATION = (
+    "262ed97f10f2f9f53e8cdfec8f9fc37fc017931c40b465e0a0f0f3891e3b1404"
+)
+"""The built-in list's digest before its entries carried segregation data."""
+
+
+def test_a_list_without_segregation_data_keeps_its_digest_and_old_files_load() -> None:
+    stripped = [replace(e, segregation_groups=(), segregation_codes=()) for e in builtin_list()]
+    old = DangerousGoodsList(stripped)
+    assert old.digest().hex() == BUILTIN_DIGEST_WITHOUT_SEGREGATION
+    assert builtin_list().digest() != old.digest()
+    # A list file written before: ten columns.
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS_WITHOUT_SEGREGATION)
+    writer.writerows(r[:10] for r in list(csv.reader(io.StringIO(old.to_csv())))[1:])
+    assert DangerousGoodsList.from_csv(out.getvalue()) == old
+    assert DangerousGoodsList.from_bytes(out.getvalue().encode()) == old
+
+
 def test_builtin_file_is_canonical_and_the_list_shared() -> None:
     dgl = builtin_list()
     assert builtin_csv() == dgl.to_csv()
@@ -233,10 +316,14 @@ def test_digest_is_sha256_of_the_canonical_list_of_entry_maps() -> None:
         ems="F-E S-D",
         special_provisions=("279",),
         marine_pollutant=None,
+        segregation_groups=("SGG1",),
+        segregation_codes=("SG36", "SG49"),
     )
 
     def as_map(e: DglEntry) -> dict[str, Any]:
         values = {f.name: getattr(e, f.name) for f in fields(DglEntry)}
+        # Segregation data is left out when empty: older lists keep their digest.
+        values = {k: v for k, v in values.items() if v or not k.startswith("segregation_")}
         return {k: list(v) if isinstance(v, tuple) else v for k, v in sorted(values.items())}
 
     canonical = msgpack.packb([as_map(a), as_map(b)], use_bin_type=True)
@@ -276,6 +363,14 @@ def test_duplicates_are_refused() -> None:
         ({"ems": "F-E,S-E"}, "dgl.bad_ems", "ems"),
         ({"technical_name_required": None}, "dgl.bad_boolean", "technical_name_required"),
         ({"special_provisions": ("2 43",)}, "dgl.bad_special_provision", "special_provisions"),
+        ({"segregation_groups": ("SGG1a",)}, "dgl.bad_segregation", "segregation_groups"),
+        ({"segregation_groups": ("SGG19",)}, "dgl.bad_segregation", "segregation_groups"),
+        ({"segregation_groups": ("SGG18", "SGG1")}, "dgl.bad_segregation", "segregation_groups"),
+        ({"segregation_groups": ("SGG1", "SGG1")}, "dgl.bad_segregation", "segregation_groups"),
+        ({"segregation_codes": ("SG0",)}, "dgl.bad_segregation", "segregation_codes"),
+        ({"segregation_codes": ("SW1",)}, "dgl.bad_segregation", "segregation_codes"),
+        ({"segregation_codes": ("SG49", "SG35")}, "dgl.bad_segregation", "segregation_codes"),
+        ({"segregation_codes": ["SG35"]}, "dgl.bad_segregation", "segregation_codes"),
     ],
 )
 def test_invalid_entries_are_refused_with_a_code_and_path(
@@ -305,6 +400,14 @@ provision_codes = st.tuples(st.sampled_from(["", "T", "TP", "IB"]), st.integers(
 )
 
 
+group_lists = st.sets(st.integers(1, 18), max_size=3).map(
+    lambda ns: tuple(f"SGG{n}" for n in sorted(ns))
+)
+sg_lists = st.sets(st.integers(1, 99), max_size=4).map(
+    lambda ns: tuple(f"SG{n}" for n in sorted(ns))
+)
+
+
 def _division(cls: str) -> str:
     return cls[:3] if cls.startswith("1.") else cls
 
@@ -330,6 +433,8 @@ def entries(draw: st.DrawFn) -> DglEntry:
         ems=draw(ems_values),
         technical_name_required=draw(st.booleans()),
         special_provisions=tuple(draw(st.lists(provision_codes, unique=True, max_size=3))),
+        segregation_groups=draw(group_lists),
+        segregation_codes=draw(sg_lists),
     )
 
 
@@ -376,6 +481,8 @@ def other_values(e: DglEntry, name: str) -> st.SearchStrategy[Any]:
         "ems": ems_values,
         "technical_name_required": st.booleans(),
         "special_provisions": st.lists(provision_codes, unique=True, max_size=3).map(tuple),
+        "segregation_groups": group_lists,
+        "segregation_codes": sg_lists,
     }
     return choices[name].filter(lambda v: v != current)
 
@@ -416,7 +523,7 @@ def test_digest_of_the_builtin_list_changes_with_any_field(data: st.DataObject, 
 # ---------------------------------------------------------------- hostile input
 
 HEADER = ",".join(CSV_COLUMNS)
-ROW = '1203,"MOTOR SPIRIT or GASOLINE or PETROL",3,,2,1 L,false,F-E S-E,false,243'
+ROW = '1203,"MOTOR SPIRIT or GASOLINE or PETROL",3,,2,1 L,false,F-E S-E,false,243,,'
 CFR_HEADER = (
     "idNumber,properShippingName,hazardClass,symbols,packingGroup,subsidiaryRisks,specialProvisions"
 )
@@ -469,7 +576,7 @@ CFR_HEADER = (
         (HEADER + "\n" + ROW + "\n" + ROW, "dgl.duplicate_entry", "$"),
         (HEADER + "\n" + ROW.replace("MOTOR", '"MOTOR'), "dgl.bad_csv", "$"),
         (HEADER + "\n" + ROW + "\x00", "dgl.bad_csv", "$"),
-        (HEADER + "\n" + "1203," + "A" * 200_000 + ",3,,2,,,,false,", "dgl.bad_csv", "$"),
+        (HEADER + "\n" + "1203," + "A" * 200_000 + ",3,,2,,,,false,,,", "dgl.bad_csv", "$"),
         ("x" * (MAX_LIST_BYTES + 1), "dgl.too_large", "$"),
         ("é" * (MAX_LIST_BYTES // 2 + 1), "dgl.too_large", "$"),
     ],

@@ -111,7 +111,7 @@ def test_imo_check_digit_is_weighted_sum(prefix: int) -> None:
         (f.EMS, ["F-E S-E", "F-A S-Z", "F-J S-A"], ["F-K S-A", "FE SE", "F-E,S-E", "S-E F-E"]),
         (f.ISO_EQUIPMENT_CODE, ["22G1", "45R1", "L5G1", "42UT"], ["2G1", "22 G1", "2211", "22g1"]),
         (f.PACKAGE_CODE, ["1A1", "4G", "5H4", "6HA1", "31HA1", "4GV", "BX"], ["", "A", "1A1A1"]),
-        (f.SEGREGATION_GROUP, ["SGG1", "SGG1a", "SGG18"], ["SGG19", "SGG0", "SG1", "sgg1"]),
+        (f.SEGREGATION_GROUP, ["SGG1", "SGG10", "SGG18"], ["SGG1a", "SGG19", "SGG0", "SG1"]),
         (
             f.DECLARATION_ID,
             ["D-1", "FRLEH-ACME-2026-000123", "a.b_c"],
