@@ -208,10 +208,21 @@ class ConsistencyModel(Strict):
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorResponse, "description": "bad parameter (code and path say which)"},
+    400: {
+        "model": ErrorResponse,
+        "description": "bad parameter, or one the route does not take (code and path say which)",
+    },
     401: {"model": ErrorResponse, "description": "missing or invalid request signature"},
-    403: {"model": ErrorResponse, "description": "the key is not a member key"},
-    404: {"model": ErrorResponse, "description": "no such object"},
+    403: {
+        "model": ErrorResponse,
+        "description": "the key is not a member key (auth.not_a_member, ...); for whole blocks,"
+        " its organisation runs no node and is no auditor (auth.not_entitled)",
+    },
+    404: {
+        "model": ErrorResponse,
+        "description": "no such object, or one the key's organisation may not read: the same"
+        " answer",
+    },
     429: {"model": ErrorResponse, "description": "too many requests for this key"},
 }
 """Error answers every signed read route documents."""
