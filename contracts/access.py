@@ -39,6 +39,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+from contracts.declarations_tx import record_key
 from contracts.lifecycle import Role
 from contracts.state import StateView
 
@@ -82,7 +83,10 @@ def may_read_blocks(reader: Reader) -> bool:
 
 
 def declaration_of(result: Mapping[str, Any]) -> str | None:
-    """The declaration a committed transaction made a version of (by its result), if any."""
+    """The id of the declaration a committed transaction made a version of, if any.
+
+    Its owner is the result's ``owner``: ids are namespaced per owner.
+    """
     made = result.get("declaration")
     if result.get("ok") is True and str(result.get("type", "")).startswith(DECLARATION_TX):
         return made if type(made) is str else None
@@ -103,8 +107,9 @@ def may_read_transaction(
     its signer's organisation and by those who read blocks.
     """
     decl_id = declaration_of(result)
-    if decl_id is not None:
-        record = view.get(f"decl/{decl_id}")
+    owner = result.get("owner")
+    if decl_id is not None and type(owner) is str:
+        record = view.get(record_key(owner, decl_id))
         return record is not None and may_read_declaration(reader, record["org"], view)
     return reader.org == signer_org or may_read_blocks(reader)
 

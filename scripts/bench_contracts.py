@@ -114,7 +114,7 @@ def transactions(docs: list[dict[str, Any]]) -> list[Transaction]:
 
 
 def decisions(docs: list[dict[str, Any]]) -> list[Transaction]:
-    """The port authority's acceptance of each document's declaration."""
+    """The port authority's acceptance of each document's declaration (as submitted)."""
     k = key("port-authority")
     return [
         Transaction.create(
@@ -123,7 +123,11 @@ def decisions(docs: list[dict[str, Any]]) -> list[Transaction]:
                 "declaration.decide",
                 k.public.key_id,
                 nonce,
-                {"id": doc["declarationId"], "decision": "accepted"},
+                {
+                    "id": doc["declarationId"],
+                    "owner": SHIPPERS[(nonce - 1) % len(SHIPPERS)],
+                    "decision": "accepted",
+                },
                 MAX_TX_LIFETIME,
             ),
             [k],

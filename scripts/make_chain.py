@@ -87,6 +87,8 @@ class Spec:
     nonce: int
     height: int
     extra: int = 0
+    owner: str = ""
+    """For a decision: the organisation the declaration belongs to (its submitter)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,10 +158,10 @@ class Planner:
         """The transactions of block ``b`` (height ``b + 1``), in order."""
         height = b + 1
         s = self.per_block
-        wanted: list[tuple[str, int, int, str]] = []
+        wanted: list[tuple[str, int, int, str, str]] = []
         for i in range(s):
             kind = "invalid" if i % 100 == 99 else "submit"
-            wanted.append((kind, b, i, self.submitter(b, i)))
+            wanted.append((kind, b, i, self.submitter(b, i), ""))
         for back, steps in (
             (1, {0: "accepted", 10: "accepted", 5: "amend"}),
             (2, {0: "cleared", 10: "held"}),
@@ -180,16 +182,17 @@ class Planner:
                     org = self.net.port
                 else:
                     org = self.net.customs
-                wanted.append((step, src, i, org))
+                wanted.append((step, src, i, org, self.submitter(src, i)))
         if self.governance_every and b % self.governance_every == self.governance_every - 1:
             k = b // self.governance_every
             if k % 2 == 0:
-                wanted.append(("org.add", b, len(self.added), self.net.customs))
+                wanted.append(("org.add", b, len(self.added), self.net.customs, ""))
                 self.added.append(b)
             else:
-                wanted.append(("validators.set", b, k, self.net.customs))
+                wanted.append(("validators.set", b, k, self.net.customs, ""))
         return [
-            Spec(kind, src, slot, org, self._nonce(org), height) for kind, src, slot, org in wanted
+            Spec(kind, src, slot, org, self._nonce(org), height, owner=owner)
+            for kind, src, slot, org, owner in wanted
         ]
 
 
@@ -274,7 +277,12 @@ def _body(spec: Spec) -> tuple[str, dict[str, Any]]:
             "params": {"validators": validators},
         }
     reason = "random inspection" if kind == "held" else ""
-    return "declaration.decide", {"id": did, "decision": kind, "reason": reason}
+    return "declaration.decide", {
+        "id": did,
+        "owner": spec.owner,
+        "decision": kind,
+        "reason": reason,
+    }
 
 
 def sign_block(specs: list[Spec]) -> list[Transaction]:

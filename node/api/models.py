@@ -128,6 +128,7 @@ class DeclarationReceiptModel(Strict):
     chain: str
     genesis: Hash
     declaration: str
+    owner: str
     header: HeaderModel
     certificate: CertificateModel
     state: list[StateEntryModel]
@@ -138,6 +139,7 @@ class DeclarationModel(Strict):
     """A declaration: current record and document, every version with signer and time, receipt."""
 
     id: str
+    owner: str = Field(description="the organisation the declaration belongs to")
     status: str
     record: dict[str, Any]
     declaration: dict[str, Any]

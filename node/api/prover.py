@@ -6,12 +6,13 @@ What :mod:`node.api.reads` answers and what :mod:`node.client.receipt` checks:
   index in the block, index in the log), its inclusion proof in the log at
   its block's ``log_size``, its result ``tx/<id>`` with a state proof at its
   block's ``state_root``, the block header and its commit certificate;
-* a declaration document: the current record, the current declaration
-  document (that of the record's ``document`` version) and every version of
-  its history, with state proofs at the latest block's ``state_root`` of
-  ``decl/<id>`` and, per version (the record's ``txs``, in order), of its
-  transaction's result ``tx/<id>``, which describes the version, followed,
-  for a submission or an amendment, by its document ``doc/<id>/<version>``;
+* a declaration document: its owner and id, the current record, the
+  current declaration document (that of the record's ``document`` version)
+  and every version of its history, with state proofs at the latest block's
+  ``state_root`` of ``decl/<owner>/<id>`` and, per version (the record's
+  ``txs``, in order), of its transaction's result ``tx/<id>``, which
+  describes the version, followed, for a submission or an amendment, by its
+  document ``doc/<owner>/<id>/<version>``;
   and each version's transaction with its inclusion proof at the latest
   ``log_size``: one header and one certificate prove it all;
 * header-chain items: a header, its certificate and, where the header's
@@ -29,7 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
-from contracts.declarations_tx import DOCUMENT_ACTIONS, document_key, version_entry
+from contracts.declarations_tx import DOCUMENT_ACTIONS, document_key, record_key, version_entry
 from ledger.block import Header
 from ledger.encoding import decode
 from ledger.errors import LedgerError
@@ -42,7 +43,8 @@ from node.api.errors import ProofRequestError
 from node.chain import ChainSnapshot
 from node.client.json_forms import b64, certificate_json, header_json, hexed, state_proof_json
 
-RECEIPT_VERSION: Final = 1
+RECEIPT_VERSION: Final = 2
+"""Version 2: declarations are named by owner and id."""
 MAX_VALUE_SIZE: Final = 4 * 1024 * 1024
 
 
@@ -248,14 +250,14 @@ class Prover:
             "state": [result.entry],
         }
 
-    def declaration(self, decl_id: str) -> dict[str, Any]:
-        """The declaration document with its receipt at the latest block."""
+    def declaration(self, owner: str, decl_id: str) -> dict[str, Any]:
+        """``owner``'s declaration ``decl_id`` with its receipt at the latest block."""
         height = self.chain.height
         if height == 0:
             raise unknown_declaration(decl_id)
         header = self.header(height)
         root = header.state_root
-        current = self.state(root, f"decl/{decl_id}")
+        current = self.state(root, record_key(owner, decl_id))
         if current.value is None:
             raise unknown_declaration(decl_id)
         record = decode(current.value, max_size=MAX_VALUE_SIZE)
@@ -271,7 +273,7 @@ class Prover:
             state.append(read.entry)
             document = None
             if result["action"] in DOCUMENT_ACTIONS:
-                doc = self.state(root, document_key(decl_id, version))
+                doc = self.state(root, document_key(owner, decl_id, version))
                 if doc.value is None:
                     raise LedgerError(f"document of version {version} of {decl_id} missing")
                 document = decode(doc.value, max_size=MAX_VALUE_SIZE)
@@ -280,6 +282,7 @@ class Prover:
             txs.append(self._tx_entry(log, tx_id, header.log_size))
         return {
             "id": decl_id,
+            "owner": owner,
             "status": record["status"],
             "record": hexed(record),
             "declaration": history[record["document"] - 1]["declaration"],
@@ -288,6 +291,7 @@ class Prover:
                 "kind": "declaration",
                 **self._identity(),
                 "declaration": decl_id,
+                "owner": owner,
                 "header": header_json(header),
                 "certificate": self._certificate(height),
                 "state": state,

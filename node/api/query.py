@@ -1,12 +1,13 @@
 """List queries over declarations: vessel, voyage, container, status, organisation.
 
 The indexes are derived data kept beside the authenticated state
-(:mod:`contracts.indexes`: ``idx/status/<status>/<id>``, ``idx/org/<org>/<id>``,
-``idx/vessel/<imo>/<voyage>/<id>``, ``idx/container/<number>/<id>``), not
-in it. A query scans the most selective index the filters name, then reads
-each declaration's current record from the authenticated state and keeps
-it only if it matches every filter exactly, so an answer stands on the
-records it lists (each provable by ``GET /v1/declarations/{id}``) and the
+(:mod:`contracts.indexes`: ``idx/status/<status>/<owner>/<id>``,
+``idx/org/<owner>/<id>``, ``idx/vessel/<imo>/<voyage>/<owner>/<id>``,
+``idx/container/<number>/<owner>/<id>``), not in it. A query scans the most
+selective index the filters name, then reads each declaration's current
+record from the authenticated state and keeps it only if it matches every
+filter exactly, so an answer stands on the records it lists (each provable
+by ``GET /v1/declarations/{id}?owner=<org>``, ``org`` being the owner) and the
 index can only ever make a query slower, never wrong. A page ends after ``limit`` matches or
 after a scan budget, and says where to go on: ``next`` is the last index key
 scanned, passed back as ``after``; it is opaque to clients.
@@ -33,6 +34,7 @@ from typing import Any, Final
 
 from contracts import indexes
 from contracts.access import Reader, readable_owners, sees_every_declaration
+from contracts.declarations_tx import record_key
 from contracts.lifecycle import Role
 from contracts.state import StateView
 from ledger.kv import KVStore
@@ -131,7 +133,7 @@ def list_declarations(
             raise QueryError("$.after", "not a cursor of this query: pass the 'next' it returned")
         prefixes = prefixes[prefixes.index(going_on[0]) :]
     items: list[dict[str, Any]] = []
-    seen: set[str] = set()
+    seen: set[tuple[str, str]] = set()
     budget = min(MAX_SCAN, SCAN_FACTOR * limit)
     last: str | None = None
     more = False
@@ -141,17 +143,17 @@ def list_declarations(
             break
         budget -= 1
         last = key
-        decl_id = key.rsplit("/", 1)[1]
-        if decl_id in seen:
+        target = indexes.target(key)
+        if target in seen:
             continue
-        record = view.get(f"decl/{decl_id}")
+        record = view.get(record_key(*target))
         # The index is not authenticated: an entry whose record does not match
         # (or is absent, or is not the reader's to see) is skipped, never shown.
         if record is None or not filters.matches(record):
             continue
         if owners is not None and record["org"] not in owners:
             continue
-        seen.add(decl_id)
+        seen.add(target)
         items.append(summary(record))
     return {"items": items, "next": last if more else None}
 

@@ -9,6 +9,12 @@ error of an id the chain does not hold (:func:`node.api.prover.unknown_declarati
 :func:`~node.api.prover.unknown_transaction`); blocks refused are
 ``403 auth.not_entitled``, naming what was refused.
 
+Declaration ids are namespaced per owner (:mod:`contracts.declarations_tx`):
+:func:`owner_of` finds whose declaration a read means when the request does
+not name the owner: the reader's own organisation's if it has one of that
+id, else the only one of that id the reader may read, else ``409
+declaration.ambiguous`` listing the owners to choose from.
+
 Who runs a node is this node's knowledge: the organisations of the
 validator set now and just before, and of the observers its configuration
 lets in (each observer's node key is a member key of its organisation). A
@@ -21,19 +27,23 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
+from contracts import indexes
 from contracts.access import (
     Reader,
     may_read_blocks,
     may_read_declaration,
     may_read_transaction,
 )
+from contracts.declarations_tx import record_key
 from contracts.lifecycle import Role
 from contracts.state import StateView
+from ledger.kv import KVStore
 from node.api.errors import ApiError
 from node.api.prover import unknown_declaration, unknown_transaction
 from node.service import NodeService
 
 NOT_ENTITLED: Final = "auth.not_entitled"
+AMBIGUOUS: Final = "declaration.ambiguous"
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,11 +87,41 @@ def reader_at(view: StateView, key_id: str, runners: NodeRunners) -> Reader:
     return Reader(org, Role(org_record["role"]), runners.runs_node(org, view))
 
 
-def check_declaration(view: StateView, reader: Reader, decl_id: str) -> None:
-    """Raise the unknown-id error unless ``reader`` may read declaration ``decl_id``."""
-    record = view.get(f"decl/{decl_id}")
+def check_declaration(view: StateView, reader: Reader, owner: str, decl_id: str) -> None:
+    """Raise the unknown-id error unless ``reader`` may read ``owner``'s ``decl_id``."""
+    record = view.get(record_key(owner, decl_id))
     if record is None or not may_read_declaration(reader, record["org"], view):
         raise unknown_declaration(decl_id)
+
+
+def owner_of(kv: KVStore, view: StateView, reader: Reader, decl_id: str) -> str:
+    """Whose declaration ``decl_id`` a read that names no owner means.
+
+    The reader's own organisation's, if it has one; else the only one the
+    reader may read; none: the unknown-id error; several: ``409
+    declaration.ambiguous`` with the ``owners`` to choose from. The id index
+    is only a hint: each owner is confirmed by its record in the state.
+    """
+    if view.get(record_key(reader.org, decl_id)) is not None:
+        return reader.org
+    owners = [
+        owner
+        for owner in indexes.owners(kv, decl_id)
+        if view.get(record_key(owner, decl_id)) is not None
+        and may_read_declaration(reader, owner, view)
+    ]
+    if not owners:
+        raise unknown_declaration(decl_id)
+    if len(owners) > 1:
+        raise ApiError(
+            409,
+            AMBIGUOUS,
+            f"{len(owners)} organisations have a declaration {decl_id}: name one with"
+            f" ?owner= ({', '.join(owners)})",
+            "$.owner",
+            owners=owners,
+        )
+    return owners[0]
 
 
 def check_transaction(view: StateView, reader: Reader, tx_id: bytes) -> None:

@@ -49,6 +49,7 @@ from node.api.models import (
     ConsistencyModel,
     DeclarationModel,
     DeclarationPageModel,
+    ErrorResponse,
     TransactionReceiptModel,
 )
 from node.api.prover import Prover
@@ -58,6 +59,7 @@ from node.api.readers import (
     check_blocks,
     check_declaration,
     check_transaction,
+    owner_of,
     reader_at,
 )
 from node.chain import ChainSnapshot
@@ -67,6 +69,7 @@ MAX_RANGE: Final = 10_000
 STREAM_CHUNK: Final = 64
 INT64: Final = 2**63 - 1
 DECL_ID: Final = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
+ORG: Final = r"^[a-z0-9][a-z0-9-]{0,62}$"
 
 router = APIRouter()
 
@@ -137,17 +140,34 @@ async def transaction_receipt(
     "/v1/declarations/{decl_id}",
     tags=["declarations"],
     response_model=DeclarationModel,
-    responses=ERRORS,
+    responses={
+        **ERRORS,
+        409: {
+            "model": ErrorResponse,
+            "description": "several organisations' declarations of that id may be read:"
+            " the answer lists their owners; name one with ?owner=",
+        },
+    },
 )
 async def declaration(
-    request: Request, decl_id: Annotated[str, Path(pattern=DECL_ID)]
+    request: Request,
+    decl_id: Annotated[str, Path(pattern=DECL_ID)],
+    owner: Annotated[str | None, Query(pattern=ORG)] = None,
 ) -> dict[str, Any]:
-    """Current record, history with signers and times, and the receipt proving both."""
+    """Current record, history with signers and times, and the receipt proving both.
+
+    ``owner`` names the organisation the declaration belongs to; without it,
+    the caller's own, or the only one of that id the caller may read (409
+    ``declaration.ambiguous`` lists them when there are several).
+    """
     asking = await _signed(request)
 
     def document(chain: ChainSnapshot) -> dict[str, Any]:
-        check_declaration(chain.view(), asking.reader(chain), decl_id)
-        return Prover(chain).declaration(decl_id)
+        view = chain.view()
+        reader = asking.reader(chain)
+        whose = owner_of(chain.kv, view, reader, decl_id) if owner is None else owner
+        check_declaration(view, reader, whose, decl_id)
+        return Prover(chain).declaration(whose, decl_id)
 
     return await asking.node.read(document)
 
@@ -164,7 +184,7 @@ async def declarations(
     voyage: Annotated[str | None, Query(min_length=1, max_length=50, pattern=r"^[^/]+$")] = None,
     container: Annotated[str | None, Query(pattern=r"^[A-Z]{3}[UJZ][0-9]{7}$")] = None,
     status: Status | None = None,
-    organisation: Annotated[str | None, Query(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")] = None,
+    organisation: Annotated[str | None, Query(pattern=ORG)] = None,
     after: Annotated[str | None, Query(max_length=400)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> dict[str, Any]:

@@ -6,6 +6,12 @@ with a member key (``--key FILE``, decrypted with the password held in the
 environment variable named by ``--password-env`` when the file is
 encrypted). A refused transaction prints every rule it broke, one per line,
 and exits 1; ``--wait`` returns only once the transaction is committed.
+
+Declaration ids are namespaced per organisation: ``--owner ORG`` names whose
+declaration is meant. ``amend`` and ``cancel`` default to the signer's own
+organisation (a delegated forwarder names its delegator); ``decide`` must
+name it; ``show`` defaults to the caller's own, or the only one of that id
+the caller may read.
 """
 
 from __future__ import annotations
@@ -76,7 +82,7 @@ def _report(summary: dict[str, Any], waited: bool) -> None:
     say(
         f"committed: {result.get('declaration')} is {result.get('status')}"
         f" (version {result.get('version')}) at block {summary.get('height')},"
-        f" transaction {summary.get('tx_id')}"
+        f" transaction {summary.get('tx_id')}, owner {result.get('owner')}"
     )
 
 
@@ -158,7 +164,7 @@ def cmd_amend(args: argparse.Namespace) -> int:
     doc = read_document(args.file)
     return _run(
         args,
-        lambda c: c.amend(args.id, doc, reason=args.reason, wait=args.wait),
+        lambda c: c.amend(args.id, doc, reason=args.reason, owner=args.owner, wait=args.wait),
         f"the amendment in {args.file}",
         f"correct {args.file} and amend again",
     )
@@ -167,7 +173,9 @@ def cmd_amend(args: argparse.Namespace) -> int:
 def cmd_cancel(args: argparse.Namespace) -> int:
     """Withdraw a declaration."""
     return _run(
-        args, lambda c: c.cancel(args.id, reason=args.reason, wait=args.wait), "the cancellation"
+        args,
+        lambda c: c.cancel(args.id, reason=args.reason, owner=args.owner, wait=args.wait),
+        "the cancellation",
     )
 
 
@@ -175,7 +183,9 @@ def cmd_decide(args: argparse.Namespace) -> int:
     """Record a decision on a declaration."""
     return _run(
         args,
-        lambda c: c.decide(args.id, args.decision, reason=args.reason, wait=args.wait),
+        lambda c: c.decide(
+            args.id, args.decision, owner=args.owner, reason=args.reason, wait=args.wait
+        ),
         f"the decision {args.decision!r}",
     )
 
@@ -226,7 +236,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     client = connect(args)
     with client:
         try:
-            doc = client.declaration(args.id)
+            doc = client.declaration(args.id, args.owner)
         except ClientError as e:
             raise failure(e) from e
     if args.json:
@@ -251,11 +261,12 @@ def render(doc: dict[str, Any]) -> list[str]:
     record = doc["record"]
     body = doc["declaration"]
     transport = body.get("transport", {})
+    history = doc["history"]
     lines = [
         f"{record['id']}: {record['status']} (version {record['version']}, block"
         f" {record['height']}, {_time(record['updated_at'])})",
-        f"submitted by {record['org']}, shipper {body['shipper']['partyName']},"
-        f" consignee {body['consignee']['partyName']}",
+        f"owner {record['org']}, submitted by {history[0]['org']},"
+        f" shipper {body['shipper']['partyName']}, consignee {body['consignee']['partyName']}",
         f"vessel IMO {transport.get('vesselIMONumber')} {transport.get('vesselName')},"
         f" voyage {transport.get('voyageNumber')}, {transport.get('portOfLoading')} ->"
         f" {transport.get('portOfDischarge')}",
@@ -280,9 +291,14 @@ def render(doc: dict[str, Any]) -> list[str]:
             f" {v['status']} by {v['org']} (key {v['signer']}){reason}"
         )
     lines.append(
-        f"prove it: dgledger verify {record['id']} --genesis GENESIS.json --node URL --key KEY"
+        f"prove it: dgledger verify {record['id']} --owner {record['org']} --genesis GENESIS.json"
+        " --node URL --key KEY"
     )
     return [terminal_safe(line) for line in lines]
+
+
+def _owner_arg(p: argparse.ArgumentParser, help_: str, *, required: bool = False) -> None:
+    p.add_argument("--owner", metavar="ORG", required=required, help=help_)
 
 
 def register(sub: Any) -> None:
@@ -301,6 +317,7 @@ def register(sub: Any) -> None:
     p = sub.add_parser("amend", help="submit a new version of a declaration")
     p.add_argument("id", metavar="ID")
     p.add_argument("file", metavar="FILE.json")
+    _owner_arg(p, "the organisation the declaration belongs to (default: the key's own)")
     add_node_args(p)
     p.add_argument("--reason", default="")
     p.add_argument("--wait", action="store_true", help="return once committed")
@@ -308,6 +325,7 @@ def register(sub: Any) -> None:
 
     p = sub.add_parser("cancel", help="withdraw a declaration")
     p.add_argument("id", metavar="ID")
+    _owner_arg(p, "the organisation the declaration belongs to (default: the key's own)")
     add_node_args(p)
     p.add_argument("--reason", default="")
     p.add_argument("--wait", action="store_true", help="return once committed")
@@ -316,6 +334,7 @@ def register(sub: Any) -> None:
     p = sub.add_parser("decide", help="record a decision (port authority, customs)")
     p.add_argument("id", metavar="ID")
     p.add_argument("--decision", required=True, choices=DECISIONS)
+    _owner_arg(p, "the organisation the declaration belongs to", required=True)
     p.add_argument("--reason", default="", help="why; required for refused and held")
     add_node_args(p)
     p.add_argument("--wait", action="store_true", help="return once committed")
@@ -328,6 +347,11 @@ def register(sub: Any) -> None:
 
     p = sub.add_parser("show", help="print a declaration, its items and its history")
     p.add_argument("id", metavar="ID")
+    _owner_arg(
+        p,
+        "the organisation the declaration belongs to (default: the key's own, or the only"
+        " one of that id the key may read)",
+    )
     add_node_args(p)
     p.add_argument("--json", action="store_true", help="the whole answer, receipt included")
     p.set_defaults(func=cmd_show)

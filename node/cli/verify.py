@@ -63,7 +63,7 @@ def _fetch_receipt(args: argparse.Namespace) -> dict[str, Any]:
     client = connect(args)
     with client:
         try:
-            document: Any = client.declaration(args.id)
+            document: Any = client.declaration(args.id, args.owner)
             if not isinstance(document, dict):
                 raise CliError(f"the node at {args.node} sent no receipt: ask another node")
             height = _receipt_height(document)
@@ -91,6 +91,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
         raise CliError("give a declaration ID (with --node and --key) or --receipt FILE")
     if args.id and document.get("id", args.id) != args.id:
         raise CliError(f"the receipt is for {document.get('id')!r}, not {args.id!r}")
+    if args.owner and document.get("owner", args.owner) != args.owner:
+        raise CliError(
+            f"the receipt is for {document.get('owner')!r}'s {document.get('id')!r},"
+            f" not {args.owner!r}'s"
+        )
     try:
         checks = verify_receipt(document, genesis)
     except ReceiptError as e:
@@ -228,6 +233,12 @@ def register(sub: Any) -> None:
     """Add ``verify`` and ``export`` to the ``dgledger`` command tree."""
     p = sub.add_parser("verify", help="prove a declaration from genesis (prints each check)")
     p.add_argument("id", metavar="ID", nargs="?")
+    p.add_argument(
+        "--owner",
+        metavar="ORG",
+        help="the organisation the declaration belongs to (default: the key's own, or the only"
+        " one of that id the key may read)",
+    )
     p.add_argument("--genesis", required=True, help="the network's genesis file")
     add_node_args(p, key=False)
     p.add_argument("--receipt", help="check a saved receipt file instead of asking a node")

@@ -208,9 +208,15 @@ class Client:
         value: dict[str, Any] = self.get(f"/v1/transactions/{hex_id}")
         return value
 
-    def declaration(self, decl_id: str) -> dict[str, Any]:
-        """A declaration: record, history and receipt."""
-        value: dict[str, Any] = self.get(f"/v1/declarations/{quote(decl_id, safe='')}")
+    def declaration(self, decl_id: str, owner: str | None = None) -> dict[str, Any]:
+        """A declaration: record, history and receipt.
+
+        ``owner`` names the organisation it belongs to; without it the node
+        answers the caller's own, or the only one of that id the caller may
+        read (``declaration.ambiguous`` lists the owners when there are several).
+        """
+        params = None if owner is None else {"owner": owner}
+        value: dict[str, Any] = self.get(f"/v1/declarations/{quote(decl_id, safe='')}", params)
         return value
 
     def declarations(
@@ -403,24 +409,43 @@ class Client:
         return self.send("declaration.submit", {"declaration": dict(document)}, wait=wait)
 
     def amend(
-        self, decl_id: str, document: Mapping[str, Any], *, reason: str = "", wait: bool = True
+        self,
+        decl_id: str,
+        document: Mapping[str, Any],
+        *,
+        reason: str = "",
+        owner: str | None = None,
+        wait: bool = True,
     ) -> dict[str, Any]:
-        """Submit a new version of a declaration."""
+        """Submit a new version of a declaration (``owner``'s; default: the signer's own)."""
         body: dict[str, Any] = {"id": decl_id, "declaration": dict(document)}
+        if owner is not None:
+            body["owner"] = owner
         if reason:
             body["reason"] = reason
         return self.send("declaration.amend", body, wait=wait)
 
-    def cancel(self, decl_id: str, *, reason: str = "", wait: bool = True) -> dict[str, Any]:
-        """Withdraw a declaration."""
-        body = {"id": decl_id, **({"reason": reason} if reason else {})}
+    def cancel(
+        self, decl_id: str, *, reason: str = "", owner: str | None = None, wait: bool = True
+    ) -> dict[str, Any]:
+        """Withdraw a declaration (``owner``'s; default: the signer's own)."""
+        body = {
+            "id": decl_id,
+            **({"owner": owner} if owner is not None else {}),
+            **({"reason": reason} if reason else {}),
+        }
         return self.send("declaration.cancel", body, wait=wait)
 
     def decide(
-        self, decl_id: str, decision: str, *, reason: str = "", wait: bool = True
+        self, decl_id: str, decision: str, *, owner: str, reason: str = "", wait: bool = True
     ) -> dict[str, Any]:
-        """Record a decision of the port authority or customs."""
-        body = {"id": decl_id, "decision": decision, **({"reason": reason} if reason else {})}
+        """Record a decision of the port authority or customs on ``owner``'s declaration."""
+        body = {
+            "id": decl_id,
+            "owner": owner,
+            "decision": decision,
+            **({"reason": reason} if reason else {}),
+        }
         return self.send("declaration.decide", body, wait=wait)
 
 

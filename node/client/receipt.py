@@ -20,11 +20,13 @@ receipt under ``headers``), it checks, and lists what it checked:
    inclusion proof leads to the header's ``log_root`` at ``log_size``;
 5. every state value by its proof at the header's ``state_root``, and every
    value shown (record, history, result) is exactly the proven one; the
+   record is the owner's (``decl/<owner>/<id>``, its ``org`` the owner); the
    history is complete: the record lists one transaction per version
    (``txs``), each version is described by its transaction's proven result
    ``tx/<id>`` (and, for a submission or an amendment, its proven document
-   ``doc/<id>/<version>``), replaces the one before, and was made by that
-   transaction (signer, type, body); the record's current document is the
+   ``doc/<owner>/<id>/<version>``), replaces the one before, and was made by
+   that transaction (signer, type, body, and the owner it names or, where
+   it names none, its signer's organisation); the record's current document is the
    last version that brought one, the document shown is that one, and the
    record's vessel, voyage and containers are that document's.
 
@@ -53,6 +55,7 @@ from contracts.declarations_tx import (
     VERSION_FIELDS,
     document_fields,
     document_key,
+    record_key,
     version_entry,
 )
 from contracts.document import parse_declaration
@@ -91,7 +94,8 @@ from node.client.json_forms import (
     read_str,
 )
 
-RECEIPT_VERSION: Final = 1
+RECEIPT_VERSION: Final = 2
+"""Version 2: declarations are named by owner and id."""
 MAX_VALUE: Final = 4 * 1024 * 1024
 _TX_FIELDS: Final = ("id", "wire", "height", "index", "log_index", "proof")
 _DECL_TX_TYPES: Final = {
@@ -160,7 +164,9 @@ def _verify(
     if body.get("kind") == "transaction":
         receipt, where = body, "$"
     else:
-        read_map(body, "$", ("id", "status", "record", "declaration", "history", "receipt"))
+        read_map(
+            body, "$", ("id", "owner", "status", "record", "declaration", "history", "receipt")
+        )
         receipt, where = body["receipt"], "$.receipt"
         if type(receipt) is not dict or receipt.get("kind") != "declaration":
             raise MalformedReceipt(f"{where}.kind", "must be 'declaration' or 'transaction'")
@@ -425,6 +431,7 @@ def _declaration(
             "chain",
             "genesis",
             "declaration",
+            "owner",
             "header",
             "certificate",
             "state",
@@ -432,16 +439,19 @@ def _declaration(
         ),
     )
     decl_id = read_str(document["id"], "$.id", 100)
+    owner = read_str(document["owner"], "$.owner", 63)
     if receipt["declaration"] != decl_id:
         raise MalformedReceipt("$.receipt.declaration", "names another declaration")
+    if receipt["owner"] != owner:
+        raise MalformedReceipt("$.receipt.owner", "names another owner")
     state = read_list(receipt["state"], "$.receipt.state")
     txs = read_list(receipt["transactions"], "$.receipt.transactions")
     history = read_list(document["history"], "$.history")
     if not state:
         raise MalformedReceipt("$.receipt.state", "the declaration's record is missing")
-    record = _state(state[0], "$.receipt.state[0]", f"decl/{decl_id}", header)
+    record = _state(state[0], "$.receipt.state[0]", record_key(owner, decl_id), header)
     _shown(document["record"], record, "$.record")
-    if type(record) is not dict or record.get("id") != decl_id:
+    if type(record) is not dict or record.get("id") != decl_id or record.get("org") != owner:
         raise StateMismatch("$.record", "is not the record of this declaration")
     if document["status"] != record["status"]:
         raise StateMismatch("$.status", "is not the proven status")
@@ -455,8 +465,8 @@ def _declaration(
                 where, f"the record has {versions} versions: {versions} entries are needed"
             )
     checks.append(
-        f"state decl/{decl_id}: {record['status']}, version {versions}, proven at block"
-        f" {header.height}"
+        f"state {record_key(owner, decl_id)}: {record['status']}, version {versions}, proven"
+        f" at block {header.height}"
     )
     at = 1  # the next state entry: each version's result, then its document if it has one
     last: Mapping[str, Any] | None = None
@@ -478,14 +488,14 @@ def _declaration(
         doc = None
         if result.get("action") in DOCUMENT_ACTIONS:
             _present(state, at, f"the document of version {v}")
-            key = document_key(decl_id, v)
+            key = document_key(owner, decl_id, v)
             doc = _state(state[at], f"$.receipt.state[{at}]", key, header)
             at += 1
             documented = (v, doc)
         replaces = made[v - 2] if v > 1 else None
-        _version_made_by(result, doc, v, tx, decl_id, replaces, where)
+        _version_made_by(result, doc, v, tx, (owner, decl_id), replaces, where)
         _shown(history[v - 1], version_entry(tx.id, result, doc), where)
-        with_doc = "" if doc is None else f", with its document {document_key(decl_id, v)}"
+        with_doc = "" if doc is None else f", with its document {document_key(owner, decl_id, v)}"
         checks.append(
             f"state tx/{tx.id.hex()}: version {v}, {result['action']} -> {result['status']} by"
             f" {result['org']} (key {result['signer']}) at block {result['height']}, time"
@@ -498,7 +508,7 @@ def _declaration(
         raise StateMismatch("$.record.status", "is not the status of the last version")
     _current_document(document, record, documented)
     checks.append(
-        f"history of {decl_id}: versions 1..{versions}, each replacing the one before;"
+        f"history of {owner}'s {decl_id}: versions 1..{versions}, each replacing the one before;"
         f" the current record is version {versions}"
     )
 
@@ -526,17 +536,19 @@ def _version_made_by(
     doc: Any,
     version: int,
     tx: Transaction,
-    decl_id: str,
+    declaration: tuple[str, str],
     replaces: bytes | None,
     where: str,
 ) -> None:
     """The version the result describes is what its transaction did, where the chain put it.
 
-    ``_result`` has checked the result's place, type and signer already.
+    ``declaration`` is (owner, id). ``_result`` has checked the result's place,
+    type and signer already.
     """
+    owner, decl_id = declaration
     if result.get("ok") is not True or any(name not in result for name in VERSION_FIELDS):
         raise StateMismatch(where, "its transaction's result describes no version")
-    if result.get("declaration") != decl_id:
+    if result.get("declaration") != decl_id or result.get("owner") != owner:
         raise StateMismatch(f"{where}.tx", "the transaction is about another declaration")
     if result["version"] != version:
         raise StateMismatch(f"{where}.version", f"is not version {version}")
@@ -550,9 +562,11 @@ def _version_made_by(
     if action == "submit":
         signed_doc = body.get("declaration")
         target = signed_doc.get("declarationId") if type(signed_doc) is dict else None
+        named = owner  # the rules find a submission's owner; its proven result says whose
     else:
         target = body.get("id")
-    if target != decl_id:
+        named = body.get("owner", result["org"])  # none named: the signer's organisation
+    if target != decl_id or named != owner:
         raise StateMismatch(f"{where}.tx", "the transaction is about another declaration")
     if action in DOCUMENT_ACTIONS:
         try:

@@ -170,7 +170,7 @@ def run_demo(
                 if answer["http_status"] == 200 and answer.get("status") == "committed":
                     tally.committed["declarations"] += 1
                     tally.acknowledged.append(answer["tx_id"])
-                    decide_queue.append(doc["declarationId"])
+                    decide_queue.append((shipper, doc["declarationId"]))
                 elif answer["http_status"] == 422:
                     code = answer["error"]["code"]
                     tally.refused[code] += 1
@@ -181,7 +181,7 @@ def run_demo(
                 else:
                     tally.failures.append(f"submit {doc['declarationId']}: {answer}")
 
-        decide_queue: list[str] = []
+        decide_queue: list[tuple[str, str]] = []
         half = len(plan) // 2
         victim = "forwarder-b"
         with ThreadPoolExecutor(max_workers=6) as pool:
@@ -223,14 +223,15 @@ def run_demo(
 
 def _decide(
     members: dict[str, Member],
-    ids: list[str],
+    ids: list[tuple[str, str]],
     rng: random.Random,
     tally: Tally,
     pool: ThreadPoolExecutor,
 ) -> int:
     port, customs = members["port-authority"], members["customs"]
 
-    def one(decl_id: str) -> None:
+    def one(declaration: tuple[str, str]) -> None:
+        owner, decl_id = declaration
         steps = [(port, "accepted", "")]
         roll = rng.random()
         if roll < 0.6:
@@ -244,9 +245,8 @@ def _decide(
         elif roll < 0.9:
             steps += [(customs, "refused", "documents do not match the cargo")]
         for member, decision, reason in steps:
-            answer = member.send(
-                "declaration.decide", {"id": decl_id, "decision": decision, "reason": reason}
-            )
+            body = {"id": decl_id, "owner": owner, "decision": decision, "reason": reason}
+            answer = member.send("declaration.decide", body)
             with tally.lock:
                 if answer["http_status"] == 200 and answer.get("status") == "committed":
                     tally.decisions[decision] += 1
@@ -292,7 +292,7 @@ def _verify_receipts(
     net: LocalNetwork,
     genesis: Genesis,
     auditor: SigningKey,
-    ids: list[str],
+    ids: list[tuple[str, str]],
     say: Callable[[str], None],
     count: int = 3,
 ) -> tuple[str, bool]:
@@ -300,11 +300,11 @@ def _verify_receipts(
     what = "receipts verify from genesis alone"
     if not ids:
         return what, False
-    for i, decl_id in enumerate(sorted(ids)[:count]):
+    for i, (owner, decl_id) in enumerate(sorted(ids)[:count]):
         name = list(net.nodes)[i % len(net.nodes)]
         try:
             with Client.connect(net.url(name), auditor) as client:
-                document = client.declaration(decl_id)
+                document = client.declaration(decl_id, owner)
                 document["headers"] = client.header_chain(document["receipt"]["header"]["height"])
             checks = verify_receipt(document, genesis)
         except (ClientError, ReceiptError) as e:

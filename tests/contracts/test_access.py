@@ -40,15 +40,23 @@ def view() -> StateView:
     """acme's declaration D1 and beta's D2; acme delegated fwd-a."""
     v = StateView(StateTree(Overlay(MemoryKV()), EMPTY_ROOT))
     v.put("delegation/acme/fwd-a", {"granted_at": 3})
-    v.put("decl/D1", {"id": "D1", "org": "acme"})
-    v.put("decl/D2", {"id": "D2", "org": "beta"})
+    v.put("decl/acme/D1", {"id": "D1", "org": "acme"})
+    v.put("decl/beta/D2", {"id": "D2", "org": "beta"})
     v.commit()
     return v
 
 
 def made(decl_id: str, type_: str = "declaration.submit") -> dict[str, Any]:
     """The result of a transaction that made a version of ``decl_id``."""
-    return {"ok": True, "type": type_, "signer": "k", "declaration": decl_id, "version": 1}
+    owner = {"D1": "acme", "D2": "beta"}.get(decl_id, "acme")
+    return {
+        "ok": True,
+        "type": type_,
+        "signer": "k",
+        "declaration": decl_id,
+        "owner": owner,
+        "version": 1,
+    }
 
 
 @pytest.mark.parametrize(

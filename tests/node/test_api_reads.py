@@ -50,9 +50,9 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNode]:
         n.client("shipper-beta").declare(sample(decl_id=IDS[3]))
         shipper.declare(sample(decl_id=IDS[4]))
         port = n.client("port-authority")
-        port.decide(IDS[0], "accepted")
-        port.decide(IDS[1], "accepted")
-        n.client("customs").decide(IDS[1], "cleared")
+        port.decide(IDS[0], "accepted", owner="shipper-acme")
+        port.decide(IDS[1], "accepted", owner="shipper-acme")
+        n.client("customs").decide(IDS[1], "cleared", owner="shipper-acme")
         yield n
     finally:
         n.close()
@@ -127,9 +127,9 @@ def test_declaration_has_history_with_signers_and_a_receipt(node: LocalNode) -> 
     header = read_header(receipt["header"], "header")
     # Each version's result, then the document for the versions that brought one.
     assert [e["key"] for e in receipt["state"]] == [
-        f"decl/{IDS[1]}",
+        f"decl/shipper-acme/{IDS[1]}",
         f"tx/{history[0]['tx']}",
-        f"doc/{IDS[1]}/000001",
+        f"doc/shipper-acme/{IDS[1]}/000001",
         *(f"tx/{entry['tx']}" for entry in history[1:]),
     ]
     assert [v["declaration"] is None for v in history] == [False, True, True]

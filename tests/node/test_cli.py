@@ -251,12 +251,12 @@ def cleared(net: Net, declared: tuple[str, Run]) -> tuple[str, Run, Run]:
     """The declared sample accepted by the port authority, then cleared by customs."""
     decl_id, _ = declared
     accept = dgledger(
-        "decide", decl_id, "--decision", "accepted", "--reason", "",
+        "decide", decl_id, "--owner", "shipper-acme", "--decision", "accepted", "--reason", "",
         *net.as_("port-authority"), "--wait",
     )  # fmt: skip
     clear = dgledger(
-        "decide", decl_id, "--decision", "cleared", "--reason", "documents in order",
-        *net.as_("customs"), "--wait",
+        "decide", decl_id, "--owner", "shipper-acme", "--decision", "cleared",
+        "--reason", "documents in order", *net.as_("customs"), "--wait",
     )  # fmt: skip
     return decl_id, accept, clear
 
@@ -283,8 +283,9 @@ def test_decision_by_a_wrong_role_is_refused_with_its_code(
     net: Net, submitted: str, org: str, decision: str
 ) -> None:
     run = dgledger(
-        "decide", submitted, "--decision", decision, "--reason", "", *net.as_(org), "--wait"
-    )
+        "decide", submitted, "--owner", "shipper-acme", "--decision", decision, "--reason", "",
+        *net.as_(org), "--wait",
+    )  # fmt: skip
     assert run.returncode == 1
     assert "Traceback" not in run.stderr
     assert ": role.not_allowed: " in run.stderr

@@ -273,7 +273,7 @@ def _refusal(org: str, type_: str, body: dict[str, Any]) -> str:
         (
             "forwarder-a",
             "declaration.amend",
-            {"id": "R", "declaration": valid_declaration("R")},
+            {"id": "R", "owner": "shipper-acme", "declaration": valid_declaration("R")},
             "only shipper-acme or a freight forwarder it delegated to may amend this declaration",
         ),
     ],
@@ -434,7 +434,7 @@ def test_a_wrong_role_is_said_once_in_words(
     capsys: pytest.CaptureFixture[str], live: LocalNetwork
 ) -> None:
     run = dgledger(
-        capsys, "decide", DECLARED, "--decision", "cleared",
+        capsys, "decide", DECLARED, "--owner", "shipper-acme", "--decision", "cleared",
         *as_(live, "port-authority"), "--wait",
     )  # fmt: skip
     status, _, err = run

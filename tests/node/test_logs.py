@@ -101,11 +101,11 @@ def test_a_running_node_logs_no_secret(tmp_path: Path, captured: Capture) -> Non
         chain = node.genesis.chain
         node.client("shipper-acme").declare(sample(decl_id="DG-LOG-1"))
         port = node.client("port-authority")
-        port.decide("DG-LOG-1", "accepted")
+        port.decide("DG-LOG-1", "accepted", owner="shipper-acme")
         # Refusals and hostile peer traffic take the logging error paths.
         shipper = node.key("shipper-acme")
         with pytest.raises(ClientError, match=r"role\.not_allowed"):
-            node.client("shipper-beta").decide("DG-LOG-1", "cleared")
+            node.client("shipper-beta").decide("DG-LOG-1", "cleared", owner="shipper-acme")
         stranger = SigningKey.from_seed(b"s" * 32)
         vote = Vote.sign(stranger, chain, VoteType.PREVOTE, node.service.chain.height + 1, 0, None)
         address = node.service.transport.address

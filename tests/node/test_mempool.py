@@ -207,10 +207,10 @@ def test_contract_violation_lists_every_violation() -> None:
 
 
 def test_a_declaration_id_taken_twice_is_judged_when_a_block_applies_it() -> None:
-    """Admission applies nothing: the second claim of an id is refused in the block."""
+    """Admission applies nothing: an owner's second claim of an id is refused in the block."""
     p = Pool()
     first = p.declare("shipper-acme", "DG-TWICE")
-    second = p.declare("shipper-beta", "DG-TWICE")
+    second = p.declare("shipper-acme", "DG-TWICE")
     p.mempool.add(first)
     p.mempool.add(second)
     results = p.commit(p.mempool.select(10, 10**9))
@@ -284,7 +284,11 @@ def test_a_commit_looks_again_only_at_what_the_block_changed() -> None:
     p = Pool()
     p.commit([p.declare("shipper-acme", "DG-R")])
     applied = p.executions.count
-    decide = p.tx("port-authority", "declaration.decide", {"id": "DG-R", "decision": "accepted"})
+    decide = p.tx(
+        "port-authority",
+        "declaration.decide",
+        {"id": "DG-R", "owner": "shipper-acme", "decision": "accepted"},
+    )
     other = p.declare("shipper-beta", "DG-R2")
     later = p.declare("shipper-beta", "DG-R3")
     for tx in (decide, other, later):
@@ -351,7 +355,11 @@ def test_told_nothing_the_pool_looks_again_at_everything() -> None:
 def test_a_transaction_rejected_in_a_block_is_not_admitted_again() -> None:
     """Its result is committed like any other: its id is taken for good."""
     p = Pool()
-    refused = p.tx("port-authority", "declaration.decide", {"id": "DG-X9", "decision": "accepted"})
+    refused = p.tx(
+        "port-authority",
+        "declaration.decide",
+        {"id": "DG-X9", "owner": "shipper-acme", "decision": "accepted"},
+    )
     results = p.commit([refused])
     assert [v["code"] for v in results[0]["violations"]] == ["declaration.unknown"]
     assert p.refuse(refused).code == "tx.already_committed"

@@ -65,8 +65,8 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNode]:
         acme.send("delegation.grant", {"forwarder": "forwarder-a"})
         n.client("shipper-beta").declare(sample(decl_id=BETA))
         n.client("forwarder-b").declare(sample(decl_id=OWN_B))
-        n.client("port-authority").decide(ACME[0], "accepted")
-        n.client("customs").decide(ACME[0], "cleared")
+        n.client("port-authority").decide(ACME[0], "accepted", owner="shipper-acme")
+        n.client("customs").decide(ACME[0], "cleared", owner="shipper-acme")
         yield n
     finally:
         n.close()
@@ -199,10 +199,10 @@ def test_lists_are_filtered_before_they_page(node: LocalNode) -> None:
 
 
 def test_a_rejected_transaction_is_its_signers_alone(node: LocalNode) -> None:
-    # shipper-beta tries to take shipper-acme's id; the rules refuse it.
+    # shipper-beta declares its own id a second time; the rules refuse it.
     beta = node.client("shipper-beta")
     with pytest.raises(ClientError) as refused:
-        beta.declare(sample(decl_id=ACME[1]))
+        beta.declare(sample(decl_id=BETA))
     tx_id = refused.value.tx_id
     assert tx_id is not None
     assert beta.transaction(tx_id)["result"]["ok"] is False

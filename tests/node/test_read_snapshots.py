@@ -49,10 +49,10 @@ def test_an_answer_from_a_snapshot_stays_at_its_height(node: LocalNode) -> None:
     before = auditor.declaration(DECL)
     snapshot = node.service.chain.snapshot()
     try:
-        node.client("port-authority").decide(DECL, "accepted")
+        node.client("port-authority").decide(DECL, "accepted", owner="shipper-acme")
         node.client("shipper-beta").declare(sample(decl_id="DG-SNAP-2"))
         assert node.service.chain.height > snapshot.height
-        late = Prover(snapshot).declaration(DECL)
+        late = Prover(snapshot).declaration("shipper-acme", DECL)
         page = Prover(snapshot).checkpoint()
     finally:
         snapshot.close()
@@ -91,7 +91,7 @@ def _commit_during(node: LocalNode, held: tuple[Event, Event], read: Callable[[]
     try:
         assert entered.wait(60)
         height = node.service.chain.height
-        node.client("port-authority").decide(DECL, "accepted")
+        node.client("port-authority").decide(DECL, "accepted", owner="shipper-acme")
         assert node.service.chain.height == height + 1
     finally:
         committed.set()
@@ -169,11 +169,11 @@ def test_receipts_read_while_blocks_commit_verify_from_genesis(node: LocalNode) 
         thread.start()
     try:
         port, customs = node.client("port-authority"), node.client("customs")
-        port.decide(DECL, "accepted")
-        customs.decide(DECL, "cleared")
-        customs.decide(DECL, "held", reason="inspection")
-        customs.decide(DECL, "released")
-        port.decide(DECL, "loaded")
+        port.decide(DECL, "accepted", owner="shipper-acme")
+        customs.decide(DECL, "cleared", owner="shipper-acme")
+        customs.decide(DECL, "held", owner="shipper-acme", reason="inspection")
+        customs.decide(DECL, "released", owner="shipper-acme")
+        port.decide(DECL, "loaded", owner="shipper-acme")
     finally:
         done.set()
         for thread in threads:
@@ -189,7 +189,7 @@ def test_receipts_read_while_blocks_commit_verify_from_genesis(node: LocalNode) 
         assert answer["status"] == ORDER[len(answer["history"]) - 1]
         doc = {**copy.deepcopy(answer), "headers": chain[:height]}
         checks = verify_receipt(doc, node.genesis)
-        assert checks[3].startswith(f"state decl/{DECL}: {answer['status']}, version")
+        assert checks[3].startswith(f"state decl/shipper-acme/{DECL}: {answer['status']}, version")
 
 
 def test_reads_waiting_for_a_thread_hold_no_snapshot(
@@ -220,9 +220,9 @@ def test_reads_waiting_for_a_thread_hold_no_snapshot(
     monkeypatch.setattr(kv, "snapshot", counted)
     build = Prover.declaration
 
-    def slow(prover: Prover, decl_id: str) -> dict[str, Any]:
+    def slow(prover: Prover, owner: str, decl_id: str) -> dict[str, Any]:
         time.sleep(0.05)  # long enough that the other readers' requests queue up
-        return build(prover, decl_id)
+        return build(prover, owner, decl_id)
 
     monkeypatch.setattr(Prover, "declaration", slow)
     orgs = ("auditor", "shipper-acme", "customs", "port-authority")  # those who read DECL

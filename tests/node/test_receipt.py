@@ -54,8 +54,10 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNode]:
     n = LocalNode(tmp_path_factory.mktemp("receipts"))
     try:
         n.client("shipper-acme").declare(sample(decl_id=DECL))
-        n.client("port-authority").decide(DECL, "accepted")
-        n.client("customs").decide(DECL, "cleared", reason="documents in order")
+        n.client("port-authority").decide(DECL, "accepted", owner="shipper-acme")
+        n.client("customs").decide(
+            DECL, "cleared", owner="shipper-acme", reason="documents in order"
+        )
         n.client("shipper-beta").declare(sample(decl_id=OTHER))
         yield n
     finally:
@@ -157,14 +159,16 @@ def test_declaration_receipt_verifies_from_genesis_alone(node: LocalNode, declar
     assert checks[1].startswith(f"header chain 1..{height}: ")
     assert checks[2].startswith(f"block {height} ({declaration['receipt']['header']['hash']})")
     assert "1 of 1 validators" in checks[2]
-    assert checks[3] == f"state decl/{DECL}: cleared, version 3, proven at block {height}"
+    assert checks[3] == (
+        f"state decl/shipper-acme/{DECL}: cleared, version 3, proven at block {height}"
+    )
     for v, version in enumerate(history, 1):
         assert any(version["tx"] in c and "signature(s) valid" in c for c in checks)
         made = [c for c in checks if c.startswith(f"state tx/{version['tx']}: version {v},")]
         assert len(made) == 1
         assert f"by {version['org']} (key {version['signer']})" in made[0]
-        assert (f"doc/{DECL}/{v:06d}" in made[0]) is (v == 1)
-    assert checks[-1].startswith(f"history of {DECL}: versions 1..3")
+        assert (f"doc/shipper-acme/{DECL}/{v:06d}" in made[0]) is (v == 1)
+    assert checks[-1].startswith(f"history of shipper-acme's {DECL}: versions 1..3")
     assert len(checks) == 4 + 2 * len(history) + 1
 
 
@@ -346,9 +350,27 @@ DECLARATION_CASES: Final[list[tuple[str, Mutation, type[ReceiptError], str]]] = 
     ),
     (
         "state key",
-        _set((*R, "state", 0, "key"), f"decl/{OTHER}"),
+        _set((*R, "state", 0, "key"), f"decl/shipper-beta/{OTHER}"),
         StateMismatch,
         "$.receipt.state[0].key",
+    ),
+    # Whose the declaration is: the owner shown, and the owner the proofs are for.
+    ("owner shown", _set(("owner",), "shipper-beta"), MalformedReceipt, "$.receipt.owner"),
+    (
+        "another owner",
+        _do(_set(("owner",), "shipper-beta"), _set((*R, "owner"), "shipper-beta")),
+        StateMismatch,
+        "$.receipt.state[0].key",
+    ),
+    (
+        "another owner, keys restated",
+        _do(
+            _set(("owner",), "shipper-beta"),
+            _set((*R, "owner"), "shipper-beta"),
+            _set((*R, "state", 0, "key"), f"decl/shipper-beta/{DECL}"),
+        ),
+        StateMismatch,
+        "$.receipt.state[0].proof",
     ),
     # The receipt's header and certificate.
     (
@@ -432,7 +454,7 @@ DECLARATION_CASES: Final[list[tuple[str, Mutation, type[ReceiptError], str]]] = 
     ("header chain not a list", _set(("headers",), 5), MalformedReceipt, "$.headers"),
     ("header chain a string", _set(("headers",), "1..3"), MalformedReceipt, "$.headers"),
     # Form.
-    ("receipt version", _set((*R, "version"), 2), MalformedReceipt, "$.receipt.version"),
+    ("receipt version", _set((*R, "version"), 1), MalformedReceipt, "$.receipt.version"),
     ("unexpected field", _set((*R, "note"), "x"), MalformedReceipt, "$.receipt"),
 ]
 
