@@ -13,6 +13,12 @@ keys that are not Ed25519.
 Public key files hold ``-----BEGIN PUBLIC KEY-----`` (SubjectPublicKeyInfo
 PEM), so ``openssl pkey -pubout`` makes one from a private key file; they
 are written the same way with mode 0o644.
+
+Encryption keys (X25519, RFC 7748: what declarations an organisation may
+read are to be encrypted to) are PKCS#8 PEM files too, written and read
+under the same rules; a signing key is never read as an encryption key, nor
+the other way round. Membership records only their 32-byte public keys
+(:func:`encryption_public`).
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
 )
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.serialization import (
     BestAvailableEncryption,
     Encoding,
@@ -152,8 +159,8 @@ def save_signing_key(
     _write_atomic(path, pem, PRIVATE_MODE, overwrite)
 
 
-def load_signing_key(path: StrPath, password: bytes | None = None) -> SigningKey:
-    """Read an Ed25519 PKCS#8 PEM key file that only its owner may read or write."""
+def _load_private(path: StrPath, password: bytes | None) -> object:
+    """The private key of a PKCS#8 PEM file that only its owner may read or write."""
     _check_password(password)
     data = _read_limited(path, private=True)
     name = os.fspath(path)
@@ -163,14 +170,49 @@ def load_signing_key(path: StrPath, password: bytes | None = None) -> SigningKey
     if not encrypted and password is not None:
         raise KeyFileError(f"{name} is not encrypted, but a password was given")
     try:
-        private = load_pem_private_key(data, password)
+        return load_pem_private_key(data, password)
     except (ValueError, TypeError, UnsupportedAlgorithm) as e:
         if encrypted:
             raise KeyFileError(f"{name}: wrong password, or a corrupt key file") from e
         raise KeyFileError(f"{name} is not a PEM private key that can be read") from e
+
+
+def load_signing_key(path: StrPath, password: bytes | None = None) -> SigningKey:
+    """Read an Ed25519 PKCS#8 PEM key file that only its owner may read or write."""
+    private = _load_private(path, password)
+    name = os.fspath(path)
     if not isinstance(private, Ed25519PrivateKey):
         raise KeyFileError(f"{name} holds a {type(private).__name__}, not an Ed25519 key")
     return SigningKey(private)
+
+
+def save_encryption_key(
+    path: StrPath,
+    key: X25519PrivateKey,
+    password: bytes | None = None,
+    *,
+    overwrite: bool = False,
+) -> None:
+    """Write an X25519 encryption key as PKCS#8 PEM (encrypted if a password is given), 0o600."""
+    _check_password(password)
+    encryption: KeySerializationEncryption = (
+        NoEncryption() if password is None else BestAvailableEncryption(password)
+    )
+    pem = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, encryption)
+    _write_atomic(path, pem, PRIVATE_MODE, overwrite)
+
+
+def load_encryption_key(path: StrPath, password: bytes | None = None) -> X25519PrivateKey:
+    """Read an X25519 PKCS#8 PEM key file that only its owner may read or write."""
+    private = _load_private(path, password)
+    if not isinstance(private, X25519PrivateKey):
+        raise KeyFileError(f"{os.fspath(path)} holds a {type(private).__name__}, not an X25519 key")
+    return private
+
+
+def encryption_public(key: X25519PrivateKey) -> bytes:
+    """The 32-byte X25519 public key of ``key``, as membership records it."""
+    return key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
 
 
 def save_public_key(path: StrPath, key: PublicKey, *, overwrite: bool = False) -> None:

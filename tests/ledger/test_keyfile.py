@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.serialization import (
     Encoding,
     NoEncryption,
@@ -20,8 +21,11 @@ from ledger.crypto import Domain, SigningKey
 from ledger.errors import KeyFileError
 from ledger.keyfile import (
     MAX_KEY_FILE_SIZE,
+    encryption_public,
+    load_encryption_key,
     load_public_key,
     load_signing_key,
+    save_encryption_key,
     save_public_key,
     save_signing_key,
 )
@@ -202,3 +206,41 @@ def test_public_key_file_must_pass_the_rule(tmp_path: Path) -> None:
 
 def test_key_file_error_code() -> None:
     assert KeyFileError("x").code == "invalid_key_file"
+
+
+# ------------------------------------------------------------ encryption keys
+
+ENC = X25519PrivateKey.from_private_bytes(bytes(range(1, 33)))
+
+
+def _raw(key: X25519PrivateKey) -> bytes:
+    return key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
+
+
+@pytest.mark.parametrize("password", [None, b"correct horse"])
+def test_encryption_key_round_trip(tmp_path: Path, password: bytes | None) -> None:
+    path = tmp_path / "org.enc.pem"
+    save_encryption_key(path, ENC, password)
+    assert mode(path) == 0o600
+    assert _raw(load_encryption_key(path, password)) == _raw(ENC)
+    assert encryption_public(ENC) == ENC.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    with pytest.raises(KeyFileError, match="already exists"):
+        save_encryption_key(path, ENC, password)
+
+
+def test_a_signing_key_is_not_an_encryption_key_nor_the_other_way(tmp_path: Path) -> None:
+    signing, encryption = tmp_path / "s.pem", tmp_path / "e.pem"
+    save_signing_key(signing, KEY)
+    save_encryption_key(encryption, ENC)
+    with pytest.raises(KeyFileError, match="not an X25519 key"):
+        load_encryption_key(signing)
+    with pytest.raises(KeyFileError, match="not an Ed25519 key"):
+        load_signing_key(encryption)
+
+
+def test_an_encryption_key_others_may_read_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "e.pem"
+    save_encryption_key(path, ENC)
+    path.chmod(0o640)
+    with pytest.raises(KeyFileError, match="chmod 600"):
+        load_encryption_key(path)
