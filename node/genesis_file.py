@@ -4,8 +4,14 @@ The file is JSON with byte fields written as lower-case hex::
 
     {"chain": "dg-port-1", "time": 1790000000000,
      "validators": [{"key": "<hex>", "power": 10, "org": "customs"}, ...],
-     "app": {"orgs": [{"name": ..., "role": ..., "keys": ["<hex>", ...]}, ...],
+     "app": {"orgs": [{"name": ..., "role": ..., "keys": ["<hex>", ...],
+                       "legal_name": ..., "identifiers": {"eori": ...},
+                       "enc_keys": ["<hex>", ...]}, ...],
              "dgl": "<hex sha-256>", "params": {"governance_delay": 2}}}
+
+``legal_name``, ``identifiers`` and ``enc_keys`` (X25519 public keys) are
+optional (:mod:`contracts.membership`): a file written before they existed
+reads as it did, with the same hash.
 
 Reading converts exactly those fields back to bytes, builds the canonical
 value and validates it (ledger and contracts), so the genesis hash is the
@@ -36,6 +42,20 @@ def _hex(value: Any, where: str) -> bytes:
         raise GenesisFileError(f"{where}: not hex") from e
 
 
+def _org_to_json(org: dict[str, Any]) -> dict[str, Any]:
+    out = {**org, "keys": [k.hex() for k in org["keys"]]}
+    if "enc_keys" in org:
+        out["enc_keys"] = [k.hex() for k in org["enc_keys"]]
+    return out
+
+
+def _org_from_json(org: dict[str, Any], i: int) -> dict[str, Any]:
+    out = {**org, "keys": [_hex(k, f"app.orgs[{i}].keys") for k in org.get("keys", [])]}
+    if "enc_keys" in org:
+        out["enc_keys"] = [_hex(k, f"app.orgs[{i}].enc_keys") for k in org["enc_keys"]]
+    return out
+
+
 def genesis_to_json(genesis: Genesis) -> str:
     """The genesis document as the JSON text of the file."""
     value = genesis.to_value()
@@ -44,7 +64,7 @@ def genesis_to_json(genesis: Genesis) -> str:
         "time": value["time"],
         "validators": [{**v, "key": v["key"].hex()} for v in value["validators"]],
         "app": {
-            "orgs": [{**o, "keys": [k.hex() for k in o["keys"]]} for o in value["app"]["orgs"]],
+            "orgs": [_org_to_json(o) for o in value["app"]["orgs"]],
             "dgl": value["app"]["dgl"].hex(),
             "params": value["app"]["params"],
         },
@@ -80,9 +100,11 @@ def genesis_from_json(text: str) -> Genesis:
             "app": {
                 **app,
                 "orgs": [
-                    {**o, "keys": [_hex(k, f"app.orgs[{i}].keys") for k in o.get("keys", [])]}
+                    _org_from_json(o, i)
                     for i, o in enumerate(app["orgs"])
-                    if isinstance(o, dict) and isinstance(o.get("keys", []), list)
+                    if isinstance(o, dict)
+                    and isinstance(o.get("keys", []), list)
+                    and isinstance(o.get("enc_keys", []), list)
                 ],
                 "dgl": _hex(app.get("dgl"), "app.dgl"),
             },

@@ -8,6 +8,9 @@ Layout written under the target directory::
     <validator org>/data/              created by the node on first start
     <observer org>/node.toml, node-key.pem   an observer: follows the chain, does not vote
     keys/<org>.pem                     a member key per organisation (signs transactions)
+    keys/<org>.enc.pem                 an X25519 encryption key per organisation: what it
+                                       may read is to be encrypted to its public key,
+                                       which genesis records (``enc_keys``)
     dangerous-goods-list.csv           with ``dgl_file``: the list every node loads
 
 Without ``dgl_file`` the network runs on the built-in list. With it (the
@@ -34,17 +37,20 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from contracts.dgl import DangerousGoodsList, read_list_file
 from contracts.dgl_builtin import BUILTIN, builtin_list
 from contracts.errors import ContractError
 from contracts.lifecycle import Role
-from contracts.membership import ORG_NAME, AppGenesis, Organisation
+from contracts.membership import ORG_NAME, AppGenesis, Identity, Organisation, normalised
 from ledger.crypto import PublicKey, SigningKey
 from ledger.genesis import Genesis
-from ledger.keyfile import save_signing_key
+from ledger.keyfile import encryption_public, save_encryption_key, save_signing_key
 from ledger.validators import Validator, ValidatorSet
 from node.errors import NetworkInitError
 from node.genesis_file import genesis_to_json
@@ -53,6 +59,8 @@ DEFAULT_VALIDATORS = ("customs", "port-authority", "forwarder-a", "forwarder-b")
 DEFAULT_MEMBERS = ("shipper-acme:shipper", "shipper-beta:shipper", "auditor:auditor")
 CHAIN_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 DGL_COPY = "dangerous-goods-list.csv"
+ENC_KEY_SUFFIX = ".enc.pem"
+"""``keys/<org>.enc.pem``: the organisation's X25519 encryption key, beside its member key."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +150,7 @@ def init_network(
     consensus: dict[str, int] | None = None,
     observers: list[str] | None = None,
     dgl_file: Path | None = None,
+    identities: Mapping[str, Identity] | None = None,
 ) -> list[NodeFiles]:
     """Write a new network's files; refuses to overwrite an existing genesis.
 
@@ -150,6 +159,10 @@ def init_network(
     key, registered as one of its member keys, and a configuration with
     ``validator = false`` whose peers are the validators. Validators come
     first in the returned list, observers after them.
+
+    ``identities`` gives organisations their legal name and identifiers,
+    recorded in genesis; every organisation gets an X25519 encryption key
+    (``keys/<org>.enc.pem``, its public key in genesis).
 
     Every argument is checked, and the directory searched for any file this
     would write, before the first file is written.
@@ -173,10 +186,12 @@ def init_network(
         raise NetworkInitError(f"observer {sorted(unknown)[0]} is not one of the members")
     if len(set(observers)) != len(observers):
         raise NetworkInitError("an observer is named twice")
+    identities = dict(identities or {})
+    _check_identities(identities, names)
     runners = [name for name, _ in validator_roles] + observers
     _refuse_existing(
         directory,
-        [directory / "keys" / f"{name}.pem" for name in names]
+        [directory / "keys" / f"{name}{end}" for name in names for end in (".pem", ENC_KEY_SUFFIX)]
         + [directory / name / file for name in runners for file in ("node-key.pem", "node.toml")]
         + ([directory / DGL_COPY] if dgl_bytes is not None else []),
     )
@@ -191,7 +206,15 @@ def init_network(
         (directory / name).mkdir(exist_ok=True)
         save_signing_key(directory / name / "node-key.pem", node_key)
         save_signing_key(directory / "keys" / f"{name}.pem", member_key)
-        orgs.append(Organisation(name, role, (member_key.public, node_key.public)))
+        orgs.append(
+            Organisation(
+                name,
+                role,
+                (member_key.public, node_key.public),
+                identities.get(name),
+                (_encryption_key(directory, name),),
+            )
+        )
         vals.append(Validator(node_key.public, 10, name))
     for name, role in member_roles:
         key = SigningKey.generate()
@@ -203,7 +226,11 @@ def init_network(
             save_signing_key(directory / name / "node-key.pem", node_key)
             keys = (key.public, node_key.public)
             observer_keys[name] = node_key.public
-        orgs.append(Organisation(name, role, keys))
+        orgs.append(
+            Organisation(
+                name, role, keys, identities.get(name), (_encryption_key(directory, name),)
+            )
+        )
     if dgl_bytes is not None:
         (directory / DGL_COPY).write_bytes(dgl_bytes)
     app = AppGenesis(tuple(orgs), dgl.digest(), 2)
@@ -220,6 +247,26 @@ def init_network(
         consensus=consensus or {},
         dgl_setting=dgl_setting,
     )
+
+
+def _check_identities(identities: Mapping[str, Identity], names: list[str]) -> None:
+    """Refuse an identity for an organisation not named, or one two organisations share."""
+    unknown = sorted(set(identities) - set(names))
+    if unknown:
+        raise NetworkInitError(f"identity for {unknown[0]}, which is not one of the organisations")
+    seen: dict[tuple[str, str], str] = {}
+    for name, identity in sorted(identities.items()):
+        for mark in [("legal name", normalised(identity.legal_name)), *identity.identifiers]:
+            other = seen.setdefault(mark, name)
+            if other != name:
+                raise NetworkInitError(f"{other} and {name} have the same {mark[0]}")
+
+
+def _encryption_key(directory: Path, name: str) -> bytes:
+    """Write ``name``'s new X25519 key beside its member key; its public key."""
+    key = X25519PrivateKey.generate()
+    save_encryption_key(directory / "keys" / f"{name}{ENC_KEY_SUFFIX}", key)
+    return encryption_public(key)
 
 
 def ports_needed(validators: int, observers: int) -> int:

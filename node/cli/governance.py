@@ -11,14 +11,23 @@ travels between the organisations; no private key ever leaves its owner::
     dgledger governance sign p.json --key port-authority.pem     # each co-signer
     dgledger governance submit p.json --node URL --wait
 
+An organisation's legal identity and its encryption keys change the same way::
+
+    dgledger governance propose org.identity --org shipper-acme \
+        --legal-name "ACME CHEMICALS SAS" --eori FR12345678901234 ...
+    dgledger keygen --encryption --out acme.enc.pem        # by shipper-acme, kept there
+    dgledger governance propose enc_key.rotate --org shipper-acme \
+        --old-enc-key HEX --enc-key HEX ...
+
 A proposal file is JSON: ``format``, ``chain``, ``envelope`` (hex of the
 transaction envelope's canonical bytes) and ``signatures`` (public key hex
 to signature hex). ``sign`` and ``show`` print what the envelope says, read
 from the envelope itself, and check every signature already on it, so a
 co-signer never signs what they have not seen.
 
-``dgledger delegate FORWARDER`` lets a forwarder amend and cancel this
-organisation's declarations (``--revoke`` withdraws it).
+``dgledger delegate FORWARDER`` lets a forwarder declare in this
+organisation's name and amend and cancel its declarations (``--revoke``
+withdraws it).
 """
 
 from __future__ import annotations
@@ -79,13 +88,40 @@ def _need(args: argparse.Namespace, *names: str) -> None:
             raise CliError(f"{args.action} needs --{name.replace('_', '-')}")
 
 
+def _identity(args: argparse.Namespace) -> dict[str, Any]:
+    """``legal_name`` and ``identifiers`` from --legal-name and --eori."""
+    if args.eori and not args.legal_name:
+        raise CliError(f"{args.action}: --eori needs --legal-name")
+    return {"legal_name": args.legal_name, "identifiers": {"eori": args.eori} if args.eori else {}}
+
+
 def _params(args: argparse.Namespace) -> dict[str, Any]:
     """The action's params from its flags."""
     action = args.action
     keys = [_hex_bytes(k, "--public-key", 32) for k in args.public_key or []]
+    enc_keys = [_hex_bytes(k, "--enc-key", 32) for k in args.enc_key or []]
     if action == "org.add":
         _need(args, "name", "role", "public_key")
-        return {"name": args.name, "role": args.role, "keys": keys}
+        params: dict[str, Any] = {"name": args.name, "role": args.role, "keys": keys}
+        if args.legal_name or args.eori:
+            identity = _identity(args)
+            params["legal_name"] = identity["legal_name"]
+            if identity["identifiers"]:
+                params["identifiers"] = identity["identifiers"]
+        if enc_keys:
+            params["enc_keys"] = enc_keys
+        return params
+    if action == "org.identity":
+        _need(args, "org", "legal_name")
+        return {"org": args.org, **_identity(args)}
+    if action in ("enc_key.add", "enc_key.rotate"):
+        _need(args, "org", "enc_key", *(["old_enc_key"] if action == "enc_key.rotate" else []))
+        if len(enc_keys) != 1:
+            raise CliError(f"{action} takes one --enc-key")
+        params = {"org": args.org, "key": enc_keys[0]}
+        if action == "enc_key.rotate":
+            params["old"] = _hex_bytes(args.old_enc_key, "--old-enc-key", 32)
+        return params
     if action == "org.remove":
         _need(args, "name")
         return {"name": args.name}
@@ -265,7 +301,9 @@ def register(sub: Any) -> None:
     p.add_argument("action", choices=sorted(ACTIONS))
     p.add_argument("--name", help="org.add, org.remove: the organisation")
     p.add_argument("--role", help="org.add: its role")
-    p.add_argument("--org", help="key.add: the organisation the key is for")
+    p.add_argument(
+        "--org", help="key.add, org.identity, enc_key.add, enc_key.rotate: the organisation"
+    )
     p.add_argument("--key-id", help="key.revoke, key.rotate: the key id")
     p.add_argument(
         "--public-key", action="append", help="org.add, key.add, key.rotate: 32 bytes in hex"
@@ -273,6 +311,15 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--validator", action="append", help="validators.set: ORG:POWER:PUBLIC-KEY-HEX, each one"
     )
+    p.add_argument("--legal-name", help="org.identity, org.add: the legal name")
+    p.add_argument("--eori", help="org.identity, org.add: the EORI number (with --legal-name)")
+    p.add_argument(
+        "--enc-key",
+        action="append",
+        help="enc_key.add, enc_key.rotate, org.add: an X25519 public key, 32 bytes in hex"
+        " (dgledger keygen --encryption prints one)",
+    )
+    p.add_argument("--old-enc-key", help="enc_key.rotate: the encryption key it retires, in hex")
     p.add_argument("--dgl", help="dgl.set: the new Dangerous Goods List file")
     when = p.add_mutually_exclusive_group()
     when.add_argument("--effective-height", type=int, help="the height it takes effect at")
@@ -310,7 +357,9 @@ def register(sub: Any) -> None:
     p.add_argument("--wait", action="store_true", help="return once committed")
     p.set_defaults(func=cmd_submit)
 
-    p = sub.add_parser("delegate", help="let a forwarder amend and cancel your declarations")
+    p = sub.add_parser(
+        "delegate", help="let a forwarder declare for you, amend and cancel your declarations"
+    )
     p.add_argument("forwarder", metavar="FORWARDER")
     p.add_argument("--revoke", action="store_true", help="withdraw the delegation")
     add_node_args(p)

@@ -9,11 +9,14 @@ from pathlib import Path
 from typing import Any, Final
 
 import uvicorn
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
+from contracts.errors import ContractError
 from contracts.lifecycle import Role
+from contracts.membership import Identity
 from ledger.crypto import SigningKey
 from ledger.errors import LedgerError
-from ledger.keyfile import save_signing_key
+from ledger.keyfile import encryption_public, save_encryption_key, save_signing_key
 from node.api.app import KEEP_ALIVE_S, create_app
 from node.cli.common import CliError, say
 from node.config import load_config
@@ -35,7 +38,7 @@ ROLE_DUTIES: Final = {
 
 
 def cmd_keygen(args: argparse.Namespace) -> int:
-    """Write a new Ed25519 key (PKCS#8, mode 0600)."""
+    """Write a new Ed25519 signing key, or an X25519 encryption key (PKCS#8, mode 0600)."""
     password = None
     if args.password_env:
         value = os.environ.get(args.password_env)
@@ -49,6 +52,14 @@ def cmd_keygen(args: argparse.Namespace) -> int:
     if os.path.lexists(out):
         # No option replaces a key file: it may be the only copy of a member's key.
         raise CliError(f"{out} exists: choose another --out, or remove the file")
+    if args.encryption:
+        enc = X25519PrivateKey.generate()
+        try:
+            save_encryption_key(out, enc, password)
+        except LedgerError as e:
+            raise CliError(str(e)) from e
+        print(f"wrote {args.out}\nencryption public key {encryption_public(enc).hex()}")
+        return 0
     key = SigningKey.generate()
     try:
         save_signing_key(out, key, password)
@@ -58,8 +69,41 @@ def cmd_keygen(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pairs(items: list[str], flag: str, what: str) -> dict[str, str]:
+    """``ORG=VALUE`` flags as a map, each organisation once."""
+    out: dict[str, str] = {}
+    for item in items:
+        org, sep, value = item.partition("=")
+        if not sep or not org.strip():
+            raise CliError(f"{flag} {item!r}: give ORG={what}")
+        if org.strip() in out:
+            raise CliError(f"{flag}: {org.strip()} is given twice")
+        out[org.strip()] = value
+    return out
+
+
+def identities(legal_names: list[str], eoris: list[str]) -> dict[str, Identity]:
+    """The identities ``--legal-name ORG=NAME`` and ``--eori ORG=EORI`` give, checked."""
+    names = _pairs(legal_names, "--legal-name", "LEGAL NAME")
+    numbers = _pairs(eoris, "--eori", "EORI")
+    for org in numbers:
+        if org not in names:
+            raise CliError(f"--eori {org}=...: give {org}'s --legal-name too")
+    out = {}
+    for org, name in names.items():
+        try:
+            out[org] = Identity.from_fields(
+                name, {"eori": numbers[org]} if org in numbers else {}, org
+            )
+        except ContractError as e:
+            flag = "--eori" if e.path.endswith(".eori") else "--legal-name"
+            raise CliError(f"{flag} {org}: {e.message}") from e
+    return out
+
+
 def cmd_network_init(args: argparse.Namespace) -> int:
     """Write genesis, node configurations and keys for a new network."""
+    chosen = identities(args.legal_name or [], args.eori or [])
     try:
         nodes = init_network(
             Path(args.dir),
@@ -70,6 +114,7 @@ def cmd_network_init(args: argparse.Namespace) -> int:
             genesis_time=time.time_ns() // 1_000_000,
             observers=[o for o in args.observers.split(",") if o],
             dgl_file=Path(args.dgl) if args.dgl else None,
+            identities=chosen,
         )
     except (NetworkInitError, LedgerError) as e:
         raise CliError(str(e)) from e
@@ -78,7 +123,12 @@ def cmd_network_init(args: argparse.Namespace) -> int:
     say(f"genesis: {Path(args.dir) / 'genesis.json'}")
     for node in nodes:
         say(f"node {node.name}: {node.config}  ({node.url})")
-    say(f"member keys: {Path(args.dir) / 'keys'}")
+    say(
+        f"member keys: {Path(args.dir) / 'keys'} (ORG.pem signs, ORG.enc.pem decrypts:"
+        " each stays with its organisation)"
+    )
+    if chosen:
+        say(f"legal identities recorded in genesis: {', '.join(sorted(chosen))}")
     pinned = load_genesis(Path(args.dir) / "genesis.json").app["dgl"].hex()
     say(f"dangerous goods list: {args.dgl or 'built-in'} (SHA-256 {pinned}, pinned in genesis)")
     return 0
@@ -120,6 +170,12 @@ def register(sub: Any) -> None:
     p = sub.add_parser("keygen", help="write a new key file")
     p.add_argument("--out", required=True, help="where to write the PKCS#8 key")
     p.add_argument("--password-env", help="environment variable holding a password to encrypt it")
+    p.add_argument(
+        "--encryption",
+        action="store_true",
+        help="an X25519 encryption key (its public key goes to governance enc_key.add or"
+        " enc_key.rotate) instead of an Ed25519 signing key",
+    )
     p.set_defaults(func=cmd_keygen)
 
     network = sub.add_parser("network", help="create a network").add_subparsers(
@@ -168,6 +224,20 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--dgl",
         help="Dangerous Goods List file to pin in genesis (CSV, 49 CFR 172.101; default: built-in)",
+    )
+    p.add_argument(
+        "--legal-name",
+        action="append",
+        metavar="ORG=NAME",
+        help="an organisation's legal name, as a declaration's shipper party names it"
+        " (repeat for each organisation)",
+    )
+    p.add_argument(
+        "--eori",
+        action="append",
+        metavar="ORG=EORI",
+        help="an organisation's EORI number (with its --legal-name): two letters of a country,"
+        " then up to 15 capital letters or digits",
     )
     p.set_defaults(func=cmd_network_init)
 
