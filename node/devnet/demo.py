@@ -24,11 +24,12 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import httpx
 
 from contracts.dgl_builtin import builtin_list
+from contracts.membership import Identity
 from ledger.crypto import SigningKey
 from ledger.genesis import Genesis
 from ledger.keyfile import load_signing_key
@@ -42,6 +43,8 @@ from node.devnet.traffic import TrafficGenerator
 from node.genesis_file import load_genesis
 
 SHIPPERS = ("shipper-acme", "shipper-beta", "shipper-gamma")
+IDENTITIES: Final = {s: Identity(f"{s.split('-')[1].upper()} SA") for s in SHIPPERS}
+"""The shippers' legal names, as the traffic names them (``TrafficGenerator.declaration``)."""
 
 
 class Member:
@@ -140,7 +143,7 @@ def run_demo(
     rng = random.Random(seed)
     tally = Tally()
     say(f"dgledger demo: network in {directory}")
-    with LocalNetwork(directory) as net:
+    with LocalNetwork(directory, identities=IDENTITIES) as net:
         genesis = load_genesis(net.genesis_path)
         net.start()
         say(f"  4 validators up: {', '.join(net.nodes)}")
@@ -198,6 +201,7 @@ def run_demo(
             say(f"  restarted {victim}")
             decided = _decide(members, decide_queue, rng, tally, pool)
             say(f"  decisions recorded: {decided}")
+        impostor = _claim_another_name(members["shipper-beta"], gen, say)
         target = net.height(entry[0])
         net.wait_height(net.names, target)
         say(f"  all nodes at height >= {target}")
@@ -216,6 +220,7 @@ def run_demo(
             except Exception as e:
                 tally.failures.append(f"audit of {name}: {e}")
         checks = _checks(net, tally, tips, auditor)
+        checks.append(impostor)
         checks.append(_verify_receipts(net, genesis, auditor, decide_queue, say))
     _table(say, tally, checks, time.monotonic() - started)
     return 0 if all(ok for _, ok in checks) and not tally.failures else 1
@@ -257,6 +262,18 @@ def _decide(
 
     list(pool.map(one, list(ids)))
     return sum(tally.decisions.values())
+
+
+def _claim_another_name(
+    member: Member, gen: TrafficGenerator, say: Callable[[str], None]
+) -> tuple[str, bool]:
+    """shipper-beta declares with ACME SA as shipper: refused, ACME's identity being recorded."""
+    doc = gen.declaration("acme")
+    answer = member.send("declaration.submit", {"declaration": doc})
+    code = answer.get("error", {}).get("code")
+    say(f"  shipper-beta declaring in ACME SA's name: {answer['http_status']} {code}")
+    refused = answer["http_status"] == 422 and code == "identity.shipper_mismatch"
+    return "a declaration in another member's name refused", refused
 
 
 def _checks(

@@ -28,7 +28,7 @@ import subprocess
 import sys
 import time
 import tomllib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -36,6 +36,7 @@ from typing import Any, Final, Self, TypeVar
 
 import httpx
 
+from contracts.membership import Identity
 from node.devnet.errors import NetworkError, NetworkTimeout
 from node.network import DEFAULT_VALIDATORS, init_network, ports_needed
 
@@ -144,6 +145,7 @@ class LocalNetwork:
         test_admin: bool = True,
         log_level: str = "info",
         port_range: tuple[int, int] = PORT_RANGE,
+        identities: Mapping[str, Identity] | None = None,
     ) -> None:
         self.directory = directory
         self.test_admin = test_admin
@@ -158,6 +160,7 @@ class LocalNetwork:
             genesis_time=time.time_ns() // 1_000_000,
             consensus=dict(FAST_CONSENSUS if consensus is None else consensus),
             observers=list(observers),
+            identities=identities,
         )
         self.nodes = {
             f.name: NodeProcess(
