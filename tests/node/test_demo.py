@@ -23,6 +23,7 @@ CHECKS = (
     "declarations across all nine classes committed",
     "all nodes hold the same tip",
     "acknowledged transactions present on every node",
+    "a declaration in another member's name refused",
     "receipts verify from genesis alone",
 )
 
