@@ -257,7 +257,9 @@ def signed_get(node: LocalNode, key: SigningKey, target: str) -> tuple[int, str 
 
 
 def test_member_key_reads(node: LocalNode) -> None:
-    assert signed_get(node, node.key("shipper-acme"), "/v1/declarations/DG-AUTH-0") == (200, None)
+    # DG-AUTH-0 is shipper-beta's: the port authority reads it (contracts/access.py).
+    target = "/v1/declarations/DG-AUTH-0"
+    assert signed_get(node, node.key("port-authority"), target) == (200, None)
 
 
 def test_key_outside_the_membership_is_refused(node: LocalNode) -> None:
