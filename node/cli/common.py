@@ -83,6 +83,12 @@ HINTS: Final = {
     "auth.wrong_node": "the request was signed for another node: check --node",
     "rate_limited": "too many requests: wait a moment and retry",
     "declaration.unknown": "check the declaration id",
+    "declaration.ambiguous": "name the organisation it belongs to with --owner",
+    "owner.unknown": "check --owner: an organisation of this network",
+    "identity.shipper_mismatch": "name the shipper as membership records the legal name of the"
+    " organisation you declare for",
+    "identity.not_delegated": "the shipper's organisation must delegate to you first"
+    " ('dgledger delegate')",
     "tx.commit_timeout": "not committed yet: look again later with 'dgledger show'",
     "mempool.full": "the node is busy: retry in a moment",
     "mempool.busy": "the node is at capacity: retry in a moment, or ask another node",

@@ -17,6 +17,7 @@ from typing import Any, Final
 import pytest
 
 from node.auth import sign_request
+from node.cli.common import failure
 from node.cli.declarations import render
 from node.client.errors import ClientError
 from node.client.receipt import verify_receipt
@@ -142,3 +143,18 @@ def test_show_names_the_owner_and_who_submitted(node: LocalNode) -> None:
     lines = render(node.client("auditor").declaration(ID, "shipper-beta"))
     assert lines[1].startswith("owner shipper-beta, submitted by shipper-beta,")
     assert f"dgledger verify {ID} --owner shipper-beta" in lines[-1]
+
+
+@pytest.mark.parametrize(
+    ("code", "hint"),
+    [
+        ("declaration.ambiguous", "--owner"),
+        ("owner.unknown", "--owner"),
+        ("identity.shipper_mismatch", "legal name"),
+        ("identity.not_delegated", "dgledger delegate"),
+    ],
+)
+def test_the_cli_says_what_to_do_about_each_new_refusal(code: str, hint: str) -> None:
+    error = failure(ClientError(code, "as the node said"))
+    assert error.code == code
+    assert str(error).startswith(f"{code}: as the node said: ") and hint in str(error)
