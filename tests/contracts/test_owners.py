@@ -9,7 +9,7 @@ import pytest
 from contracts import indexes
 from contracts.errors import TransactionRejected
 from contracts.handler import Context
-from tests.contracts.fixtures import Community, community
+from tests.contracts.fixtures import Community, community, enc_public
 from tests.samples import sample
 
 ID = "FRLEH-ACME-2026-000124"
@@ -255,3 +255,34 @@ def test_admission_refuses_a_claimed_identity_before_any_block() -> None:
     with pytest.raises(TransactionRejected) as info:
         c.engine.precheck(view, tx, Context(c.height + 1, c.time))
     assert info.value.code == "identity.shipper_mismatch"
+
+
+def test_same_blocks_same_state_root_with_identities_owners_and_keys() -> None:
+    """Two engines given the same blocks agree on every root, identities and owners included."""
+    a, b = community(identities=True), community(identities=True)
+    assert a.engine.root == b.engine.root
+    identity = {"org": "shipper-beta", "legal_name": "BETA SE", "identifiers": {}}
+    rotate = {"org": "auditor", "old": enc_public("auditor"), "key": enc_public("auditor", 1)}
+    blocks = [
+        [a.tx("shipper-acme", "delegation.grant", {"forwarder": "forwarder-a"})],
+        [
+            a.tx("shipper-beta", "declaration.submit", {"declaration": doc(BETA)}),
+            a.tx("forwarder-a", "declaration.submit", {"declaration": doc(ACME)}),
+            a.tx(SIGNERS[0], "governance", _gov("org.identity", identity, 5), extra=SIGNERS[1:]),
+            a.tx(SIGNERS[0], "governance", _gov("enc_key.rotate", rotate, 5), extra=SIGNERS[1:]),
+        ],
+        [],
+        [],
+        [a.tx("shipper-beta", "declaration.submit", {"declaration": doc("BETA SE", "D-2")})],
+    ]
+    for txs in blocks:
+        first, second = a.block(txs), b.block(txs)
+        assert first == second
+        assert all(result["ok"] for result in first), first
+        assert a.engine.root == b.engine.root
+    assert record(a, "shipper-acme")["org"] == "shipper-acme"
+    assert record(a, "shipper-beta", "D-2") is not None
+
+
+def _gov(action: str, params: dict[str, Any], effective: int) -> dict[str, Any]:
+    return {"action": action, "effective_height": effective, "params": params}
