@@ -20,11 +20,11 @@ from typing import Any, Final
 
 from contracts import formats as f
 from contracts.codes import CODES
-from contracts.declaration import Certification, Declaration
+from contracts.declaration import Declaration
 from contracts.dgl_types import DangerousGoodsListProtocol
-from contracts.document import parse_declaration
+from contracts.document import ItemDraft, parse_document
 from contracts.errors import DeclarationInvalid, Violation
-from contracts.item_checks import check_item
+from contracts.item_checks import check_draft, check_item
 from contracts.segregation_checks import UnitItem, check_unit
 
 __all__ = [
@@ -41,14 +41,10 @@ def check_declaration(decl: Declaration, dgl: DangerousGoodsListProtocol) -> lis
     out: list[Violation] = []
     _check_transport(decl, out)
     _check_dates(decl, out)
-    _check_certification(decl.shipper_certification, "$.shipperCertification", True, out)
     seen: dict[str, int] = {}
     for c, container in enumerate(decl.containers):
         path = f"$.containers[{c}]"
         _check_container_number(container.equipment_reference, c, seen, out)
-        _check_certification(
-            container.packing_certificate, f"{path}.packingCertificate", False, out
-        )
         unit = []
         for i, item in enumerate(container.dangerous_goods):
             item_path = f"{path}.dangerousGoods[{i}]"
@@ -58,12 +54,28 @@ def check_declaration(decl: Declaration, dgl: DangerousGoodsListProtocol) -> lis
 
 
 def validate(data: bytes | str | Mapping[str, Any], dgl: DangerousGoodsListProtocol) -> Declaration:
-    """Parse and check a declaration; raise DeclarationInvalid with every violation."""
-    decl = parse_declaration(data)
-    violations = check_declaration(decl, dgl)
-    if violations:
-        raise DeclarationInvalid(violations)
-    return decl
+    """Parse and check a declaration; raise DeclarationInvalid with every violation.
+
+    A document that does not read whole is still judged as far as it can be:
+    each item that read gets its checks, each that did not is told the fields
+    the rules require of it that it lacks (``contracts.item_checks.check_draft``).
+    The document-wide checks (check digits, dates, segregation) wait for a
+    document that reads.
+    """
+    reading = parse_document(data)
+    decl = reading.declaration
+    if decl is not None:
+        violations = check_declaration(decl, dgl)
+        if violations:
+            raise DeclarationInvalid(violations)
+        return decl
+    out = list(reading.violations)
+    for path, kept in reading.items:
+        if isinstance(kept, ItemDraft):
+            check_draft(kept, dgl, path, out)
+        else:
+            check_item(kept, dgl, path, out)
+    raise DeclarationInvalid(out)
 
 
 def _check_transport(decl: Declaration, out: list[Violation]) -> None:
@@ -162,43 +174,3 @@ def _check_container_number(
         )
     else:
         seen[number] = index
-
-
-def _check_certification(
-    cert: Certification | None, path: str, shipper: bool, out: list[Violation]
-) -> None:
-    paragraph = "5.4.1.6.1" if shipper else "5.4.2.1"
-    if cert is None:
-        if shipper:
-            code, what = "certification.shipper_missing", "the shipper's certification"
-        else:
-            code, what = "certification.packing_missing", "the container packing certificate"
-        out.append(Violation(code, path, f"{what} is required", paragraph))
-        return
-    if cert.signatory_name is None:
-        out.append(
-            Violation(
-                "certification.signatory_missing",
-                f"{path}.signatoryName",
-                "the certificate must name the person who signs it (signatoryName)",
-                paragraph,
-            )
-        )
-    if cert.date is None:
-        out.append(
-            Violation(
-                "certification.date_missing",
-                f"{path}.date",
-                "the certificate must be dated (date)",
-                paragraph,
-            )
-        )
-    if cert.place is None:
-        out.append(
-            Violation(
-                "certification.place_missing",
-                f"{path}.place",
-                "the certificate must state where it was signed (place)",
-                paragraph,
-            )
-        )

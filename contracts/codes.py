@@ -19,7 +19,9 @@ CODES: Final[dict[str, str]] = {
     "json.constant": "NaN or Infinity is not JSON",
     # Structure.
     "field.unknown": "a field the schema does not define (typos are never ignored)",
-    "field.missing": "a required field is absent",
+    "field.missing": "a field the document must carry is absent: by the schema, or by a rule "
+    "given the rest of the item (packing group, subsidiary hazards, flashpoint, net explosive "
+    "content, technical name, the net quantity of a limited quantity)",
     "field.type": "a field has the wrong JSON type",
     "field.length": "a text or list is shorter or longer than allowed",
     "text.format": "text with control characters or leading/trailing whitespace",
@@ -56,19 +58,15 @@ CODES: Final[dict[str, str]] = {
     "class.mismatch": "the class differs from the Dangerous Goods List entry",
     "subsidiary.mismatch": "the subsidiary hazards differ from the entry",
     "packing_group.mismatch": "the packing group differs from the entry",
-    "technical_name.missing": "a generic or N.O.S. entry without its technical name",
     "ems.mismatch": "the EmS differs from the entry",
     "marine_pollutant.mismatch": "the list marks the entry a marine pollutant; the item does not",
     # Class-specific information.
-    "flashpoint.missing": "no flashpoint for goods with a class 3 hazard",
     "flashpoint.out_of_range": "a class 3 hazard with a flashpoint above 60 degC, not carried hot",
-    "net_explosive_content.missing": "class 1 goods without net explosive content",
     "quantity.net_exceeds_gross": "net weight above gross weight",
     # Limited and excepted quantities.
     "quantity.limited_and_excepted": "an item declared both limited and excepted quantity",
     "limited_quantity.not_permitted": "limited quantity declared where the list permits none",
     "limited_quantity.exceeded": "more per inner packaging than the limited-quantity limit",
-    "limited_quantity.unverifiable": "no net quantity in the dimension of the limit",
     "limited_quantity.package_too_heavy": "a limited-quantity package above 30 kg gross",
     # Segregation inside one container.
     "segregation.same_container": "goods that must be separated share a container",
@@ -79,13 +77,22 @@ CODES: Final[dict[str, str]] = {
     "dgl.limited_quantity": "the list in force states a limited-quantity limit that cannot be read",
     # Containers and certifications.
     "container.duplicate": "the same container number twice in one declaration",
-    "certification.shipper_missing": "no shipper's certification",
-    "certification.packing_missing": "no container packing certificate",
-    "certification.signatory_missing": "a certification without the signatory's name",
-    "certification.date_missing": "a certification without a date",
-    "certification.place_missing": "a certification without a place",
     "certification.after_departure": "a certificate dated after the vessel's departure",
     # Dates of the voyage.
     "date.arrival_before_departure": "estimated arrival before estimated departure",
     "date.departure_past": "estimated departure before the time of the block recording it",
 }
+
+RETIRED: Final[dict[str, str]] = {
+    # Emitted by earlier versions, now field.missing at the same path; never reuse them.
+    "technical_name.missing": "now field.missing at technicalName",
+    "flashpoint.missing": "now field.missing at limits.flashPoint",
+    "net_explosive_content.missing": "now field.missing at netExplosiveContent",
+    "limited_quantity.unverifiable": "now field.missing at netVolume or netWeight",
+    "certification.shipper_missing": "now field.missing at shipperCertification",
+    "certification.packing_missing": "now field.missing at packingCertificate",
+    "certification.signatory_missing": "now field.missing at signatoryName",
+    "certification.date_missing": "now field.missing at date",
+    "certification.place_missing": "now field.missing at place",
+}
+"""Codes no longer emitted, with what replaced them. Receipts of older blocks may carry them."""

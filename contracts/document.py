@@ -6,12 +6,19 @@ The schema (DCSA field names where DCSA has one)::
     carrierBookingReference?  transportDocumentReference?
     transport{vesselIMONumber, vesselName, voyageNumber, portOfLoading,
               portOfDischarge, estimatedDeparture, estimatedArrival?}
-    containers[{equipmentReference, ISOEquipmentCode, seals?[], packingCertificate?,
+    containers[{equipmentReference, ISOEquipmentCode, seals?[], packingCertificate,
                 dangerousGoods[{UNNumber, properShippingName, imoClass, ...}]}]
-    shipperCertification?{signatoryName?, place?, date?}
+    shipperCertification{signatoryName, place, date}
 
-Unknown fields are refused with ``field.unknown`` naming the field, so a typo
-is never silently ignored. Numbers that are not counts are decimal strings.
+Every missing required field is reported, each once at its path
+(``field.missing``); the certifications and their parts are required (IMDG
+5.4.1.6.1, 5.4.2.1). Unknown fields are refused with ``field.unknown`` naming
+the field, so a typo is never silently ignored.
+
+:func:`read_document` also keeps every item, as a record or, when it did not
+read, as an :class:`ItemDraft` of what it states, so the rules that need the
+Dangerous Goods List can still say which fields it lacks. Numbers that are not
+counts are decimal strings.
 The reader never recurses into values the schema does not expect, so the
 schema bounds the depth it walks; ``json``'s own recursion guard is turned
 into ``json.too_deep``.
@@ -21,6 +28,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Final
 
 from contracts import formats as f
@@ -114,23 +122,65 @@ def load_json(data: bytes | str) -> Any:
         raise _invalid("json.invalid", f"not well-formed JSON: {str(e)[:200]}") from None
 
 
+@dataclass(frozen=True, slots=True)
+class ItemDraft:
+    """What an item that did not read states: for the rules that say what it lacks."""
+
+    values: Mapping[str, Any]
+    """Attribute -> value for the fields that read (None for one given but not valid);
+    subsidiary hazards as ``_risk1``, ``_risk2``."""
+    given: frozenset[str]
+    """The keys the item has, null ones aside."""
+    flash_point_given: bool
+    """Whether ``limits.flashPoint`` is there (or ``limits`` is, but not an object)."""
+
+
+Kept = tuple[str, DangerousGoodsItem | ItemDraft]
+"""An item's JSON path, and its record or its draft."""
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """A document read: the declaration, or the violations and every item as far as it read."""
+
+    declaration: Declaration | None
+    violations: tuple[Violation, ...]
+    items: tuple[Kept, ...]
+
+
+def _decoded(data: bytes | str | Mapping[str, Any]) -> Any:
+    if isinstance(data, bytes | str):
+        return load_json(data)
+    if isinstance(data, bytearray | memoryview):
+        return load_json(bytes(data))
+    return data
+
+
 def parse_declaration(data: bytes | str | Mapping[str, Any]) -> Declaration:
     """A declaration from JSON bytes or text, or from an already decoded map."""
-    if isinstance(data, bytes | str):
-        return read_declaration(load_json(data))
-    if isinstance(data, bytearray | memoryview):
-        return read_declaration(load_json(bytes(data)))
-    return read_declaration(data)
+    return read_declaration(_decoded(data))
+
+
+def parse_document(data: bytes | str | Mapping[str, Any]) -> Reading:
+    """Read JSON bytes, text or a decoded map; JSON that does not decode still raises."""
+    return read_document(_decoded(data))
+
+
+def read_document(value: Any) -> Reading:
+    """Read a decoded document, keeping what the rules may still judge if it has flaws."""
+    r = Reader()
+    values = r.fields(value, "$", _DECLARATION)
+    if values is None or r.out:
+        return Reading(None, tuple(r.out), tuple(r.kept))
+    return Reading(Declaration(**values), (), ())
 
 
 def read_declaration(value: Any) -> Declaration:
     """Read a decoded document; raise DeclarationInvalid with every violation."""
-    r = Reader()
-    values = r.fields(value, "$", _DECLARATION)
-    decl = None if values is None else Declaration(**values)
-    if r.out or decl is None:
-        raise DeclarationInvalid(r.out)
-    return decl
+    reading = read_document(value)
+    if reading.declaration is None:
+        raise DeclarationInvalid(reading.violations)
+    return reading.declaration
 
 
 def _record(cls: type) -> Build:
@@ -173,6 +223,47 @@ def _item(r: Reader, values: dict[str, Any], path: str) -> DangerousGoodsItem | 
     return DangerousGoodsItem(subsidiary_hazards=hazards, **values) if ok else None
 
 
+def _draft(values: Mapping[str, Any], raw: Any) -> ItemDraft:
+    pairs = raw if type(raw) is Pairs else raw.items()
+    given = frozenset(k for k, v in pairs if v is not None and type(k) is str)
+    limits = dict(raw).get("limits")
+    if limits is None:
+        flash = False
+    elif isinstance(limits, Mapping) or type(limits) is Pairs:
+        flash = dict(limits).get("flashPoint") is not None
+    else:
+        flash = True  # not an object: reported as such, its flashpoint unknown
+    return ItemDraft(dict(values), given, flash)
+
+
+def _items(r: Reader, v: Any, path: str, key: str) -> tuple[DangerousGoodsItem, ...] | None:
+    # nested_list's reading of dangerousGoods, keeping every item for the checks.
+    if type(v) is not list and type(v) is not tuple:
+        r.wrong_type(v, path, key, "an array")
+        return None
+    if not 1 <= len(v) <= MAX_ITEMS:
+        r.add(
+            "field.length",
+            f"{path}.{key}",
+            f"{key} must have 1 to {MAX_ITEMS} entries, not {len(v)}",
+        )
+        return None
+    out = []
+    for i, element in enumerate(v):
+        p = f"{path}.{key}[{i}]"
+        values, ok = r.read_object(element, p, _ITEM)
+        if values is None:
+            continue
+        draft = None if ok else _draft(values, element)
+        built = _item(r, values, p) if ok else None
+        if built is not None:
+            out.append(built)
+            r.kept.append((p, built))
+        else:
+            r.kept.append((p, draft or _draft(values, element)))
+    return tuple(out)
+
+
 def _na_number(r: Reader, v: Any, path: str, key: str) -> None:
     # DCSA allows NANumber in place of UNNumber; NA numbers are US domestic
     # identifiers (49 CFR), and the IMDG Code knows only UN numbers.
@@ -185,8 +276,10 @@ def _na_number(r: Reader, v: Any, path: str, key: str) -> None:
     )
 
 
-def _schema(fields: dict[str, tuple[str, Field]], *required: str) -> Schema:
-    return Schema.of(fields, *required)
+def _schema(
+    fields: dict[str, tuple[str, Field]], *required: str, paragraphs: dict[str, str] | None = None
+) -> Schema:
+    return Schema.of(fields, *required, paragraphs=paragraphs)
 
 
 def _locode(r: Reader, v: Any, path: str, key: str) -> str | None:
@@ -217,12 +310,18 @@ _PARTY: Final = _schema(
     "partyName",
     "address",
 )
-_CERTIFICATION: Final = _schema(
-    {
-        "signatoryName": ("signatory_name", text(70)),
-        "place": ("place", text(70)),
-        "date": ("date", date),
-    }
+_CERTIFICATION_FIELDS: Final = {
+    "signatoryName": ("signatory_name", text(70)),
+    "place": ("place", text(70)),
+    "date": ("date", date),
+}
+_SIGNED: Final = ("signatoryName", "place", "date")
+"""A certificate names who signed it, where and when."""
+_SHIPPER_CERTIFICATION: Final = Schema.of(
+    _CERTIFICATION_FIELDS, *_SIGNED, paragraphs=dict.fromkeys(_SIGNED, "5.4.1.6.1")
+)
+_PACKING_CERTIFICATE: Final = Schema.of(
+    _CERTIFICATION_FIELDS, *_SIGNED, paragraphs=dict.fromkeys(_SIGNED, "5.4.2.1")
 )
 _TRANSPORT: Final = _schema(
     {
@@ -359,13 +458,15 @@ _CONTAINER: Final = _schema(
         "seals": ("seals", strings(text(15), 10)),
         "packingCertificate": (
             "packing_certificate",
-            record(_CERTIFICATION, Certification),
+            record(_PACKING_CERTIFICATE, Certification),
         ),
-        "dangerousGoods": ("dangerous_goods", nested_list(_ITEM, _item, 1, MAX_ITEMS)),
+        "dangerousGoods": ("dangerous_goods", Field(_items)),
     },
     "equipmentReference",
     "ISOEquipmentCode",
     "dangerousGoods",
+    "packingCertificate",
+    paragraphs={"packingCertificate": "5.4.2.1"},
 )
 _PARTY_READER: Final = record(_PARTY, Party)
 _DECLARATION: Final = _schema(
@@ -390,7 +491,7 @@ _DECLARATION: Final = _schema(
         ),
         "shipperCertification": (
             "shipper_certification",
-            record(_CERTIFICATION, Certification),
+            record(_SHIPPER_CERTIFICATION, Certification),
         ),
     },
     "declarationId",
@@ -398,4 +499,6 @@ _DECLARATION: Final = _schema(
     "consignee",
     "transport",
     "containers",
+    "shipperCertification",
+    paragraphs={"shipperCertification": "5.4.1.6.1"},
 )

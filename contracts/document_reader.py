@@ -96,24 +96,35 @@ class Schema:
     fields: Mapping[str, Spec]
     required: frozenset[str]
     required_attributes: frozenset[str]
+    paragraphs: Mapping[str, str]
+    """The IMDG paragraph that makes a key required, where it is not the key's own
+    (:data:`FIELD_PARAGRAPHS`): a certificate's date is 5.4.1.6.1 or 5.4.2.1."""
 
     @classmethod
-    def of(cls, fields: Mapping[str, tuple[str, Field]], *required: str) -> Schema:
+    def of(
+        cls,
+        fields: Mapping[str, tuple[str, Field]],
+        *required: str,
+        paragraphs: Mapping[str, str] | None = None,
+    ) -> Schema:
         """A schema of ``key: (attribute, field)`` whose ``required`` keys must be present."""
         return cls(
             {key: (attr, f.kind, f.fast, f.read) for key, (attr, f) in fields.items()},
             frozenset(required),
             frozenset(fields[k][0] for k in required),
+            {**FIELD_PARAGRAPHS, **(paragraphs or {})},
         )
 
 
 class Reader:
     """Reads decoded JSON against schemas, recording every violation in ``out``."""
 
-    __slots__ = ("out",)
+    __slots__ = ("kept", "out")
 
     def __init__(self) -> None:
         self.out: list[Violation] = []
+        self.kept: list[Any] = []
+        """What a schema's readers keep for the checks after reading (the items, read or not)."""
 
     def add(self, code: str, path: str, message: str, paragraph: str | None = None) -> None:
         """Record a violation."""
@@ -133,6 +144,18 @@ class Reader:
 
         Nested objects are read (and their violations recorded) either way.
         """
+        values, ok = self.read_object(value, path, schema)
+        return values if ok else None
+
+    def read_object(
+        self, value: Any, path: str, schema: Schema
+    ) -> tuple[dict[str, Any] | None, bool]:
+        """Attribute -> checked value for the keys that read well, and whether all did.
+
+        The values are None when ``value`` is not an object at all. A caller that
+        must judge what it can of a flawed object (the rules that need the list)
+        takes the values even when the flag is False.
+        """
         kind = type(value)
         if kind is Pairs:
             pairs: Iterable[tuple[Any, Any]] = value
@@ -140,7 +163,7 @@ class Reader:
             pairs = value.items()
         else:
             self.add("field.type", path, f"must be an object, not {_kind(value)}")
-            return None
+            return None, False
         start = len(self.out)
         specs = schema.fields
         out: dict[str, Any] = {}
@@ -179,9 +202,9 @@ class Reader:
                         "field.missing",
                         f"{path}.{key}",
                         f"{key} is required",
-                        FIELD_PARAGRAPHS.get(key),
+                        schema.paragraphs.get(key),
                     )
-        return out if len(self.out) == start else None
+        return out, len(self.out) == start
 
 
 # --- field readers ------------------------------------------------------------------

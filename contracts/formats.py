@@ -12,6 +12,7 @@ import io
 import re
 from dataclasses import dataclass
 from decimal import Context, Decimal
+from functools import lru_cache
 from importlib import resources
 from typing import Final
 
@@ -186,10 +187,13 @@ def valid_date(text: str) -> bool:
     return m[8] is None or (int(m[8]) <= 23 and int(m[9]) <= 59)
 
 
+_DAYS_BEFORE_MONTH: Final = tuple(sum(_DAYS[:m]) for m in range(12))
+
+
 def _day_number(year: int, month: int, day: int) -> int:
     # Days since 0001-01-01 in the proleptic Gregorian calendar (as date.toordinal).
     y = year - 1
-    days = y * 365 + y // 4 - y // 100 + y // 400 + sum(_DAYS[: month - 1]) + day
+    days = y * 365 + y // 4 - y // 100 + y // 400 + _DAYS_BEFORE_MONTH[month - 1] + day
     return days + (1 if month > 2 and _days_in_month(year, 2) == 29 else 0)
 
 
@@ -213,10 +217,15 @@ class Moment:
         return self.day > other.day
 
 
+@lru_cache(maxsize=4096)
 def moment(text: str) -> Moment:
-    """The :class:`Moment` of a date or date-time that :func:`valid_date` accepts."""
+    """The :class:`Moment` of a date or date-time that :func:`valid_date` accepts.
+
+    Documents repeat their dates (a vessel's departure, a day's certificates),
+    so answers are kept: a pure function of the text.
+    """
     m = _DATE_TIME.fullmatch(text)
-    if m is None or not valid_date(text):
+    if m is None:
         raise ValueError(f"not a date: {text[:40]!r}")
     day = _day_number(int(m[1]), int(m[2]), int(m[3]))
     if m[4] is None:

@@ -37,6 +37,7 @@ from contracts.shipping_names import name_matches
 
 if TYPE_CHECKING:
     from contracts.declaration import DangerousGoodsItem
+    from contracts.document import ItemDraft
 
 ROMAN: Final = {1: "I", 2: "II", 3: "III"}
 FLASHPOINT_LIMIT_C: Final = Decimal(60)
@@ -87,24 +88,46 @@ def check_item(
     item: DangerousGoodsItem, dgl: DangerousGoodsListProtocol, path: str, out: list[Violation]
 ) -> tuple[DglEntry, ...]:
     """Append every violation of one item to ``out``; return the entries it matches."""
-    entry = _check_entry(item, dgl, path, out)
-    if entry is not None:
-        _check_entry_rules(item, entry, path, out)
+    entries = _check_entry(item, dgl, path, out)
+    if entries:
+        _check_entry_rules(item, entries, path, out)
     _check_class_data(item, path, out)
-    _check_quantities(item, entry, path, out)
-    return () if entry is None else (entry,)
+    _check_quantities(item, entries[0] if len(entries) == 1 else None, path, out)
+    return entries
 
 
 def matching_entries(
     item: DangerousGoodsItem, dgl: DangerousGoodsListProtocol
 ) -> tuple[DglEntry, ...]:
     """The list entries ``item`` matches, as :func:`check_item` finds them (no violations)."""
-    return () if (entry := _check_entry(item, dgl, "$", [])) is None else (entry,)
+    return _check_entry(item, dgl, "$", [])
+
+
+def missing(path: str, key: str, why: str, paragraph: str | None) -> Violation:
+    """A field the rules require, given the rest of the document, that is absent."""
+    return Violation("field.missing", f"{path}.{key}", f"{key} is required: {why}", paragraph)
+
+
+def _groups(entries: list[DglEntry]) -> str:
+    groups = list(dict.fromkeys(_group(e.packing_group) for e in entries))
+    return groups[0] if len(groups) == 1 else f"{', '.join(groups[:-1])} or {groups[-1]}"
+
+
+def _missing_subsidiaries(declared: int, entry: DglEntry, path: str, out: list[Violation]) -> None:
+    for n in range(declared, min(len(entry.subsidiary_hazards), 2)):
+        out.append(
+            missing(
+                path,
+                f"subsidiaryRisk{n + 1}",
+                f"{_label(entry)} has subsidiary hazard(s) {_classes(entry.subsidiary_hazards)}",
+                "5.4.1.4.1.4",
+            )
+        )
 
 
 def _check_entry(
     item: DangerousGoodsItem, dgl: DangerousGoodsListProtocol, path: str, out: list[Violation]
-) -> DglEntry | None:
+) -> tuple[DglEntry, ...]:
     un = item.un_number
     entries = dgl.lookup(un)
     if not entries:
@@ -116,7 +139,7 @@ def _check_entry(
                 "3.2",
             )
         )
-        return None
+        return ()
     named = [e for e in entries if name_matches(item.proper_shipping_name, e.proper_shipping_name)]
     if not named:
         names = " / ".join(dict.fromkeys(e.proper_shipping_name for e in entries))
@@ -130,19 +153,36 @@ def _check_entry(
             )
         )
     candidates = named or list(entries)
+    pg = item.packing_group
+    if named and pg is not None:
+        # The usual item states its entry in full: one pass finds it.
+        cls, subs = item.imo_class, item.subsidiary_hazards
+        exact = tuple(
+            e
+            for e in named
+            if e.hazard_class == cls
+            and e.packing_group == pg
+            and (e.subsidiary_hazards == subs or sorted(e.subsidiary_hazards) == sorted(subs))
+        )
+        if exact:
+            return exact
     subsidiaries = frozenset(item.subsidiary_hazards)
 
     def differences(e: DglEntry) -> tuple[bool, bool, bool]:
+        # Subsidiary hazards or a packing group left out are missing, not different.
         return (
             e.hazard_class != item.imo_class,
-            frozenset(e.subsidiary_hazards) != subsidiaries,
-            e.packing_group != item.packing_group,
+            not subsidiaries <= frozenset(e.subsidiary_hazards),
+            pg is not None and e.packing_group != pg,
         )
 
-    scored = [(sum(differences(e)), n, e) for n, e in enumerate(candidates)]
-    best_score, _, best = min(scored)
-    if best_score == 0:
-        return best if named else None
+    def short(e: DglEntry) -> int:
+        return len(e.subsidiary_hazards) - len(subsidiaries)
+
+    best_score, best_short, best_n = min(
+        (sum(differences(e)), short(e), n) for n, e in enumerate(candidates)
+    )
+    best = candidates[best_n]
     wrong = differences(best)
 
     def allowed(field: int) -> list[DglEntry]:
@@ -173,32 +213,84 @@ def _check_entry(
                 "5.4.1.4.1.4",
             )
         )
+    elif best_short > 0:
+        _missing_subsidiaries(len(subsidiaries), best, path, out)
     if wrong[2]:
         expected = " or ".join(dict.fromkeys(_group(e.packing_group) for e in allowed(2)))
         out.append(
             Violation(
                 "packing_group.mismatch",
                 f"{path}.packingGroup",
-                f"packing group {_group(item.packing_group)} does not match {_label(best)}: "
+                f"packing group {_group(pg)} does not match {_label(best)}: "
                 f"packing group {expected}",
                 "5.4.1.4.1.5",
             )
         )
-    return None
+    matched = [e for e in candidates if not any(differences(e)) and short(e) == best_short]
+    if pg is None:
+        basis = matched or allowed(2)
+        without = [e for e in basis if e.packing_group is None]
+        if without:
+            matched = [e for e in matched if e.packing_group is None]
+        else:
+            out.append(
+                missing(
+                    path,
+                    "packingGroup",
+                    f"{_label(best)} is in packing group {_groups(basis)}",
+                    "5.4.1.4.1.5",
+                )
+            )
+    return tuple(matched) if named and best_score == 0 else ()
 
 
 def _check_entry_rules(
-    item: DangerousGoodsItem, entry: DglEntry, path: str, out: list[Violation]
+    item: DangerousGoodsItem, entries: tuple[DglEntry, ...], path: str, out: list[Violation]
 ) -> None:
-    if entry.technical_name_required and item.technical_name is None:
+    # With several entries (a packing group left out), only what they all say is judged.
+    entry = entries[0]
+    if len(entries) == 1:
+        _check_one_entry(item, entry, path, out)
+        return
+    if item.technical_name is None and all(e.technical_name_required for e in entries):
         out.append(
-            Violation(
-                "technical_name.missing",
-                f"{path}.technicalName",
-                f"{_label(entry)} is a generic or N.O.S. entry: technicalName is required",
+            missing(
+                path,
+                "technicalName",
+                f"{_label(entry)} is a generic or N.O.S. entry",
                 "3.1.2.8.1",
             )
         )
+    listed = {None if e.ems is None else " ".join(e.ems.replace(",", " ").split()) for e in entries}
+    if item.ems_number is not None and len(listed) == 1 and None not in listed:
+        (expected,) = listed
+        if item.ems_number != expected:
+            out.append(
+                Violation(
+                    "ems.mismatch",
+                    f"{path}.EMSNumber",
+                    f"EMSNumber {item.ems_number} does not match {_label(entry)}: {expected}",
+                    "5.4.3.2",
+                )
+            )
+    if not item.is_marine_pollutant and all(e.marine_pollutant for e in entries):
+        out.append(
+            Violation(
+                "marine_pollutant.mismatch",
+                f"{path}.isMarinePollutant",
+                f"{_label(entry)} is marked a marine pollutant in the list: "
+                "isMarinePollutant must be true",
+                "5.4.1.4.3.5",
+            )
+        )
+
+
+def _check_one_entry(
+    item: DangerousGoodsItem, entry: DglEntry, path: str, out: list[Violation]
+) -> None:
+    if entry.technical_name_required and item.technical_name is None:
+        why = f"{_label(entry)} is a generic or N.O.S. entry"
+        out.append(missing(path, "technicalName", why, "3.1.2.8.1"))
     if entry.ems is not None and item.ems_number is not None:
         listed = " ".join(entry.ems.replace(",", " ").split())
         if item.ems_number != listed:
@@ -222,16 +314,20 @@ def _check_entry_rules(
         )
 
 
+def _needs_flash_point(hazards: tuple[str, ...]) -> bool:
+    return "3" in hazards
+
+
 def _check_class_data(item: DangerousGoodsItem, path: str, out: list[Violation]) -> None:
     hazards = item.hazards
-    if "3" in hazards:
+    if _needs_flash_point(hazards):
         limits = item.limits
         if limits is None or limits.flash_point is None:
             out.append(
-                Violation(
-                    "flashpoint.missing",
-                    f"{path}.limits.flashPoint",
-                    f"UN {item.un_number} has a class 3 hazard: limits.flashPoint is required",
+                missing(
+                    path,
+                    "limits.flashPoint",
+                    f"UN {item.un_number} has a class 3 hazard",
                     "5.4.1.4.3",
                 )
             )
@@ -249,13 +345,67 @@ def _check_class_data(item: DangerousGoodsItem, path: str, out: list[Violation])
                 )
     if item.imo_class[0] == "1" and item.net_explosive_content is None:
         out.append(
-            Violation(
-                "net_explosive_content.missing",
-                f"{path}.netExplosiveContent",
-                f"UN {item.un_number} is class {item.imo_class}: netExplosiveContent is required",
+            missing(
+                path,
+                "netExplosiveContent",
+                f"UN {item.un_number} is class {item.imo_class}",
                 "5.4.1.5.1",
             )
         )
+
+
+def check_draft(
+    draft: ItemDraft, dgl: DangerousGoodsListProtocol, path: str, out: list[Violation]
+) -> None:
+    """Append the fields the rules require that an item which did not read lacks.
+
+    Only what it lacks is judged: its other fields were reported by the reader
+    or wait until it reads. Whatever it does state narrows the list entries it
+    may be; a field is required when every one of them requires it.
+    """
+    values, given = draft.values, draft.given
+    un, cls, name = (
+        values.get("un_number"),
+        values.get("imo_class"),
+        values.get("proper_shipping_name"),
+    )
+    subs: tuple[str, ...] | None = ()
+    for n in (1, 2):
+        if f"subsidiaryRisk{n}" in given:
+            hazard = values.get(f"_risk{n}")
+            subs = None if hazard is None or subs is None else (*subs, hazard)
+    candidates = list(dgl.lookup(un)) if un is not None else []
+    for keep in (
+        (lambda e: name is not None and name_matches(name, e.proper_shipping_name)),
+        (lambda e: e.hazard_class == cls),
+        (lambda e: subs is not None and set(subs) <= set(e.subsidiary_hazards)),
+        (lambda e: e.packing_group == values.get("packing_group")),
+    ):
+        candidates = [e for e in candidates if keep(e)] or candidates
+    if candidates:
+        label = _label(candidates[0])
+        if "packingGroup" not in given and all(e.packing_group is not None for e in candidates):
+            why = f"{label} is in packing group {_groups(candidates)}"
+            out.append(missing(path, "packingGroup", why, "5.4.1.4.1.5"))
+        if subs is not None and all(len(e.subsidiary_hazards) > len(subs) for e in candidates):
+            fewest = min(candidates, key=lambda e: len(e.subsidiary_hazards))
+            _missing_subsidiaries(len(subs), fewest, path, out)
+        if "technicalName" not in given and all(e.technical_name_required for e in candidates):
+            why = f"{label} is a generic or N.O.S. entry"
+            out.append(missing(path, "technicalName", why, "3.1.2.8.1"))
+    if cls is not None:
+        flash = _needs_flash_point((cls, *(subs or ())))
+        explosive = cls[0] == "1"
+    else:
+        every = [(e.hazard_class, *e.subsidiary_hazards) for e in candidates]
+        flash = bool(every) and all(_needs_flash_point(h) for h in every)
+        explosive = bool(every) and all(h[0][0] == "1" for h in every)
+    if flash and not draft.flash_point_given:
+        why = f"UN {un} has a class 3 hazard"
+        out.append(missing(path, "limits.flashPoint", why, "5.4.1.4.3"))
+    if explosive and "netExplosiveContent" not in given:
+        why = f"UN {un} is class {cls or candidates[0].hazard_class}"
+        out.append(missing(path, "netExplosiveContent", why, "5.4.1.5.1"))
 
 
 def _check_quantities(
@@ -320,15 +470,8 @@ def _check_limited_quantity(
     net = item.net_volume if dimension == "L" else item.net_weight
     if net is None:
         field = "netVolume" if dimension == "L" else "netWeight"
-        out.append(
-            Violation(
-                "limited_quantity.unverifiable",
-                f"{path}.{field}",
-                f"{_label(entry)} has a limited-quantity limit of {listed} per inner packaging: "
-                f"{field} is needed to verify it",
-                "3.4.1.2",
-            )
-        )
+        why = f"{_label(entry)} has a limited-quantity limit of {listed} per inner packaging"
+        out.append(missing(path, field, why, "3.4.1.2"))
         return
     per_package = f.ARITHMETIC.divide(f.in_base_unit(net.value, net.unit), item.number_of_packages)
     inner = sum(p.quantity for p in item.inner_packagings)

@@ -63,6 +63,15 @@ class UnitItem:
     data they all share counts)."""
 
 
+_NEVER_TOGETHER: Final = frozenset(
+    {
+        Segregation.SEPARATED_FROM,
+        Segregation.SEPARATED_BY_COMPARTMENT,
+        Segregation.SEPARATED_LONGITUDINALLY,
+    }
+)
+"""Cells of the 7.2.4 table that keep goods out of one unit (7.3.4.1)."""
+
 # The table lookup is a pure function of two small tuples; declarations repeat them.
 _required: Final = lru_cache(maxsize=4096)(required_segregation)
 _compatible: Final = lru_cache(maxsize=1024)(class1_compatible)
@@ -81,20 +90,21 @@ def _entry_data(entries: tuple[DglEntry, ...]) -> tuple[frozenset[str], tuple[Un
     return groups, codes
 
 
-@dataclass(frozen=True, slots=True)
-class _Facts:
-    unit: UnitItem
-    groups: frozenset[str]
-    listed: frozenset[str]
-    """The groups the list gives (the rest come from the declaration)."""
-    codes: tuple[UnitCode, ...]
+# What the checks need of an item, computed once per item per unit:
+# (the item, the groups it belongs to, those of them the list gives, its judged SG codes).
+_Facts = tuple[UnitItem, tuple[str, ...], tuple[str, ...], tuple[UnitCode, ...]]
 
 
 def _facts(unit: UnitItem) -> _Facts:
-    listed, codes = _entry_data(unit.entries)
+    entries = unit.entries
+    if len(entries) == 1:
+        listed: tuple[str, ...] = entries[0].segregation_groups
+        codes = requirements(entries[0].segregation_codes)
+    else:
+        shared, codes = _entry_data(entries)
+        listed = tuple(sorted(shared))
     declared = unit.item.segregation_groups
-    groups = listed.union(declared) if declared else listed
-    return _Facts(unit, groups, listed, codes)
+    return unit, (*listed, *declared) if declared else listed, listed, codes
 
 
 def _name(item: DangerousGoodsItem) -> str:
@@ -111,14 +121,14 @@ def _in_unit(unit: str) -> str:
 def _sg_reasons(holder: _Facts, other: _Facts) -> list[tuple[str, str]]:
     """(code, why) for each SG code of ``holder`` that keeps it from ``other``."""
     out = []
-    for c in holder.codes:
-        if c.group in other.groups:
-            source = "IMDG 3.1.4.4" if c.group in other.listed else "declared in segregationGroups"
+    for c in holder[3]:
+        if c.group in other[1]:
+            source = "IMDG 3.1.4.4" if c.group in other[2] else "declared in segregationGroups"
             out.append(
                 (
                     c.code,
-                    f"{c.code} on UN {holder.unit.item.un_number}, separated from {c.group} "
-                    f"{GROUPS[c.group]}, and UN {other.unit.item.un_number} is in {c.group} "
+                    f"{c.code} on UN {holder[0].item.un_number}, separated from {c.group} "
+                    f"{GROUPS[c.group]}, and UN {other[0].item.un_number} is in {c.group} "
                     f"({source})",
                 )
             )
@@ -126,8 +136,8 @@ def _sg_reasons(holder: _Facts, other: _Facts) -> list[tuple[str, str]]:
 
 
 def _pair(first: _Facts, second: _Facts, unit: str) -> Violation | None:
-    a, b = first.unit.item, second.unit.item
-    path = second.unit.path
+    a, b = first[0].item, second[0].item
+    path = second[0].path
     if a.imo_class[0] == "1" and b.imo_class[0] == "1":
         if not _compatible(a.imo_class, b.imo_class):
             return Violation(
@@ -141,7 +151,7 @@ def _pair(first: _Facts, second: _Facts, unit: str) -> Violation | None:
         table = Segregation.NONE
     else:
         table = _required(a.hazards, b.hazards)
-        if table.strictness >= Segregation.SEPARATED_FROM.strictness:
+        if table in _NEVER_TOGETHER:
             return Violation(
                 "segregation.same_container",
                 path,
@@ -149,7 +159,7 @@ def _pair(first: _Facts, second: _Facts, unit: str) -> Violation | None:
                 f"packed {_in_unit(unit)}",
                 "7.3.4.1",
             )
-    if first.codes or second.codes:
+    if first[3] or second[3]:
         reasons = sorted(
             _sg_reasons(second, first) + _sg_reasons(first, second),
             key=lambda r: number(r[0]),

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import pairwise
 from types import MappingProxyType
 from typing import Final
@@ -102,6 +103,7 @@ def canonical(codes: tuple[str, ...]) -> bool:
     return all(number(a) < number(b) for a, b in pairwise(codes))
 
 
+@lru_cache(maxsize=1024)
 def requirements(codes: tuple[str, ...]) -> tuple[UnitCode, ...]:
     """The judged requirements among an entry's SG codes, in their order."""
     return tuple(UNIT_CODES[c] for c in codes if c in UNIT_CODES)

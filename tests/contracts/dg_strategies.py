@@ -285,19 +285,19 @@ MUTATIONS: tuple[tuple[str, Callable[[Doc], bool], Callable[[Doc, int], None], s
         "no flashpoint",
         lambda d: bool(_items_where(d, _has_flashpoint)),
         _drop("limits", _has_flashpoint),
-        "flashpoint.missing",
+        "field.missing",
     ),
     (
         "no net explosive content",
         lambda d: bool(_items_where(d, _is_class1)),
         _drop("netExplosiveContent", _is_class1),
-        "net_explosive_content.missing",
+        "field.missing",
     ),
     (
         "no technical name",
         lambda d: bool(_items_where(d, _has_technical_name)),
         _drop("technicalName", _has_technical_name),
-        "technical_name.missing",
+        "field.missing",
     ),
     (
         "marine pollutant unmarked",
@@ -305,12 +305,12 @@ MUTATIONS: tuple[tuple[str, Callable[[Doc], bool], Callable[[Doc, int], None], s
         _unmark_pollutant,
         "marine_pollutant.mismatch",
     ),
-    ("no shipper certification", lambda d: True, _no_certificate, "certification.shipper_missing"),
+    ("no shipper certification", lambda d: True, _no_certificate, "field.missing"),
     (
         "no packing certificate",
         lambda d: True,
         _no_packing_certificate,
-        "certification.packing_missing",
+        "field.missing",
     ),
     ("misspelt field", lambda d: True, _typo, "field.unknown"),
 )

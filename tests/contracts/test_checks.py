@@ -96,9 +96,11 @@ def test_class_mismatch_names_the_expected_class() -> None:
     assert "class 3" in v.message and "imoClass 8" in v.message
 
 
-def test_subsidiary_mismatch_both_ways() -> None:
+def test_subsidiary_missing_or_mismatched() -> None:
+    # Left out: missing (5.4.1.4.1.4); one the entry has not: a mismatch.
     missing = one(document([item("1230", "METHANOL", "3", 2)]))
-    assert missing.code == "subsidiary.mismatch" and "(6.1)" in missing.message
+    assert (missing.code, missing.path[-16:]) == ("field.missing", ".subsidiaryRisk1")
+    assert "6.1" in missing.message
     extra = one(document([item("1203", "GASOLINE", "3", 2, subsidiaryRisk1="8")]))
     assert extra.code == "subsidiary.mismatch" and "(none)" in extra.message
 
@@ -109,9 +111,9 @@ def test_subsidiary_order_does_not_matter() -> None:
 
 
 def test_packing_group_mismatch_lists_allowed_groups() -> None:
-    v = one(document([item("1263", "PAINT", "3")]))
-    assert v.code == "packing_group.mismatch"
-    assert "I or II or III" in v.message
+    v = one(document([item("1263", "PAINT", "3")]))  # left out: missing, not "none"
+    assert (v.code, v.paragraph) == ("field.missing", "5.4.1.4.1.5")
+    assert "I, II or III" in v.message
     v = one(document([item("1789", "HYDROCHLORIC ACID", "8", 3)]))
     assert "packing group III does not match" in v.message and v.message.endswith("II")
     v = one(document([item("1950", "AEROSOLS", "2.2", 2)]))
@@ -133,7 +135,7 @@ def test_entry_is_chosen_by_name_then_by_fields() -> None:
 def test_technical_name_required_for_nos() -> None:
     nos = item("1993", "FLAMMABLE LIQUID, N.O.S.", "3", 2)
     v = one(document([nos]))
-    assert (v.code, v.paragraph) == ("technical_name.missing", "3.1.2.8.1")
+    assert (v.code, v.paragraph) == ("field.missing", "3.1.2.8.1")
     assert v.path.endswith(".technicalName")
     named = dict(nos, technicalName="ETHANOL, TOLUENE")
     assert codes(document([named])) == []
@@ -173,16 +175,16 @@ def test_flashpoint_required_for_primary_and_subsidiary_class_3() -> None:
     primary.pop("limits")
     v = one(document([primary]))
     assert (v.code, v.path) == (
-        "flashpoint.missing",
+        "field.missing",
         "$.containers[0].dangerousGoods[0].limits.flashPoint",
     )
     assert "5.4.1.4.3" in str(v)
     allyl = item("1098", "ALLYL ALCOHOL", "6.1", 1, subsidiaryRisk1="3")
     allyl.pop("limits")
-    assert codes(document([allyl])) == ["flashpoint.missing"]
+    assert codes(document([allyl])) == ["field.missing"]
     # Limits present but no flashpoint in them.
     allyl["limits"] = {"temperatureUnit": "CEL", "SADT": "50"}
-    assert codes(document([allyl])) == ["flashpoint.missing"]
+    assert codes(document([allyl])) == ["field.missing"]
     # No class 3 hazard: no flashpoint needed.
     assert codes(document([ACID])) == []
 
@@ -208,7 +210,7 @@ def test_net_explosive_content_required_for_class_1() -> None:
     assert codes(document([cartridges])) == []
     cartridges.pop("netExplosiveContent")
     v = one(document([cartridges]))
-    assert (v.code, v.paragraph) == ("net_explosive_content.missing", "5.4.1.5.1")
+    assert (v.code, v.paragraph) == ("field.missing", "5.4.1.5.1")
 
 
 def test_net_weight_above_gross_weight() -> None:
@@ -221,14 +223,19 @@ def test_net_weight_above_gross_weight() -> None:
 # --- certifications ---------------------------------------------------------------------------
 
 
+def _refused(doc: dict[str, Any]) -> list[tuple[str, str, str | None]]:
+    with pytest.raises(DeclarationInvalid) as info:
+        validate(doc, FAKE)
+    return [(v.code, v.path, v.paragraph) for v in info.value.violations]
+
+
 def test_certifications_must_be_present() -> None:
     doc = document([GASOLINE], [ACID])
     doc.pop("shipperCertification")
     doc["containers"][1].pop("packingCertificate")
-    found_ = found(doc)
-    assert [(v.code, v.path, v.paragraph) for v in found_] == [
-        ("certification.shipper_missing", "$.shipperCertification", "5.4.1.6.1"),
-        ("certification.packing_missing", "$.containers[1].packingCertificate", "5.4.2.1"),
+    assert _refused(doc) == [
+        ("field.missing", "$.containers[1].packingCertificate", "5.4.2.1"),
+        ("field.missing", "$.shipperCertification", "5.4.1.6.1"),
     ]
 
 
@@ -239,10 +246,10 @@ def test_certifications_must_be_signed_dated_and_placed() -> None:
         "signatoryName": "M. MARTIN",
         "date": "2026-11-30",
     }
-    assert [(v.code, v.path) for v in found(doc)] == [
-        ("certification.signatory_missing", "$.shipperCertification.signatoryName"),
-        ("certification.date_missing", "$.shipperCertification.date"),
-        ("certification.place_missing", "$.containers[0].packingCertificate.place"),
+    assert _refused(doc) == [
+        ("field.missing", "$.containers[0].packingCertificate.place", "5.4.2.1"),
+        ("field.missing", "$.shipperCertification.date", "5.4.1.6.1"),
+        ("field.missing", "$.shipperCertification.signatoryName", "5.4.1.6.1"),
     ]
 
 

@@ -368,14 +368,19 @@ def test_class1_division_needs_its_group_and_subsidiary_cannot_repeat_it() -> No
     assert codes(doc) == {"class.format"}
 
 
-def test_certification_parts_may_be_absent_in_the_document() -> None:
+def test_certifications_and_their_parts_are_required() -> None:
+    """IMDG 5.4.1.6.1 (the shipper's) and 5.4.2.1 (the packer's): signed, placed, dated."""
     doc = sample()
     doc["shipperCertification"] = {}
     doc["containers"][0].pop("packingCertificate")
-    decl = parse_declaration(doc)
-    assert decl.shipper_certification is not None
-    assert decl.shipper_certification.signatory_name is None
-    assert decl.containers[0].packing_certificate is None
+    with pytest.raises(DeclarationInvalid) as info:
+        parse_declaration(doc)
+    assert [(v.code, v.path, v.paragraph) for v in info.value.violations] == [
+        ("field.missing", "$.containers[0].packingCertificate", "5.4.2.1"),
+        ("field.missing", "$.shipperCertification.date", "5.4.1.6.1"),
+        ("field.missing", "$.shipperCertification.place", "5.4.1.6.1"),
+        ("field.missing", "$.shipperCertification.signatoryName", "5.4.1.6.1"),
+    ]
 
 
 def test_item_defaults() -> None:

@@ -68,9 +68,10 @@ def test_limited_quantity_not_permitted() -> None:
 
 def test_limited_quantity_needs_the_net_quantity_of_the_limit() -> None:
     v = one(document([lq(METHANOL, netWeight={"value": "5", "unit": "KGM"})]))
-    assert (v.code, v.path) == (
-        "limited_quantity.unverifiable",
+    assert (v.code, v.path, v.paragraph) == (
+        "field.missing",
         "$.containers[0].dangerousGoods[0].netVolume",
+        "3.4.1.2",
     )
 
 

@@ -26,7 +26,7 @@ EXPECTED = {
         ("imo_number.check_digit", "$.transport.vesselIMONumber"),
     ],
     "invalid-missing-flashpoint": [
-        ("flashpoint.missing", "$.containers[0].dangerousGoods[0].limits.flashPoint"),
+        ("field.missing", "$.containers[0].dangerousGoods[0].limits.flashPoint"),
     ],
     "invalid-segregation-3-vs-5.1-same-container": [
         ("segregation.same_container", "$.containers[0].dangerousGoods[1]"),
