@@ -5,8 +5,9 @@ Dangerous Goods List in force: every item carries what its class needs
 (flashpoint for class 3 or subsidiary 3, net explosive content for class 1,
 technical name for N.O.S. entries that need one), containers and vessels
 carry valid check digits, and items share a container only when the
-segregation table allows it. Invalid declarations are valid ones with one
-deliberate fault, so each is refused for a known reason.
+segregation table and the list's segregation codes allow it. Invalid
+declarations are valid ones with one deliberate fault, so each is refused for
+a known reason.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from contracts.dgl import DangerousGoodsList
 from contracts.dgl_types import DglEntry
 from contracts.formats import imo_check_digit, iso6346_check_digit
 from contracts.segregation import Segregation, class1_compatible, required_segregation
+from contracts.segregation_checks import sg_codes_between
 
 Doc = dict[str, Any]
 
@@ -64,21 +66,36 @@ def exempt(item: Doc) -> bool:
     return bool(item.get("isLimitedQuantity") or item.get("isExceptedQuantity"))
 
 
-def may_share(a: Doc, b: Doc) -> bool:
-    """Whether two item documents may go in one container without approval (IMDG 7.3.4)."""
+def entries_of(dgl: DangerousGoodsList, item: Doc) -> tuple[DglEntry, ...]:
+    """The list entries an item document states in full (UN number, class, hazards, group)."""
+    stated = (item["imoClass"], tuple(hazards(item)[1:]), item.get("packingGroup"))
+    return tuple(
+        e
+        for e in dgl.lookup(item["UNNumber"])
+        if (e.hazard_class, e.subsidiary_hazards, e.packing_group) == stated
+    )
+
+
+def may_share(a: Doc, b: Doc, dgl: DangerousGoodsList | None = None) -> bool:
+    """Whether two item documents may go in one container without approval (IMDG 7.3.4);
+    with the list, also that no segregation code of it keeps them apart (7.2.8)."""
     if exempt(a) or exempt(b):
         return True
     if a["imoClass"][0] == "1" and b["imoClass"][0] == "1":
-        return class1_compatible(a["imoClass"], b["imoClass"])
-    return required_segregation(hazards(a), hazards(b)) is Segregation.NONE
+        table = class1_compatible(a["imoClass"], b["imoClass"])
+    else:
+        table = required_segregation(hazards(a), hazards(b)) is Segregation.NONE
+    return table and (dgl is None or not sg_codes_between(entries_of(dgl, a), entries_of(dgl, b)))
 
 
-def pack(items: list[Doc], per_container: int) -> list[list[Doc]]:
+def pack(
+    items: list[Doc], per_container: int, dgl: DangerousGoodsList | None = None
+) -> list[list[Doc]]:
     """Items grouped, in order, into containers of at most ``per_container`` that may share."""
     groups: list[list[Doc]] = []
     for item in items:
         for group in groups:
-            if len(group) < per_container and all(may_share(item, other) for other in group):
+            if len(group) < per_container and all(may_share(item, o, dgl) for o in group):
                 group.append(item)
                 break
         else:
@@ -103,6 +120,7 @@ class TrafficGenerator:
 
     def __init__(self, dgl: DangerousGoodsList, seed: int = 1) -> None:
         self.rng = random.Random(seed)
+        self.dgl = dgl
         self.by_class: dict[str, list[DglEntry]] = {c: [] for c in CLASSES}
         for entry in dgl.entries:
             if entry.hazard_class[0] == "1" and entry.hazard_class not in EXPLOSIVE_CLASSES:
@@ -165,7 +183,7 @@ class TrafficGenerator:
         rng = self.rng
         self.serial += 1
         wanted = classes or tuple(rng.choice(CLASSES) for _ in range(rng.randint(1, 4)))
-        groups = pack([self.item(cls) for cls in wanted], 3)
+        groups = pack([self.item(cls) for cls in wanted], 3, self.dgl)
         voyage = rng.choice(self.voyages)
         return {
             "declarationId": f"{voyage.loading}-{shipper.upper()}-{self.serial:07d}",

@@ -20,8 +20,7 @@ from hypothesis import strategies as st
 
 from contracts.dgl_builtin import builtin_list
 from contracts.dgl_types import DglEntry
-from contracts.segregation_codes import requirements
-from node.devnet.traffic import container_number, exempt, imo_number, may_share
+from node.devnet.traffic import container_number, imo_number, pack
 
 LIST = builtin_list()
 ENTRIES = tuple(e for e in LIST.entries if len(e.subsidiary_hazards) <= 2)
@@ -118,52 +117,13 @@ def certificate(name: str, place: str, date: str) -> Doc:
     return {"signatoryName": name, "place": place, "date": date}
 
 
-def entry_of(item: Doc) -> DglEntry:
-    """The list entry a drawn item was made from."""
-    subs = tuple(item[k] for k in ("subsidiaryRisk1", "subsidiaryRisk2") if k in item)
-    (found,) = [
-        e
-        for e in LIST.lookup(item["UNNumber"])
-        if (e.hazard_class, e.subsidiary_hazards, e.packing_group)
-        == (item["imoClass"], subs, item.get("packingGroup"))
-        and e.proper_shipping_name.upper() == item["properShippingName"].upper()
-    ]
-    return found
-
-
-def sg_clash(a: Doc, b: Doc) -> bool:
-    """Whether column 16b keeps two items apart (IMDG 7.2.8, 3.1.4.4)."""
-    if exempt(a) or exempt(b):
-        return False
-    ea, eb = entry_of(a), entry_of(b)
-    return any(c.group in eb.segregation_groups for c in requirements(ea.segregation_codes)) or any(
-        c.group in ea.segregation_groups for c in requirements(eb.segregation_codes)
-    )
-
-
-def pack(items: list[Doc], per_container: int) -> list[list[Doc]]:
-    """Items grouped, in order, into containers of at most ``per_container`` that may share:
-    by the table (``node.devnet.traffic.may_share``) and by the list's SG codes."""
-    groups: list[list[Doc]] = []
-    for item in items:
-        for group in groups:
-            if len(group) < per_container and all(
-                may_share(item, other) and not sg_clash(item, other) for other in group
-            ):
-                group.append(item)
-                break
-        else:
-            groups.append([item])
-    return groups
-
-
 @st.composite
 def documents(draw: st.DrawFn, entries: tuple[DglEntry, ...] = ENTRIES) -> Doc:
     """A valid declaration document: items grouped into containers they may share."""
     drawn = draw(st.lists(items(entries), min_size=1, max_size=6))
     departure = draw(dates)
     signed = dates_until(departure)
-    groups = pack(drawn, 4)
+    groups = pack(drawn, 4, LIST)
     numbers = draw(
         st.lists(containers_numbers, min_size=len(groups), max_size=len(groups), unique=True)
     )
