@@ -12,6 +12,7 @@ blocks stream through, and the state lives in a temporary LevelDB.
 
 from __future__ import annotations
 
+import ssl
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -190,11 +191,21 @@ def blocks_from_store(
 
 
 def blocks_from_node(
-    url: str, node: str, genesis: Genesis, key: SigningKey, *, batch: int = 200
+    url: str,
+    node: str,
+    genesis: Genesis,
+    key: SigningKey,
+    *,
+    batch: int = 200,
+    verify: ssl.SSLContext | bool = True,
 ) -> Iterator[tuple[Block, Certificate | None]]:
-    """Blocks fetched from the node named ``node`` at ``url`` over signed requests."""
+    """Blocks fetched from the node named ``node`` at ``url`` over signed requests.
 
-    with httpx.Client(base_url=url.rstrip("/"), timeout=60.0) as client:
+    ``verify`` is what the node's TLS certificate is checked against
+    (:func:`node.client.tls.trust`; True: the system's trust store).
+    """
+
+    with httpx.Client(base_url=url.rstrip("/"), timeout=60.0, verify=verify) as client:
         start = 1
         while True:
             path = f"/peer/v1/blocks?from={start}&count={batch}"

@@ -48,6 +48,13 @@
     max_body_bytes = 350552             # a submission's body: at most this, what the
                                         # largest transaction (256 KiB) takes as JSON
     rate_per_key = 200                  # requests per second per key, burst of 2x
+    tls_cert = "api-cert.pem"           # the API's server certificate (PEM; a chain:
+                                        # the server's first, then intermediates)
+    tls_key = "api-key.pem"             # its private key (PEM)
+    tls_key_password_env = ""           # name of an env variable holding its password
+    plain_http = false                  # true: serve plain HTTP, for a reverse proxy
+                                        # that terminates TLS in front of the node;
+                                        # then no tls_cert or tls_key
 
     [store]
     open_files = 256                    # LevelDB table files kept open (74 - 50000):
@@ -55,13 +62,15 @@
                                         # keep more of the store mapped in memory
 
 Relative paths are relative to the configuration file. Unknown sections
-or keys are errors, so a typo never silently falls back to a default.
+or keys are errors, so a typo never silently falls back to a default. The
+client API speaks TLS: a configuration gives ``tls_cert`` and ``tls_key``,
+or says ``plain_http = true``; one that says neither is refused.
 """
 
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Final
 
@@ -137,10 +146,17 @@ in JSON, with a KiB for the JSON around it (350,552 bytes); ``max_body_bytes`` m
 
 @dataclass(frozen=True, slots=True)
 class ApiConfig:
-    """HTTP limits."""
+    """HTTP limits, and the API's TLS certificate and key (or plain HTTP, said explicitly)."""
 
     max_body_bytes: int = MAX_SUBMIT_BODY
     rate_per_key: int = 200
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    tls_key_password_env: str = ""
+    plain_http: bool = False
+
+
+API_TLS_KEYS: Final = frozenset({"tls_cert", "tls_key", "tls_key_password_env", "plain_http"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,9 +329,46 @@ def load_config(path: str | Path) -> NodeConfig:
         peer_listen=peer_listen,
         consensus=_section(ConsensusConfig, raw.get("consensus", {}), "consensus", path),
         mempool=_section(MempoolConfig, raw.get("mempool", {}), "mempool", path),
-        api=_section(ApiConfig, raw.get("api", {}), "api", path),
+        api=_api(raw.get("api", {}), path),
         dgl_extra=tuple(_list_path(base, e) for e in extra),
         store=store,
+    )
+
+
+def _api(raw: Any, path: Path) -> ApiConfig:
+    """The ``[api]`` table: limits, and TLS (a certificate and key, or plain HTTP said so)."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: [api] must be a table")
+    limits: ApiConfig = _section(
+        ApiConfig, {k: v for k, v in raw.items() if k not in API_TLS_KEYS}, "api", path
+    )
+    for key in ("tls_cert", "tls_key", "tls_key_password_env"):
+        if key in raw and (not isinstance(raw[key], str) or not raw[key]):
+            raise ConfigError(f"{path}: [api] {key} must be a non-empty string")
+    plain = raw.get("plain_http", False)
+    if not isinstance(plain, bool):
+        raise ConfigError(f"{path}: [api] plain_http must be true or false")
+    given = [k for k in ("tls_cert", "tls_key") if k in raw]
+    if plain and (given or "tls_key_password_env" in raw):
+        raise ConfigError(
+            f"{path}: [api] plain_http = true with TLS settings: give one or the other"
+        )
+    if not plain and len(given) != 2:
+        missing = " and ".join(k for k in ("tls_cert", "tls_key") if k not in given)
+        raise ConfigError(
+            f"{path}: [api] {missing} missing: the client API needs a TLS"
+            " certificate and key (network init writes them), or plain_http = true behind"
+            " a proxy that terminates TLS"
+        )
+    if "tls_key_password_env" in raw and "tls_key" not in raw:
+        raise ConfigError(f"{path}: [api] tls_key_password_env without tls_key")
+    base = path.parent
+    return replace(
+        limits,
+        tls_cert=base / raw["tls_cert"] if "tls_cert" in raw else None,
+        tls_key=base / raw["tls_key"] if "tls_key" in raw else None,
+        tls_key_password_env=raw.get("tls_key_password_env", ""),
+        plain_http=plain,
     )
 
 

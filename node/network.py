@@ -6,11 +6,17 @@ Layout written under the target directory::
     <validator org>/node.toml          node configuration
     <validator org>/node-key.pem       the node's consensus and peer key
     <validator org>/data/              created by the node on first start
-    <observer org>/node.toml, node-key.pem   an observer: follows the chain, does not vote
+    <validator org>/api-cert.pem       the client API's TLS server certificate
+    <validator org>/api-key.pem        and its key
+    <observer org>/node.toml, node-key.pem, api-cert.pem, api-key.pem
+                                       an observer: follows the chain, does not vote
     keys/<org>.pem                     a member key per organisation (signs transactions)
     keys/<org>.enc.pem                 an X25519 encryption key per organisation: what it
                                        may read is to be encrypted to its public key,
                                        which genesis records (``enc_keys``)
+    tls/ca.pem                         the local authority that signed the API
+                                       certificates: what clients trust (--ca)
+    tls/ca-key.pem                     its key: stays here, with whoever ran init
     dangerous-goods-list.csv           with ``dgl_file``: the list every node loads
 
 Without ``dgl_file`` the network runs on the built-in list. With it (the
@@ -28,13 +34,17 @@ node order (validators, then observers); the validators' peer listeners
 other validator under ``[[peers]]`` (address and node key) and every
 observer under ``[[observers]]`` (node key: it may connect); an observer
 lists the validators as its peers and listens for no one. A network of one
-validator and no observer has no peer to listen for. No certificate is
-written: a node's TLS certificate is built from its node key and the
-genesis file (:mod:`node.p2p.tls`), the same on every node.
+validator and no observer has no peer to listen for. No peer certificate
+is written: a node's peer certificate is built from its node key and the
+genesis file (:mod:`node.p2p.tls`), the same on every node. The client API
+is served over TLS with a certificate of a local authority made here
+(:mod:`node.api_tls`), for ``host``, ``localhost``, ``127.0.0.1`` and
+``::1``; the nodes' URLs are ``https://``.
 """
 
 from __future__ import annotations
 
+import datetime
 import os
 import re
 from collections.abc import Mapping
@@ -52,6 +62,17 @@ from ledger.crypto import PublicKey, SigningKey
 from ledger.genesis import Genesis
 from ledger.keyfile import encryption_public, save_encryption_key, save_signing_key
 from ledger.validators import Validator, ValidatorSet
+from node.api_tls import (
+    CA_CERT,
+    CA_KEY,
+    LOCAL_NAMES,
+    SERVER_CERT,
+    SERVER_KEY,
+    Authority,
+    cert_pem,
+    write_private,
+    write_public,
+)
 from node.errors import NetworkInitError
 from node.genesis_file import genesis_to_json
 
@@ -151,6 +172,7 @@ def init_network(
     observers: list[str] | None = None,
     dgl_file: Path | None = None,
     identities: Mapping[str, Identity] | None = None,
+    issued_at: datetime.datetime | None = None,
 ) -> list[NodeFiles]:
     """Write a new network's files; refuses to overwrite an existing genesis.
 
@@ -165,7 +187,8 @@ def init_network(
     (``keys/<org>.enc.pem``, its public key in genesis).
 
     Every argument is checked, and the directory searched for any file this
-    would write, before the first file is written.
+    would write, before the first file is written. The API certificates are
+    valid from ``issued_at`` (default: now).
     """
     observers = list(observers or [])
     dgl, dgl_bytes, dgl_setting = _dangerous_goods_list(dgl_file)
@@ -192,11 +215,21 @@ def init_network(
     _refuse_existing(
         directory,
         [directory / "keys" / f"{name}{end}" for name in names for end in (".pem", ENC_KEY_SUFFIX)]
-        + [directory / name / file for name in runners for file in ("node-key.pem", "node.toml")]
+        + [
+            directory / name / file
+            for name in runners
+            for file in ("node-key.pem", "node.toml", SERVER_CERT, SERVER_KEY)
+        ]
+        + [directory / CA_CERT, directory / CA_KEY]
         + ([directory / DGL_COPY] if dgl_bytes is not None else []),
     )
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "keys").mkdir(exist_ok=True)
+    now = issued_at or datetime.datetime.now(datetime.UTC)
+    authority = Authority.create(chain, now)
+    (directory / CA_CERT).parent.mkdir(exist_ok=True)
+    write_public(directory / CA_CERT, cert_pem(authority.cert))
+    write_private(directory / CA_KEY, authority.key)
     orgs: list[Organisation] = []
     vals: list[Validator] = []
     observer_keys: dict[str, PublicKey] = {}
@@ -237,6 +270,10 @@ def init_network(
     genesis = Genesis.create(chain, genesis_time, ValidatorSet.create(vals), app.to_value())
     (directory / "genesis.json").write_text(genesis_to_json(genesis), encoding="utf-8")
     node_keys = {v.org: v.public for v in vals} | observer_keys
+    for name in runners:
+        api_cert, api_key = authority.issue(name, [host, *LOCAL_NAMES], now)
+        write_public(directory / name / SERVER_CERT, cert_pem(api_cert))
+        write_private(directory / name / SERVER_KEY, api_key)
     return _write_configs(
         directory,
         runners,
@@ -315,11 +352,14 @@ def _write_configs(
             f'listen = "{host}:{base_port + i}"\n'
             f"{listen}"
             f"validator = {'true' if validator else 'false'}\n"
-            f"{peers}{observers}" + (f"\n[consensus]\n{extra}" if extra else "")
+            f"{peers}{observers}"
+            + (f"\n[consensus]\n{extra}" if extra else "")
+            + f'\n[api]\ntls_cert = "{SERVER_CERT}"\ntls_key = "{SERVER_KEY}"\n'
         )
         path = directory / name / "node.toml"
         path.write_text(text, encoding="utf-8")
-        nodes.append(NodeFiles(name, path, f"http://{host}:{base_port + i}", address))
+        url_host = f"[{host}]" if ":" in host else host
+        nodes.append(NodeFiles(name, path, f"https://{url_host}:{base_port + i}", address))
     return nodes
 
 

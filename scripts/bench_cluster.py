@@ -8,7 +8,9 @@ Run from the repository root::
     .venv/bin/python scripts/bench_cluster.py --duration 20 --rate 300 --vs-etcd
 
 The validators are real node processes (``node.devnet.load`` starts them)
-with the default consensus timeouts. Client processes sign their own
+with the default consensus timeouts, serving clients over TLS as every
+network ``network init`` writes does: each client connection makes one
+handshake when it opens and is kept for the run. Client processes sign their own
 ``declaration.submit`` transactions with shippers' member keys, all of them
 *before* the timed window (signing and encoding cost about a quarter of a
 millisecond per declaration, which on a shared two-core machine would
@@ -36,9 +38,10 @@ With ``--vs-etcd`` the same client processes then offer the same
 pre-signed transactions, on the same schedule, over the same connections,
 to four etcd members on loopback (``etcd_cluster.py``; Debian's
 ``etcd-server`` 3.4 is installed if ``etcd`` is not on ``PATH``) at its
-default durability, the validators stopped: each transaction's wire bytes
-are the value of one put (``POST /v3/kv/put`` on etcd's HTTP/JSON gateway,
-with ``--batch`` one ``/v3/kv/txn`` of N puts), its id the key. etcd answers
+default durability, over plain HTTP (ours is over TLS), the validators
+stopped: each transaction's wire bytes are the value of one put (``POST
+/v3/kv/put`` on etcd's HTTP/JSON gateway, with ``--batch`` one
+``/v3/kv/txn`` of N puts), its id the key. etcd answers
 once the put is committed and fsynced on a quorum, so a put's latency runs
 from its scheduled send time to its answer. Printed after ours: etcd's
 figures, the load average before each run, and committed per second side
@@ -57,6 +60,7 @@ import itertools
 import json
 import multiprocessing as mp
 import os
+import ssl
 import statistics
 import sys
 import tempfile
@@ -79,6 +83,7 @@ from ledger.encoding import encode
 from ledger.keyfile import load_signing_key
 from node.api.batch import MAX_BATCH_TXS
 from node.auth import sign_request
+from node.client.tls import trust
 from node.devnet.errors import NetworkError
 from node.devnet.load import Cluster, declaration_tx
 from node.devnet.localnet import wait_for
@@ -122,6 +127,8 @@ class Order:
     system: str
     urls: tuple[str, ...]
     start: float
+    ca: str | None = None
+    """The authority of ``https://`` servers' certificates (PEM file)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,16 +207,22 @@ async def _connection(
     requests: Requests,
     answers: list[str],
     answered: list[float],
+    tls: ssl.SSLContext | None,
 ) -> None:
-    """One keep-alive connection: send queued requests one after the other."""
+    """One keep-alive connection: send queued requests one after the other.
+
+    Over TLS for an ``https://`` URL: one handshake when the connection opens,
+    none per request.
+    """
     parts = urlsplit(url)
-    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    secure = tls if parts.scheme == "https" else None
+    host, port = parts.hostname or "127.0.0.1", parts.port or (443 if secure else 80)
     reader: asyncio.StreamReader | None = None
     writer: asyncio.StreamWriter | None = None
     while (items := await queue.get()) is not None:
         try:
             if writer is None or reader is None:
-                reader, writer = await asyncio.open_connection(host, port)
+                reader, writer = await asyncio.open_connection(host, port, ssl=secure)
             writer.write(requests.request(f"{host}:{port}", items))
             labels = requests.answers(*await _read_response(reader), len(items))
         except (OSError, ValueError, LookupError, TypeError, asyncio.IncompleteReadError):
@@ -237,9 +250,10 @@ async def _offer(
     answers, answered = ["0"] * count, [float("inf")] * count
     keys = len(plan.key_files)
     queues: list[asyncio.Queue[list[int] | None]] = [asyncio.Queue() for _ in range(keys)]
+    tls = trust(order.ca) if order.ca else None
     tasks = [
         asyncio.create_task(
-            _connection(order.urls[k % len(order.urls)], q, requests, answers, answered)
+            _connection(order.urls[k % len(order.urls)], q, requests, answers, answered, tls)
         )
         for k, q in zip(plan.key_nodes, queues, strict=True)
     ]
@@ -348,9 +362,12 @@ class Observed:
 class Observer(threading.Thread):
     """Polls one node for new blocks and notes when each transaction was seen committed."""
 
-    def __init__(self, url: str, node: str, chain: str, key: SigningKey) -> None:
+    def __init__(
+        self, url: str, node: str, chain: str, key: SigningKey, tls: ssl.SSLContext
+    ) -> None:
         super().__init__(name="observer", daemon=True)
         self.url = url
+        self.tls = tls
         self.node = node
         self.chain = chain
         self.key = key
@@ -361,7 +378,7 @@ class Observer(threading.Thread):
 
     def run(self) -> None:
         try:
-            with httpx.Client(base_url=self.url, timeout=30.0) as client:
+            with httpx.Client(base_url=self.url, timeout=30.0, verify=self.tls) as client:
                 while not self.stopping.wait(0.025):
                     height = int(client.get("/v1/status").json()["height"])
                     while self.height < height:
@@ -468,6 +485,7 @@ def offer(
     side: Side,
     pids: dict[str, int],
     urls: tuple[str, ...],
+    ca: str | None = None,
 ) -> Offered:
     """Order a run from the clients, note the servers' CPU over the window, collect."""
     load = os.getloadavg()
@@ -475,7 +493,7 @@ def offer(
         print(f"load average before the {side.system} run: " + " ".join(f"{x:.2f}" for x in load))
     start = time.time() + 0.5
     window = (start + args.warmup, start + args.warmup + args.duration)
-    clients.order(Order(side.system, urls, start))
+    clients.order(Order(side.system, urls, start, ca))
     wait_for(lambda: time.time() >= window[0], args.warmup + 5, "the warm-up", interval=0.01)
     cpu0 = {n: cpu_seconds(pid) for n, pid in pids.items()}
     wait_for(lambda: time.time() >= window[1], args.duration + 5, "the window", interval=0.05)
@@ -634,11 +652,16 @@ def measure(
         print(f"requests: {args.batch} declarations each (POST /v1/transactions/batch){etcd}")
     cluster.wait_ready(timeout=120)
     observer = Observer(
-        cluster.url(NODES[0]), NODES[0], cluster.genesis.chain, cluster.keys["auditor"]
+        cluster.url(NODES[0]),
+        NODES[0],
+        cluster.genesis.chain,
+        cluster.keys["auditor"],
+        cluster.tls,
     )
     observer.start()
     pids = {n: node.proc.pid for n, node in cluster.nodes.items() if node.proc is not None}
-    offered = offer(args, clients, OURS, pids, tuple(cluster.url(n) for n in NODES))
+    urls = tuple(cluster.url(n) for n in NODES)
+    offered = offer(args, clients, OURS, pids, urls, str(cluster.ca))
     admitted = {tx_id for tx_id, _, answer, _ in offered.sent if answer in ADMITTED}
 
     def drained() -> bool:

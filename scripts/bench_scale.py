@@ -50,6 +50,7 @@ import os
 import platform
 import random
 import shutil
+import ssl
 import statistics
 import subprocess
 import sys
@@ -360,6 +361,7 @@ async def _readers(
     seconds: float,
     next_target: Any,
     pace: float = 0.0,
+    tls: ssl.SSLContext | bool = True,
 ) -> tuple[list[float], dict[str, int], dict[str, int]]:
     """Each reader's latencies, refusals and drops; closed loop, or ``pace`` requests/s each.
 
@@ -374,7 +376,7 @@ async def _readers(
     # A connection the node drops is counted and named, not the end of the run.
     dropped: dict[str, int] = {}
     limits = httpx.Limits(max_connections=readers, max_keepalive_connections=readers)
-    async with httpx.AsyncClient(base_url=url, timeout=30.0, limits=limits) as client:
+    async with httpx.AsyncClient(base_url=url, timeout=30.0, limits=limits, verify=tls) as client:
         deadline = now() + seconds
         stamp = [0]
 
@@ -468,7 +470,9 @@ def reads(
         duration = max(seconds, 1100 / (pace * readers)) if pace else seconds
         cpu = cpu_seconds(pid)
         lat, refused, dropped = asyncio.run(
-            _readers(net.url(name), name, chain, keys, readers, duration, targets[label], pace)
+            _readers(
+                net.url(name), name, chain, keys, readers, duration, targets[label], pace, net.tls
+            )
         )
         # The readers share the machine with the node, so their rate says as much
         # about them as about it; the node's CPU per answer is the node's alone.
@@ -523,7 +527,7 @@ def extend(net: LocalNetwork, name: str, count: int) -> dict[str, Any]:
     gen = TrafficGenerator(builtin_list(), seed=99)
     run = time.strftime("%H%M%S")  # a --reuse run must not declare the same ids again
     start = now()
-    with Client.connect(net.url(name), key) as client:
+    with Client.connect(net.url(name), key, ca=net.ca) as client:
         for i in range(count):
             doc = gen.declaration("gamma")
             doc["declarationId"] = f"EXT-{run}-{i:06d}"

@@ -30,7 +30,7 @@ from ledger.replay import ReplaySummary
 from ledger.votes import Certificate
 from node.audit import AuditReport, audit, blocks_from_node, blocks_from_store
 from node.chainfile import read_chain_file
-from node.cli.common import CliError, connect, genesis_arg, say, store_path
+from node.cli.common import CliError, add_ca_arg, connect, genesis_arg, say, store_path
 from node.errors import AuditSourceError, ChainFileError
 
 Blocks = Iterator[tuple[Block, Certificate | None]]
@@ -71,12 +71,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``dgledger audit``."""
     p = sub.add_parser("audit", help="replay a chain from genesis and verify everything")
     source = p.add_mutually_exclusive_group(required=True)
-    source.add_argument("--node", help="URL of a running node (needs --key)")
+    source.add_argument("--node", help="URL of a running node, https://HOST:PORT (needs --key)")
     source.add_argument("--data", help="data directory of a stopped node")
     source.add_argument("--file", help="chain file written by dgledger export")
     p.add_argument("--genesis", required=True, help="the genesis file you trust")
     p.add_argument("--key", help="member key to sign requests to --node")
     p.add_argument("--password-env", help="environment variable holding the key's password")
+    add_ca_arg(p)
     p.add_argument(
         "--dgl",
         action="append",
@@ -124,7 +125,8 @@ def _node_blocks(args: argparse.Namespace, genesis: Genesis) -> Blocks:
         raise CliError(f"the node at {args.node} runs another genesis: check --genesis")
     if client.key is None or client.node is None:  # connect() set both (--key was given)
         raise CliError("--node needs --key")
-    return blocks_from_node(client.url, client.node, genesis, client.key)
+    verify = True if client.tls is None else client.tls
+    return blocks_from_node(client.url, client.node, genesis, client.key, verify=verify)
 
 
 def _load_dgl(name: str) -> DangerousGoodsList:

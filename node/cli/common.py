@@ -28,6 +28,7 @@ from ledger.crypto import SigningKey
 from ledger.errors import LedgerError
 from ledger.genesis import Genesis
 from ledger.keyfile import load_signing_key
+from node.api_tls import CA_CERT
 from node.client.client import Client
 from node.client.errors import ClientError
 from node.errors import GenesisFileError
@@ -74,6 +75,10 @@ HINTS: Final = {
     "client.unreachable": "is the node running? check --node",
     "client.timeout": "the node is slow or stuck; try again or ask another node",
     "client.bad_response": "the node did not answer as a dgledger node does; check --node",
+    "client.untrusted": "give the network's CA certificate with --ca (or DGLEDGER_CA),"
+    " and the node's name as its certificate has it in --node",
+    "client.tls": "check --node: https:// for a node that serves TLS",
+    "client.bad_ca": "check --ca or DGLEDGER_CA",
     "auth.not_a_member": "use a member key of this network (--key)",
     "auth.key_revoked": "this key is revoked: use another key of your organisation (--key)",
     "auth.org_inactive": "your organisation is no longer a member of this network",
@@ -101,14 +106,49 @@ HINTS: Final = {
 
 
 def add_node_args(p: argparse.ArgumentParser, *, key: bool = True) -> None:
-    """--node, --key and --password-env."""
+    """--node, --ca, --key and --password-env."""
     p.add_argument(
         "--node",
         default=os.environ.get("DGLEDGER_NODE"),
-        help="URL of a node (default: $DGLEDGER_NODE)",
+        help="URL of a node, https://HOST:PORT (default: $DGLEDGER_NODE)",
     )
+    add_ca_arg(p)
     p.add_argument("--key", required=key, help="member key file (PKCS#8 PEM)")
     p.add_argument("--password-env", help="environment variable holding the key's password")
+
+
+def add_ca_arg(p: argparse.ArgumentParser) -> None:
+    """--ca: the authority a node's TLS certificate must come from."""
+    p.add_argument(
+        "--ca",
+        default=os.environ.get("DGLEDGER_CA"),
+        help="certificate (PEM) of the authority the node's TLS certificate must come from"
+        " (default: $DGLEDGER_CA, else the tls/ca.pem of the network directory holding"
+        " --key's keys/ or --genesis, else the system's trust store)",
+    )
+
+
+def ca_file(args: argparse.Namespace) -> Path | None:
+    """The authority to trust: ``--ca``, or the network's own, or None for the system's store.
+
+    A network directory written by ``network init`` holds ``keys/ORG.pem``,
+    ``genesis.json`` and ``tls/ca.pem``: a ``--key`` or ``--genesis`` taken
+    from one brings its authority with it.
+    """
+    if getattr(args, "ca", None):
+        path = Path(args.ca)
+        if not path.is_file():
+            raise CliError(f"CA file {path} does not exist: check --ca or DGLEDGER_CA")
+        return path
+    beside = []
+    if getattr(args, "key", None) and Path(args.key).parent.name == "keys":
+        beside.append(Path(args.key).parent.parent)
+    if getattr(args, "genesis", None):
+        beside.append(Path(args.genesis).parent)
+    for directory in beside:
+        if (directory / CA_CERT).is_file():
+            return directory / CA_CERT
+    return None
 
 
 def load_key(path: str, password_env: str | None) -> SigningKey:
@@ -142,13 +182,13 @@ def node_url(value: str | None) -> str:
         parts = urlsplit(value)
         parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
     except ValueError as e:
-        raise CliError(f"--node {value!r} is not a URL ({e}): give http://HOST:PORT") from e
+        raise CliError(f"--node {value!r} is not a URL ({e}): give https://HOST:PORT") from e
     if (
         parts.scheme not in ("http", "https")
         or not parts.hostname
         or any(c.isspace() for c in value)
     ):
-        raise CliError(f"--node {value!r} is not a node URL: give http://HOST:PORT")
+        raise CliError(f"--node {value!r} is not a node URL: give https://HOST:PORT")
     return value
 
 
@@ -157,7 +197,7 @@ def connect(args: argparse.Namespace) -> Client:
     url = node_url(args.node)
     key = load_key(args.key, args.password_env) if getattr(args, "key", None) else None
     try:
-        return Client.connect(url, key)
+        return Client.connect(url, key, ca=ca_file(args) if url.startswith("https:") else None)
     except ClientError as e:
         raise failure(e) from e
 

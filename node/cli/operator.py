@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import time
 from pathlib import Path
@@ -18,6 +19,7 @@ from ledger.crypto import SigningKey
 from ledger.errors import LedgerError
 from ledger.keyfile import encryption_public, save_encryption_key, save_signing_key
 from node.api.app import KEEP_ALIVE_S, create_app
+from node.api_tls import CA_CERT, api_context
 from node.cli.common import CliError, say
 from node.config import load_config
 from node.devnet.demo import main as demo_main
@@ -129,6 +131,11 @@ def cmd_network_init(args: argparse.Namespace) -> int:
     )
     if chosen:
         say(f"legal identities recorded in genesis: {', '.join(sorted(chosen))}")
+    ca = Path(args.dir) / CA_CERT
+    say(
+        f"client API over TLS: certificates of the authority {ca} (its key beside it stays"
+        f" with you); clients trust it with --ca {ca} or DGLEDGER_CA"
+    )
     pinned = load_genesis(Path(args.dir) / "genesis.json").app["dgl"].hex()
     say(f"dangerous goods list: {args.dgl or 'built-in'} (SHA-256 {pinned}, pinned in genesis)")
     return 0
@@ -139,9 +146,14 @@ def cmd_node_start(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.config)
         setup_logging(config.name, args.log_level)
+        tls = api_context(config.api)
         service = NodeService(config, test_admin=args.unsafe_test_admin)
     except (ConfigError, GenesisFileError, StartupError) as e:
         raise CliError(str(e)) from e
+    if tls is None:
+        logging.getLogger("dgledger.node").warning(
+            "client API on plain HTTP (plain_http = true): only behind a proxy that terminates TLS"
+        )
     app = create_app(service)
     uvicorn.run(
         app,
@@ -153,6 +165,7 @@ def cmd_node_start(args: argparse.Namespace) -> int:
         timeout_graceful_shutdown=5,
         loop="uvloop",
         http="httptools",
+        ssl_context_factory=None if tls is None else lambda _config, _default: tls,
     )
     return 0
 
@@ -185,8 +198,9 @@ def register(sub: Any) -> None:
         "init",
         help="genesis, node configurations and keys",
         description="Write a new network: genesis, one configuration and node key per node,\n"
-        "a member key per organisation. Every argument is checked before a file is\n"
-        "written.",
+        "a member key per organisation, and a local certificate authority (tls/ca.pem)\n"
+        "with a TLS certificate per node for the client API. Every argument is checked\n"
+        "before a file is written.",
         epilog="roles, as --members and --validators take them:\n"
         + "\n".join(f"  {role.value:<16}{ROLE_DUTIES[role]}" for role in Role),
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -208,8 +222,8 @@ def register(sub: Any) -> None:
         "--base-port",
         type=int,
         default=7100,
-        help="HTTP port of the first node; the other nodes' follow, then each validator's"
-        " peer port (default: %(default)s)",
+        help="HTTPS port of the first node's client API; the other nodes' follow, then each"
+        " validator's peer port (default: %(default)s)",
     )
     p.add_argument(
         "--chain",

@@ -22,11 +22,19 @@ Size: a declaration travels in one transaction of at most ``MAX_TX_SIZE``
 bytes. A document too large for one is refused here, before it is signed or
 sent, as ``declaration.too_large`` at ``$.body.declaration``, naming its
 size and the limit.
+
+TLS: a node's URL is ``https://`` and the client checks its certificate
+against ``ca`` (the authority's PEM file, e.g. a test network's
+``tls/ca.pem``), or the system's trust store without it
+(:mod:`node.client.tls`). A client given its own ``http`` client uses that
+client's settings.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import ssl
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Final
@@ -40,6 +48,7 @@ from ledger.errors import LedgerError
 from ledger.tx import MAX_TX_SIZE, Envelope, Transaction
 from node.auth import sign_request
 from node.client.errors import ClientError
+from node.client.tls import tls_failure, trust
 
 DEFAULT_TIMEOUT: Final = 70.0
 DEFAULT_EXPIRES_AFTER: Final = 1000
@@ -60,6 +69,7 @@ class Client:
         http: httpx.Client | None = None,
         expires_after: int = DEFAULT_EXPIRES_AFTER,
         node: str | None = None,
+        ca: str | os.PathLike[str] | None = None,
     ) -> None:
         self.url = url.rstrip("/")
         self.chain = chain
@@ -70,17 +80,27 @@ class Client:
         """What ``/v1/status`` answered to :meth:`connect`."""
         self.expires_after = expires_after
         self._own_http = http is None
-        self._http = http if http is not None else httpx.Client(timeout=timeout)
+        self.tls: ssl.SSLContext | None = None
+        """What this client trusts of a node's certificate (None: its ``http`` client decides)."""
+        if http is None:
+            self.tls = trust(ca)
+            http = httpx.Client(timeout=timeout, verify=self.tls)
+        self._http = http
         self._last_nonce = 0
         self._height: int | None = None
         self._last_time = 0
 
     @classmethod
     def connect(
-        cls, url: str, key: SigningKey | None = None, *, http: httpx.Client | None = None
+        cls,
+        url: str,
+        key: SigningKey | None = None,
+        *,
+        http: httpx.Client | None = None,
+        ca: str | os.PathLike[str] | None = None,
     ) -> Client:
         """A client for whatever chain the node at ``url`` runs (asks ``/v1/status``)."""
-        probe = cls(url, "unknown", key, http=http)
+        probe = cls(url, "unknown", key, http=http, ca=ca)
         try:
             status = probe.status()
             chain, node = status.get("chain"), status.get("node")
@@ -163,6 +183,9 @@ class Client:
         """A failure to exchange with the node, by its stable code."""
         if isinstance(e, httpx.InvalidURL):
             return ClientError("client.bad_url", f"{self.url} is not a usable URL: {e}")
+        tls = tls_failure(e, self.url)
+        if tls is not None:
+            return tls
         if isinstance(e, httpx.TimeoutException):
             return ClientError("client.timeout", f"{self.url} did not answer in time")
         if isinstance(e, httpx.TransportError):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import ssl
 import sys
 import tempfile
 import threading
@@ -50,7 +51,9 @@ IDENTITIES: Final = {s: Identity(f"{s.split('-')[1].upper()} SA") for s in SHIPP
 class Member:
     """A member organisation's key, submitting to one node."""
 
-    def __init__(self, name: str, key: SigningKey, chain: str, url: str) -> None:
+    def __init__(
+        self, name: str, key: SigningKey, chain: str, url: str, tls: ssl.SSLContext
+    ) -> None:
         self.name = name
         self.key = key
         self.chain = chain
@@ -59,7 +62,7 @@ class Member:
         self.height = 0
         """The latest height a commit answer named: expiries count from it."""
         self.lock = threading.Lock()
-        self.http = httpx.Client(timeout=70.0)
+        self.http = httpx.Client(timeout=70.0, verify=tls)
 
     def send(self, type_: str, body: dict[str, Any]) -> dict[str, Any]:
         """Sign and submit, then wait for the commit; the JSON answer with its status code.
@@ -150,7 +153,11 @@ def run_demo(
         entry = list(net.nodes)
         members = {
             name: Member(
-                name, load_signing_key(net.key_path(name)), genesis.chain, net.url(entry[i % 4])
+                name,
+                load_signing_key(net.key_path(name)),
+                genesis.chain,
+                net.url(entry[i % 4]),
+                net.tls,
             )
             for i, name in enumerate((*SHIPPERS, "port-authority", "customs"))
         }
@@ -210,7 +217,7 @@ def run_demo(
         tips = {}
         for name in net.nodes:
             try:
-                blocks = blocks_from_node(net.url(name), name, genesis, auditor)
+                blocks = blocks_from_node(net.url(name), name, genesis, auditor, verify=net.tls)
                 report = audit(genesis, blocks, lists)
                 tips[name] = (report.blocks, report.tip_hash)
                 say(
@@ -297,7 +304,7 @@ def _checks(
     for name in net.nodes:
         held = {
             tx.id.hex()
-            for block, _ in blocks_from_node(net.url(name), name, genesis, auditor)
+            for block, _ in blocks_from_node(net.url(name), name, genesis, auditor, verify=net.tls)
             for tx in block.txs
         }
         present = present and wanted <= held
@@ -320,7 +327,7 @@ def _verify_receipts(
     for i, (owner, decl_id) in enumerate(sorted(ids)[:count]):
         name = list(net.nodes)[i % len(net.nodes)]
         try:
-            with Client.connect(net.url(name), auditor) as client:
+            with Client.connect(net.url(name), auditor, ca=net.ca) as client:
                 document = client.declaration(decl_id, owner)
                 document["headers"] = client.header_chain(document["receipt"]["header"]["height"])
             checks = verify_receipt(document, genesis)

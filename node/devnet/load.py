@@ -140,7 +140,8 @@ class LoadClient(threading.Thread):
 
     def run(self) -> None:
         timeout = httpx.Timeout(self.load.request_timeout, connect=1.0)
-        with httpx.Client(timeout=timeout) as client:
+        # One client for the run: its connections (and TLS sessions) are kept and reused.
+        with httpx.Client(timeout=timeout, verify=self.cluster.tls) as client:
             turn = random.randrange(64)
             while not self.load.stopping.is_set():
                 targets = self.load.targets()

@@ -7,6 +7,11 @@ own process in its own process group, started exactly as an operator would::
 
     python -m node.cli node start --config DIR/<org>/node.toml [--unsafe-test-admin]
 
+Nodes serve their client API over TLS with the certificates ``network
+init`` made (``https://`` URLs); :attr:`LocalNetwork.ca` is the authority's
+certificate and :attr:`LocalNetwork.tls` a client context trusting it, which
+its own HTTP client uses and callers hand to theirs (``Client(..., ca=net.ca)``).
+
 It can wait for nodes to answer, kill one with SIGKILL (its whole process
 group), restart it, cut it off through the test-only fault hook, and watch
 heights and tips. Every wait polls a condition against a deadline and fails
@@ -24,6 +29,7 @@ import os
 import random
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -37,6 +43,8 @@ from typing import Any, Final, Self, TypeVar
 import httpx
 
 from contracts.membership import Identity
+from node.api_tls import CA_CERT
+from node.client.tls import trust
 from node.devnet.errors import NetworkError, NetworkTimeout
 from node.network import DEFAULT_VALIDATORS, init_network, ports_needed
 
@@ -168,8 +176,15 @@ class LocalNetwork:
             )
             for f in files
         }
-        self.http = httpx.Client(timeout=httpx.Timeout(10.0, connect=2.0))
+        self._trust()
         atexit.register(self.close)
+
+    def _trust(self) -> None:
+        self.ca = self.directory / CA_CERT
+        """The authority that signed the nodes' API certificates (clients trust it)."""
+        self.tls: ssl.SSLContext = trust(self.ca)
+        """A TLS client context trusting :attr:`ca`: for any HTTP client talking to the nodes."""
+        self.http = httpx.Client(timeout=httpx.Timeout(10.0, connect=2.0), verify=self.tls)
 
     @classmethod
     def reopen(cls, directory: Path, *, test_admin: bool = True) -> Self:
@@ -180,13 +195,15 @@ class LocalNetwork:
         net.log_level = "info"
         net.nodes = {}
         for config in sorted(directory.glob("*/node.toml")):
-            node = tomllib.loads(config.read_text(encoding="utf-8"))["node"]
+            settings = tomllib.loads(config.read_text(encoding="utf-8"))
+            node = settings["node"]
             name = node["name"]
-            url = f"http://{node['listen']}"
+            plain = settings.get("api", {}).get("plain_http", False)
+            url = f"{'http' if plain else 'https'}://{node['listen']}"
             log = directory / f"{name}.log"
             peer = node.get("peer_listen")
             net.nodes[name] = NodeProcess(name, config, url, log, peer_address=peer)
-        net.http = httpx.Client(timeout=httpx.Timeout(10.0, connect=2.0))
+        net._trust()
         atexit.register(net.close)
         return net
 

@@ -116,7 +116,7 @@ class Net:
 
     def client(self, org: str) -> Client:
         """A Python client of customs' node signing as ``org`` (the test's own reads)."""
-        return Client.connect(self.url(), load_signing_key(self.key(org)))
+        return Client.connect(self.url(), load_signing_key(self.key(org)), ca=self.local.ca)
 
     def synced(self, name: str) -> str:
         """Node ``name``'s URL, once it has every block customs (where writes go) has."""
@@ -622,7 +622,7 @@ USER_ERRORS: Final = [
     ("key file open to others", "show X --key {open} --node {node}", "chmod 600"),
     ("missing key file", "show X --key {work}/nope.pem --node {node}", "check --key"),
     ("unreachable node", "declare {valid} --key {key} --node {closed}", "is the node running?"),
-    ("not a URL", "show X --key {key} --node http://[::1", "give http://HOST:PORT"),
+    ("not a URL", "show X --key {key} --node https://[::1", "give https://HOST:PORT"),
     ("unknown declaration", "show DG-NO-SUCH {auditor}", "declaration.unknown"),
     ("verify unknown", "verify DG-NO-SUCH --genesis {genesis} {auditor}", "check the declaration"),
     ("verify bad genesis", "verify X --genesis {work}/nope.json {auditor}", "check --genesis"),
@@ -712,7 +712,7 @@ def test_governance_after_the_delay_takes_effect_when_submitted_at_once(net: Net
     )  # fmt: skip
     for org in ("port-authority", "forwarder-a"):
         ok(dgledger("governance", "sign", proposal, "--key", net.key(org)))
-    ok(dgledger("governance", "submit", proposal, "--node", url, "--wait"))
+    ok(dgledger("governance", "submit", proposal, "--node", url, "--ca", net.local.ca, "--wait"))
 
 
 def test_governance_proposal_file_gathers_signatures_then_adds_an_organisation(
@@ -732,7 +732,9 @@ def test_governance_proposal_file_gathers_signatures_then_adds_an_organisation(
     )  # fmt: skip
     assert "signed by 1" in run.stdout and "org.add" in run.stdout
     # One signature is not a supermajority: refused, and the proposal stays usable.
-    early = dgledger("governance", "submit", proposal, "--node", url, "--wait")
+    early = dgledger(
+        "governance", "submit", proposal, "--node", url, "--ca", net.local.ca, "--wait"
+    )
     assert early.returncode != 0 and "governance.no_supermajority" in early.stderr, early.stderr
     for org in ("port-authority", "forwarder-a"):
         run = ok(dgledger("governance", "sign", proposal, "--key", net.key(org)))
@@ -747,15 +749,14 @@ def test_governance_proposal_file_gathers_signatures_then_adds_an_organisation(
     tampered.write_text(json.dumps(value))
     assert "does not verify" in one_line_error(dgledger("governance", "show", tampered))
 
-    ok(dgledger("governance", "submit", proposal, "--node", url, "--wait"))
+    ok(dgledger("governance", "submit", proposal, "--node", url, "--ca", net.local.ca, "--wait"))
     with net.client("shipper-acme") as client:
         status = client.status()
         for i in range(6):  # blocks until the change is in force
             doc = sample(decl_id=f"GOV-FILL-{status['height']}-{i}")
             client.declare(doc)
-    run = ok(
-        dgledger("declare", net.document("GOV-NEW-1"), "--key", new_key, "--node", url, "--wait")
-    )
+    new: list[str | Path] = ["--key", new_key, "--node", url, "--ca", net.local.ca, "--wait"]
+    run = ok(dgledger("declare", net.document("GOV-NEW-1"), *new))
     assert "GOV-NEW-1 is submitted" in run.stdout
 
 
@@ -797,8 +798,11 @@ def test_an_idle_connection_outlives_the_clients_pool(net: Net) -> None:
     # close one as a client reuses it; the node must still answer after that long.
     idle = httpx.Limits().keepalive_expiry
     assert idle is not None and idle < KEEP_ALIVE_S
-    host, _, port = net.url().removeprefix("http://").rpartition(":")
-    with socket.create_connection((host, int(port)), timeout=10) as conn:
+    host, _, port = net.url().removeprefix("https://").rpartition(":")
+    with (
+        socket.create_connection((host, int(port)), timeout=10) as raw,
+        net.local.tls.wrap_socket(raw, server_hostname=host) as conn,
+    ):
         assert _get(conn, "/healthz") == b"HTTP/1.1 200 OK"
         time.sleep(idle + 1)  # the idle time under test, not a wait for something to happen
         try:

@@ -340,7 +340,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNetwork]:
     with LocalNetwork(directory, validators=["customs"], members=members) as net:
         net.start()
         key = load_signing_key(net.key_path("shipper-acme"))
-        with Client.connect(net.url("customs"), key) as client:
+        with Client.connect(net.url("customs"), key, ca=net.ca) as client:
             client.declare(valid_declaration(DECLARED), wait=True)
         yield net
 
@@ -392,7 +392,8 @@ def test_output_cut_by_a_closed_pipe_ends_quietly(
 ) -> None:
     argv = CUT[command]
     key: list[str | Path] = ["--key", live.key_path("auditor")] if argv[0] == "show" else []
-    status, err = with_stdout_closed(*argv, *key, "--node", live.url("customs"), buffered=buffered)
+    node: list[str | Path] = ["--node", live.url("customs"), "--ca", live.ca]
+    status, err = with_stdout_closed(*argv, *key, *node, buffered=buffered)
     assert (status, err) == (141, "")
 
 

@@ -61,6 +61,8 @@ max_txs = 10
 
 [api]
 rate_per_key = 5
+tls_cert = "api-cert.pem"
+tls_key = "api-key.pem"
 """
 
 
@@ -265,7 +267,7 @@ def test_missing_node_section_and_bad_peers(tmp_path: Path) -> None:
         f'key = "{PORT_KEY.hex()}"\n',
         "",
     )
-    no_api = GOOD.replace("[api]\nrate_per_key = 5\n", "")
+    no_api = GOOD[: GOOD.index("[api]")]
     assert "[[peers]] must be a list" in refusal(write(tmp_path, 'peers = "x"\n' + no_peers))
     assert "[api] must be a table" in refusal(write(tmp_path, "api = 5\n" + no_api))
 
@@ -355,6 +357,8 @@ def start_config(tmp_path: Path, network: Path) -> Iterator[Path]:
         f'genesis = "{network / "genesis.json"}"\n'
         'key = "node-key.pem"\n'
         'listen = "127.0.0.1:7100"\n'
+        "[api]\n"
+        "plain_http = true\n"
     )
     yield write(tmp_path, text)
 

@@ -144,7 +144,9 @@ def test_a_validator_without_the_list_in_force_stops_and_the_others_go_on(
         keys = [
             load_signing_key(net.key_path(o)) for o in ("customs", "port-authority", "forwarder-a")
         ]
-        shipper = Client.connect(net.url("customs"), load_signing_key(net.key_path("shipper-acme")))
+        shipper = Client.connect(
+            net.url("customs"), load_signing_key(net.key_path("shipper-acme")), ca=net.ca
+        )
         with shipper:
             height = shipper.status()["height"]
             body = {
@@ -157,8 +159,8 @@ def test_a_validator_without_the_list_in_force_stops_and_the_others_go_on(
             net.wait_height(net.names, height + 1)
             # Before the list comes into force, the operator can see which node lacks it.
 
-            assert main(["status", "--node", net.url("customs")]) == 0
-            assert main(["status", "--node", net.url(lacking)]) != 0
+            assert main(["status", "--node", net.url("customs"), "--ca", str(net.ca)]) == 0
+            assert main(["status", "--node", net.url(lacking), "--ca", str(net.ca)]) != 0
             out = capsys.readouterr()
             assert "node customs (validator)" in out.out
             assert f"list {new.digest().hex()} scheduled from height {height + 3}: NOT loaded" in (

@@ -25,7 +25,7 @@ def test_observer_follows_serves_and_forwards_without_voting(tmp_path: Path) -> 
             "auditor",
         }
         shipper = load_signing_key(net.key_path("shipper-acme"))
-        with Client.connect(net.url("customs"), shipper) as client:
+        with Client.connect(net.url("customs"), shipper, ca=net.ca) as client:
             for i in range(3):
                 outcome = client.declare(sample(decl_id=f"OBS-{i}"))
                 assert outcome["status"] == "committed", outcome
@@ -38,16 +38,16 @@ def test_observer_follows_serves_and_forwards_without_voting(tmp_path: Path) -> 
         assert observed["height"] >= tip["height"]
         # Same chain: the observer's block at the validators' tip is theirs.
         auditor = load_signing_key(net.key_path("auditor"))
-        with Client.connect(net.url("auditor"), auditor) as reader:
+        with Client.connect(net.url("auditor"), auditor, ca=net.ca) as reader:
             assert reader.block(tip["height"])["header"]["hash"] == tip["tip"]
             assert reader.declaration("OBS-2")["record"]["status"] == "submitted"
         # A transaction sent to the observer reaches the validators and commits.
-        with Client.connect(net.url("auditor"), shipper) as client:
+        with Client.connect(net.url("auditor"), shipper, ca=net.ca) as client:
             outcome = client.declare(sample(decl_id="OBS-VIA-OBSERVER"))
             assert outcome["status"] == "committed", outcome
         # The observer holds no vote: killing it does not stop the chain.
         net.kill("auditor")
-        with Client.connect(net.url("port-authority"), shipper) as client:
+        with Client.connect(net.url("port-authority"), shipper, ca=net.ca) as client:
             assert client.declare(sample(decl_id="OBS-AFTER"))["status"] == "committed"
         validators = [n for n in net.nodes if n != "auditor"]
         net.wait_converged(*validators, timeout=30)

@@ -35,7 +35,7 @@ def test_a_late_validator_catches_up_over_its_connections_and_faults_cut_it_off(
         rest = net.others(late)
         net.start(*rest)
         shipper = load_signing_key(net.key_path("shipper-acme"))
-        with Client.connect(net.url("customs"), shipper) as client:
+        with Client.connect(net.url("customs"), shipper, ca=net.ca) as client:
             for i in range(4):
                 assert client.declare(sample(decl_id=f"LATE-{i}"))["status"] == "committed"
         ahead = net.height("customs")
@@ -53,7 +53,7 @@ def test_a_late_validator_catches_up_over_its_connections_and_faults_cut_it_off(
 
         net.partition(late)
         cut = net.height(late)
-        with Client.connect(net.url("port-authority"), shipper) as client:
+        with Client.connect(net.url("port-authority"), shipper, ca=net.ca) as client:
             for i in range(2):
                 assert client.declare(sample(decl_id=f"CUT-{i}"))["status"] == "committed"
         assert net.height(late) <= cut + 1  # at most the block it was deciding

@@ -30,7 +30,8 @@ def test_a_request_signed_before_a_kill_nine_is_refused_after_the_restart(
 ) -> None:
     with LocalNetwork(tmp_path, validators=["customs"], members=["shipper-acme:shipper"]) as net:
         net.start()
-        key = load_signing_key(net.key_path("shipper-acme"))
+        # Customs runs a node: its member key may read blocks.
+        key = load_signing_key(net.key_path("customs"))
         chain = net.status("customs")["chain"]  # type: ignore[index]
         now = time.time_ns() // 1_000_000
         in_time = sign_request(key, chain, "GET", TARGET, b"", now, node="customs")
@@ -54,5 +55,5 @@ def test_a_request_signed_before_a_kill_nine_is_refused_after_the_restart(
             assert error["not_before"] >= int(captured["x-dg-time"])
         # A client signing afresh reads on: after a refusal of this kind it signs
         # again with a time after the one named, whatever its clock says.
-        with Client.connect(net.url("customs"), key) as client:
+        with Client.connect(net.url("customs"), key, ca=net.ca) as client:
             assert client.declarations(limit=1)["items"] == []

@@ -118,7 +118,7 @@ def test_chain_of_20000_declarations(tmp_path: Path) -> None:
         # declarations, and some of the blocks carry its vote or its proposal.
         key = load_signing_key(net.key_path("shipper-gamma"))
         gen = TrafficGenerator(builtin_list())
-        with Client.connect(net.url(MAKERS[0]), key) as client:
+        with Client.connect(net.url(MAKERS[0]), key, ca=net.ca) as client:
             for i in range(8):
                 doc = gen.declaration("gamma")
                 doc["declarationId"] = f"AFTER-{i:03d}"
@@ -128,7 +128,7 @@ def test_chain_of_20000_declarations(tmp_path: Path) -> None:
         fresh_key = load_signing_key(net.directory / FRESH / "node-key.pem").public.key_id
         # Whole blocks are for node operators and auditors (contracts/access.py).
         auditor = load_signing_key(net.key_path("auditor"))
-        with Client.connect(net.url(MAKERS[0]), auditor) as client:
+        with Client.connect(net.url(MAKERS[0]), auditor, ca=net.ca) as client:
             took_part = False
             for h in range(blocks + 1, top + 1):
                 block = client.block(h)
