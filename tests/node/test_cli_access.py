@@ -42,7 +42,7 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNetwork]:
     with LocalNetwork(directory, validators=["customs"], members=MEMBERS) as network:
         network.start()
         key = load_signing_key(network.key_path("shipper-acme"))
-        with Client.connect(network.url("customs"), key) as client:
+        with Client.connect(network.url("customs"), key, ca=network.ca) as client:
             client.declare(valid_declaration(DECLARED), wait=True)
         yield network
 
