@@ -78,6 +78,7 @@ from node.client.errors import ClientError
 from node.devnet.localnet import LocalNetwork, wait_for
 from node.devnet.traffic import TrafficGenerator
 from node.genesis_file import load_genesis
+from node.network import ENC_KEY_SUFFIX
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -436,7 +437,11 @@ def reads(
     chain = _chain(net)
     # Readers are the network's members, one key each in turn: the node limits
     # requests per key, and fifty readers signing with one key would meet it.
-    keys = [load_signing_key(path) for path in sorted((net.directory / "keys").glob("*.pem"))]
+    keys = [
+        load_signing_key(path)
+        for path in sorted((net.directory / "keys").glob("*.pem"))
+        if not path.name.endswith(ENC_KEY_SUFFIX)
+    ]
     blocks = int(made["blocks"])
     per_block = int(made["per_block"])
     vessels = [v.imo for v in TrafficGenerator(builtin_list(), int(made["seed"])).voyages]

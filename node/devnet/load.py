@@ -35,7 +35,7 @@ from node.devnet.errors import NetworkError
 from node.devnet.localnet import FAST_CONSENSUS, PORT_RANGE, LocalNetwork, wait_for
 from node.devnet.samples import valid_declaration
 from node.genesis_file import load_genesis
-from node.network import DEFAULT_VALIDATORS
+from node.network import DEFAULT_VALIDATORS, ENC_KEY_SUFFIX
 
 SHIPPERS: Final = ("shipper-1", "shipper-2", "shipper-3")
 LOAD_MEMBERS: Final = (*(f"{s}:shipper" for s in SHIPPERS), "auditor:auditor")
@@ -82,7 +82,9 @@ class Cluster(LocalNetwork):
         )
         self.genesis: Genesis = load_genesis(self.genesis_path)
         self.keys = {
-            p.stem: load_signing_key(p) for p in sorted((directory / "keys").glob("*.pem"))
+            p.stem: load_signing_key(p)
+            for p in sorted((directory / "keys").glob("*.pem"))
+            if not p.name.endswith(ENC_KEY_SUFFIX)  # encryption keys sign nothing
         }
         self._nonces: dict[str, int] = {}
         self._height = 0
