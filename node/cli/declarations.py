@@ -82,7 +82,7 @@ def _report(summary: dict[str, Any], waited: bool) -> None:
     say(
         f"committed: {result.get('declaration')} is {result.get('status')}"
         f" (version {result.get('version')}) at block {summary.get('height')},"
-        f" transaction {summary.get('tx_id')}, owner {result.get('owner')}"
+        f" owner {result.get('owner')}, transaction {summary.get('tx_id')}"
     )
 
 

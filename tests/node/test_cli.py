@@ -763,13 +763,18 @@ def test_governance_proposal_file_gathers_signatures_then_adds_an_organisation(
 def test_delegate_lets_a_forwarder_amend_until_revoked(net: Net) -> None:
     decl = net.document("DELEG-1")
     ok(dgledger("declare", decl, *net.as_("shipper-beta"), "--wait"))
-    refused = dgledger("amend", "DELEG-1", decl, *net.as_("forwarder-a"), "--wait")
+    beta: list[str | Path] = ["--owner", "shipper-beta"]
+    refused = dgledger("amend", "DELEG-1", decl, *beta, *net.as_("forwarder-a"), "--wait")
     assert refused.returncode != 0 and "role.not_allowed" in refused.stderr
     run = ok(dgledger("delegate", "forwarder-a", *net.as_("shipper-beta"), "--wait"))
     assert "granted (committed)" in run.stdout
-    ok(dgledger("amend", "DELEG-1", decl, *net.as_("forwarder-a"), "--wait"))
+    # The declaration is shipper-beta's: without --owner the forwarder means one of its own.
+    mine = dgledger("amend", "DELEG-1", decl, *net.as_("forwarder-a"), "--wait")
+    assert mine.returncode != 0 and "declaration.unknown" in mine.stderr
+    run = ok(dgledger("amend", "DELEG-1", decl, *beta, *net.as_("forwarder-a"), "--wait"))
+    assert "owner shipper-beta" in run.stdout
     ok(dgledger("delegate", "forwarder-a", "--revoke", *net.as_("shipper-beta"), "--wait"))
-    refused = dgledger("cancel", "DELEG-1", *net.as_("forwarder-a"), "--wait")
+    refused = dgledger("cancel", "DELEG-1", *beta, *net.as_("forwarder-a"), "--wait")
     assert refused.returncode != 0 and "role.not_allowed" in refused.stderr
 
 

@@ -17,13 +17,13 @@ import logging
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
 from ledger.crypto import SigningKey
-from ledger.keyfile import load_signing_key, save_signing_key
+from ledger.keyfile import load_encryption_key, load_signing_key, save_signing_key
 from ledger.votes import Vote, VoteType
 from node.auth import sign_request
 from node.client.errors import ClientError
@@ -68,8 +68,11 @@ def captured() -> Iterator[Capture]:
 
 def secrets_of(pem: Path) -> dict[str, str]:
     """Text forms of a key file's secret that must never be logged, by what they are."""
-    key = load_signing_key(pem)
-    seed = key.private_key().private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
+    if pem.name.endswith(".enc.pem"):  # an organisation's X25519 encryption key
+        private: Any = load_encryption_key(pem)
+    else:
+        private = load_signing_key(pem).private_key()
+    seed = private.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
     body = "".join(line for line in pem.read_text().splitlines() if not line.startswith("-----"))
     forms = {
         "pem": body,
@@ -135,7 +138,7 @@ def test_a_running_node_logs_no_secret(tmp_path: Path, captured: Capture) -> Non
         assert {"ts", "level", "node", "logger", "msg"} <= set(entry)
     assert any(json.loads(line)["msg"] == "committed block" for line in captured.lines)
     keys = [*(tmp_path / "keys").glob("*.pem"), *tmp_path.glob("*/node-key.pem")]
-    assert len(keys) == 7
+    assert len(keys) == 12  # five organisations' member and encryption keys, two node keys
     assert_no_secret("\n".join(captured.lines), keys, {})
 
 
