@@ -105,13 +105,14 @@ def _check_dates(decl: Declaration, out: list[Violation]) -> None:
                 f"{transport.estimated_departure}",
             )
         )
-    certificates = [("$.shipperCertification", decl.shipper_certification, "5.4.1.6.1")]
-    certificates += [
-        (f"$.containers[{c}].packingCertificate", container.packing_certificate, "5.4.2.1")
-        for c, container in enumerate(decl.containers)
-    ]
-    for path, cert, paragraph in certificates:
+    certificates = [decl.shipper_certification]
+    certificates += [container.packing_certificate for container in decl.containers]
+    for n, cert in enumerate(certificates):
         if cert is not None and cert.date is not None and f.moment(cert.date).after(departure):
+            path = (
+                "$.shipperCertification" if n == 0 else f"$.containers[{n - 1}].packingCertificate"
+            )
+            paragraph = "5.4.1.6.1" if n == 0 else "5.4.2.1"
             out.append(
                 Violation(
                     "certification.after_departure",

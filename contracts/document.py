@@ -251,16 +251,17 @@ def _items(r: Reader, v: Any, path: str, key: str) -> tuple[DangerousGoodsItem, 
     out = []
     for i, element in enumerate(v):
         p = f"{path}.{key}[{i}]"
-        values, ok = r.read_object(element, p, _ITEM)
+        values = r.fields(element, p, _ITEM)
         if values is None:
+            if r.last is not None:
+                r.kept.append((p, _draft(r.last, element)))
             continue
-        draft = None if ok else _draft(values, element)
-        built = _item(r, values, p) if ok else None
-        if built is not None:
+        built = _item(r, values, p)
+        if built is None:  # its subsidiary hazards refused: they count as unknown
+            r.kept.append((p, _draft(values, element)))
+        else:
             out.append(built)
             r.kept.append((p, built))
-        else:
-            r.kept.append((p, draft or _draft(values, element)))
     return tuple(out)
 
 

@@ -119,10 +119,12 @@ class Schema:
 class Reader:
     """Reads decoded JSON against schemas, recording every violation in ``out``."""
 
-    __slots__ = ("kept", "out")
+    __slots__ = ("kept", "last", "out")
 
     def __init__(self) -> None:
         self.out: list[Violation] = []
+        self.last: dict[str, Any] | None = None
+        """The values that read of the last object :meth:`fields` refused."""
         self.kept: list[Any] = []
         """What a schema's readers keep for the checks after reading (the items, read or not)."""
 
@@ -142,20 +144,12 @@ class Reader:
     def fields(self, value: Any, path: str, schema: Schema) -> dict[str, Any] | None:
         """Attribute -> checked value for the keys present; None if anything was wrong.
 
-        Nested objects are read (and their violations recorded) either way.
+        Nested objects are read (and their violations recorded) either way. The
+        values of the keys that did read stay in :attr:`last` until the next
+        object is read, for a caller that must judge what it can of a flawed
+        object (the rules that need the list); None if ``value`` is no object.
         """
-        values, ok = self.read_object(value, path, schema)
-        return values if ok else None
-
-    def read_object(
-        self, value: Any, path: str, schema: Schema
-    ) -> tuple[dict[str, Any] | None, bool]:
-        """Attribute -> checked value for the keys that read well, and whether all did.
-
-        The values are None when ``value`` is not an object at all. A caller that
-        must judge what it can of a flawed object (the rules that need the list)
-        takes the values even when the flag is False.
-        """
+        self.last = None
         kind = type(value)
         if kind is Pairs:
             pairs: Iterable[tuple[Any, Any]] = value
@@ -163,7 +157,7 @@ class Reader:
             pairs = value.items()
         else:
             self.add("field.type", path, f"must be an object, not {_kind(value)}")
-            return None, False
+            return None
         start = len(self.out)
         specs = schema.fields
         out: dict[str, Any] = {}
@@ -204,7 +198,10 @@ class Reader:
                         f"{key} is required",
                         schema.paragraphs.get(key),
                     )
-        return out, len(self.out) == start
+        if len(self.out) == start:
+            return out
+        self.last = out
+        return None
 
 
 # --- field readers ------------------------------------------------------------------

@@ -28,9 +28,8 @@ only.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, NamedTuple
 
 from contracts.errors import Violation
 from contracts.segregation import Segregation, class1_compatible, required_segregation
@@ -50,9 +49,12 @@ TERMS: Final = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class UnitItem:
-    """One item in a cargo transport unit, as :func:`check_unit` judges it."""
+class UnitItem(NamedTuple):
+    """One item in a cargo transport unit, as :func:`check_unit` judges it.
+
+    A named tuple rather than a frozen dataclass: one is made per item of
+    every declaration checked, and a tuple is built several times faster.
+    """
 
     path: str
     """The item's JSON path (``$.containers[0].dangerousGoods[1]``): where its violations point."""
