@@ -48,7 +48,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
-from contracts import formats
+from contracts import formats, units
 from contracts.checks import validate
 from contracts.errors import DeclarationInvalid, TransactionRejected, Violation
 from contracts.identity import check_amended_shipper, submission_owner
@@ -330,6 +330,7 @@ class DeclarationRules:
             record.update(document=version, **document_fields(document))
             view.put(document_key(owner, record["id"], version), document)
         view.put(record_key(owner, record["id"]), record)
+        units.update(view, old, record)
         return {
             "declaration": record["id"],
             "owner": owner,
@@ -341,6 +342,14 @@ class DeclarationRules:
             "replaces": txs[-1] if txs else None,
             "reason": reason,
         }
+
+    def _check_units(
+        self, view: StateView, owner: str, decl_id: str, value: Mapping[str, Any]
+    ) -> None:
+        """Refuse goods that may not share a container with those other declarations put in it."""
+        violations = units.check(view, owner, decl_id, value, self.list_in_force(view))
+        if violations:
+            raise TransactionRejected(violations)
 
     def _current(self, view: StateView, owner: str, decl_id: str) -> dict[str, Any]:
         record = view.get(record_key(owner, decl_id))
@@ -401,6 +410,7 @@ class DeclarationRules:
                 "$.body.declaration.declarationId",
                 f"{owner} has a declaration {decl_id!r} already",
             )
+        self._check_units(view, owner, decl_id, value)
         record = {
             "id": decl_id,
             "status": Status.SUBMITTED.value,
@@ -436,6 +446,7 @@ class DeclarationRules:
         old = self._current(view, owner, decl_id)
         self._check_transition(view, old, Action.AMEND, signer)
         check_amended_shipper(view, owner, value["shipper"]["partyName"])
+        self._check_units(view, owner, decl_id, value)
         record = {**old, "status": Status.AMENDED.value}
         return self._write(view, record, old, tx, signer, ctx, Action.AMEND, reason, value)
 

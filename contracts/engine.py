@@ -38,7 +38,7 @@ from contracts.governance import Governance
 from contracts.handler import Context, Handler, Precheck, Signer, reject
 from contracts.lifecycle import Role
 from contracts.membership import AppGenesis
-from contracts.state import StateView
+from contracts.state import DERIVED, StateView
 from ledger.block import Block
 from ledger.errors import ChainError
 from ledger.genesis import Genesis
@@ -151,7 +151,7 @@ class Engine:
             view.put(f"tx/{tx.id.hex()}", result)
             results.append(result)
         self.governance.activate(view, ctx.height + 1)
-        self.written = frozenset(view.pending)
+        self.written = frozenset(k for k in view.pending if not k.startswith(DERIVED))
         for key, new in view.pending.items():
             if key.startswith(indexes.RECORD):
                 indexes.stage(self.overlay, view.committed(key), new)

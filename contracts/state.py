@@ -30,14 +30,31 @@ writes at most three keys (``decl/``, ``doc/`` with a new document, and
 refused again by its committed ``tx/<id>`` within its bounded lifetime
 (:mod:`contracts.engine`). The indexes a list query needs are derived
 data, kept outside the tree (:mod:`contracts.indexes`).
+
+Derived keys (:data:`DERIVED`) are read and written through a view like
+state keys, in the same block, but kept outside the tree, in the store
+under ``Q`` beside the indexes::
+
+    unit/<IMO number>/<voyage>/<container>   the active declarations with goods in
+                                             one container on one voyage
+                                             (:mod:`contracts.units`)
+
+Each is a function of the declaration records in the state, so the state
+root still commits to everything that decides a transaction, and
+:func:`contracts.units.rebuild` makes them again from the records alone.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from ledger.encoding import decode, encode
 from ledger.smt import StateTree
+
+DERIVED: Final = "unit/"
+"""Keys read and written like state, kept outside the tree: see the module's docstring."""
+DERIVED_PREFIX: Final = b"Q"
+"""Where the store keeps derived keys (beside the indexes, whose entries begin ``idx/``)."""
 
 
 class StateView:
@@ -70,7 +87,10 @@ class StateView:
         read = view._read
         if key in read:
             return read[key]
-        value = read[key] = self.tree.get(key.encode())
+        if key.startswith(DERIVED):
+            value = read[key] = self.tree.overlay.get(DERIVED_PREFIX + key.encode())
+        else:
+            value = read[key] = self.tree.get(key.encode())
         return value
 
     def get(self, key: str, default: Any = None) -> Any:
@@ -101,7 +121,15 @@ class StateView:
         """Apply the pending writes to the tree (staged in its overlay); return the new root."""
         if self.parent is not None:
             raise AssertionError("commit of a child view")
-        changes = {k.encode(): v for k, v in self.pending.items()}
+        changes = {}
+        overlay = self.tree.overlay
+        for k, v in self.pending.items():
+            if not k.startswith(DERIVED):
+                changes[k.encode()] = v
+            elif v is None:
+                overlay.delete(DERIVED_PREFIX + k.encode())
+            else:
+                overlay.put(DERIVED_PREFIX + k.encode(), v)
         root = self.tree.update(changes)
         self._read = {}
         self.pending = {}

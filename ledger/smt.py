@@ -226,6 +226,11 @@ class StateTree:
         """The current root hash."""
         return self._root
 
+    @property
+    def overlay(self) -> Overlay:
+        """The store the tree reads its nodes from and stages its writes in."""
+        return self._overlay
+
     # -- reading -----------------------------------------------------------
 
     def _read(self, node_hash: bytes, depth: int, path: int) -> Node:

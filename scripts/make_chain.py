@@ -238,7 +238,14 @@ def _document(spec: Spec, *, invalid: bool = False) -> dict[str, Any]:
     gen: TrafficGenerator = _WORKER["gen"]
     gen.rng.seed(_WORKER["seed"] * 1_000_003 + spec.block * 65_536 + spec.slot + spec.extra)
     shipper = spec.org.split("-")[-1]
-    doc = gen.invalid(shipper)[0] if invalid else gen.declaration(shipper)
+    # Each declaration (and its amendment) gets containers of its own: a refusal for
+    # goods that share a container with another declaration's is not one this chain means.
+    first = ((spec.block * 65_536 + spec.slot) * 2 + spec.extra) * 4
+    doc = (
+        gen.invalid(shipper, first_unit=first)[0]
+        if invalid
+        else gen.declaration(shipper, first_unit=first)
+    )
     doc["declarationId"] = decl_id(spec.block, spec.slot)
     return doc
 

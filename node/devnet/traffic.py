@@ -47,6 +47,13 @@ def container_number(owner: str, category: str, serial: int) -> str:
     return f"{prefix}{iso6346_check_digit(prefix)}"
 
 
+def unique_container(ordinal: int) -> str:
+    """The container number ``ordinal`` of 17,576,000,000: owner code ``AAA``, ``AAB``, ..."""
+    code, serial = divmod(ordinal, 1_000_000)
+    letters = "".join(chr(65 + (code // 26**p) % 26) for p in (2, 1, 0))
+    return container_number(letters, "U", serial)
+
+
 def imo_number(prefix: int) -> str:
     """A seven-digit IMO ship number: six digits and their check digit."""
     digits = f"{prefix:06d}"
@@ -178,8 +185,21 @@ class TrafficGenerator:
             item["EMSNumber"] = entry.ems
         return item
 
-    def declaration(self, shipper: str, *, classes: tuple[str, ...] | None = None) -> Doc:
-        """A valid declaration of one to four items, grouped into containers they may share."""
+    def declaration(
+        self,
+        shipper: str,
+        *,
+        classes: tuple[str, ...] | None = None,
+        first_unit: int | None = None,
+    ) -> Doc:
+        """A valid declaration of one to four items, grouped into containers they may share.
+
+        Containers are drawn at random, so two declarations may share one, as
+        consolidated cargo does (and are then judged together); with
+        ``first_unit`` they are :func:`unique_container` ``first_unit``,
+        ``first_unit + 1``, ... (at most four), so that a chain of many
+        declarations has only the refusals it means to have.
+        """
         rng = self.rng
         self.serial += 1
         wanted = classes or tuple(rng.choice(CLASSES) for _ in range(rng.randint(1, 4)))
@@ -207,7 +227,9 @@ class TrafficGenerator:
                 {
                     "equipmentReference": container_number(
                         rng.choice(OWNERS), "U", rng.randrange(1_000_000)
-                    ),
+                    )
+                    if first_unit is None
+                    else unique_container(first_unit + n),
                     "ISOEquipmentCode": rng.choice(("22G1", "45G1", "42G1")),
                     "seals": [f"SL{rng.randrange(10**7):07d}"],
                     "packingCertificate": {
@@ -217,7 +239,7 @@ class TrafficGenerator:
                     },
                     "dangerousGoods": group,
                 }
-                for group in groups
+                for n, group in enumerate(groups)
             ],
             "shipperCertification": {
                 "signatoryName": "DG MANAGER",
@@ -226,9 +248,9 @@ class TrafficGenerator:
             },
         }
 
-    def invalid(self, shipper: str) -> tuple[Doc, str]:
+    def invalid(self, shipper: str, *, first_unit: int | None = None) -> tuple[Doc, str]:
         """A declaration with one deliberate fault, and the fault's name."""
-        doc = self.declaration(shipper, classes=("3",))
+        doc = self.declaration(shipper, classes=("3",), first_unit=first_unit)
         fault, mutate = self.rng.choice(list(FAULTS.items()))
         mutate(doc, self)
         return doc, fault
