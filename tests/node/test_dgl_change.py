@@ -149,9 +149,12 @@ def test_a_validator_without_the_list_in_force_stops_and_the_others_go_on(
         )
         with shipper:
             height = shipper.status()["height"]
+            # The governance delay is 2, counted from the block that takes the action;
+            # blocks go on between this read and that block, so leave room for a few.
+            effective = height + 6
             body = {
                 "action": "dgl.set",
-                "effective_height": height + 3,
+                "effective_height": effective,
                 "params": {"dgl": new.digest()},
             }
             env = Envelope(CHAIN, "governance", keys[0].public.key_id, 1, body, height + 100)
@@ -163,11 +166,11 @@ def test_a_validator_without_the_list_in_force_stops_and_the_others_go_on(
             assert main(["status", "--node", net.url(lacking), "--ca", str(net.ca)]) != 0
             out = capsys.readouterr()
             assert "node customs (validator)" in out.out
-            assert f"list {new.digest().hex()} scheduled from height {height + 3}: NOT loaded" in (
+            assert f"list {new.digest().hex()} scheduled from height {effective}: NOT loaded" in (
                 out.out
             )
             assert "add it under dgl_extra" in out.err
-            while shipper.status()["height"] < height + 3:
+            while shipper.status()["height"] < effective:
                 shipper.declare(gasoline(f"FILL-{shipper.status()['height']}"))
             # The list is in force: the validators that have it go on without the fourth.
             with pytest.raises(ClientError) as info:
