@@ -81,6 +81,16 @@ CODES: Final[dict[str, str]] = {
     # Dates of the voyage.
     "date.arrival_before_departure": "estimated arrival before estimated departure",
     "date.departure_past": "estimated departure before the time of the block recording it",
+    # The sealed section's shape (validators cannot open it; see contracts/sealed.py).
+    "sealed.version": "a sealed section of a format version this node does not know",
+    "sealed.path": "a sealed path that is no sealable field, out of order, repeated, naming an "
+    "item the document lacks, or a field also in clear",
+    "sealed.digest": "a sealed section's digest is not 64 lower-case hex digits",
+    "sealed.encoding": "a nonce, ciphertext, key or wrapped key not in canonical base64url "
+    "without padding",
+    "sealed.length": "a nonce, ciphertext, key or wrapped key of the wrong number of bytes",
+    "sealed.recipients": "recipients not sorted by organisation, one each, or not named as "
+    "organisations are",
 }
 
 RETIRED: Final[dict[str, str]] = {

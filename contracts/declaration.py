@@ -13,12 +13,33 @@ A record is a well-formed document: types, lengths, code shapes and units
 are right. Whether it obeys the rules (check digits, the Dangerous Goods
 List, segregation, certifications) is what ``contracts.checks`` judges.
 Build records only through ``contracts.document``.
+
+A declaration may carry a :class:`Sealed` section: the commercially
+sensitive fields (:data:`SEALABLE_TOP`, and :data:`SEALABLE_ITEM` of any
+item) encrypted to the organisations entitled to read it, as
+``node.client.sealing`` describes. The record keeps the section as it came
+(its texts unchanged, so ``to_value`` writes it back byte for byte); a field
+the section names is absent from the clear document, and counts as there
+for every rule that requires it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Final
+
+SEALABLE_TOP: Final = (
+    "consignee",
+    "forwarder",
+    "carrierBookingReference",
+    "transportDocumentReference",
+)
+"""Top-level fields a sealed section may hold: parties besides the shipper, commercial
+references. The shipper stays in clear: the signature names its organisation anyway."""
+SEALABLE_ITEM: Final = ("emergencyContactDetails",)
+"""Fields of a dangerous-goods item a sealed section may hold: contacts."""
+SEALED_VERSION: Final = 1
+"""The one version of the sealed section's format."""
 
 
 def _put(out: dict[str, Any], key: str, value: Any) -> None:
@@ -151,6 +172,51 @@ class InnerPackaging:
             "quantity": self.quantity,
             "material": self.material,
             "description": self.description,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """An organisation a sealed section is encrypted to: its X25519 key and wrapped data key.
+
+    ``key`` and ``wrapped`` are base64url without padding, as the document has them.
+    """
+
+    organisation: str
+    key: str
+    wrapped: str
+
+    def to_value(self) -> dict[str, str]:
+        """Canonical map."""
+        return {"organisation": self.organisation, "key": self.key, "wrapped": self.wrapped}
+
+
+@dataclass(frozen=True, slots=True)
+class Sealed:
+    """The sealed section: which fields it holds, its digest, ciphertext and recipients.
+
+    Validators cannot open it; they check its shape, and that it names the
+    organisations entitled to read the declaration (``contracts.sealed``).
+    ``nonce`` and ``ciphertext`` are base64url without padding; ``digest``
+    is the SHA-256 commitment to the plaintext, 64 lower-case hex digits.
+    """
+
+    version: int
+    paths: tuple[str, ...]
+    digest: str
+    nonce: str
+    ciphertext: str
+    recipients: tuple[Recipient, ...]
+
+    def to_value(self) -> dict[str, Any]:
+        """Canonical map."""
+        return {
+            "version": self.version,
+            "paths": list(self.paths),
+            "digest": self.digest,
+            "nonce": self.nonce,
+            "ciphertext": self.ciphertext,
+            "recipients": [r.to_value() for r in self.recipients],
         }
 
 
@@ -289,13 +355,15 @@ class Declaration:
 
     declaration_id: str
     shipper: Party
-    consignee: Party
+    consignee: Party | None
+    """None only when the sealed section holds it."""
     transport: Transport
     containers: tuple[Container, ...]
     shipper_certification: Certification | None = None
     forwarder: Party | None = None
     carrier_booking_reference: str | None = None
     transport_document_reference: str | None = None
+    sealed: Sealed | None = None
 
     def items(self) -> list[tuple[int, int, DangerousGoodsItem]]:
         """Every item with its container index and its index in the container."""
@@ -310,14 +378,17 @@ class Declaration:
         out: dict[str, Any] = {
             "declarationId": self.declaration_id,
             "shipper": self.shipper.to_value(),
-            "consignee": self.consignee.to_value(),
             "transport": self.transport.to_value(),
             "containers": [c.to_value() for c in self.containers],
         }
+        if self.consignee is not None:
+            out["consignee"] = self.consignee.to_value()
         if self.shipper_certification is not None:
             out["shipperCertification"] = self.shipper_certification.to_value()
         if self.forwarder is not None:
             out["forwarder"] = self.forwarder.to_value()
         _put(out, "carrierBookingReference", self.carrier_booking_reference)
         _put(out, "transportDocumentReference", self.transport_document_reference)
+        if self.sealed is not None:
+            out["sealed"] = self.sealed.to_value()
         return out

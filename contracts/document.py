@@ -9,6 +9,8 @@ The schema (DCSA field names where DCSA has one)::
     containers[{equipmentReference, ISOEquipmentCode, seals?[], packingCertificate,
                 dangerousGoods[{UNNumber, properShippingName, imoClass, ...}]}]
     shipperCertification{signatoryName, place, date}
+    sealed?{version, paths[], digest, nonce, ciphertext,
+            recipients[{organisation, key, wrapped}]}
 
 Every missing required field is reported, each once at its path
 (``field.missing``); the certifications and their parts are required (IMDG
@@ -22,17 +24,35 @@ counts are decimal strings.
 The reader never recurses into values the schema does not expect, so the
 schema bounds the depth it walks; ``json``'s own recursion guard is turned
 into ``json.too_deep``.
+
+The ``sealed`` section (format: ``node.client.sealing``) is read for its
+shape only, since no validator can open it: version 1; ``paths`` a sorted
+set of sealable paths (:data:`contracts.declaration.SEALABLE_TOP`, and
+``containers[c].dangerousGoods[i].emergencyContactDetails`` with indices
+written without leading zeros), each naming a field that is absent from the
+clear document, of an item it has; ``digest`` 64 lower-case hex digits;
+``nonce`` (12 bytes), ``ciphertext`` (a tag and at least a byte, at most
+:data:`MAX_CIPHERTEXT`), each recipient's ``key`` (32 bytes) and ``wrapped``
+(80) in base64url without padding, written canonically; recipients sorted by
+organisation, one each. A consignee the section holds satisfies "consignee
+is required"; no other rule needs a sealable field.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
 from contracts import formats as f
 from contracts.declaration import (
+    SEALABLE_ITEM,
+    SEALABLE_TOP,
+    SEALED_VERSION,
     Certification,
     Container,
     DangerousGoodsItem,
@@ -41,6 +61,8 @@ from contracts.declaration import (
     InnerPackaging,
     Limits,
     Party,
+    Recipient,
+    Sealed,
     Transport,
 )
 from contracts.document_reader import (
@@ -62,12 +84,16 @@ from contracts.document_reader import (
     text,
 )
 from contracts.errors import DeclarationInvalid, Violation
+from contracts.membership import MAX_ORGS, ORG_NAME
+from ledger.tx import MAX_TX_SIZE
 
 MAX_DOCUMENT_BYTES: Final = 1 << 20
 """A JSON document is at most 1 MiB."""
 MAX_CONTAINERS: Final = 500
 MAX_ITEMS: Final = 200
 """Dangerous-goods items per container."""
+MAX_CIPHERTEXT: Final = MAX_TX_SIZE
+"""Bytes of a sealed section's ciphertext: no more than a transaction may hold."""
 
 
 class _Reject(Exception):
@@ -169,9 +195,14 @@ def parse_document(data: bytes | str | Mapping[str, Any]) -> Reading:
 def read_document(value: Any) -> Reading:
     """Read a decoded document, keeping what the rules may still judge if it has flaws."""
     r = Reader()
-    values = r.fields(value, "$", _DECLARATION)
+    seals_consignee = "consignee" in _sealed_paths(value)
+    values = r.fields(value, "$", _SEALED_CONSIGNEE if seals_consignee else _DECLARATION)
+    section = (values if values is not None else r.last or {}).get("sealed")
+    if section is not None:
+        _check_sealed_paths(r, section, value)
     if values is None or r.out:
         return Reading(None, tuple(r.out), tuple(r.kept))
+    values.setdefault("consignee", None)  # only a sealed one is absent here
     return Reading(Declaration(**values), (), ())
 
 
@@ -469,6 +500,189 @@ _CONTAINER: Final = _schema(
     "packingCertificate",
     paragraphs={"packingCertificate": "5.4.2.1"},
 )
+# --- the sealed section ----------------------------------------------------------------
+
+_BASE64URL: Final = re.compile(r"[A-Za-z0-9_-]*")
+_DIGEST: Final = re.compile(r"[0-9a-f]{64}")
+_INDEX: Final = r"(0|[1-9][0-9]{0,8})"
+_ITEM_PATH: Final = re.compile(
+    rf"containers\[{_INDEX}\]\.dangerousGoods\[{_INDEX}\]\.({'|'.join(SEALABLE_ITEM)})"
+)
+_MAX_PATHS: Final = len(SEALABLE_TOP) + len(SEALABLE_ITEM) * MAX_CONTAINERS * MAX_ITEMS
+
+
+def _base64(least: int, most: int) -> Field:
+    """Base64url without padding, written canonically, of ``least`` to ``most`` bytes."""
+
+    def read(r: Reader, v: Any, path: str, key: str) -> str | None:
+        if type(v) is not str:
+            r.wrong_type(v, path, key, "a base64url string")
+            return None
+        data = None
+        if len(v) <= (most * 4 + 2) // 3 and _BASE64URL.fullmatch(v) and len(v) % 4 != 1:
+            try:
+                data = base64.urlsafe_b64decode(v + "=" * (-len(v) % 4))
+            except binascii.Error:
+                data = None
+            if data is not None and base64.urlsafe_b64encode(data).rstrip(b"=").decode() != v:
+                data = None  # spare bits set: another text of the same bytes
+        if data is None and (len(v) > (most * 4 + 2) // 3 and _BASE64URL.fullmatch(v)):
+            r.add("sealed.length", f"{path}.{key}", f"{key} holds more than {most} bytes")
+        elif data is None:
+            r.add(
+                "sealed.encoding",
+                f"{path}.{key}",
+                f"{key} is not base64url without padding, written canonically",
+            )
+        elif not least <= len(data) <= most:
+            size = f"{least}" if least == most else f"{least} to {most}"
+            r.add("sealed.length", f"{path}.{key}", f"{key} holds {len(data)} bytes, not {size}")
+        else:
+            return v
+        return None
+
+    return Field(read)
+
+
+def _sealed_version(r: Reader, v: Any, path: str, key: str) -> int | None:
+    if type(v) is int and v == SEALED_VERSION:
+        return v
+    if type(v) is not int:
+        r.wrong_type(v, path, key, "an integer")
+    else:
+        shown = v if -(10**18) < v < 10**18 else "of that size"
+        r.add(
+            "sealed.version",
+            f"{path}.{key}",
+            f"sealed section version {shown} is not known: version {SEALED_VERSION} is",
+        )
+    return None
+
+
+def _sealable(text: str) -> bool:
+    return text in SEALABLE_TOP or _ITEM_PATH.fullmatch(text) is not None
+
+
+def _paths(r: Reader, v: Any, path: str, key: str) -> tuple[str, ...] | None:
+    if type(v) is not list and type(v) is not tuple:
+        r.wrong_type(v, path, key, "an array of strings")
+        return None
+    if not 1 <= len(v) <= _MAX_PATHS:
+        r.add("field.length", f"{path}.{key}", f"{key} must have 1 to {_MAX_PATHS} entries")
+        return None
+    ok = True
+    for i, p in enumerate(v):
+        if type(p) is not str:
+            r.wrong_type(p, path, f"{key}[{i}]", "a string")
+            ok = False
+        elif not _sealable(p):
+            r.add(
+                "sealed.path",
+                f"{path}.{key}[{i}]",
+                f"{p[:80]!r} is not a field that may be sealed: "
+                f"{', '.join(SEALABLE_TOP)}, or an item's {', '.join(SEALABLE_ITEM)}",
+            )
+            ok = False
+    if not ok:
+        return None
+    if list(v) != sorted(set(v)):
+        r.add("sealed.path", f"{path}.{key}", f"{key} must be sorted, each path once")
+        return None
+    return tuple(v)
+
+
+def _recipients(r: Reader, v: Any, path: str, key: str) -> tuple[Recipient, ...] | None:
+    out: tuple[Recipient, ...] | None = _RECIPIENT_LIST.read(r, v, path, key)
+    if out is None or len(out) != len(v):  # a recipient that did not read is reported
+        return None
+    names = [recipient.organisation for recipient in out]
+    if names != sorted(set(names)):
+        r.add(
+            "sealed.recipients",
+            f"{path}.{key}",
+            f"{key} must be sorted by organisation, each organisation once",
+        )
+        return None
+    return out
+
+
+_RECIPIENT: Final = _schema(
+    {
+        "organisation": (
+            "organisation",
+            code(ORG_NAME, "sealed.recipients", "an organisation name"),
+        ),
+        "key": ("key", _base64(32, 32)),
+        "wrapped": ("wrapped", _base64(80, 80)),
+    },
+    "organisation",
+    "key",
+    "wrapped",
+)
+_RECIPIENT_LIST: Final = nested_list(_RECIPIENT, _record(Recipient), 1, MAX_ORGS)
+_SEALED: Final = _schema(
+    {
+        "version": ("version", Field(_sealed_version)),
+        "paths": ("paths", Field(_paths)),
+        "digest": (
+            "digest",
+            code(_DIGEST, "sealed.digest", "64 lower-case hex digits (a SHA-256)"),
+        ),
+        "nonce": ("nonce", _base64(12, 12)),
+        "ciphertext": ("ciphertext", _base64(17, MAX_CIPHERTEXT)),
+        "recipients": ("recipients", Field(_recipients)),
+    },
+    "version",
+    "paths",
+    "digest",
+    "nonce",
+    "ciphertext",
+    "recipients",
+)
+
+
+def _member(value: Any, key: str) -> Any:
+    """What a decoded object (Pairs or a map) holds at ``key``; None for anything else."""
+    if type(value) is Pairs:
+        return next((v for k, v in value if k == key), None)
+    return value.get(key) if isinstance(value, Mapping) else None
+
+
+def _sealed_paths(value: Any) -> Any:
+    """The ``sealed.paths`` a raw document states, as far as they are a list."""
+    paths = _member(_member(value, "sealed"), "paths")
+    return paths if type(paths) is list or type(paths) is tuple else ()
+
+
+def _in_clear(holder: Any, key: str) -> bool:
+    return _member(holder, key) is not None
+
+
+def _check_sealed_paths(r: Reader, section: Sealed, value: Any) -> None:
+    """Each sealed path names a field absent from the clear document, of an item it has."""
+    for n, p in enumerate(section.paths):
+        where = f"$.sealed.paths[{n}]"
+        m = _ITEM_PATH.fullmatch(p)
+        if m is None:
+            if _in_clear(value, p):
+                r.add("sealed.path", where, f"{p} is sealed and in clear too: give it once")
+            continue
+        item = _element(
+            _member(_element(_member(value, "containers"), int(m[1])), "dangerousGoods"), int(m[2])
+        )
+        if item is None:
+            r.add("sealed.path", where, f"{p} names an item the document does not have")
+        elif _in_clear(item, m[3]):
+            r.add("sealed.path", where, f"{p} is sealed and in clear too: give it once")
+
+
+def _element(array: Any, index: int) -> Any:
+    """``array[index]`` of a decoded JSON array; None for anything else."""
+    if (type(array) is list or type(array) is tuple) and index < len(array):
+        return array[index]
+    return None
+
+
 _PARTY_READER: Final = record(_PARTY, Party)
 _DECLARATION: Final = _schema(
     {
@@ -494,6 +708,7 @@ _DECLARATION: Final = _schema(
             "shipper_certification",
             record(_SHIPPER_CERTIFICATION, Certification),
         ),
+        "sealed": ("sealed", record(_SEALED, Sealed)),
     },
     "declarationId",
     "shipper",
@@ -503,3 +718,10 @@ _DECLARATION: Final = _schema(
     "shipperCertification",
     paragraphs={"shipperCertification": "5.4.1.6.1"},
 )
+_SEALED_CONSIGNEE: Final = Schema(
+    _DECLARATION.fields,
+    _DECLARATION.required - {"consignee"},
+    _DECLARATION.required_attributes - {"consignee"},
+    _DECLARATION.paragraphs,
+)
+"""The declaration whose sealed section holds the consignee: it need not be in clear."""

@@ -65,11 +65,12 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.hpke import AEAD, KDF, KEM, Suite
 
+from contracts.declaration import SEALABLE_ITEM, SEALABLE_TOP, SEALED_VERSION
 from ledger.encoding import decode, encode
 from ledger.errors import EncodingError
 from node.client.errors import ClientError
 
-VERSION: Final = 1
+VERSION: Final = SEALED_VERSION
 LABEL: Final = "dgledger/sealed/v1"
 KEY_BYTES: Final = 32
 NONCE_BYTES: Final = 12
@@ -77,15 +78,10 @@ SALT_BYTES: Final = 32
 WRAPPED_BYTES: Final = 32 + KEY_BYTES + 16
 """HPKE ``enc`` (an X25519 public key), then the data key and its tag."""
 
-SENSITIVE_TOP: Final = (
-    "consignee",
-    "forwarder",
-    "carrierBookingReference",
-    "transportDocumentReference",
-)
+SENSITIVE_TOP: Final = SEALABLE_TOP
 """Top-level document fields sealed when present: parties other than the
-shipper, and commercial references."""
-SENSITIVE_ITEM: Final = ("emergencyContactDetails",)
+shipper, and commercial references (the contracts' list)."""
+SENSITIVE_ITEM: Final = SEALABLE_ITEM
 """Fields of each dangerous-goods item sealed when present: contacts."""
 
 _SUITE: Final = Suite(KEM.X25519, KDF.HKDF_SHA256, AEAD.CHACHA20_POLY1305)
