@@ -19,9 +19,9 @@ Keys are ECDSA P-256, which every TLS client takes (the peers' Ed25519
 certificates of :mod:`node.p2p.tls` are for peers only). The authority is
 valid for ten years, a server certificate for two, both from an hour before
 they were made (a client clock a little behind still accepts them). The
-server takes TLS 1.2 and 1.3 with Python's default ciphers; clients'
-sessions resume from tickets, so a reconnecting client skips the full
-handshake.
+server takes TLS 1.2 and 1.3 with Python's default ciphers. A handshake
+costs a connection, not a request: the project's clients keep their
+connections (HTTP keep-alive, ``KEEP_ALIVE_S`` on the node's side).
 """
 
 from __future__ import annotations
