@@ -21,6 +21,11 @@ declaration names it by ``id`` and ``owner``; ``owner`` defaults to the
 signer's organisation, except for a decision, where the port authority and
 customs must name it.
 
+A submitted or amended document's sensitive fields are sealed as
+:mod:`contracts.sealed` says: where the owner has an encryption key, in a
+section encrypted to exactly the organisations that may read the
+declaration at that height (admission and the block both check it).
+
 A declaration is two or three kinds of authenticated record:
 
 * ``decl/<owner>/<id>``, the current record: status, ``org`` (its owner),
@@ -54,6 +59,7 @@ from contracts.errors import DeclarationInvalid, TransactionRejected, Violation
 from contracts.identity import check_amended_shipper, submission_owner
 from contracts.lifecycle import DECISIONS, SUBMITTER, TABLE, Action, Role, Status
 from contracts.membership import ORG_NAME
+from contracts.sealed import check as check_sealed
 
 if TYPE_CHECKING:
     from contracts.handler import Context, Handler, Precheck, Signer
@@ -390,11 +396,12 @@ class DeclarationRules:
     def _submitted(
         self, view: StateView, tx: Transaction, signer: Signer
     ) -> tuple[str, dict[str, Any]]:
-        """The owner and document of a submission, if the role, document and shipper hold."""
+        """The owner and document of a submission, if the role, document, shipper and seal hold."""
         doc = _field(tx.body, "declaration", frozenset({"declaration"}))
         _check_role(Action.SUBMIT, signer)
         value = self._document(view, doc, tx)
         owner = submission_owner(view, signer.org, signer.role, value["shipper"]["partyName"])
+        check_sealed(view, owner, value)
         return owner, value
 
     def submit(
@@ -436,6 +443,7 @@ class DeclarationRules:
                 "$.body.declaration.declarationId",
                 f"amendment of {decl_id!r} carries declarationId {value['declarationId']!r}",
             )
+        check_sealed(view, owner, value)
         return owner, decl_id, reason, value
 
     def amend(

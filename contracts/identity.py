@@ -7,6 +7,9 @@ State keys (values are canonical encodings)::
     identifier/<scheme>/<value>     {org}   one per recorded identifier: who holds it
     enc/<org>                       {keys: [{key, added_at, retired_at}, ...]}
     enc-key/<key hex>               {org}   one per encryption key ever recorded
+    enc-orgs                        {orgs: [sorted names]}  those with a key on record,
+                                    so a declaration's readers are found in a few reads
+                                    (:mod:`contracts.sealed`); absent where none has one
 
 An organisation has an identity once genesis or governance records one;
 the reverse keys keep legal names and identifiers unique across
@@ -38,6 +41,8 @@ if TYPE_CHECKING:
     from contracts.state import StateView
 
 SHIPPER_PATH: Final = "$.body.declaration.shipper.partyName"
+ENC_ORGS: Final = "enc-orgs"
+"""The state key listing the organisations with an encryption key on record."""
 
 
 def _reject(code: str, path: str, message: str) -> TransactionRejected:
@@ -124,6 +129,10 @@ def add_encryption_keys(view: StateView, org: str, keys: Iterable[bytes], height
     if len(records) > MAX_ENC_KEYS:
         raise AssertionError(f"{org}: more than {MAX_ENC_KEYS} encryption keys")
     view.put(f"enc/{org}", {"keys": records})
+    listed = view.get(ENC_ORGS)
+    orgs = [] if listed is None else list(listed["orgs"])
+    if org not in orgs:
+        view.put(ENC_ORGS, {"orgs": sorted([*orgs, org])})
 
 
 def retire_encryption_key(view: StateView, org: str, raw: bytes, height: int) -> None:

@@ -1,4 +1,10 @@
-"""A small port community for contract tests: fixed keys, genesis, block maker."""
+"""A small port community for contract tests: fixed keys, genesis, block maker.
+
+Where the community has encryption keys (``community(identities=True)``),
+:meth:`Community.tx` seals a submitted or amended document as a writer's
+client does (to :func:`contracts.sealed.sealing_keys` of its owner), unless
+told ``seal=False``.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +16,10 @@ from typing import Any, Final
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from contracts import sealed
 from contracts.dgl_builtin import builtin_list
 from contracts.engine import Engine
+from contracts.identity import holder_of_name
 from contracts.membership import AppGenesis, Identity, Organisation
 from ledger.block import Block, Header
 from ledger.crypto import SigningKey
@@ -20,6 +28,7 @@ from ledger.kv import MemoryKV, Overlay
 from ledger.tx import Envelope, Transaction
 from ledger.validators import Validator, ValidatorSet
 from ledger.votes import Certificate
+from node.client import sealing
 from tests.samples import ORGS, VALIDATOR_ORGS
 
 CHAIN = "dg-test"
@@ -77,12 +86,17 @@ class Community:
         extra: Sequence[str] = (),
         nonce: int | None = None,
         expires: int | None = None,
+        seal: bool = True,
     ) -> Transaction:
         """A transaction signed by ``org``'s first key (and the first keys of ``extra``).
 
         By default its nonce is the key's next counter value and it expires
-        :data:`EXPIRES_AFTER` blocks above the next block.
+        :data:`EXPIRES_AFTER` blocks above the next block. With ``seal``, a
+        declaration's sensitive fields are sealed to its owner's readers as the
+        state has them now, when any has an encryption key.
         """
+        if seal and type_ in ("declaration.submit", "declaration.amend"):
+            body = self._sealed(org, type_, body)
         key = key_for(org)
         kid = key.public.key_id
         if nonce is None:
@@ -91,6 +105,29 @@ class Community:
             expires = self.height + 1 + EXPIRES_AFTER
         env = Envelope(CHAIN, type_, kid, nonce, body, expires)
         return Transaction.create(env, [key, *(key_for(o) for o in extra)])
+
+    def _sealed(self, org: str, type_: str, body: dict[str, Any]) -> dict[str, Any]:
+        document = body.get("declaration")
+        if not isinstance(document, dict) or "sealed" in document:
+            return body
+        view = self.engine.view()
+        if type_ == "declaration.submit":
+            shipper = document.get("shipper")
+            party = shipper.get("partyName") if isinstance(shipper, dict) else None
+            named = holder_of_name(view, party) if isinstance(party, str) else None
+            delegated = named is not None and view.get(f"delegation/{named}/{org}") is not None
+            owner, version = (named if delegated and named else org), 1
+        else:
+            owner = body.get("owner", org)
+            record = view.get(f"decl/{owner}/{body.get('id')}")
+            version = 1 if record is None else record["version"] + 1
+        keys = sealed.sealing_keys(view, owner)
+        if not keys or not sealing.sensitive_paths(document):
+            return body
+        return {
+            **body,
+            "declaration": sealing.seal(document, owner=owner, version=version, recipients=keys),
+        }
 
     def block(self, txs: Sequence[Transaction]) -> list[dict[str, Any]]:
         """Apply ``txs`` as the next block; return each transaction's result."""

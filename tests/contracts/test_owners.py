@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from contracts import indexes
 from contracts.errors import TransactionRejected
 from contracts.handler import Context
+from ledger.tx import Transaction
 from tests.contracts.fixtures import Community, community, enc_public
 from tests.samples import sample
 
@@ -263,19 +265,24 @@ def test_same_blocks_same_state_root_with_identities_owners_and_keys() -> None:
     assert a.engine.root == b.engine.root
     identity = {"org": "shipper-beta", "legal_name": "BETA SE", "identifiers": {}}
     rotate = {"org": "auditor", "old": enc_public("auditor"), "key": enc_public("auditor", 1)}
-    blocks = [
-        [a.tx("shipper-acme", "delegation.grant", {"forwarder": "forwarder-a"})],
-        [
+    # Each block's transactions are made when it is: a document is sealed to its
+    # owner's readers as the state has them then (delegations, rotated keys).
+    blocks: list[Callable[[], list[Transaction]]] = [
+        lambda: [a.tx("shipper-acme", "delegation.grant", {"forwarder": "forwarder-a"})],
+        lambda: [
             a.tx("shipper-beta", "declaration.submit", {"declaration": doc(BETA)}),
             a.tx("forwarder-a", "declaration.submit", {"declaration": doc(ACME)}),
             a.tx(SIGNERS[0], "governance", _gov("org.identity", identity, 5), extra=SIGNERS[1:]),
             a.tx(SIGNERS[0], "governance", _gov("enc_key.rotate", rotate, 5), extra=SIGNERS[1:]),
         ],
-        [],
-        [],
-        [a.tx("shipper-beta", "declaration.submit", {"declaration": doc("BETA SE", "D-2")})],
+        list,
+        list,
+        lambda: [
+            a.tx("shipper-beta", "declaration.submit", {"declaration": doc("BETA SE", "D-2")})
+        ],
     ]
-    for txs in blocks:
+    for make in blocks:
+        txs = make()
         first, second = a.block(txs), b.block(txs)
         assert first == second
         assert all(result["ok"] for result in first), first
