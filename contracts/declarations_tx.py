@@ -54,12 +54,15 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 from contracts import formats, units
+from contracts.aboard import STOWAGE, check_loading
+from contracts.aboard import update as update_aboard
 from contracts.checks import validate
 from contracts.errors import DeclarationInvalid, TransactionRejected, Violation
 from contracts.identity import check_amended_shipper, submission_owner
 from contracts.lifecycle import DECISIONS, SUBMITTER, TABLE, Action, Role, Status
 from contracts.membership import ORG_NAME
 from contracts.sealed import check as check_sealed
+from contracts.stowage import Position, read_positions
 
 if TYPE_CHECKING:
     from contracts.handler import Context, Handler, Precheck, Signer
@@ -337,6 +340,7 @@ class DeclarationRules:
             view.put(document_key(owner, record["id"], version), document)
         view.put(record_key(owner, record["id"]), record)
         units.update(view, old, record)
+        update_aboard(view, old, record)
         return {
             "declaration": record["id"],
             "owner": owner,
@@ -479,9 +483,10 @@ class DeclarationRules:
 
     def _decided(
         self, view: StateView, tx: Transaction, signer: Signer
-    ) -> tuple[str, str, Action, str]:
-        """Owner, id, action and reason of a decision, if its shape and the decider's role hold."""
-        allowed = frozenset({"id", "owner", "decision", "reason"})
+    ) -> tuple[str, str, Action, str, dict[str, Position]]:
+        """Owner, id, action, reason and stowage positions of a decision, if its shape and the
+        decider's role hold."""
+        allowed = frozenset({"id", "owner", "decision", "reason", "stowage"})
         decl_id = _decl_id(tx.body, allowed)
         decision = _field(tx.body, "decision", allowed)
         reason = _text(tx.body, "reason", allowed, required=False)
@@ -500,17 +505,32 @@ class DeclarationRules:
             )
         if TABLE[action].needs_reason and not reason.strip():
             raise _reject("decision.reason_required", "$.body.reason", f"{decision} needs a reason")
+        positions: dict[str, Position] = {}
+        if "stowage" in tx.body:
+            if action is not Action.LOAD:
+                raise _reject(
+                    "stowage.not_loaded",
+                    "$.body.stowage",
+                    f"stowage positions go with the decision loaded, not {decision}",
+                )
+            positions = read_positions(tx.body["stowage"])
         owner = _owner(view, tx.body, allowed, signer, required=signer.role in DECIDERS)
-        return owner, decl_id, action, reason
+        return owner, decl_id, action, reason, positions
 
     def decide(
         self, view: StateView, tx: Transaction, signer: Signer, ctx: Context
     ) -> dict[str, Any]:
         """A decision of the port authority or customs."""
-        owner, decl_id, action, reason = self._decided(view, tx, signer)
+        owner, decl_id, action, reason, positions = self._decided(view, tx, signer)
         old = self._current(view, owner, decl_id)
         self._check_transition(view, old, action, signer)
         record = {**old, "status": TABLE[action].target.value}
+        if positions:
+            # IMDG 7.4.3.3 between the containers placed and those on board already.
+            violations = check_loading(view, old, positions, self.list_in_force(view))
+            if violations:
+                raise TransactionRejected(violations)
+            record[STOWAGE] = {c: p.text for c, p in positions.items()}
         return self._write(view, record, old, tx, signer, ctx, action, reason)
 
     def _delegated(self, view: StateView, tx: Transaction, signer: Signer) -> Any:

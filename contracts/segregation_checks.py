@@ -189,6 +189,67 @@ def _pair(first: _Facts, second: _Facts, unit: str) -> Violation | None:
     return None
 
 
+_SEPARATED: Final = Segregation.SEPARATED_FROM
+
+
+class Requirement(NamedTuple):
+    """The segregation two items in different units need, and why: :func:`requirement`."""
+
+    level: Segregation
+    """``NONE`` or one of the 7.2.4 table's numbers, 1 to 4."""
+    why: str
+    """The goods and the rule, in words, with its paragraph: UN numbers, names and classes."""
+    paragraph: str
+
+
+_NO_REQUIREMENT: Final = Requirement(Segregation.NONE, "", "")
+
+
+def requirement(first: UnitItem, second: UnitItem) -> Requirement:
+    """The strictest segregation ``first`` and ``second`` need when in different closed units.
+
+    What :func:`check_unit` applies to a pair in one unit, as a level of the
+    7.2.4 table: the table between their hazards; class 1 goods whose
+    compatibility groups table 7.2.7.1.4 does not let be stowed together,
+    "separated from"; an SG code of column 16b keeping one "separated from" a
+    group of the other (7.2.8), "separated from". Limited and excepted
+    quantities need none (3.4.4.1, 3.5.1.1). Of equal levels the table's is
+    named, then class 1's, then the SG codes'.
+    """
+    units = (first, second)
+    if any(u.item.is_limited_quantity or u.item.is_excepted_quantity for u in units):
+        return _NO_REQUIREMENT
+    a, b = first.item, second.item
+    goods = f"{_name(a)} against {_name(b)}"
+    found = _NO_REQUIREMENT
+    if a.imo_class[0] == "1" and b.imo_class[0] == "1":
+        if not _compatible(a.imo_class, b.imo_class):
+            found = Requirement(
+                _SEPARATED,
+                f"{goods}: compatibility groups {a.imo_class[-1]} and {b.imo_class[-1]} may"
+                " not be stowed together (IMDG 7.2.7.1.4)",
+                "7.2.7.1.4",
+            )
+    else:
+        table = _required(a.hazards, b.hazards)
+        if table is not Segregation.NONE:
+            found = Requirement(table, f"{goods} (segregation table, IMDG 7.2.4)", "7.2.4")
+    if found.level.strictness < _SEPARATED.strictness:
+        one, other = _facts(first), _facts(second)
+        if one[3] or other[3]:
+            reasons = sorted(
+                _sg_reasons(one, other) + _sg_reasons(other, one), key=lambda r: number(r[0])
+            )
+            if reasons:
+                codes = ", ".join(code for code, _ in reasons)
+                found = Requirement(
+                    _SEPARATED,
+                    f"{goods}: {'; '.join(why for _, why in reasons)} (IMDG 7.2.8 {codes})",
+                    f"7.2.8 {codes}",
+                )
+    return found
+
+
 def sg_codes_between(a: tuple[DglEntry, ...], b: tuple[DglEntry, ...]) -> tuple[str, ...]:
     """The judged SG codes that keep goods of entries ``a`` and ``b`` apart, either way.
 

@@ -38,10 +38,14 @@ under ``Q`` beside the indexes::
     unit/<IMO number>/<voyage>/<container>   the active declarations with goods in
                                              one container on one voyage
                                              (:mod:`contracts.units`)
+    aboard/<IMO number>/<voyage>             the containers loaded declarations placed
+                                             on board one vessel on one voyage, with
+                                             their positions (:mod:`contracts.aboard`)
 
 Each is a function of the declaration records in the state, so the state
 root still commits to everything that decides a transaction, and
-:func:`contracts.units.rebuild` makes them again from the records alone.
+:func:`contracts.units.rebuild` and :func:`contracts.aboard.rebuild` make
+them again from the records alone.
 """
 
 from __future__ import annotations
@@ -51,7 +55,7 @@ from typing import Any, Final
 from ledger.encoding import decode, encode
 from ledger.smt import StateTree
 
-DERIVED: Final = "unit/"
+DERIVED: Final = ("unit/", "aboard/")
 """Keys read and written like state, kept outside the tree: see the module's docstring."""
 DERIVED_PREFIX: Final = b"Q"
 """Where the store keeps derived keys (beside the indexes, whose entries begin ``idx/``)."""
