@@ -281,8 +281,8 @@ def plan(
                 "declarations": [{"owner": o, "id": i} for o, i in members],
                 "goods": [
                     {
-                        "UNNumber": u.item.un_number,
-                        "imoClass": u.item.imo_class,
+                        "un_number": u.item.un_number,
+                        "imo_class": u.item.imo_class,
                         "description": describe(u.item),
                     }
                     for u in items

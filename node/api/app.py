@@ -33,6 +33,7 @@ from node.api.models import BATCH_BODY, BATCH_DOC, SUBMIT_BODY, SUBMIT_DOC
 from node.api.parameters import KnownParameters
 from node.api.readers import NodeRunners, check_blocks, reader_at
 from node.api.reads import router as read_router
+from node.api.stowage import router as stowage_router
 from node.api.submit import (
     MAX_NUMBER_DIGITS,
     MAX_WAIT_S,
@@ -95,7 +96,9 @@ def create_app(node: NodeService, *, fast_submissions: bool = True) -> FastAPI:
     if fast_submissions:
         app.add_middleware(Submissions, node=node)
     # Outermost: an unknown query parameter is refused on every route, this path's too.
-    app.add_middleware(KnownParameters, routes=lambda: [*app.routes, *read_router.routes])
+    app.add_middleware(
+        KnownParameters, routes=lambda: [*app.routes, *read_router.routes, *stowage_router.routes]
+    )
     requests = node.requests
     app.state.requests = requests
 
@@ -136,6 +139,7 @@ def create_app(node: NodeService, *, fast_submissions: bool = True) -> FastAPI:
 
     app.state.authenticate = authenticate
     app.include_router(read_router)
+    app.include_router(stowage_router)
 
     # ------------------------------------------------- blocks, for audits
 

@@ -100,6 +100,16 @@ HINTS: Final = {
     "role.not_allowed": "use the key of an organisation whose role may do this (--key)",
     "lifecycle.transition_not_allowed": "see where the declaration stands with 'dgledger show'",
     "decision.reason_required": "give --reason",
+    "stowage.segregation": "choose positions that keep the segregation named; see what is on"
+    " board with 'dgledger stowage --vessel IMO --voyage VOYAGE'",
+    "stowage.position_taken": "another container stands there: see 'dgledger stowage'",
+    "stowage.already_aboard": "the container is on board already: give its position",
+    "stowage.unknown_container": "give the declaration's own container numbers ('dgledger show')",
+    "stowage.format": "a position is BBRRTT: bay 01-99, row 00-99, tier 02-78 under deck or"
+    " 82-98 on deck",
+    "stowage.bay": "bays are numbered 01 to 99",
+    "stowage.tier": "tiers are even: 02-78 under deck, 82-98 on deck",
+    "stowage.not_loaded": "give --stowage with --decision loaded only",
     "governance.no_supermajority": "more validator organisations must sign it first"
     " ('dgledger governance sign')",
 }

@@ -12,6 +12,12 @@ declaration is meant. ``amend`` and ``cancel`` default to the signer's own
 organisation (a delegated forwarder names its delegator); ``decide`` must
 name it; ``show`` defaults to the caller's own, or the only one of that id
 the caller may read.
+
+``decide --decision loaded`` may place the declaration's containers on
+board, ``--stowage CONTAINER=BBRRTT`` once per container (ISO 9711-1 bay,
+row and tier); the chain refuses a position that breaks the segregation
+between containers on board (IMDG 7.4.3.3), naming both containers.
+``dgledger stowage`` (:mod:`node.cli.stowage`) shows what is on board.
 """
 
 from __future__ import annotations
@@ -179,12 +185,43 @@ def cmd_cancel(args: argparse.Namespace) -> int:
     )
 
 
+def stowage_positions(values: list[str] | None, decision: str) -> dict[str, str]:
+    """``--stowage CONTAINER=BBRRTT`` options as a map; one-line errors for a bad one.
+
+    The positions themselves are the chain's to judge (``stowage.format`` and
+    the other codes, each naming the container).
+    """
+    if not values:
+        return {}
+    if decision != "loaded":
+        raise CliError(f"--stowage goes with --decision loaded, not {decision}")
+    positions: dict[str, str] = {}
+    for value in values:
+        container, sep, position = value.partition("=")
+        container, position = container.strip(), position.strip()
+        if not sep or not container or not position:
+            raise CliError(
+                f"--stowage {value!r}: give CONTAINER=BBRRTT, e.g. CSQU3054383=030282"
+                " (bay 03, row 02, tier 82 on deck)"
+            )
+        if container in positions:
+            raise CliError(f"--stowage gives container {container} twice")
+        positions[container] = position
+    return positions
+
+
 def cmd_decide(args: argparse.Namespace) -> int:
     """Record a decision on a declaration."""
+    stowage = stowage_positions(args.stowage, args.decision)
     return _run(
         args,
         lambda c: c.decide(
-            args.id, args.decision, owner=args.owner, reason=args.reason, wait=args.wait
+            args.id,
+            args.decision,
+            owner=args.owner,
+            reason=args.reason,
+            stowage=stowage,
+            wait=args.wait,
         ),
         f"the decision {args.decision!r}",
     )
@@ -336,6 +373,14 @@ def register(sub: Any) -> None:
     p.add_argument("--decision", required=True, choices=DECISIONS)
     _owner_arg(p, "the organisation the declaration belongs to", required=True)
     p.add_argument("--reason", default="", help="why; required for refused and held")
+    p.add_argument(
+        "--stowage",
+        action="append",
+        metavar="CONTAINER=BBRRTT",
+        help="with --decision loaded: where a container of the declaration stands, ISO 9711-1"
+        " bay, row and tier (e.g. CSQU3054383=030282: bay 03, row 02, tier 82, on deck);"
+        " once per container",
+    )
     add_node_args(p)
     p.add_argument("--wait", action="store_true", help="return once committed")
     p.set_defaults(func=cmd_decide)

@@ -19,7 +19,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from node.cli import audit, declarations, governance, operator, verify
+from node.cli import audit, declarations, governance, operator, stowage, verify
 from node.cli.common import EXIT_BROKEN_PIPE, CliError, say
 
 
@@ -31,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     audit.register(sub)
     declarations.register(sub)
     governance.register(sub)
+    stowage.register(sub)
     verify.register(sub)
     return parser
 

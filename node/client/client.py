@@ -242,6 +242,11 @@ class Client:
         value: dict[str, Any] = self.get(f"/v1/declarations/{quote(decl_id, safe='')}", params)
         return value
 
+    def stowage(self, vessel: str, voyage: str) -> dict[str, Any]:
+        """The dangerous goods on board ``vessel`` on ``voyage``, with positions and checks."""
+        value: dict[str, Any] = self.get("/v1/stowage", {"vessel": vessel, "voyage": voyage})
+        return value
+
     def declarations(
         self, *, after: str | None = None, limit: int = 50, **filters: str | None
     ) -> dict[str, Any]:
@@ -460,14 +465,26 @@ class Client:
         return self.send("declaration.cancel", body, wait=wait)
 
     def decide(
-        self, decl_id: str, decision: str, *, owner: str, reason: str = "", wait: bool = True
+        self,
+        decl_id: str,
+        decision: str,
+        *,
+        owner: str,
+        reason: str = "",
+        stowage: Mapping[str, str] | None = None,
+        wait: bool = True,
     ) -> dict[str, Any]:
-        """Record a decision of the port authority or customs on ``owner``'s declaration."""
+        """Record a decision of the port authority or customs on ``owner``'s declaration.
+
+        ``stowage`` goes with ``loaded``: each container's position, ISO 9711-1
+        ``BBRRTT`` (``{"CSQU3054383": "030282"}``).
+        """
         body = {
             "id": decl_id,
             "owner": owner,
             "decision": decision,
             **({"reason": reason} if reason else {}),
+            **({"stowage": dict(stowage)} if stowage else {}),
         }
         return self.send("declaration.decide", body, wait=wait)
 

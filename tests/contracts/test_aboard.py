@@ -475,7 +475,7 @@ def test_the_plan_lists_goods_positions_and_the_checks_between_them() -> None:
         (C2, "050282", "on deck"),
         (C3, "100406", "under deck in hold 2"),
     ]
-    assert plan["containers"][0]["goods"][0]["UNNumber"] == "1203"
+    assert plan["containers"][0]["goods"][0]["un_number"] == "1203"
     (check,) = plan["checks"]  # class 9 needs nothing from either
     assert check["containers"] == [C1, C2]
     assert (check["term"], check["held"], check["paragraph"]) == ("separated from", True, "7.2.4")
