@@ -168,6 +168,21 @@ class DeclarationPageModel(Strict):
     next: str | None
 
 
+class ReaderKeyModel(Strict):
+    """An organisation a declaration is sealed to, and the X25519 key to seal to (hex)."""
+
+    organisation: str
+    key: Hex
+
+
+class ReadersModel(Strict):
+    """Whom a declaration of ``owner`` is sealed to, at ``height``: sorted by organisation."""
+
+    owner: str
+    height: int
+    readers: list[ReaderKeyModel]
+
+
 class BlockTxModel(Strict):
     """A transaction of a block."""
 

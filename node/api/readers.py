@@ -15,6 +15,11 @@ not name the owner: the reader's own organisation's if it has one of that
 id, else the only one of that id the reader may read, else ``409
 declaration.ambiguous`` listing the owners to choose from.
 
+Whom a writer seals a declaration's sensitive fields to
+(:func:`contracts.sealed.sealing_keys`) is told to the owner and the
+forwarders it delegated, those who write its declarations
+(:func:`check_writer`); to anyone else ``403 auth.not_entitled``.
+
 Who runs a node is this node's knowledge: the organisations of the
 validator set now and just before, and of the observers its configuration
 lets in (each observer's node key is a member key of its organisation). A
@@ -30,6 +35,7 @@ from typing import Final
 from contracts import indexes
 from contracts.access import (
     Reader,
+    delegated,
     may_read_blocks,
     may_read_declaration,
     may_read_transaction,
@@ -148,3 +154,24 @@ def check_blocks(reader: Reader) -> None:
             " transactions and exports are for organisations running a validator or an"
             " observer, and auditors; read declarations with GET /v1/declarations",
         )
+
+
+def check_writer(view: StateView, reader: Reader, owner: str) -> None:
+    """Raise unless ``reader`` writes ``owner``'s declarations: it, or a forwarder it delegated.
+
+    ``404 owner.unknown`` for no member ``owner``; ``403 auth.not_entitled``
+    for a reader that writes none of its declarations.
+    """
+    if view.get(f"org/{owner}") is None:
+        raise ApiError(404, "owner.unknown", f"no member organisation {owner}", "$.owner")
+    if reader.org == owner or (
+        reader.role is Role.FORWARDER and delegated(view, owner, reader.org)
+    ):
+        return
+    raise ApiError(
+        403,
+        NOT_ENTITLED,
+        f"{reader.org} writes no declarations of {owner}: whom they are sealed to is told to"
+        f" {owner} and the forwarders it delegated",
+        "$.owner",
+    )

@@ -9,7 +9,9 @@ versions' receipts and its transactions only to the organisations that read
 it, and to anyone else exactly as an id the chain does not hold; lists only
 what the reader reads; whole blocks only to organisations running a node and
 auditors (others: ``403 auth.not_entitled``). The header chain
-(``headers=1``) is open to every member.
+(``headers=1``) is open to every member. ``GET /v1/readers`` tells a writer
+whom an owner's declarations are sealed to, with their encryption keys: the
+owner and the forwarders it delegated ask it.
 
 Answers are JSON with bytes as hex (transaction wire bytes as base64), in
 the shapes of :mod:`node.api.models`. ``GET /v1/blocks`` streams one record
@@ -40,6 +42,7 @@ from fastapi.responses import StreamingResponse
 
 from contracts.access import Reader
 from contracts.lifecycle import Status
+from contracts.sealed import sealing_keys
 from ledger.encoding import encode
 from node.api.errors import ApiError, ProofRequestError
 from node.api.models import (
@@ -50,6 +53,7 @@ from node.api.models import (
     DeclarationModel,
     DeclarationPageModel,
     ErrorResponse,
+    ReadersModel,
     TransactionReceiptModel,
 )
 from node.api.prover import Prover
@@ -59,6 +63,7 @@ from node.api.readers import (
     check_blocks,
     check_declaration,
     check_transaction,
+    check_writer,
     owner_of,
     reader_at,
 )
@@ -198,6 +203,39 @@ async def declarations(
             chain, filters, after=after, limit=limit, reader=asking.reader(chain)
         )
     )
+
+
+@router.get(
+    "/v1/readers",
+    tags=["declarations"],
+    response_model=ReadersModel,
+    responses=ERRORS,
+)
+async def readers(
+    request: Request, owner: Annotated[str | None, Query(pattern=ORG)] = None
+) -> dict[str, Any]:
+    """Whom a declaration of ``owner`` is to be sealed to now, each with the key to seal to.
+
+    The organisations that may read ``owner``'s declarations and have an
+    encryption key in force, each with the key last put in force (hex). For
+    ``owner`` (default: the caller's own organisation) and the forwarders it
+    delegated; anyone else: 403 ``auth.not_entitled``.
+    """
+    asking = await _signed(request)
+
+    def answer(chain: ChainSnapshot) -> dict[str, Any]:
+        view = chain.view()
+        reader = asking.reader(chain)
+        whose = reader.org if owner is None else owner
+        check_writer(view, reader, whose)
+        keys = sealing_keys(view, whose)
+        return {
+            "owner": whose,
+            "height": chain.height,
+            "readers": [{"organisation": o, "key": keys[o].hex()} for o in sorted(keys)],
+        }
+
+    return await asking.node.read(answer)
 
 
 # --------------------------------------------------------------- blocks

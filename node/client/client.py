@@ -18,6 +18,18 @@ and the rules take none more than ``MAX_TX_LIFETIME`` (10,000) blocks ahead.
 When a submission is refused as expired (the height known here was
 stale), the high-level methods ask the node's height and re-sign once.
 
+Sealing: a declaration's commercially sensitive fields (parties besides
+the shipper, contacts, commercial references) travel sealed to the
+organisations entitled to read it (:mod:`node.client.sealing`). The client
+asks the node whom to seal an owner's declarations to (``GET /v1/readers``,
+remembered per owner) and seals a submitted or amended document before it
+signs it, when any of them has an encryption key: bound to version 1 for a
+submission, to the version after the current one for an amendment. A
+forwarder declaring in a shipper's name says so (``owner=``), so that the
+fields are sealed for that shipper. Refused as sealed to readers that have
+changed since (``sealed.recipients``, ``sealed.key``), it asks again and
+re-signs once. ``seal=False`` sends the document as given.
+
 Size: a declaration travels in one transaction of at most ``MAX_TX_SIZE``
 bytes. A document too large for one is refused here, before it is signed or
 sent, as ``declaration.too_large`` at ``$.body.declaration``, naming its
@@ -48,12 +60,18 @@ from ledger.errors import LedgerError
 from ledger.tx import MAX_TX_SIZE, Envelope, Transaction
 from node.auth import sign_request
 from node.client.errors import ClientError
+from node.client.sealing import KEY_BYTES, sensitive_paths
+from node.client.sealing import seal as seal_fields
 from node.client.tls import tls_failure, trust
 
 DEFAULT_TIMEOUT: Final = 70.0
 DEFAULT_EXPIRES_AFTER: Final = 1000
 MAX_BLOCKS_PER_REQUEST: Final = 10_000
 DECISIONS: Final = ("accepted", "refused", "cleared", "held", "released", "loaded", "discharged")
+SEALED_TYPES: Final = frozenset({"declaration.submit", "declaration.amend"})
+"""Transactions whose document the client seals."""
+STALE_READERS: Final = frozenset({"sealed.recipients", "sealed.key"})
+"""Refusals of a document sealed to readers that have changed since the client asked."""
 
 
 class Client:
@@ -89,6 +107,7 @@ class Client:
         self._last_nonce = 0
         self._height: int | None = None
         self._last_time = 0
+        self._readers: dict[str | None, tuple[str, dict[str, bytes]]] = {}
 
     @classmethod
     def connect(
@@ -266,6 +285,62 @@ class Client:
             if after is None:
                 return
 
+    def readers(self, owner: str | None = None) -> tuple[str, dict[str, bytes]]:
+        """Whom ``owner``'s declarations are sealed to now: the owner, and each with its key.
+
+        ``owner`` defaults to this key's organisation. Asked of the node once
+        (``GET /v1/readers``) and remembered; an organisation's X25519 public
+        key is 32 bytes.
+        """
+        known = self._readers.get(owner)
+        if known is not None:
+            return known
+        value = self.get("/v1/readers", {"owner": owner})
+        try:
+            whose = value["owner"]
+            keys = {r["organisation"]: bytes.fromhex(r["key"]) for r in value["readers"]}
+            if type(whose) is not str or not all(
+                type(o) is str and len(k) == KEY_BYTES for o, k in keys.items()
+            ):
+                raise TypeError(whose)
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            raise ClientError("client.bad_response", "the readers answer is not a node's") from e
+        self._readers[owner] = self._readers[whose] = (whose, keys)
+        return whose, keys
+
+    def seal(
+        self, document: Mapping[str, Any], *, owner: str | None = None, version: int = 1
+    ) -> dict[str, Any]:
+        """``document`` with its sensitive fields sealed to ``owner``'s readers, for ``version``.
+
+        As given when it is sealed already, holds no sensitive field, or no
+        reader has an encryption key (a network without them works in clear).
+        """
+        if "sealed" in document or not sensitive_paths(document):
+            return dict(document)
+        whose, keys = self.readers(owner)
+        if not keys:
+            return dict(document)
+        return seal_fields(document, owner=whose, version=version, recipients=keys)
+
+    def _sealed_body(
+        self, type_: str, body: Mapping[str, Any], owner: str | None
+    ) -> Mapping[str, Any]:
+        """A submission's or amendment's body with its document sealed, where it must be."""
+        document = body.get("declaration")
+        if not isinstance(document, Mapping) or "sealed" in document:
+            return body
+        if not sensitive_paths(document):
+            return body
+        whose, keys = self.readers(body.get("owner", owner))
+        if not keys:
+            return body
+        version = 1
+        if type_ == "declaration.amend":
+            current = self.declaration(str(body.get("id")), whose)
+            version = current["record"]["version"] + 1
+        return {**body, "declaration": self.seal(document, owner=whose, version=version)}
+
     def block(self, height: int) -> dict[str, Any]:
         """A committed block."""
         value: dict[str, Any] = self.get(f"/v1/blocks/{height}")
@@ -354,10 +429,19 @@ class Client:
         *,
         nonce: int | None = None,
         expires: int | None = None,
+        seal: bool = True,
+        owner: str | None = None,
     ) -> Transaction:
-        """A transaction of ``type_`` signed by this client's key."""
+        """A transaction of ``type_`` signed by this client's key.
+
+        With ``seal``, a submitted or amended document is sealed first (see
+        the module's docstring); ``owner`` names whose a submission is, when
+        a forwarder declares in another organisation's name.
+        """
         if self.key is None:
             raise ClientError("client.no_key", "signing a transaction needs a member key")
+        if seal and type_ in SEALED_TYPES:
+            body = self._sealed_body(type_, body, owner)
         nonce = self._take_nonce() if nonce is None else nonce
         if expires is None:
             expires = self._chain_height() + self.expires_after
@@ -422,19 +506,43 @@ class Client:
             raise ClientError("client.bad_response", "batch answer has not one result each")
         return [r if isinstance(r, dict) else {} for r in results]
 
-    def send(self, type_: str, body: Mapping[str, Any], *, wait: bool = True) -> dict[str, Any]:
-        """Build, sign and submit; on ``tx.expired`` ask the node's height and retry once."""
-        try:
-            return self.submit(self.build(type_, body), wait=wait)
-        except ClientError as e:
-            if e.code != "tx.expired":
-                raise
-            self._height = None
-            return self.submit(self.build(type_, body), wait=wait)
+    def send(
+        self,
+        type_: str,
+        body: Mapping[str, Any],
+        *,
+        wait: bool = True,
+        seal: bool = True,
+        owner: str | None = None,
+    ) -> dict[str, Any]:
+        """Build, sign and submit, and retry once after a refusal the client can mend.
 
-    def declare(self, document: Mapping[str, Any], *, wait: bool = True) -> dict[str, Any]:
-        """Submit a new declaration."""
-        return self.send("declaration.submit", {"declaration": dict(document)}, wait=wait)
+        On ``tx.expired`` it asks the node's height; on a document sealed to
+        readers that have changed since it asked (``sealed.recipients``,
+        ``sealed.key``), it asks again whom to seal to.
+        """
+        try:
+            return self.submit(self.build(type_, body, seal=seal, owner=owner), wait=wait)
+        except ClientError as e:
+            if e.code == "tx.expired":
+                self._height = None
+            elif seal and type_ in SEALED_TYPES and e.code in STALE_READERS:
+                self._readers.clear()
+            else:
+                raise
+            return self.submit(self.build(type_, body, seal=seal, owner=owner), wait=wait)
+
+    def declare(
+        self,
+        document: Mapping[str, Any],
+        *,
+        wait: bool = True,
+        owner: str | None = None,
+        seal: bool = True,
+    ) -> dict[str, Any]:
+        """Submit a new declaration, sealed (unless told not to) for ``owner`` (default: own)."""
+        body = {"declaration": dict(document)}
+        return self.send("declaration.submit", body, wait=wait, seal=seal, owner=owner)
 
     def amend(
         self,
@@ -444,14 +552,18 @@ class Client:
         reason: str = "",
         owner: str | None = None,
         wait: bool = True,
+        seal: bool = True,
     ) -> dict[str, Any]:
-        """Submit a new version of a declaration (``owner``'s; default: the signer's own)."""
+        """Submit a new version of a declaration (``owner``'s; default: the signer's own).
+
+        Sealed (unless told not to) for the version after the current one.
+        """
         body: dict[str, Any] = {"id": decl_id, "declaration": dict(document)}
         if owner is not None:
             body["owner"] = owner
         if reason:
             body["reason"] = reason
-        return self.send("declaration.amend", body, wait=wait)
+        return self.send("declaration.amend", body, wait=wait, seal=seal)
 
     def cancel(
         self, decl_id: str, *, reason: str = "", owner: str | None = None, wait: bool = True
