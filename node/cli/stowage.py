@@ -47,7 +47,9 @@ def render_plan(plan: dict[str, Any]) -> list[str]:
             lines.append(f"      {goods['description']}")
         declared = ", ".join(f"{d['id']} of {d['owner']}" for d in c["declarations"])
         lines.append(f"      declared in {declared}")
-    if not checks:
+    if count == 1:
+        lines.append("segregation: one container shown, nothing to check between containers")
+    elif not checks:
         lines.append("segregation: no two of these containers' goods need any (IMDG 7.2.4)")
     else:
         lines.append("segregation between containers (IMDG 7.4.3.3, closed units):")
