@@ -25,10 +25,19 @@ does not commit to.
 A violation names the conflicting goods by UN number, proper shipping name
 and class, and the rule with its paragraph; never the other declaration, its
 organisation or any of its commercial data.
+
+A unit lists at most :data:`MAX_DECLARATIONS` active declarations: a
+consolidated container holds a few dozen consignments, not thousands, and
+the bound keeps what one submission costs bounded whoever filled the unit
+(``unit.too_many_declarations``, judged before any other declaration's goods
+are read). The goods of a version are parsed once and kept by the bytes of
+its document (:class:`GoodsCache`): a version's document never changes, and
+a key made of the bytes cannot be confused by a block that was not committed.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
@@ -37,6 +46,7 @@ from contracts.errors import Violation
 from contracts.item_checks import matching_entries
 from contracts.lifecycle import Status
 from contracts.segregation_checks import UnitItem, check_unit
+from ledger.encoding import decode
 
 if TYPE_CHECKING:
     from contracts.declaration import Container
@@ -50,6 +60,31 @@ INACTIVE: Final = frozenset(
 """Statuses whose goods no longer count in a container: withdrawn, refused, or ashore."""
 ACTIVE: Final = frozenset(Status) - INACTIVE
 OTHER: Final = " (already declared for this container on this voyage in another declaration)"
+MAX_DECLARATIONS: Final = 64
+"""Active declarations one container on one voyage may hold."""
+
+
+class GoodsCache:
+    """Containers and their items of stored documents, by the document's bytes (LRU)."""
+
+    def __init__(self, capacity: int = 4096) -> None:
+        self.capacity = capacity
+        self._entries: OrderedDict[bytes, tuple[Container, ...]] = OrderedDict()
+
+    def containers(self, raw: bytes) -> tuple[Container, ...]:
+        """The containers of the canonical document ``raw``, parsed once."""
+        found = self._entries.get(raw)
+        if found is None:
+            found = self._entries[raw] = read_declaration(decode(raw)).containers
+            while len(self._entries) > self.capacity:
+                self._entries.popitem(last=False)
+        else:
+            self._entries.move_to_end(raw)
+        return found
+
+
+GOODS: Final = GoodsCache()
+"""One per process: a pure function of the bytes, shared by every engine."""
 
 
 def unit_key(vessel: str, voyage: str, container: str) -> str:
@@ -100,6 +135,15 @@ def check(
     for n, container in enumerate(document["containers"]):
         listed = view.get(unit_key(vessel, voyage, container["equipmentReference"]), [])
         found = [m for m in listed if m != me]
+        if len(found) >= MAX_DECLARATIONS:
+            return [
+                Violation(
+                    "unit.too_many_declarations",
+                    f"{path}.containers[{n}].equipmentReference",
+                    f"container {container['equipmentReference']} already holds goods of "
+                    f"{len(found)} declarations on this voyage, the most one container may",
+                )
+            ]
         if found:
             others[n] = found
     if not others:
@@ -124,12 +168,12 @@ def _goods(
     record = view.get(f"decl/{owner}/{decl_id}")
     if record is None or record.get("document") is None:
         return []
-    document = view.get(f"doc/{owner}/{decl_id}/{record['document']:06d}")
-    if document is None:
+    raw = view.raw(f"doc/{owner}/{decl_id}/{record['document']:06d}")
+    if raw is None:
         return []
     return [
         UnitItem("", item, matching_entries(item, dgl))
-        for c in read_declaration(document).containers
+        for c in GOODS.containers(raw)
         if c.equipment_reference == container
         for item in c.dangerous_goods
     ]

@@ -15,6 +15,7 @@ the network made against them.
 
 from __future__ import annotations
 
+import hashlib
 import random
 import threading
 import time
@@ -34,6 +35,7 @@ from node.client.client import DEFAULT_EXPIRES_AFTER
 from node.devnet.errors import NetworkError
 from node.devnet.localnet import FAST_CONSENSUS, PORT_RANGE, LocalNetwork, wait_for
 from node.devnet.samples import valid_declaration
+from node.devnet.traffic import UNITS, unique_container
 from node.genesis_file import load_genesis
 from node.network import DEFAULT_VALIDATORS, ENC_KEY_SUFFIX
 
@@ -49,7 +51,12 @@ def declaration_tx(
     key: SigningKey, chain: str, nonce: int, declaration_id: str, expires: int
 ) -> Transaction:
     """A signed ``declaration.submit`` of a fresh declaration."""
-    body = {"declaration": valid_declaration(declaration_id)}
+    document = valid_declaration(declaration_id)
+    # A container of its own, as real traffic has: the sample's one container would
+    # put every declaration of the load in one unit, judged against all the others.
+    ordinal = int.from_bytes(hashlib.sha256(declaration_id.encode()).digest()[:8], "big")
+    document["containers"][0]["equipmentReference"] = unique_container(ordinal % UNITS)
+    body = {"declaration": document}
     envelope = Envelope(chain, "declaration.submit", key.public.key_id, nonce, body, expires)
     return Transaction.create(envelope, [key])
 

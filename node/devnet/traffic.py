@@ -16,7 +16,7 @@ import copy
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from contracts.dgl import DangerousGoodsList
 from contracts.dgl_types import DglEntry
@@ -47,8 +47,12 @@ def container_number(owner: str, category: str, serial: int) -> str:
     return f"{prefix}{iso6346_check_digit(prefix)}"
 
 
+UNITS: Final = 26**3 * 1_000_000
+"""How many numbers :func:`unique_container` makes."""
+
+
 def unique_container(ordinal: int) -> str:
-    """The container number ``ordinal`` of 17,576,000,000: owner code ``AAA``, ``AAB``, ..."""
+    """The container number ``ordinal`` of :data:`UNITS`: owner code ``AAA``, ``AAB``, ..."""
     code, serial = divmod(ordinal, 1_000_000)
     letters = "".join(chr(65 + (code // 26**p) % 26) for p in (2, 1, 0))
     return container_number(letters, "U", serial)

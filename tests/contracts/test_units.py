@@ -13,7 +13,7 @@ from contracts.checks import check_declaration
 from contracts.dgl_builtin import builtin_list
 from contracts.document import parse_declaration
 from contracts.state import DERIVED_PREFIX
-from ledger.encoding import decode
+from ledger.encoding import decode, encode
 from node.devnet.traffic import TrafficGenerator
 from tests.contracts.fixtures import Community, community
 from tests.samples import sample
@@ -180,3 +180,34 @@ def test_two_declarations_are_judged_as_one_declaration_of_their_items(
         assert not result["ok"]
         got = [(v["code"], v["paragraph"]) for v in result["violations"]]
         assert got == [(v.code, v.paragraph) for v in together]
+
+
+def test_a_unit_holds_a_bounded_number_of_declarations() -> None:
+    """What one submission costs is bounded, whoever filled the unit."""
+    c = community()
+    txs = [
+        c.tx(
+            "shipper-acme",
+            "declaration.submit",
+            {"declaration": declaration(f"A-{n}", [gasoline()])},
+        )
+        for n in range(units.MAX_DECLARATIONS)
+    ]
+    assert all(r["ok"] for r in c.block(txs))
+    result = submit(c, "shipper-beta", declaration("B-1", [gasoline()]))
+    assert result["ok"] is False
+    (v,) = result["violations"]
+    assert v["code"] == "unit.too_many_declarations"
+    assert v["path"] == "$.body.declaration.containers[0].equipmentReference"
+    assert send(c, "shipper-acme", "declaration.cancel", {"id": "A-0"})["ok"]
+    assert submit(c, "shipper-beta", declaration("B-1", [gasoline()]))["ok"]
+
+
+def test_goods_are_parsed_once_per_document() -> None:
+    cache = units.GoodsCache(capacity=2)
+    raw = encode(parse_declaration(declaration("X", [gasoline()])).to_value())
+    first = cache.containers(raw)
+    assert cache.containers(bytes(raw)) is first
+    cache.containers(encode(parse_declaration(declaration("Y", [gasoline()])).to_value()))
+    cache.containers(encode(parse_declaration(declaration("Z", [gasoline()])).to_value()))
+    assert cache.containers(raw) is not first  # evicted, parsed again
