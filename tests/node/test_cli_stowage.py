@@ -1,4 +1,4 @@
-"""``dgledger decide --stowage`` and ``dgledger stowage`` against a validator process.
+"""``dgledger declare``, ``decide --stowage`` and ``stowage`` against a validator process.
 
 One validator (customs) as a real process, the port authority, two
 shippers and an auditor. shipper-acme's gasoline is loaded on deck at
@@ -12,23 +12,18 @@ deck or the hold, the goods and the checks; each shipper sees only its own.
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final
 
 import pytest
 
-from contracts.dgl_builtin import builtin_list
-from contracts.engine import Engine
-from contracts.sealed import sealing_keys
 from ledger.keyfile import load_signing_key
-from ledger.kv import MemoryKV, Overlay
 from node.cli.main import main
-from node.client import sealing
 from node.client.client import Client
 from node.devnet.localnet import LocalNetwork
 from node.devnet.traffic import container_number
-from node.genesis_file import load_genesis
 from tests.samples import sample
 
 pytestmark = pytest.mark.slow
@@ -75,20 +70,15 @@ Run = tuple[int, str, str]
 
 
 def declare(net: LocalNetwork, org: str, decl_id: str, container: str, item: Any) -> None:
-    """A declaration of ``org``, its sensitive fields sealed to its readers as genesis has them."""
+    """``dgledger declare`` of a declaration of ``org`` with ``item`` in ``container``."""
     doc = sample(decl_id=decl_id)
     doc["shipper"]["partyName"] = NAMES[org]
     doc["containers"][0]["equipmentReference"] = container
     if item is not None:
         doc["containers"][0]["dangerousGoods"] = [copy.deepcopy(item)]
-    dgl = builtin_list()
-    view = Engine(load_genesis(net.genesis_path), Overlay(MemoryKV()), {dgl.digest(): dgl}).view()
-    keys = sealing_keys(view, org)
-    if keys and sealing.sensitive_paths(doc):
-        doc = sealing.seal(doc, owner=org, version=1, recipients=keys)
-    key = load_signing_key(net.key_path(org))
-    with Client.connect(net.url("customs"), key, ca=net.ca) as client:
-        client.send("declaration.submit", {"declaration": doc}, wait=True)
+    path = net.directory / f"{decl_id}.json"
+    path.write_text(json.dumps(doc))
+    assert main(["declare", str(path), "--wait", *map(str, as_(net, org))]) == 0, decl_id
 
 
 @pytest.fixture(scope="module")

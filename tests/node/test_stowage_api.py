@@ -19,12 +19,10 @@ from typing import Any, Final
 
 import pytest
 
-from contracts.sealed import sealing_keys
 from node.auth import sign_request
 from node.cli.common import CliError
 from node.cli.declarations import stowage_positions
 from node.cli.stowage import render_plan
-from node.client import sealing
 from node.client.errors import ClientError
 from node.devnet.traffic import container_number
 from tests.node.reads_support import LocalNode
@@ -76,17 +74,8 @@ def document(decl_id: str, org: str, container: str, item: dict[str, Any] | None
     return doc
 
 
-def sealed(node: LocalNode, owner: str, doc: Any) -> Any:
-    """``doc`` with its sensitive fields sealed to its readers, as a writer's client seals."""
-    keys = sealing_keys(node.service.chain.view(), owner)
-    if not keys or not sealing.sensitive_paths(doc):
-        return doc
-    return sealing.seal(doc, owner=owner, version=1, recipients=keys)
-
-
 def clear(node: LocalNode, org: str, decl_id: str, container: str, item: Any) -> None:
-    doc = sealed(node, org, document(decl_id, org, container, item))
-    node.client(org).send("declaration.submit", {"declaration": doc})
+    node.client(org).declare(document(decl_id, org, container, item))
     node.client("port-authority").decide(decl_id, "accepted", owner=org)
     node.client("customs").decide(decl_id, "cleared", owner=org)
 
