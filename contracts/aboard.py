@@ -69,7 +69,7 @@ def aboard_key(vessel: str, voyage: str) -> str:
 
 def placed(record: Mapping[str, Any] | None) -> dict[str, list[list[str]]]:
     """The entries a declaration record is listed under, by key: none unless it is loaded."""
-    if record is None or Status(record["status"]) is not Status.LOADED:
+    if record is None or record["status"] != Status.LOADED.value:
         return {}
     stowage = record.get(STOWAGE) or {}
     if not stowage:
@@ -181,7 +181,9 @@ def check_loading(
     against those placed before it by the same decision (in container
     order): its position must be free, the same as where the container
     already is if another declaration placed it, and far enough from the
-    others for the segregation their goods need (IMDG 7.4.3.3).
+    others for the segregation their goods need (IMDG 7.4.3.3). A container
+    on board already is judged again: the goods this declaration puts in it
+    may be ones no loading has judged yet.
     """
     out = []
     for container in sorted(positions):
@@ -202,16 +204,15 @@ def check_loading(
     placed_now = dict(where)
     for container in sorted(positions):
         at, path = positions[container], f"$.body.stowage.{container}"
-        if container in where:
-            if where[container] != at:
-                out.append(
-                    Violation(
-                        "stowage.already_aboard",
-                        path,
-                        f"container {container} is on board at {where[container].text}"
-                        f" ({where[container].describe()}) already: give that position",
-                    )
+        if container in where and where[container] != at:
+            out.append(
+                Violation(
+                    "stowage.already_aboard",
+                    path,
+                    f"container {container} is on board at {where[container].text}"
+                    f" ({where[container].describe()}) already: give that position",
                 )
+            )
             continue
         taken = sorted(c for c, p in placed_now.items() if c != container and _overlap(at, p))
         if taken:

@@ -423,6 +423,19 @@ def test_a_consolidated_container_is_placed_once() -> None:
     assert [e[:2] for e in listed] == [[C1, "010282"], [C1, "010282"]]
 
 
+def test_goods_put_in_a_container_on_board_are_judged_when_their_declaration_is_loaded() -> None:
+    """A consolidated container on board gets gasoline declared after its neighbour, ammonium
+    nitrate, was loaded: loading that declaration at the container's position judges it again
+    (7.2.4 class 3 / 5.1, "separated from"; 7.4.3.3 on deck: one container space)."""
+    c = community()
+    loaded(c, "BZ-1", [benzaldehyde()], C1, "010282")
+    loaded(c, "AN-1", [ammonium_nitrate()], C2, "030282")
+    owner = cleared(c, "GAS-1", {C1: [gasoline()]})
+    result = load(c, owner, "GAS-1", **{C1: "010282"})
+    assert refused(result) == [("stowage.segregation", f"$.body.stowage.{C1}")]
+    assert C2 in result["violations"][0]["message"]
+
+
 def test_stowage_is_for_the_declarations_containers_and_the_loaded_decision() -> None:
     c = community()
     owner = cleared(c, "GAS-1", {C1: [gasoline()]})
