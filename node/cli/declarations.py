@@ -32,6 +32,7 @@ from contracts.declaration import Declaration
 from contracts.describe import describe
 from contracts.document import read_declaration
 from contracts.errors import ContractError
+from contracts.stowage import Position
 from node.cli.common import (
     CliError,
     add_node_args,
@@ -312,8 +313,10 @@ def render(doc: dict[str, Any]) -> list[str]:
         declaration: Declaration | None = read_declaration(body)
     except ContractError:
         declaration = None
+    stowage = record.get("stowage") or {}
     for c, container in enumerate(body.get("containers", [])):
-        lines.append(f"container {container.get('equipmentReference')}:")
+        number = container.get("equipmentReference")
+        lines.append(f"container {number}{_on_board(stowage.get(number))}:")
         for i, item in enumerate(container.get("dangerousGoods", [])):
             if declaration is not None:
                 text = describe(declaration.containers[c].dangerous_goods[i])
@@ -332,6 +335,16 @@ def render(doc: dict[str, Any]) -> list[str]:
         " --node URL --key KEY"
     )
     return [terminal_safe(line) for line in lines]
+
+
+def _on_board(position: Any) -> str:
+    """`` on board at 030282 (bay 03, row 02, tier 82, on deck)``, or nothing if not placed."""
+    if position is None:
+        return ""
+    try:
+        return f" on board at {position} ({Position.parse(position).describe()})"
+    except ContractError:
+        return f" on board at {position}"
 
 
 def _owner_arg(p: argparse.ArgumentParser, help_: str, *, required: bool = False) -> None:

@@ -21,9 +21,10 @@ import pytest
 
 from node.auth import sign_request
 from node.cli.common import CliError
-from node.cli.declarations import stowage_positions
+from node.cli.declarations import render, stowage_positions
 from node.cli.stowage import render_plan
 from node.client.errors import ClientError
+from node.client.receipt import verify_receipt
 from node.devnet.traffic import container_number
 from tests.node.reads_support import LocalNode
 from tests.samples import member, sample
@@ -191,6 +192,22 @@ def test_the_cli_says_when_nothing_is_on_board() -> None:
     plan = {"vessel": VESSEL, "voyage": "X", "height": 3, "containers": [], "checks": []}
     (line,) = render_plan(plan)
     assert "no dangerous goods on board" in line
+
+
+def test_show_says_where_a_loaded_container_stands_and_the_receipt_proves_it(
+    node: LocalNode,
+) -> None:
+    auditor = node.client("auditor")
+    doc = auditor.declaration("BZ-1", "shipper-acme")
+    assert doc["record"]["stowage"] == {BENZ: "100406"}
+    doc["headers"] = auditor.header_chain(doc["receipt"]["header"]["height"])
+    checks = verify_receipt(doc, node.genesis)
+    assert "state decl/shipper-acme/BZ-1: loaded" in checks[3]
+    # The consignee travels sealed; what show prints of it is not this test's concern.
+    doc["declaration"].setdefault("consignee", {"partyName": "(sealed)"})
+    text = "\n".join(render(doc))
+    placed = f"container {BENZ} on board at 100406 (bay 10, row 04, tier 06, under deck in hold 2):"
+    assert placed in text
 
 
 @pytest.mark.parametrize(
