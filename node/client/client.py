@@ -332,6 +332,8 @@ class Client:
             return body
         if not sensitive_paths(document):
             return body
+        if len(encode(document)) > MAX_TX_SIZE:
+            raise too_large(document)  # before asking anything of the node
         whose, keys = self.readers(body.get("owner", owner))
         if not keys:
             return body

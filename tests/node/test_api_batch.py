@@ -43,6 +43,7 @@ def declaration(node: LocalNode, org: str = "shipper-acme", **changes: Any) -> T
     n = next(_serial)
     doc = sample(decl_id=f"DG-BATCH-{n}")
     doc.update(changes)
+    doc = node.sealed(org, doc)
     key = node.key(org)
     env = Envelope(
         node.genesis.chain,

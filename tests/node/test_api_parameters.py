@@ -30,6 +30,7 @@ ROUTES: Final = {
     ("GET", "/v1/proofs/consistency"): "/v1/proofs/consistency?from=0&to=1",
     ("GET", "/v1/declarations"): "/v1/declarations?limit=5",
     ("GET", "/v1/declarations/{decl_id}"): "/v1/declarations/DG-PARAM-1",
+    ("GET", "/v1/readers"): "/v1/readers?owner=shipper-acme",
     ("GET", "/v1/transactions/{tx_id}"): "/v1/transactions/" + "ab" * 32,
     ("GET", "/v1/blocks"): "/v1/blocks?from=1",
     ("GET", "/v1/blocks/{height}"): "/v1/blocks/1",

@@ -73,10 +73,16 @@ def make_tx(
         type_,
         kid,
         nonce or next(_nonces),
-        body if body is not None else {"declaration": sample(decl_id=f"DG-SUB-{next(_ids)}")},
+        body if body is not None else {"declaration": _fresh(node, org)},
         expires if expires is not None else node.service.chain.height + 100,
     )
     return Transaction.create(env, [key])
+
+
+def _fresh(node: LocalNode, org: str | SigningKey) -> dict[str, Any]:
+    """A fresh declaration, sealed as a member's client seals it."""
+    doc = sample(decl_id=f"DG-SUB-{next(_ids)}")
+    return doc if isinstance(org, SigningKey) else node.sealed(org, doc)
 
 
 def submit(

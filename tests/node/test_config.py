@@ -19,12 +19,14 @@ import pytest
 
 from contracts.dgl import DangerousGoodsList
 from contracts.dgl_builtin import builtin_list
+from contracts.sealed import sealing_keys
 from ledger.chainstore import FORMAT, ChainStore
 from ledger.crypto import SigningKey
 from ledger.keyfile import load_signing_key, save_signing_key
 from ledger.kv import DEFAULT_OPEN_FILES, LevelDBKV
 from ledger.tx import Envelope, Transaction
 from node.cli.main import main
+from node.client.sealing import seal
 from node.config import MAX_CONFIG_SIZE, load_config
 from node.errors import ConfigError, GenesisFileError, NetworkInitError, StartupError
 from node.genesis_file import MAX_FILE, genesis_from_json, load_genesis
@@ -481,16 +483,17 @@ def test_network_on_a_list_file_pins_it_and_its_nodes_use_it(
         packingGroup=3,
     )
     key = load_signing_key(tmp_path / "keys" / "shipper-acme.pem")
-    env = Envelope(
-        "dg-full-list", "declaration.submit", key.public.key_id, 1, {"declaration": doc}, 100
-    )
-
-    tx = Transaction.create(env, [key])
 
     async def admit() -> bool:
         service = NodeService(config)
         try:
             assert set(service.lists) == {full.digest()}
+            # Sealed as shipper-acme's client seals it, to its readers in the state.
+            readers = sealing_keys(service.chain.view(), "shipper-acme")
+            sealed = seal(doc, owner="shipper-acme", version=1, recipients=readers)
+            body = {"declaration": sealed}
+            env = Envelope("dg-full-list", "declaration.submit", key.public.key_id, 1, body, 100)
+            tx = Transaction.create(env, [key])
             admitted = service.submit(tx)
             return not admitted.committed and tx.id in service.mempool
         finally:

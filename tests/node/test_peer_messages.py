@@ -110,7 +110,7 @@ def declaration_tx(node: LocalNode, org: str, decl_id: str) -> Transaction:
         "declaration.submit",
         key.public.key_id,
         1,
-        {"declaration": sample(decl_id=decl_id)},
+        {"declaration": node.sealed(org, sample(decl_id=decl_id))},
         node.service.chain.height + 100,
     )
     return Transaction.create(env, [key])

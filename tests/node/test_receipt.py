@@ -227,7 +227,14 @@ DECLARATION_CASES: Final[list[tuple[str, Mutation, type[ReceiptError], str]]] = 
     # The current document shown.
     (
         "document shown",
-        _set(("declaration", "consignee", "partyName"), "SOMEONE ELSE"),
+        _set(("declaration", "shipper", "partyName"), "SOMEONE ELSE"),
+        StateMismatch,
+        "$.declaration",
+    ),
+    # The sealed fields' digest: the chain's commitment to what readers open.
+    (
+        "sealed digest shown",
+        _set(("declaration", "sealed", "digest"), "00" * 32),
         StateMismatch,
         "$.declaration",
     ),
