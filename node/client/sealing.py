@@ -271,6 +271,46 @@ def open_sealed(
     return Opened(fields, section["digest"])
 
 
+def open_with(
+    section: Mapping[str, Any],
+    *,
+    owner: str,
+    declaration_id: str,
+    version: int,
+    private_key: X25519PrivateKey,
+) -> tuple[str, Opened]:
+    """The recipient whose key ``private_key`` is, and the fields it opens.
+
+    For a reader that knows its key but not under which organisation a
+    section names it. Raises ``sealed.not_a_recipient`` when no recipient
+    has the key (it may have been rotated since: older versions open with
+    the older key), and :func:`open_sealed`'s errors.
+    """
+    public = private_key.public_key().public_bytes_raw()
+    recipients = section.get("recipients") or ()
+    for entry in recipients:
+        if isinstance(entry, Mapping) and entry.get("key") == b64(public):
+            organisation = entry.get("organisation")
+            if type(organisation) is str:
+                opened = open_sealed(
+                    section,
+                    owner=owner,
+                    declaration_id=declaration_id,
+                    version=version,
+                    organisation=organisation,
+                    private_key=private_key,
+                )
+                return organisation, opened
+    names = ", ".join(
+        str(entry.get("organisation")) for entry in recipients if isinstance(entry, Mapping)
+    )
+    raise SealingError(
+        "sealed.not_a_recipient",
+        f"the fields are sealed to {names or 'no one'}, none with the key {public.hex()}:"
+        " give your organisation's key, or the earlier one it had when this version was sealed",
+    )
+
+
 def unseal(document: Mapping[str, Any], opened: Opened) -> dict[str, Any]:
     """A copy of the document with the opened fields back in place and no section."""
     out: dict[str, Any] = _copy(document)

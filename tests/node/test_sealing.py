@@ -204,3 +204,15 @@ def test_any_field_values_round_trip(names: list[str], phone: str) -> None:
     keys = _keys("customs")
     sealed = seal(doc, owner="shipper-acme", version=1, recipients=_public(keys))
     assert unseal(sealed, _open(sealed, "customs", keys["customs"])) == doc
+
+
+def test_a_reader_that_knows_only_its_key_finds_its_entry() -> None:
+    keys = _keys(*READERS)
+    sealed = seal(_document(), owner="shipper-acme", version=1, recipients=_public(keys))
+    args = {"owner": "shipper-acme", "declaration_id": sealed["declarationId"], "version": 1}
+    org, opened = sealing.open_with(sealed["sealed"], private_key=keys["customs"], **args)
+    assert org == "customs" and opened.fields["carrierBookingReference"] == "BKG-778812"
+    with pytest.raises(SealingError) as e:
+        sealing.open_with(sealed["sealed"], private_key=X25519PrivateKey.generate(), **args)
+    assert e.value.code == "sealed.not_a_recipient"
+    assert "customs" in e.value.message
