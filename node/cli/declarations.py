@@ -11,7 +11,10 @@ Declaration ids are namespaced per organisation: ``--owner ORG`` names whose
 declaration is meant. ``amend`` and ``cancel`` default to the signer's own
 organisation (a delegated forwarder names its delegator); ``decide`` must
 name it; ``show`` defaults to the caller's own, or the only one of that id
-the caller may read.
+the caller may read. ``show`` opens the sealed fields with the
+organisation's encryption key and prints them marked as sealed and
+verified (:mod:`node.cli.sealed_fields`); ``declare`` and ``amend`` seal
+them before signing (``--owner`` names whose a forwarder's submission is).
 
 ``decide --decision loaded`` may place the declaration's containers on
 board, ``--stowage CONTAINER=BBRRTT`` once per container (ISO 9711-1 bay,
@@ -42,6 +45,7 @@ from node.cli.common import (
     say,
     terminal_safe,
 )
+from node.cli.sealed_fields import add_enc_key_args, encryption_key, show_lines
 from node.client.client import DECISIONS, Client
 from node.client.errors import ClientError
 
@@ -120,7 +124,7 @@ def cmd_declare(args: argparse.Namespace) -> int:
     doc = read_document(file)
     return _run(
         args,
-        lambda c: c.declare(doc, wait=args.wait),
+        lambda c: c.declare(doc, wait=args.wait, owner=args.owner),
         f"the declaration in {file}",
         f"correct {file} and declare it again",
     )
@@ -133,7 +137,10 @@ def _declare_batch(args: argparse.Namespace) -> int:
     docs = [read_document(file) for file in args.files]
     with connect(args) as client:
         try:
-            txs = [client.build("declaration.submit", {"declaration": doc}) for doc in docs]
+            txs = [
+                client.build("declaration.submit", {"declaration": doc}, owner=args.owner)
+                for doc in docs
+            ]
             results = client.submit_batch(txs, wait=args.wait)
         except ClientError as e:
             raise failure(e, "the batch") from e
@@ -270,7 +277,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    """Print a declaration: current state, item descriptions, history."""
+    """Print a declaration: current state, sealed fields, item descriptions, history."""
+    key = encryption_key(args)  # a key file that will not do is said before asking the node
     client = connect(args)
     with client:
         try:
@@ -289,8 +297,12 @@ def cmd_show(args: argparse.Namespace) -> int:
             f"the node sent a declaration document that cannot be shown ({e!r}):"
             " try --json, or 'dgledger verify'"
         ) from e
+    sealed, failed = show_lines(doc, key)
+    lines[2:2] = [terminal_safe(line) for line in sealed]  # after the status and the parties
     for line in lines:
         say(line)
+    if failed:
+        raise CliError(failed)
     return 0
 
 
@@ -304,7 +316,8 @@ def render(doc: dict[str, Any]) -> list[str]:
         f"{record['id']}: {record['status']} (version {record['version']}, block"
         f" {record['height']}, {_time(record['updated_at'])})",
         f"owner {record['org']}, submitted by {history[0]['org']},"
-        f" shipper {body['shipper']['partyName']}, consignee {body['consignee']['partyName']}",
+        f" shipper {body['shipper']['partyName']}, consignee"
+        f" {body['consignee']['partyName'] if 'consignee' in body else 'sealed'}",
         f"vessel IMO {transport.get('vesselIMONumber')} {transport.get('vesselName')},"
         f" voyage {transport.get('voyageNumber')}, {transport.get('portOfLoading')} ->"
         f" {transport.get('portOfDischarge')}",
@@ -360,6 +373,11 @@ def register(sub: Any) -> None:
         " its own.",
     )
     p.add_argument("files", metavar="FILE.json", nargs="+", help="declaration documents")
+    _owner_arg(
+        p,
+        "the organisation declared for, whose readers the sensitive fields are sealed to"
+        " (default: the key's own; a forwarder names the shipper that delegated it)",
+    )
     add_node_args(p)
     p.add_argument("--wait", action="store_true", help="return once committed")
     p.set_defaults(func=cmd_declare)
@@ -411,5 +429,6 @@ def register(sub: Any) -> None:
         " one of that id the key may read)",
     )
     add_node_args(p)
+    add_enc_key_args(p)
     p.add_argument("--json", action="store_true", help="the whole answer, receipt included")
     p.set_defaults(func=cmd_show)

@@ -3,6 +3,9 @@
 ``verify ID`` fetches the declaration's receipt and the header chain from
 block 1 to the receipt's block, then checks them against the genesis file
 given (never the node's word), printing each check; exit 0 only if all hold.
+The document is proven as stored, its sealed section's digest included;
+with the organisation's encryption key (``--enc-key``, or the one beside
+``--key``) the sealed fields are opened and checked against that digest too.
 ``--save FILE`` keeps the receipt with its header chain, and ``--receipt
 FILE`` checks such a file again, offline.
 
@@ -39,6 +42,7 @@ from node.cli.common import (
     say,
     store_path,
 )
+from node.cli.sealed_fields import add_enc_key_args, encryption_key, verify_lines
 from node.client.client import Client
 from node.client.errors import ClientError, ReceiptError
 from node.client.receipt import verify_receipt
@@ -81,6 +85,7 @@ def _load_receipt(path: str) -> dict[str, Any]:
 def cmd_verify(args: argparse.Namespace) -> int:
     """Check a declaration's receipt from genesis; print every check."""
     genesis = genesis_arg(args.genesis)
+    key = encryption_key(args)
     if args.receipt:
         document = _load_receipt(args.receipt)
     elif args.id:
@@ -105,6 +110,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
         raise CliError(f"the receipt does not hold: {e.path}: {e.message}") from e
     for check in checks:
         say(f"ok      {check}")
+    sealed, failed = verify_lines(document, key)
+    for line in sealed:
+        say(line)
+    if failed:
+        raise CliError(failed)
     if args.save:
         _write_atomic(Path(args.save), json.dumps(document, indent=1).encode() + b"\n")
         say(f"saved the receipt with its header chain to {args.save}")
@@ -243,6 +253,7 @@ def register(sub: Any) -> None:
     add_node_args(p, key=False)
     p.add_argument("--receipt", help="check a saved receipt file instead of asking a node")
     p.add_argument("--save", help="write the receipt with its header chain to this file")
+    add_enc_key_args(p)
     p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser("export", help="write the whole chain to one file")
