@@ -7,8 +7,13 @@ their reasons; the port authority and customs decide; one validator is
 killed with SIGKILL mid-way and restarted; then every node's chain is
 audited from genesis and compared, committed transactions are looked up
 on every node, and a few declarations' receipts, each fetched from another
-node, are verified from the genesis file alone. Exits 0 only if every check
-held; stops every process it started.
+node, are verified from the genesis file alone. Every organisation has an
+encryption key, so the shippers seal each declaration's consignee and
+emergency contacts to those entitled to read it (``Member.send``, as a
+member's client does); the receipts' sealed fields are opened with the
+auditor's key and checked against the chain's digest, and a competing
+shipper's key opens none of them. Exits 0 only if every check held; stops
+every process it started.
 """
 
 from __future__ import annotations
@@ -33,12 +38,13 @@ from contracts.dgl_builtin import builtin_list
 from contracts.membership import Identity
 from ledger.crypto import SigningKey
 from ledger.genesis import Genesis
-from ledger.keyfile import load_signing_key
+from ledger.keyfile import load_encryption_key, load_signing_key
 from ledger.tx import Envelope, Transaction
 from node.audit import audit, blocks_from_node
 from node.client.client import DEFAULT_EXPIRES_AFTER, Client
 from node.client.errors import ClientError, ReceiptError
 from node.client.receipt import verify_receipt
+from node.client.sealing import SealingError, open_with
 from node.devnet.localnet import LocalNetwork
 from node.devnet.traffic import TrafficGenerator
 from node.genesis_file import load_genesis
@@ -63,6 +69,8 @@ class Member:
         """The latest height a commit answer named: expiries count from it."""
         self.lock = threading.Lock()
         self.http = httpx.Client(timeout=70.0, verify=tls)
+        self.client = Client(url, chain, key, http=self.http)
+        """Asks whom this member's declarations are sealed to, once, and seals them."""
 
     def send(self, type_: str, body: dict[str, Any]) -> dict[str, Any]:
         """Sign and submit, then wait for the commit; the JSON answer with its status code.
@@ -71,8 +79,15 @@ class Member:
         and expires ``DEFAULT_EXPIRES_AFTER`` blocks above the latest height
         seen. A decision on a declaration the node has not applied yet
         (``declaration.unknown``: the submission was committed through
-        another node a moment ago) is tried again.
+        another node a moment ago) is tried again. A submission's sensitive
+        fields are sealed to this member's readers first.
         """
+        if type_ == "declaration.submit":
+            try:
+                with self.lock:  # the client is not shared between threads
+                    body = {**body, "declaration": self.client.seal(body["declaration"])}
+            except ClientError as e:
+                return {"http_status": 0, "error": {"code": e.code, "message": e.message}}
         for _ in range(10):
             with self.lock:
                 self.nonce += 1
@@ -320,10 +335,18 @@ def _verify_receipts(
     say: Callable[[str], None],
     count: int = 3,
 ) -> tuple[str, bool]:
-    """Fetch a few declarations' receipts, each from another node, and check them from genesis."""
-    what = "receipts verify from genesis alone"
+    """Fetch a few declarations' receipts, each from another node, and check them from genesis.
+
+    Each one's sealed fields are opened with the auditor's encryption key and
+    checked against the proven digest; another shipper's key opens none.
+    """
+    what = "receipts verify from genesis alone; sealed fields open for their readers only"
     if not ids:
         return what, False
+    enc = {
+        org: load_encryption_key(net.key_path(org).with_name(f"{org}.enc.pem"))
+        for org in ("auditor", *SHIPPERS)
+    }
     for i, (owner, decl_id) in enumerate(sorted(ids)[:count]):
         name = list(net.nodes)[i % len(net.nodes)]
         try:
@@ -331,12 +354,36 @@ def _verify_receipts(
                 document = client.declaration(decl_id, owner)
                 document["headers"] = client.header_chain(document["receipt"]["header"]["height"])
             checks = verify_receipt(document, genesis)
-        except (ClientError, ReceiptError) as e:
-            say(f"  receipt of {decl_id} from {name}: FAILED {e}")
+            section = document["declaration"]["sealed"]
+            version = int(document["record"]["document"])
+            _, opened = open_with(
+                section,
+                owner=owner,
+                declaration_id=decl_id,
+                version=version,
+                private_key=enc["auditor"],
+            )
+            competitor = next(s for s in SHIPPERS if s != owner)
+            try:
+                open_with(
+                    section,
+                    owner=owner,
+                    declaration_id=decl_id,
+                    version=version,
+                    private_key=enc[competitor],
+                )
+                say(f"  receipt of {decl_id}: FAILED, {competitor}'s key opens its sealed fields")
+                return what, False
+            except SealingError as e:
+                if e.code != "sealed.not_a_recipient":
+                    raise
+        except (ClientError, ReceiptError, KeyError, TypeError) as e:
+            say(f"  receipt of {decl_id} from {name}: FAILED {e!r}")
             return what, False
         say(
             f"  receipt of {decl_id} from {name}: {document['record']['status']},"
-            f" {len(checks)} checks hold"
+            f" {len(checks)} checks hold; its {len(opened.fields)} sealed fields open with the"
+            f" auditor's key and match the chain's digest, not with {competitor}'s"
         )
     return what, True
 

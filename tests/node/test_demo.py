@@ -24,7 +24,7 @@ CHECKS = (
     "all nodes hold the same tip",
     "acknowledged transactions present on every node",
     "a declaration in another member's name refused",
-    "receipts verify from genesis alone",
+    "receipts verify from genesis alone; sealed fields open for their readers only",
 )
 
 
