@@ -43,14 +43,15 @@ Pure functions of the state and the document: no clock, no randomness.
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
-from contracts.access import Reader, may_read_declaration
+from contracts.access import SEE_EVERY_DECLARATION, Reader, may_read_declaration
 from contracts.declaration import SEALABLE_ITEM, SEALABLE_TOP
 from contracts.errors import TransactionRejected, Violation
 from contracts.identity import ENC_ORGS, encryption_keys_in_force
 from contracts.lifecycle import Role
+from contracts.membership import Organisation
 
 if TYPE_CHECKING:
     from contracts.state import StateView
@@ -59,6 +60,7 @@ __all__ = [
     "ENC_ORGS",
     "check",
     "clear_paths",
+    "genesis_sealing_keys",
     "recipients",
     "sealing_keys",
 ]
@@ -87,6 +89,20 @@ def recipients(view: StateView, owner: str) -> dict[str, list[bytes]]:
 def sealing_keys(view: StateView, owner: str) -> dict[str, bytes]:
     """The key to seal to for each of :func:`recipients`: the one last put in force."""
     return {org: keys[-1] for org, keys in recipients(view, owner).items()}
+
+
+def genesis_sealing_keys(orgs: Iterable[Organisation], owner: str) -> dict[str, bytes]:
+    """:func:`sealing_keys` of ``owner`` in the state genesis makes, from its organisations.
+
+    For writers that seal without asking a node (load generators, chain
+    makers): at genesis no one has delegated anyone, so the readers are the
+    owner and those who see every declaration, each with its last key.
+    """
+    return {
+        org.name: org.enc_keys[-1]
+        for org in orgs
+        if org.enc_keys and (org.name == owner or org.role in SEE_EVERY_DECLARATION)
+    }
 
 
 def clear_paths(value: Mapping[str, Any]) -> list[str]:

@@ -4,7 +4,10 @@
 processes, kills, faults, waits with deadlines) whose shippers sign
 declarations with nonces of their own (a counter per key: a nonce only
 makes transactions differ) and expiries counted from the latest height a
-commit answer named.
+commit answer named. Every organisation of a network from ``network init``
+has an encryption key, so each declaration's sensitive fields are sealed to
+its readers (those of genesis: no delegation is made under load), as a
+member's client seals them.
 
 :class:`Load` runs shipper clients in threads: each signs its own
 declarations with its member key, submits with
@@ -27,11 +30,14 @@ from typing import Final
 
 import httpx
 
+from contracts.membership import AppGenesis
+from contracts.sealed import genesis_sealing_keys
 from ledger.crypto import SigningKey
 from ledger.genesis import Genesis
 from ledger.keyfile import load_signing_key
 from ledger.tx import Envelope, Transaction
 from node.client.client import DEFAULT_EXPIRES_AFTER
+from node.client.sealing import seal
 from node.devnet.errors import NetworkError
 from node.devnet.localnet import FAST_CONSENSUS, PORT_RANGE, LocalNetwork, wait_for
 from node.devnet.samples import valid_declaration
@@ -48,14 +54,27 @@ CONTENT_MSGPACK: Final = {"content-type": "application/msgpack"}
 
 
 def declaration_tx(
-    key: SigningKey, chain: str, nonce: int, declaration_id: str, expires: int
+    key: SigningKey,
+    chain: str,
+    nonce: int,
+    declaration_id: str,
+    expires: int,
+    *,
+    sealed_for: tuple[str, Mapping[str, bytes]] | None = None,
 ) -> Transaction:
-    """A signed ``declaration.submit`` of a fresh declaration."""
+    """A signed ``declaration.submit`` of a fresh declaration.
+
+    With ``sealed_for`` (owner, readers), its sensitive fields are sealed to
+    those readers, bound to the owner and version 1.
+    """
     document = valid_declaration(declaration_id)
     # A container of its own, as real traffic has: the sample's one container would
     # put every declaration of the load in one unit, judged against all the others.
     ordinal = int.from_bytes(hashlib.sha256(declaration_id.encode()).digest()[:8], "big")
     document["containers"][0]["equipmentReference"] = unique_container(ordinal % UNITS)
+    if sealed_for is not None and sealed_for[1]:
+        owner, readers = sealed_for
+        document = seal(document, owner=owner, version=1, recipients=readers)
     body = {"declaration": document}
     envelope = Envelope(chain, "declaration.submit", key.public.key_id, nonce, body, expires)
     return Transaction.create(envelope, [key])
@@ -96,6 +115,9 @@ class Cluster(LocalNetwork):
         self._nonces: dict[str, int] = {}
         self._height = 0
         self._nonce_lock = threading.Lock()
+        orgs = AppGenesis.from_value(self.genesis.app).orgs
+        self.readers = {org: genesis_sealing_keys(orgs, org) for org in self.keys}
+        """Whom each member's declarations are sealed to: the readers genesis makes."""
 
     def observe_heights(self, names: Iterable[str], seconds: float) -> list[dict[str, int]]:
         """Sample the named nodes' heights for a fixed window (to show that nothing moves)."""
@@ -119,7 +141,14 @@ class Cluster(LocalNetwork):
         with self._nonce_lock:
             nonce = self._nonces[org] = self._nonces.get(org, 0) + 1
             expires = self._height + DEFAULT_EXPIRES_AFTER
-        return declaration_tx(self.keys[org], self.genesis.chain, nonce, f"{org}-{nonce}", expires)
+        return declaration_tx(
+            self.keys[org],
+            self.genesis.chain,
+            nonce,
+            f"{org}-{nonce}",
+            expires,
+            sealed_for=(org, self.readers[org]),
+        )
 
     def submit(
         self, name: str, tx: Transaction, *, wait: bool = True, timeout: float = 60.0

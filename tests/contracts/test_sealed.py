@@ -20,6 +20,7 @@ from contracts.document import parse_declaration
 from contracts.engine import Engine
 from contracts.errors import TransactionRejected
 from contracts.handler import Context
+from contracts.membership import AppGenesis
 from node.client import sealing
 from tests.contracts.fixtures import Community, community, enc_key_for, enc_public
 from tests.samples import sample
@@ -233,3 +234,11 @@ def test_a_shape_violation_comes_before_the_check_with_state() -> None:
         ("sealed.digest", "$.body.declaration.sealed.digest")
     ]
     assert isinstance(c.engine, Engine)
+
+
+def test_the_readers_at_genesis_are_those_the_state_names_at_genesis() -> None:
+    c = community(identities=True)
+    orgs = AppGenesis.from_value(c.genesis.app).orgs
+    for owner in ("shipper-acme", "forwarder-b", "customs"):
+        expected = sealed_rule.sealing_keys(c.engine.view(), owner)
+        assert sealed_rule.genesis_sealing_keys(orgs, owner) == expected
