@@ -19,6 +19,11 @@ Layout written under the target directory::
     tls/ca-key.pem                     its key: stays here, with whoever ran init
     dangerous-goods-list.csv           with ``dgl_file``: the list every node loads
 
+Genesis lists the ports the network serves, each with its port authority
+(``ports``; :func:`corridor` makes the HAROPA corridor, Le Havre, Rouen and
+Paris, for a network with one port authority), and the lead time
+(``lead_time_hours``) a declaration must be submitted by before departure.
+
 Without ``dgl_file`` the network runs on the built-in list. With it (the
 project's CSV format or a 49 CFR 172.101 table), the file is checked, copied
 beside the genesis, its digest pinned in genesis, and every node
@@ -47,9 +52,10 @@ from __future__ import annotations
 import datetime
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
@@ -57,7 +63,15 @@ from contracts.dgl import DangerousGoodsList, read_list_file
 from contracts.dgl_builtin import BUILTIN, builtin_list
 from contracts.errors import ContractError
 from contracts.lifecycle import Role
-from contracts.membership import ORG_NAME, AppGenesis, Identity, Organisation, normalised
+from contracts.membership import (
+    ORG_NAME,
+    AppGenesis,
+    Identity,
+    Organisation,
+    Port,
+    lead_time_problem,
+    normalised,
+)
 from ledger.crypto import PublicKey, SigningKey
 from ledger.genesis import Genesis
 from ledger.keyfile import encryption_public, save_encryption_key, save_signing_key
@@ -82,6 +96,8 @@ CHAIN_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 DGL_COPY = "dangerous-goods-list.csv"
 ENC_KEY_SUFFIX = ".enc.pem"
 """``keys/<org>.enc.pem``: the organisation's X25519 encryption key, beside its member key."""
+HAROPA: Final = (("FRLEH", "Le Havre"), ("FRURO", "Rouen"), ("FRPAR", "Paris"))
+"""The ports a new network serves unless told otherwise: HAROPA's, on the Seine."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +162,11 @@ def _member(spec: str) -> tuple[str, Role]:
     return name, role_of(name, explicit)
 
 
+def network_roles(validators: Sequence[str], members: Sequence[str]) -> dict[str, Role]:
+    """Each organisation's role, as ``init_network`` reads ``validators`` and ``members``."""
+    return dict([_validator(v) for v in validators] + [_member(m) for m in members])
+
+
 def _refuse_existing(directory: Path, paths: list[Path]) -> None:
     """Refuse a target that is not a directory, or one holding a file this would write."""
     if directory.exists() and not directory.is_dir():
@@ -173,6 +194,8 @@ def init_network(
     dgl_file: Path | None = None,
     identities: Mapping[str, Identity] | None = None,
     issued_at: datetime.datetime | None = None,
+    ports: Sequence[Port] = (),
+    lead_time_hours: int = 0,
 ) -> list[NodeFiles]:
     """Write a new network's files; refuses to overwrite an existing genesis.
 
@@ -184,7 +207,10 @@ def init_network(
 
     ``identities`` gives organisations their legal name and identifiers,
     recorded in genesis; every organisation gets an X25519 encryption key
-    (``keys/<org>.enc.pem``, its public key in genesis).
+    (``keys/<org>.enc.pem``, its public key in genesis). ``ports`` are the
+    ports the network serves, each a port authority's (none: no port
+    authority is held to a port); ``lead_time_hours`` how long before the
+    estimated departure a declaration must be submitted.
 
     Every argument is checked, and the directory searched for any file this
     would write, before the first file is written. The API certificates are
@@ -211,6 +237,7 @@ def init_network(
         raise NetworkInitError("an observer is named twice")
     identities = dict(identities or {})
     _check_identities(identities, names)
+    _check_corridor(ports, lead_time_hours, dict(validator_roles + member_roles))
     runners = [name for name, _ in validator_roles] + observers
     _refuse_existing(
         directory,
@@ -266,7 +293,7 @@ def init_network(
         )
     if dgl_bytes is not None:
         (directory / DGL_COPY).write_bytes(dgl_bytes)
-    app = AppGenesis(tuple(orgs), dgl.digest(), 2)
+    app = AppGenesis(tuple(orgs), dgl.digest(), 2, tuple(ports), lead_time_hours)
     genesis = Genesis.create(chain, genesis_time, ValidatorSet.create(vals), app.to_value())
     (directory / "genesis.json").write_text(genesis_to_json(genesis), encoding="utf-8")
     node_keys = {v.org: v.public for v in vals} | observer_keys
@@ -297,6 +324,65 @@ def _check_identities(identities: Mapping[str, Identity], names: list[str]) -> N
             other = seen.setdefault(mark, name)
             if other != name:
                 raise NetworkInitError(f"{other} and {name} have the same {mark[0]}")
+
+
+def corridor(
+    roles: Mapping[str, Role],
+    names: Sequence[tuple[str, str]] = HAROPA,
+    authorities: Mapping[str, str] | None = None,
+) -> tuple[Port, ...]:
+    """The ports ``names`` (UN/LOCODE, name), each its ``authorities`` entry's.
+
+    A port no entry names is the network's port authority's, if it has
+    exactly one; with none, ``HAROPA`` (the default) gives no port and any
+    other list is refused, as is a port left without an authority.
+    """
+    authorities = dict(authorities or {})
+    codes = [code for code, _ in names]
+    unknown = sorted(set(authorities) - set(codes))
+    if unknown:
+        raise NetworkInitError(f"--port-authority {unknown[0]}: not one of the ports listed")
+    if len(set(codes)) != len(codes):
+        twice = sorted({c for c in codes if codes.count(c) > 1})[0]
+        raise NetworkInitError(f"the port {twice} is listed twice")
+    ports_authorities = sorted(n for n, r in roles.items() if r is Role.PORT_AUTHORITY)
+    if not ports_authorities and names == HAROPA and not authorities:
+        return ()
+    out = []
+    for code, name in names:
+        authority = authorities.get(code)
+        if authority is None:
+            if len(ports_authorities) != 1:
+                found = ", ".join(ports_authorities) or "none"
+                raise NetworkInitError(
+                    f"port {code}: name its port authority with --port-authority {code}=ORG"
+                    f" (the network's port authorities: {found})"
+                )
+            authority = ports_authorities[0]
+        try:
+            out.append(Port(code, name, authority))
+        except ValueError as e:
+            raise NetworkInitError(f"port {code}={name!r}: {e}") from None
+    return tuple(out)
+
+
+def _check_corridor(ports: Sequence[Port], lead_time_hours: int, roles: Mapping[str, Role]) -> None:
+    """Refuse a port of no port authority of the network, a port twice, a lead time out of range."""
+    seen: set[str] = set()
+    for port in ports:
+        role = roles.get(port.authority)
+        if role is not Role.PORT_AUTHORITY:
+            what = "not one of the organisations" if role is None else role.phrase
+            raise NetworkInitError(
+                f"port {port.locode}: its authority {port.authority} is {what}, not a port"
+                " authority of the network"
+            )
+        if port.locode in seen:
+            raise NetworkInitError(f"the port {port.locode} is listed twice")
+        seen.add(port.locode)
+    problem = lead_time_problem(lead_time_hours)
+    if problem is not None:
+        raise NetworkInitError(f"lead time {lead_time_hours}: {problem}")
 
 
 def _encryption_key(directory: Path, name: str) -> bytes:

@@ -81,7 +81,7 @@ def genesis_and_list() -> tuple[Genesis, Any]:
 
 def documents(dgl: Any, count: int) -> list[dict[str, Any]]:
     """``count`` valid two-item declarations."""
-    gen = TrafficGenerator(dgl, seed=7)
+    gen = TrafficGenerator(dgl, seed=7, base_time_ms=T0)
     return [
         gen.declaration(SHIPPERS[i % len(SHIPPERS)].split("-")[1], classes=_pair(gen))
         for i in range(count)

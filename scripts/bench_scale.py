@@ -444,7 +444,10 @@ def reads(
     ]
     blocks = int(made["blocks"])
     per_block = int(made["per_block"])
-    vessels = [v.imo for v in TrafficGenerator(builtin_list(), int(made["seed"])).voyages]
+    # The vessels and voyages are the seed's alone, whatever the base time.
+    vessels = [
+        v.imo for v in TrafficGenerator(builtin_list(), int(made["seed"]), base_time_ms=0).voyages
+    ]
 
     def one_declaration(rng: random.Random, cursor: dict[str, Any]) -> str:
         while True:
@@ -529,7 +532,7 @@ def node_read_quantiles(net: LocalNetwork, name: str) -> dict[str, float]:
 def extend(net: LocalNetwork, name: str, count: int) -> dict[str, Any]:
     """Submit ``count`` new declarations through the API and wait for each to commit."""
     key = load_signing_key(net.key_path("shipper-gamma"))
-    gen = TrafficGenerator(builtin_list(), seed=99)
+    gen = TrafficGenerator(builtin_list(), seed=99, base_time_ms=time.time_ns() // 1_000_000)
     run = time.strftime("%H%M%S")  # a --reuse run must not declare the same ids again
     start = now()
     with Client.connect(net.url(name), key, ca=net.ca) as client:

@@ -36,6 +36,13 @@ Each follow-up lands one block after the previous step. Submitters rotate
 over the shippers and forwarders; each key's nonces count up (a nonce only
 makes two transactions differ), and every transaction expires
 ``EXPIRES_AFTER`` blocks above the height it is made for.
+
+Block ``h`` has the time genesis time + ``h`` * ``--interval-ms``. The
+declarations' dates follow the time of the last block (the generator's base
+time), so each departure is still to come, by the network's lead time and
+more, in every block of the chain: the same seed and network give the same
+chain. Voyages load at the ports genesis gives the deciding port authority
+(HAROPA's when it lists none), so its decisions are at its own ports.
 """
 
 from __future__ import annotations
@@ -202,8 +209,11 @@ class Planner:
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(directory: str, seed: int) -> None:
+def _init_worker(directory: str, seed: int, base_time_ms: int) -> None:
     net = load_network(Path(directory))
+    app = AppGenesis.from_value(net.genesis.app)
+    # Voyages load where the port authority that decides in this chain decides.
+    ports = [p.locode for p in app.ports if p.authority == net.port]
     keys = {name: load_signing_key(Path(directory) / "keys" / f"{name}.pem") for name in _orgs(net)}
     node_keys = {
         name: load_signing_key(Path(directory) / name / "node-key.pem") for name in net.validators
@@ -213,7 +223,13 @@ def _init_worker(directory: str, seed: int) -> None:
         keys=keys,
         node_keys=node_keys,
         seed=seed,
-        gen=TrafficGenerator(builtin_list(), seed),
+        gen=TrafficGenerator(
+            builtin_list(),
+            seed,
+            base_time_ms=base_time_ms,
+            lead_time_hours=app.lead_time_hours,
+            **({"loading_ports": ports} if ports else {}),
+        ),
     )
 
 
@@ -369,7 +385,7 @@ def make_chain(
         with ProcessPoolExecutor(
             max_workers=workers,
             initializer=_init_worker,
-            initargs=(str(net.directory), seed),
+            initargs=(str(net.directory), seed, genesis.time + count * interval_ms),
         ) as pool:
             window: deque[tuple[list[Spec], Future[list[Transaction]]]] = deque()
             plans = _plans(planner, count, declarations, per_block)

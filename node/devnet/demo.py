@@ -1,9 +1,12 @@
 """``dgledger demo``: a port community on loopback, from genesis to audit.
 
 Starts four validators (customs, port authority, two forwarders) on LevelDB
-under a temporary directory; three shippers submit realistic declarations
+under a temporary directory, for a network serving HAROPA's corridor (Le
+Havre, Rouen, Paris) whose declarations are due a day before departure;
+three shippers submit realistic declarations
 across all nine classes, plus a share of invalid ones that are refused with
-their reasons; the port authority and customs decide; one validator is
+their reasons; the port authority and customs decide; a declaration due too
+late and a decision on a call outside the corridor are refused; one validator is
 killed with SIGKILL mid-way and restarted; then every node's chain is
 audited from genesis and compared, committed transactions are looked up
 on every node, and a few declarations' receipts, each fetched from another
@@ -52,6 +55,8 @@ from node.genesis_file import load_genesis
 SHIPPERS = ("shipper-acme", "shipper-beta", "shipper-gamma")
 IDENTITIES: Final = {s: Identity(f"{s.split('-')[1].upper()} SA") for s in SHIPPERS}
 """The shippers' legal names, as the traffic names them (``TrafficGenerator.declaration``)."""
+LEAD_TIME_HOURS: Final = 24
+"""The demo network's lead time: declarations at least a day before departure."""
 
 
 class Member:
@@ -157,11 +162,14 @@ def run_demo(
     """Run the whole demo in ``directory``; return the exit status."""
     started = time.monotonic()
     dgl = builtin_list()
-    gen = TrafficGenerator(dgl, seed)
+    # Departures from now on, past the lead time, whatever the day the demo runs.
+    gen = TrafficGenerator(
+        dgl, seed, base_time_ms=time.time_ns() // 1_000_000, lead_time_hours=LEAD_TIME_HOURS
+    )
     rng = random.Random(seed)
     tally = Tally()
     say(f"dgledger demo: network in {directory}")
-    with LocalNetwork(directory, identities=IDENTITIES) as net:
+    with LocalNetwork(directory, identities=IDENTITIES, lead_time_hours=LEAD_TIME_HOURS) as net:
         genesis = load_genesis(net.genesis_path)
         net.start()
         say(f"  4 validators up: {', '.join(net.nodes)}")
@@ -224,6 +232,7 @@ def run_demo(
             decided = _decide(members, decide_queue, rng, tally, pool)
             say(f"  decisions recorded: {decided}")
         impostor = _claim_another_name(members["shipper-beta"], gen, say)
+        corridor = _corridor(members, gen, say)
         target = net.height(entry[0])
         net.wait_height(net.names, target)
         say(f"  all nodes at height >= {target}")
@@ -243,6 +252,7 @@ def run_demo(
                 tally.failures.append(f"audit of {name}: {e}")
         checks = _checks(net, tally, tips, auditor)
         checks.append(impostor)
+        checks.extend(corridor)
         checks.append(_verify_receipts(net, genesis, auditor, decide_queue, say))
     _table(say, tally, checks, time.monotonic() - started)
     return 0 if all(ok for _, ok in checks) and not tally.failures else 1
@@ -296,6 +306,40 @@ def _claim_another_name(
     say(f"  shipper-beta declaring in ACME SA's name: {answer['http_status']} {code}")
     refused = answer["http_status"] == 422 and code == "identity.shipper_mismatch"
     return "a declaration in another member's name refused", refused
+
+
+def _refusal(answer: dict[str, Any]) -> str | None:
+    """The code a refused (422) or rejected (committed, status rejected) answer gives."""
+    if answer["http_status"] == 422:
+        return str(answer.get("error", {}).get("code"))
+    if answer["http_status"] == 200 and answer.get("status") == "rejected":
+        violations = answer.get("result", {}).get("violations") or [{}]
+        return str(violations[0].get("code"))
+    return None
+
+
+def _corridor(
+    members: dict[str, Member], gen: TrafficGenerator, say: Callable[[str], None]
+) -> list[tuple[str, bool]]:
+    """Too late for the lead time; a call the port authority does not decide on."""
+    shipper = members["shipper-gamma"]
+    doc = gen.declaration("gamma")
+    soon = time.gmtime(time.time() + 2 * 3600)
+    doc["transport"]["estimatedDeparture"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", soon)
+    late = _refusal(shipper.send("declaration.submit", {"declaration": doc}))
+    say(f"  a declaration departing in 2 hours, lead time {LEAD_TIME_HOURS} hours: {late}")
+    doc = gen.declaration("gamma")
+    doc["transport"].update(portOfLoading="SGSIN", portOfDischarge="USNYC")
+    answer = shipper.send("declaration.submit", {"declaration": doc})
+    outside = None
+    if answer["http_status"] == 200 and answer.get("status") == "committed":
+        body = {"id": doc["declarationId"], "owner": "shipper-gamma", "decision": "accepted"}
+        outside = _refusal(members["port-authority"].send("declaration.decide", body))
+    say(f"  the port authority accepting a call from SGSIN to USNYC: {outside}")
+    return [
+        ("a declaration due within the lead time refused", late == "date.too_late"),
+        ("no decision on a call outside the corridor", outside == "port.not_served"),
+    ]
 
 
 def _checks(

@@ -42,11 +42,12 @@ from typing import Any, Final, Self, TypeVar
 
 import httpx
 
-from contracts.membership import Identity
+from contracts.lifecycle import Role
+from contracts.membership import Identity, Port
 from node.api_tls import CA_CERT
 from node.client.tls import trust
 from node.devnet.errors import NetworkError, NetworkTimeout
-from node.network import DEFAULT_VALIDATORS, init_network, ports_needed
+from node.network import DEFAULT_VALIDATORS, corridor, init_network, network_roles, ports_needed
 
 REPO: Final = Path(__file__).resolve().parents[2]
 PORT_RANGE: Final = (7500, 7700)
@@ -154,8 +155,15 @@ class LocalNetwork:
         log_level: str = "info",
         port_range: tuple[int, int] = PORT_RANGE,
         identities: Mapping[str, Identity] | None = None,
+        ports: Sequence[Port] | None = None,
+        lead_time_hours: int = 0,
     ) -> None:
+        """``ports`` default to HAROPA's three, the network's port authority's if it has one."""
         self.directory = directory
+        if ports is None:
+            roles = network_roles(validators, members)
+            authorities = [name for name, role in roles.items() if role is Role.PORT_AUTHORITY]
+            ports = corridor(roles) if len(authorities) == 1 else ()
         self.test_admin = test_admin
         self.log_level = log_level
         base = find_base_port(ports_needed(len(validators), len(observers)), *port_range)
@@ -169,6 +177,8 @@ class LocalNetwork:
             consensus=dict(FAST_CONSENSUS if consensus is None else consensus),
             observers=list(observers),
             identities=identities,
+            ports=ports,
+            lead_time_hours=lead_time_hours,
         )
         self.nodes = {
             f.name: NodeProcess(

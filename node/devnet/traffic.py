@@ -8,13 +8,27 @@ carry valid check digits, and items share a container only when the
 segregation table and the list's segregation codes allow it. Invalid
 declarations are valid ones with one deliberate fault, so each is refused for
 a known reason.
+
+Dates follow a base time, in milliseconds since the epoch, that the caller
+gives: the time of the last block the declarations may be recorded in (the
+demo and a devnet under load: now; ``scripts/make_chain.py``: its genesis
+time plus the chain's span). Vessels depart from two days after the base
+time plus the network's lead time (``lead_time_hours``), at least 42 hours
+later, so no block of the run finds a departure past or too soon; goods are
+certified the days before the base time. The same seed and base time give
+the same documents; the vessels and voyages are the seed's alone.
+
+Voyages load at the ports of the network's port authority (HAROPA's, Le
+Havre, Rouen and Paris, unless told others), so that it decides on them, and
+discharge at one of the world's other ports.
 """
 
 from __future__ import annotations
 
 import copy
+import datetime
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -23,10 +37,13 @@ from contracts.dgl_types import DglEntry
 from contracts.formats import imo_check_digit, iso6346_check_digit
 from contracts.segregation import Segregation, class1_compatible, required_segregation
 from contracts.segregation_checks import sg_codes_between
+from node.network import HAROPA
 
 Doc = dict[str, Any]
 
 CLASSES = ("1", "2", "3", "4", "5", "6", "7", "8", "9")
+CORRIDOR = tuple(code for code, _ in HAROPA)
+"""Where voyages load unless told otherwise: HAROPA's ports, Le Havre, Rouen, Paris."""
 PORTS = ("FRLEH", "BEANR", "NLRTM", "DEHAM", "USNYC", "SGSIN", "CNSHA", "GBFXT", "ESVLC", "ITGOA")
 OWNERS = ("MSC", "CMA", "HLX", "MAE", "ONE", "EGH", "CSQ", "TGH")
 PACKAGES = ("1A1", "4G", "3H1", "6HA1", "1H1", "4C1", "31HA1")
@@ -39,6 +56,13 @@ TECHNICAL_NAMES = (
     "ISOPROPANOL",
 )
 EXPLOSIVE_CLASSES = frozenset({"1.4S", "1.4G", "1.4C", "1.4B", "1.3G", "1.1D", "1.2F"})
+DAY_MS = 86_400_000
+HOUR_MS = 3_600_000
+
+
+def day_of(ms: int) -> datetime.date:
+    """The UTC date of a time in milliseconds since the epoch."""
+    return datetime.date(1970, 1, 1) + datetime.timedelta(days=ms // DAY_MS)
 
 
 def container_number(owner: str, category: str, serial: int) -> str:
@@ -129,9 +153,25 @@ class Voyage:
 class TrafficGenerator:
     """Seeded source of declaration documents."""
 
-    def __init__(self, dgl: DangerousGoodsList, seed: int = 1) -> None:
+    def __init__(
+        self,
+        dgl: DangerousGoodsList,
+        seed: int = 1,
+        *,
+        base_time_ms: int,
+        lead_time_hours: int = 0,
+        loading_ports: Sequence[str] = CORRIDOR,
+    ) -> None:
         self.rng = random.Random(seed)
         self.dgl = dgl
+        self.loading_ports = tuple(loading_ports)
+        """Where voyages load: ports whose authority decides on them (HAROPA's by default)."""
+        self.discharge_ports = tuple(p for p in PORTS if p not in self.loading_ports)
+        self.first_departure = day_of(base_time_ms + lead_time_hours * HOUR_MS)
+        """Voyage ``i`` departs at 18:00 UTC, ``2 + 3 i`` days after this date."""
+        certified = day_of(base_time_ms)
+        self.packed_on = (certified - datetime.timedelta(days=2)).isoformat()
+        self.certified_on = (certified - datetime.timedelta(days=1)).isoformat()
         self.by_class: dict[str, list[DglEntry]] = {c: [] for c in CLASSES}
         for entry in dgl.entries:
             if entry.hazard_class[0] == "1" and entry.hazard_class not in EXPLOSIVE_CLASSES:
@@ -143,15 +183,16 @@ class TrafficGenerator:
         self.serial = 0
 
     def _voyage(self, i: int) -> Voyage:
-        loading, discharge = self.rng.sample(PORTS, 2)
-        day = 1 + i * 3
+        loading = self.rng.choice(self.loading_ports)
+        discharge = self.rng.choice(self.discharge_ports)
+        day = self.first_departure + datetime.timedelta(days=2 + i * 3)
         return Voyage(
             imo_number(self.rng.randrange(900_000, 999_999)),
             f"PORT EXPRESS {i + 1}",
             f"{100 + i:03d}{self.rng.choice('EWNS')}",
             loading,
             discharge,
-            f"2026-12-{day:02d}T18:00:00Z",
+            f"{day.isoformat()}T18:00:00Z",
         )
 
     def item(self, cls: str | None = None) -> Doc:
@@ -239,7 +280,7 @@ class TrafficGenerator:
                     "packingCertificate": {
                         "signatoryName": "PACKING OFFICER",
                         "place": "LE HAVRE",
-                        "date": "2026-11-20",
+                        "date": self.packed_on,
                     },
                     "dangerousGoods": group,
                 }
@@ -248,7 +289,7 @@ class TrafficGenerator:
             "shipperCertification": {
                 "signatoryName": "DG MANAGER",
                 "place": "LE HAVRE",
-                "date": "2026-11-21",
+                "date": self.certified_on,
             },
         }
 

@@ -158,7 +158,7 @@ def test_the_listings_are_made_again_from_the_records_alone() -> None:
     assert rebuilt[key] == [["shipper-acme", "ACME-1"], ["shipper-beta", "BETA-1"]]
 
 
-_GEN = TrafficGenerator(builtin_list(), seed=7)
+_GEN = TrafficGenerator(builtin_list(), seed=7, base_time_ms=Community.time)
 POOL = [_GEN.item(cls) for cls in ("1", "2", "3", "4", "5", "6", "8", "9") for _ in range(4)]
 """Valid items of every class the traffic generator makes (no class 7)."""
 

@@ -24,6 +24,8 @@ CHECKS = (
     "all nodes hold the same tip",
     "acknowledged transactions present on every node",
     "a declaration in another member's name refused",
+    "a declaration due within the lead time refused",
+    "no decision on a call outside the corridor",
     "receipts verify from genesis alone; sealed fields open for their readers only",
 )
 

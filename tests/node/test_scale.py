@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -117,7 +118,7 @@ def test_chain_of_20000_declarations(tmp_path: Path) -> None:
         # Once caught up it is one of the validators: the network commits new
         # declarations, and some of the blocks carry its vote or its proposal.
         key = load_signing_key(net.key_path("shipper-gamma"))
-        gen = TrafficGenerator(builtin_list())
+        gen = TrafficGenerator(builtin_list(), base_time_ms=time.time_ns() // 1_000_000)
         with Client.connect(net.url(MAKERS[0]), key, ca=net.ca) as client:
             for i in range(8):
                 doc = gen.declaration("gamma")
