@@ -32,6 +32,7 @@ __all__ = [
     "DangerousGoodsListProtocol",
     "check_declaration",
     "check_departure_at",
+    "departure_violations",
     "validate",
 ]
 
@@ -128,28 +129,78 @@ def _check_dates(decl: Declaration, out: list[Violation]) -> None:
 DATE_ONLY_GRACE_MS: Final = 38 * 3_600_000
 """How long after its midnight UTC a departure given as a date alone may still be to come:
 the whole day, in the latest time zone (UTC+14)."""
+HOUR_MS: Final = 3_600_000
+DEPARTURE_PATH: Final = "$.transport.estimatedDeparture"
 
 
-def check_departure_at(decl: Declaration, block_time_ms: int) -> list[Violation]:
-    """A violation if ``decl``'s departure is before ``block_time_ms`` (a block's time).
+def check_departure_at(
+    decl: Declaration, block_time_ms: int, lead_time_hours: int = 0
+) -> list[Violation]:
+    """A violation if ``decl``'s departure is sooner than ``lead_time_hours`` after a block's time.
 
     Contracts read no clock: a declaration handler passes the time of the block
-    it applies the declaration in (``Context.time``), so every node decides alike.
+    it applies the declaration in (``Context.time``) and the network's lead time
+    (``params.lead_time_hours``), so every node decides alike.
     """
-    departure = decl.transport.estimated_departure
+    return departure_violations(decl.transport.estimated_departure, block_time_ms, lead_time_hours)
+
+
+def departure_violations(
+    departure: str, block_time_ms: int, lead_time_hours: int = 0, path: str = DEPARTURE_PATH
+) -> list[Violation]:
+    """:func:`check_departure_at` of a departure as the document writes it, reported at ``path``.
+
+    A departure given as a date alone counts as late as that day may end
+    anywhere (:data:`DATE_ONLY_GRACE_MS`). Departing at the block's time plus
+    the lead time exactly is in time.
+    """
     latest = f.epoch_millis(departure)
     if f.moment(departure).utc_seconds is None:
         latest += DATE_ONLY_GRACE_MS
-    if latest >= block_time_ms:
+    due = block_time_ms + lead_time_hours * HOUR_MS
+    if latest >= due:
         return []
+    when = f"the time of the block that records the declaration, {_utc(block_time_ms)}"
+    if latest < block_time_ms:
+        lead = (
+            f" (this network's lead time, lead_time_hours, is {lead_time_hours} hours)"
+            if lead_time_hours
+            else ""
+        )
+        return [
+            Violation(
+                "date.departure_past",
+                path,
+                f"estimatedDeparture {departure} is already past at {when}{lead}",
+            )
+        ]
     return [
         Violation(
-            "date.departure_past",
-            "$.transport.estimatedDeparture",
-            f"estimatedDeparture {departure} is already past at the time of the block "
-            "that records the declaration",
+            "date.too_late",
+            path,
+            f"estimatedDeparture {departure} is less than {lead_time_hours} hours after {when}:"
+            f" this network's lead time (lead_time_hours) is {lead_time_hours} hours, so a"
+            f" declaration is submitted or amended at least {lead_time_hours} hours before"
+            " departure",
         )
     ]
+
+
+def _utc(ms: int) -> str:
+    """A block's time as an ISO 8601 UTC date-time, to the second (no clock read, no library)."""
+    days, ms_of_day = divmod(ms, 86_400_000)
+    # Days since 1970-01-01 to a proleptic Gregorian date (H. Hinnant, "chrono-compatible
+    # low-level date algorithms", civil_from_days).
+    z = days + 719_468
+    era, doe = divmod(z, 146_097)
+    yoe = (doe - doe // 1460 + doe // 36_524 - doe // 146_096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    day = doy - (153 * mp + 2) // 5 + 1
+    month = mp + 3 if mp < 10 else mp - 9
+    year = yoe + era * 400 + (month <= 2)
+    hours, rest = divmod(ms_of_day // 1000, 3600)
+    return f"{year:04d}-{month:02d}-{day:02d}T{hours:02d}:{rest // 60:02d}:{rest % 60:02d}Z"
 
 
 def _check_container_number(

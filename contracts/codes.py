@@ -81,6 +81,8 @@ CODES: Final[dict[str, str]] = {
     # Dates of the voyage.
     "date.arrival_before_departure": "estimated arrival before estimated departure",
     "date.departure_past": "estimated departure before the time of the block recording it",
+    "date.too_late": "estimated departure sooner after the block's time than the network's lead "
+    "time (params.lead_time_hours)",
     # The sealed section's shape (validators cannot open it; see contracts/sealed.py).
     "sealed.version": "a sealed section of a format version this node does not know",
     "sealed.path": "a sealed path that is no sealable field, out of order, repeated, naming an "

@@ -53,10 +53,10 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
-from contracts import formats, units
+from contracts import formats, ports, units
 from contracts.aboard import STOWAGE, check_loading
 from contracts.aboard import update as update_aboard
-from contracts.checks import validate
+from contracts.checks import departure_violations, validate
 from contracts.errors import DeclarationInvalid, TransactionRejected, Violation
 from contracts.identity import check_amended_shipper, submission_owner
 from contracts.lifecycle import DECISIONS, SUBMITTER, TABLE, Action, Role, Status
@@ -361,6 +361,17 @@ class DeclarationRules:
         if violations:
             raise TransactionRejected(violations)
 
+    def _check_departure(self, view: StateView, value: Mapping[str, Any], ctx: Context) -> None:
+        """Refuse a departure sooner than the network's lead time after the block's time."""
+        violations = departure_violations(
+            value["transport"]["estimatedDeparture"],
+            ctx.time,
+            ports.lead_time_hours(view),
+            "$.body.declaration.transport.estimatedDeparture",
+        )
+        if violations:
+            raise TransactionRejected(violations)
+
     def _current(self, view: StateView, owner: str, decl_id: str) -> dict[str, Any]:
         record = view.get(record_key(owner, decl_id))
         if record is None:
@@ -421,6 +432,7 @@ class DeclarationRules:
                 "$.body.declaration.declarationId",
                 f"{owner} has a declaration {decl_id!r} already",
             )
+        self._check_departure(view, value, ctx)
         self._check_units(view, owner, decl_id, value)
         record = {
             "id": decl_id,
@@ -458,6 +470,7 @@ class DeclarationRules:
         old = self._current(view, owner, decl_id)
         self._check_transition(view, old, Action.AMEND, signer)
         check_amended_shipper(view, owner, value["shipper"]["partyName"])
+        self._check_departure(view, value, ctx)
         self._check_units(view, owner, decl_id, value)
         record = {**old, "status": Status.AMENDED.value}
         return self._write(view, record, old, tx, signer, ctx, Action.AMEND, reason, value)
@@ -523,6 +536,14 @@ class DeclarationRules:
         """A decision of the port authority or customs."""
         owner, decl_id, action, reason, positions = self._decided(view, tx, signer)
         old = self._current(view, owner, decl_id)
+        if signer.role is Role.PORT_AUTHORITY:
+            # The call's ports are in the current document, read only if the network lists ports.
+            ports.check_decider(
+                view,
+                signer.org,
+                action,
+                lambda: view.get(document_key(owner, decl_id, old["document"]))["transport"],
+            )
         self._check_transition(view, old, action, signer)
         record = {**old, "status": TABLE[action].target.value}
         if positions:

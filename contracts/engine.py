@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
-from contracts import identity, indexes
+from contracts import identity, indexes, ports
 from contracts.declarations_tx import DeclarationRules, DocumentMemo
 from contracts.errors import ContractError, TransactionRejected
 from contracts.evidence_tx import EvidenceRules
@@ -109,10 +109,15 @@ class Engine:
         view = StateView(tree)
         for org in self.app.orgs:
             identity.record_organisation(view, org, 0)
-        view.put(
-            "params",
-            {"dgl": self.app.dgl_hash, "governance_delay": self.app.governance_delay},
-        )
+        params: dict[str, Any] = {
+            "dgl": self.app.dgl_hash,
+            "governance_delay": self.app.governance_delay,
+        }
+        if self.app.lead_time_hours:
+            # Only when set: a genesis without it makes the state it always made.
+            params["lead_time_hours"] = self.app.lead_time_hours
+        view.put("params", params)
+        ports.record_ports(view, self.app.ports)
         view.put("validators", self.genesis.validators.to_value())
         view.put("gov/pending", [])
         return view.commit()

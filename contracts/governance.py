@@ -17,6 +17,12 @@ One transaction type, ``governance``, with body::
                     retire a key in force, put another in force
     validators.set  {"validators": [{"key", "power", "org"}, ...]}
     dgl.set         {"dgl": <SHA-256 of the new Dangerous Goods List>}
+    port.add        {"locode", "name", "authority"}     a port the network serves from then
+                    on, and the port authority organisation that decides on calls there
+    port.authority  {"locode", "authority"}             another port authority for a port
+    port.remove     {"locode"}                          never the last port
+    params.set      {"lead_time_hours": int}            hours before the estimated departure
+                    a declaration must be submitted or amended by (0: not after departure)
 
 It carries several signatures: member keys of validator organisations
 holding together more than two thirds of the voting power in force. It is
@@ -26,7 +32,10 @@ see the change, and a validator set change is the set that signs that
 height's block. A legal name or identifier, or an encryption key, that
 another organisation holds is refused when proposed; should two pending
 actions claim the same one, the first to take effect has it and the other
-changes nothing (:mod:`contracts.identity`).
+changes nothing (:mod:`contracts.identity`). Port actions are judged against
+the ports in force when proposed and again when they take effect: one that
+no longer applies (a port added meanwhile, one gone, the last port) changes
+nothing (:mod:`contracts.ports`).
 """
 
 from __future__ import annotations
@@ -34,6 +43,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Final
 
 from contracts import identity as ids
+from contracts import ports as corridor
 from contracts.errors import ContractError, TransactionRejected, Violation
 from contracts.lifecycle import Role
 from contracts.membership import (
@@ -42,6 +52,8 @@ from contracts.membership import (
     Identity,
     Organisation,
     encryption_key_problem,
+    lead_time_problem,
+    port_problem,
 )
 from ledger.crypto import PublicKey
 from ledger.errors import LedgerError
@@ -65,6 +77,10 @@ ACTIONS: Final = frozenset(
         "enc_key.rotate",
         "validators.set",
         "dgl.set",
+        "port.add",
+        "port.authority",
+        "port.remove",
+        "params.set",
     }
 )
 
@@ -104,6 +120,34 @@ def _free_identity(view: StateView, org: str, identity: Identity, path: str) -> 
     conflict = ids.identity_conflict(view, org, identity)
     if conflict is not None:
         raise _reject("governance.identity_taken", path, conflict)
+
+
+def _port_field(p: dict[str, Any], field: str) -> str:
+    problem = port_problem(field, p[field])
+    if problem is not None:
+        raise _reject("governance.invalid_params", f"$.body.params.{field}", problem)
+    return str(p[field])
+
+
+def _listed_port(view: StateView, locode: Any) -> dict[str, dict[str, str]]:
+    """The ports served, of which ``locode`` is one."""
+    served = corridor.ports_served(view) or {}
+    if type(locode) is not str or locode not in served:
+        raise _reject(
+            "governance.unknown_port", "$.body.params.locode", "not a port this network serves"
+        )
+    return served
+
+
+def _port_authority(view: StateView, org: Any) -> str:
+    name = _member(view, org, "$.body.params.authority")
+    if view.get(f"org/{name}")["role"] != Role.PORT_AUTHORITY.value:
+        raise _reject(
+            "governance.invalid_params",
+            "$.body.params.authority",
+            f"{name} is not a port authority",
+        )
+    return name
 
 
 def _public_key(raw: Any, path: str) -> PublicKey:
@@ -275,6 +319,41 @@ class Governance:
             p = _params(params, {"dgl"})
             if type(p["dgl"]) is not bytes or len(p["dgl"]) != 32:
                 raise _reject("governance.invalid_params", "$.body.params.dgl", "a 32-byte SHA-256")
+        elif action.startswith("port.") or action == "params.set":
+            self._check_corridor(view, action, params)
+
+    def _check_corridor(self, view: StateView, action: str, params: Any) -> None:
+        """Port actions against the ports in force; ``params.set`` against its range."""
+        if action == "port.add":
+            p = _params(params, {"locode", "name", "authority"})
+            locode = _port_field(p, "locode")
+            _port_field(p, "name")
+            if locode in (corridor.ports_served(view) or {}):
+                raise _reject(
+                    "governance.port_exists",
+                    "$.body.params.locode",
+                    f"{locode} is a port of the network already: port.authority changes its"
+                    " authority",
+                )
+            _port_authority(view, p["authority"])
+        elif action == "port.authority":
+            p = _params(params, {"locode", "authority"})
+            _listed_port(view, p["locode"])
+            _port_authority(view, p["authority"])
+        elif action == "port.remove":
+            p = _params(params, {"locode"})
+            if len(_listed_port(view, p["locode"])) == 1:
+                raise _reject(
+                    "governance.last_port",
+                    "$.body.params.locode",
+                    f"{p['locode']} is the network's last port: without ports no port authority"
+                    " is held to its ports; add another first",
+                )
+        else:
+            p = _params(params, {"lead_time_hours"})
+            problem = lead_time_problem(p["lead_time_hours"])
+            if problem is not None:
+                raise _reject("governance.invalid_params", "$.body.params.lead_time_hours", problem)
 
     def activate(self, view: StateView, height: int) -> None:
         """Carry out every pending action whose effective height is ``height`` or earlier."""
@@ -337,3 +416,24 @@ class Governance:
         elif action == "dgl.set":
             params = view.get("params")
             view.put("params", {**params, "dgl": p["dgl"]})
+        elif action == "params.set":
+            view.put("params", {**view.get("params"), **p})
+        elif action in ("port.add", "port.authority", "port.remove"):
+            self._apply_port(view, action, p)
+
+    def _apply_port(self, view: StateView, action: str, p: dict[str, Any]) -> None:
+        """A port action, unless what it was judged against has changed since (then nothing)."""
+        served = corridor.ports_served(view) or {}
+        locode = p["locode"]
+        if action == "port.remove":
+            if locode in served and len(served) > 1:
+                del served[locode]
+                view.put(corridor.KEY, served)
+            return
+        if (locode in served) != (action == "port.authority"):
+            return
+        org = view.get(f"org/{p['authority']}")
+        if org is None or org["role"] != Role.PORT_AUTHORITY.value:
+            return
+        name = p["name"] if action == "port.add" else served[locode]["name"]
+        view.put(corridor.KEY, {**served, locode: {"name": name, "authority": p["authority"]}})

@@ -8,7 +8,10 @@ The ``app`` part of genesis::
                "enc_keys": [<32-byte X25519 public key>, ...]},   optional
               ...],
      "dgl": <SHA-256 of the Dangerous Goods List in force>,
-     "params": {"governance_delay": int}}
+     "params": {"governance_delay": int,
+                "lead_time_hours": int},                optional, absent for 0
+     "ports": [{"locode": str, "name": str, "authority": <organisation>}, ...]}
+                                                        optional, absent for none
 
 Validator organisations are the ``org`` names of the genesis validator set;
 their voting power is the sum of their validators' power. Member keys sign
@@ -26,6 +29,15 @@ an organisation may read will be encrypted; a key must be canonical (below
 every sender the same shared secret. The optional fields are absent from the
 canonical value when not set, so a genesis file written before they existed
 reads, and hashes, as it always did.
+
+The ports are those the network serves, the corridor (:class:`Port`): each
+a UN/LOCODE of an ISO 3166-1 country, its name, and the port authority
+organisation that decides on calls there (one authority may have several
+ports: HAROPA has Le Havre, Rouen and Paris). A network that lists none
+restricts no port authority to any port (:mod:`contracts.ports`). The lead
+time is how many hours before the estimated departure a declaration must be
+submitted or amended; without it, only a departure already past at the
+block's time is refused.
 """
 
 from __future__ import annotations
@@ -36,7 +48,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from contracts.errors import ContractError
-from contracts.formats import is_text
+from contracts.formats import KNOWN_LOCODE, is_text
 from contracts.lifecycle import Role
 from ledger.crypto import PublicKey
 from ledger.errors import LedgerError
@@ -53,6 +65,10 @@ EORI: Final = re.compile(r"[A-Z]{2}[0-9A-Z]{1,15}")
 IDENTIFIER_SCHEMES: Final = {"eori": EORI}
 """The identifiers membership records, by scheme, with the form each must have."""
 DEFAULT_GOVERNANCE_DELAY: Final = 2
+MAX_PORTS: Final = 256
+MAX_PORT_NAME: Final = 70
+MAX_LEAD_TIME_HOURS: Final = 8760
+"""A year: a lead time longer than that would refuse every real declaration."""
 _P25519: Final = 2**255 - 19
 _LOW_ORDER: Final = frozenset(
     {
@@ -236,6 +252,91 @@ class Organisation:
         return cls(name, role, tuple(keys), identity, enc_keys)
 
 
+def port_problem(field: str, value: Any) -> str | None:
+    """Why ``value`` cannot be a port's ``locode`` or ``name``, or ``None``."""
+    if field == "locode":
+        if type(value) is not str or not KNOWN_LOCODE.fullmatch(value):
+            return (
+                "a UN/LOCODE: the ISO 3166-1 code of a country, then three capital letters"
+                " or digits 2-9"
+            )
+        return None
+    if type(value) is not str or not is_text(value, MAX_PORT_NAME):
+        return f"printable text of 1 to {MAX_PORT_NAME} characters without surrounding spaces"
+    return None
+
+
+def lead_time_problem(value: Any) -> str | None:
+    """Why ``value`` cannot be a lead time in hours (0 included), or ``None``."""
+    if type(value) is not int or not 0 <= value <= MAX_LEAD_TIME_HOURS:
+        return f"whole hours from 0 to {MAX_LEAD_TIME_HOURS}"
+    return None
+
+
+_PORT_FIELDS: Final = frozenset({"locode", "name", "authority"})
+
+
+@dataclass(frozen=True, slots=True)
+class Port:
+    """A port the network serves: its UN/LOCODE, its name, and its port authority."""
+
+    locode: str
+    name: str
+    authority: str
+
+    def __post_init__(self) -> None:
+        for field in ("locode", "name"):
+            problem = port_problem(field, getattr(self, field))
+            if problem is not None:
+                raise ValueError(f"{field}: {problem}")
+        if not ORG_NAME.match(self.authority):
+            raise ValueError("authority: an organisation name")
+
+    def to_value(self) -> dict[str, Any]:
+        """Plain map for encoding: ``{locode, name, authority}``."""
+        return {"locode": self.locode, "name": self.name, "authority": self.authority}
+
+    @classmethod
+    def from_value(cls, value: Any, path: str, code: str = "genesis.invalid") -> Port:
+        """Validate the shape of a port found at ``path`` (not yet its authority)."""
+        if type(value) is not dict or set(value) != _PORT_FIELDS:
+            raise invalid(path, "a port is {locode, name, authority}", code)
+        for field in ("locode", "name"):
+            problem = port_problem(field, value[field])
+            if problem is not None:
+                raise invalid(f"{path}.{field}", problem, code)
+        authority = value["authority"]
+        if type(authority) is not str or not ORG_NAME.match(authority):
+            raise invalid(f"{path}.authority", "no organisation of that name", code)
+        return cls(value["locode"], value["name"], authority)
+
+
+def _ports(value: Any, orgs: tuple[Organisation, ...]) -> tuple[Port, ...]:
+    """The ``ports`` of genesis: each a port authority's, each code once."""
+    if type(value) is not list or len(value) > MAX_PORTS:
+        raise invalid("$.app.ports", f"a list of 1 to {MAX_PORTS} ports")
+    if not value:
+        raise invalid("$.app.ports", "absent rather than empty: a network with no port lists none")
+    roles = {o.name: o.role for o in orgs}
+    ports: list[Port] = []
+    seen: set[str] = set()
+    for i, raw in enumerate(value):
+        path = f"$.app.ports[{i}]"
+        port = Port.from_value(raw, path)
+        if port.authority not in roles:
+            raise invalid(f"{path}.authority", f"no organisation {port.authority!r}")
+        if roles[port.authority] is not Role.PORT_AUTHORITY:
+            raise invalid(
+                f"{path}.authority",
+                f"{port.authority} is {roles[port.authority].phrase}, not a port authority",
+            )
+        if port.locode in seen:
+            raise invalid(f"{path}.locode", f"the port {port.locode} is listed twice")
+        seen.add(port.locode)
+        ports.append(port)
+    return tuple(ports)
+
+
 def _check_distinct_identities(orgs: tuple[Organisation, ...]) -> None:
     """No two organisations share a normalised legal name or an identifier."""
     seen: dict[tuple[str, str], str] = {}
@@ -256,12 +357,16 @@ class AppGenesis:
     orgs: tuple[Organisation, ...]
     dgl_hash: bytes
     governance_delay: int
+    ports: tuple[Port, ...] = ()
+    """The ports the network serves; none: no port authority is held to a port."""
+    lead_time_hours: int = 0
+    """Hours before the estimated departure a declaration must be submitted by."""
 
     @classmethod
     def from_value(cls, value: Mapping[str, Any]) -> AppGenesis:
         """Validate the ``app`` map of genesis."""
-        if set(value) != {"orgs", "dgl", "params"}:
-            raise invalid("$.app", "app is {orgs, dgl, params}")
+        if not {"orgs", "dgl", "params"} <= set(value) <= {"orgs", "dgl", "params", "ports"}:
+            raise invalid("$.app", "app is {orgs, dgl, params} and optionally ports")
         orgs_value = value["orgs"]
         if type(orgs_value) is not list or not 0 < len(orgs_value) <= MAX_ORGS:
             raise invalid("$.app.orgs", f"a list of 1 to {MAX_ORGS} organisations")
@@ -282,17 +387,34 @@ class AppGenesis:
         if type(dgl) is not bytes or len(dgl) != 32:
             raise invalid("$.app.dgl", "the SHA-256 of the Dangerous Goods List (32 bytes)")
         params = value["params"]
-        if type(params) is not dict or set(params) != {"governance_delay"}:
-            raise invalid("$.app.params", "params is {governance_delay}")
+        if type(params) is not dict or not (
+            {"governance_delay"} <= set(params) <= {"governance_delay", "lead_time_hours"}
+        ):
+            raise invalid(
+                "$.app.params", "params is {governance_delay} and optionally lead_time_hours"
+            )
         delay = params["governance_delay"]
         if type(delay) is not int or not 1 <= delay <= 1_000_000:
             raise invalid("$.app.params.governance_delay", "an integer from 1 to 1,000,000")
-        return cls(orgs, dgl, delay)
+        lead = params.get("lead_time_hours", 0)
+        if "lead_time_hours" in params and (lead_time_problem(lead) is not None or lead == 0):
+            raise invalid(
+                "$.app.params.lead_time_hours",
+                f"whole hours from 1 to {MAX_LEAD_TIME_HOURS} (absent rather than 0)",
+            )
+        ports = _ports(value["ports"], orgs) if "ports" in value else ()
+        return cls(orgs, dgl, delay, ports, lead)
 
     def to_value(self) -> dict[str, Any]:
-        """Plain map for genesis."""
-        return {
+        """Plain map for genesis; ``ports`` and ``lead_time_hours`` only when set."""
+        params: dict[str, Any] = {"governance_delay": self.governance_delay}
+        if self.lead_time_hours:
+            params["lead_time_hours"] = self.lead_time_hours
+        out: dict[str, Any] = {
             "orgs": [o.to_value() for o in self.orgs],
             "dgl": self.dgl_hash,
-            "params": {"governance_delay": self.governance_delay},
+            "params": params,
         }
+        if self.ports:
+            out["ports"] = [p.to_value() for p in self.ports]
+        return out

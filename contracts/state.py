@@ -9,7 +9,10 @@ State keys are UTF-8 paths; values are canonical encodings::
     enc/<org>                        {keys: [{key, added_at, retired_at}]}, X25519 keys;
                                      with enc-key/<hex> naming who holds each
                                      (:mod:`contracts.identity`)
-    params                           {dgl, governance_delay}
+    params                           {dgl, governance_delay, lead_time_hours (absent: 0)}
+    ports                            {<UN/LOCODE>: {name, authority}}, the ports the
+                                     network serves; absent if it lists none
+                                     (:mod:`contracts.ports`)
     validators                       the validator set in force
     gov/pending                      governance actions waiting for their height
     delegation/<org>/<forwarder>     {granted_at}

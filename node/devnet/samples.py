@@ -8,6 +8,11 @@ class 3 in one container (gasoline, UN 1203; methanol, UN 1230 with subsidiary
 hazard 6.1), valid check digits, a flashpoint for each item. The tests build
 their invalid samples from it, one change each (``tests/samples.py``). Random
 traffic drawn from the whole list is :mod:`node.devnet.traffic`.
+
+A network refuses a declaration whose departure is already past at the time
+of the block that records it (``date.departure_past``), and networks on a
+real clock take this sample, so it departs years ahead (:data:`DEPARTURE`),
+certified in 2026; the contract tests judge it at block times of 2026.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ from typing import Any, Final
 
 REFERENCE_ID: Final = "FRLEH-ACME-2026-000123"
 """The ``declarationId`` of the reference sample."""
+DEPARTURE: Final = "2036-12-02T18:00:00Z"
+"""The sample's ``estimatedDeparture``: to come for years yet at any real block time."""
 
 _EMERGENCY: Final = {"contact": "ACME 24H", "phone": "+33 2 35 00 00 00"}
 
@@ -38,7 +45,7 @@ def valid_declaration(declaration_id: str = REFERENCE_ID) -> dict[str, Any]:
             "voyageNumber": "0AB12W",
             "portOfLoading": "FRLEH",
             "portOfDischarge": "USNYC",
-            "estimatedDeparture": "2026-12-02T18:00:00Z",
+            "estimatedDeparture": DEPARTURE,
         },
         "containers": [
             {
