@@ -502,7 +502,12 @@ _CONTAINER: Final = _schema(
 )
 # --- the sealed section ----------------------------------------------------------------
 
-_BASE64URL: Final = re.compile(r"[A-Za-z0-9_-]*")
+_B64: Final = "[A-Za-z0-9_-]"
+_BASE64URL: Final = re.compile(f"{_B64}*")
+_CANONICAL_BASE64URL: Final = re.compile(
+    f"(?:{_B64}{{4}})*(?:{_B64}{{2}}[AEIMQUYcgkosw048]|{_B64}[AQgw])?"
+)
+"""Base64url without padding whose last character leaves no spare bit set."""
 _DIGEST: Final = re.compile(r"[0-9a-f]{64}")
 _INDEX: Final = r"(0|[1-9][0-9]{0,8})"
 _ITEM_PATH: Final = re.compile(
@@ -541,7 +546,19 @@ def _base64(least: int, most: int) -> Field:
             return v
         return None
 
-    return Field(read)
+    # A good value passes one C-level match: canonical (a last character's spare
+    # bits zero), of exactly ``least`` bytes, or within the bounds of a ciphertext.
+    if least == most:
+        full, left = divmod(least * 8, 6)  # whole characters, then data bits left over
+        tail = {0: "", 2: "[AQgw]", 4: "[AEIMQUYcgkosw048]"}[left]
+        exact = re.compile(f"{_B64}{{{full}}}{tail}")
+        return Field(read, str, exact.fullmatch)
+    fewest, longest = (least * 4 + 2) // 3, (most * 4 + 2) // 3
+
+    def fast(v: str) -> bool:
+        return fewest <= len(v) <= longest and _CANONICAL_BASE64URL.fullmatch(v) is not None
+
+    return Field(read, str, fast)
 
 
 def _sealed_version(r: Reader, v: Any, path: str, key: str) -> int | None:

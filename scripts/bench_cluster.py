@@ -12,9 +12,11 @@ with the default consensus timeouts, serving clients over TLS as every
 network ``network init`` writes does: each client connection makes one
 handshake when it opens and is kept for the run. Client processes sign their own
 ``declaration.submit`` transactions with shippers' member keys, all of them
-*before* the timed window (signing and encoding cost about a quarter of a
-millisecond per declaration, which on a shared two-core machine would
-otherwise be taken from the nodes), then offer them open-loop at ``--rate``
+*before* the timed window (sealing the sensitive fields to the declaration's
+readers, as every network ``network init`` writes gives each organisation an
+encryption key, then signing and encoding cost about a millisecond per
+declaration, which on a shared two-core machine would otherwise be taken
+from the nodes), then offer them open-loop at ``--rate``
 per second in total, round-robin over the nodes, without waiting for the
 commit (202 on admission). An observer polls one node and fetches each new
 block; a declaration's latency runs from its *scheduled* send time to the
@@ -118,6 +120,8 @@ class ClientPlan:
     seconds: float
     batch: int
     """Transactions per request; a batch holds transactions of one key."""
+    sealed_for: tuple[tuple[str, dict[str, bytes]], ...] = ()
+    """For each key: its organisation and whom its declarations are sealed to."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,7 +293,10 @@ def client_main(plan: ClientPlan, ready: Any, orders: Any, results: Any) -> None
         nonces[k] += 1
         # Signed before the run on a new chain: valid from genesis for the longest lifetime.
         name = f"bench-{plan.index}-{j}"
-        tx = declaration_tx(keys[k], plan.chain, nonces[k], name, MAX_TX_LIFETIME)
+        sealed_for = plan.sealed_for[k] if plan.sealed_for else None
+        tx = declaration_tx(
+            keys[k], plan.chain, nonces[k], name, MAX_TX_LIFETIME, sealed_for=sealed_for
+        )
         ids.append(tx.id)
         wires.append(tx.wire)
     ready.put((plan.index, count, time.process_time() - signing_started, sum(map(len, wires))))
@@ -618,6 +625,7 @@ def run(
                 args.rate / args.clients,
                 args.warmup + args.duration,
                 args.batch,
+                tuple((s, cluster.readers[s]) for s in shippers[c :: args.clients]),
             )
             for c in range(args.clients)
         ]
@@ -644,8 +652,9 @@ def measure(
     total = clients.count
     print(
         f"clients: {len(clients.procs)} processes, {args.keys} keys,"
-        f" pre-signed {total:,} declarations"
-        f" ({sign_cpu / total * 1e6:.0f} us of CPU each, kept out of the window)"
+        f" pre-signed {total:,} declarations, sealed"
+        f" ({sign_cpu / total * 1e6:.0f} us of CPU each, kept out of the window;"
+        f" {clients.wire_bytes / total:,.0f} bytes each)"
     )
     if args.batch > 1:
         etcd = "; etcd: one txn of as many puts (POST /v3/kv/txn)" if args.vs_etcd else ""
