@@ -7,11 +7,13 @@ The file is JSON with byte fields written as lower-case hex::
      "app": {"orgs": [{"name": ..., "role": ..., "keys": ["<hex>", ...],
                        "legal_name": ..., "identifiers": {"eori": ...},
                        "enc_keys": ["<hex>", ...]}, ...],
-             "dgl": "<hex sha-256>", "params": {"governance_delay": 2}}}
+             "dgl": "<hex sha-256>", "params": {"governance_delay": 2, "lead_time_hours": 24},
+             "ports": [{"locode": "FRLEH", "name": "Le Havre",
+                        "authority": "port-authority"}, ...]}}
 
-``legal_name``, ``identifiers`` and ``enc_keys`` (X25519 public keys) are
-optional (:mod:`contracts.membership`): a file written before they existed
-reads as it did, with the same hash.
+``legal_name``, ``identifiers``, ``enc_keys`` (X25519 public keys),
+``lead_time_hours`` and ``ports`` are optional (:mod:`contracts.membership`):
+a file written before they existed reads as it did, with the same hash.
 
 Reading converts exactly those fields back to bytes, builds the canonical
 value and validates it (ledger and contracts), so the genesis hash is the
@@ -69,6 +71,8 @@ def genesis_to_json(genesis: Genesis) -> str:
             "params": value["app"]["params"],
         },
     }
+    if "ports" in value["app"]:
+        out["app"]["ports"] = value["app"]["ports"]
     return json.dumps(out, indent=2, sort_keys=True) + "\n"
 
 

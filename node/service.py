@@ -36,6 +36,7 @@ from typing import Any, TypeVar
 from contracts.dgl import DangerousGoodsList
 from contracts.dgl_builtin import named_list
 from contracts.errors import ContractError
+from contracts.ports import lead_time_hours, ports_served
 from ledger.block import Block
 from ledger.crypto import SigningKey, Verifier
 from ledger.errors import LedgerError, StoreError
@@ -298,6 +299,7 @@ class NodeService:
             "consensus": {"height": self.machine.height, "round": self.machine.round},
             "mempool": {"txs": len(self.mempool), "bytes": self.mempool.size_bytes},
             "dgl": self._lists_status(),
+            "corridor": self._corridor_status(),
             "peers": {
                 "configured": len(self.config.peers),
                 "connected": self.transport.connected(),
@@ -326,6 +328,14 @@ class NodeService:
             counters=self.metrics,
             rejected=rejected,
         )
+
+    def _corridor_status(self) -> dict[str, Any]:
+        """The ports the network serves (name, authority) and the lead time, as now in force."""
+        view = self.chain.view()
+        return {
+            "ports": ports_served(view) or {},
+            "lead_time_hours": lead_time_hours(view),
+        }
 
     def _lists_status(self) -> dict[str, Any]:
         """The Dangerous Goods List in force, those scheduled by governance, and which are here."""

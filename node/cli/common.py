@@ -100,6 +100,13 @@ HINTS: Final = {
     "role.not_allowed": "use the key of an organisation whose role may do this (--key)",
     "lifecycle.transition_not_allowed": "see where the declaration stands with 'dgledger show'",
     "decision.reason_required": "give --reason",
+    "port.not_authority": "the port authority of the port named decides on this call: its key"
+    " signs ('dgledger status' lists the ports and their authorities)",
+    "port.not_served": "no port authority of this network decides on a call outside its ports"
+    " ('dgledger status' lists them)",
+    "date.departure_past": "correct estimatedDeparture: the vessel has sailed",
+    "date.too_late": "the network's lead time has passed: ask the port authority how to declare"
+    " this late ('dgledger status' shows the lead time)",
     "stowage.segregation": "choose positions that keep the segregation named; see what is on"
     " board with 'dgledger stowage --vessel IMO --voyage VOYAGE'",
     "stowage.position_taken": "another container stands there: see 'dgledger stowage'",

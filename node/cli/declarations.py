@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -268,6 +268,14 @@ def cmd_status(args: argparse.Namespace) -> int:
         for s in lists.get("scheduled", []):
             here = "loaded" if s.get("loaded") else "NOT loaded"
             say(f"  list {s.get('digest')} scheduled from height {s.get('height')}: {here}")
+        corridor = status.get("corridor", {})
+        served = corridor.get("ports") or {}
+        listed = ", ".join(
+            f"{code} {port.get('name')} ({port.get('authority')})"
+            for code, port in sorted(served.items())
+        )
+        say(f"  ports served: {listed or 'none listed (no port authority is held to a port)'}")
+        say(f"  lead time: {corridor.get('lead_time_hours', 0)} hours before departure")
     if missing:
         raise CliError(
             f"this node lacks the Dangerous Goods List {', '.join(missing)}:"
@@ -285,11 +293,13 @@ def cmd_show(args: argparse.Namespace) -> int:
             doc = client.declaration(args.id, args.owner)
         except ClientError as e:
             raise failure(e) from e
+    # The ports the network serves, by name, as the node's status said on connecting.
+    served = (client.status_at_connect or {}).get("corridor", {}).get("ports")
     if args.json:
         print(json.dumps(doc, indent=2, sort_keys=True))
         return 0
     try:
-        lines = render(doc)
+        lines = render(doc, served if isinstance(served, dict) else None)
     except (KeyError, TypeError, IndexError, AttributeError, ValueError, OverflowError) as e:
         # The node's word is not checked here (``verify`` does that), but a
         # document of another shape must not end in a traceback.
@@ -306,11 +316,21 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
-def render(doc: dict[str, Any]) -> list[str]:
-    """The human view of a declaration document, one line each, safe for a terminal."""
+def render(doc: dict[str, Any], ports: Mapping[str, Any] | None = None) -> list[str]:
+    """The human view of a declaration document, one line each, safe for a terminal.
+
+    ``ports`` are those the network serves (``/v1/status`` ``corridor``): each
+    is shown with its name beside its code.
+    """
     record = doc["record"]
     body = doc["declaration"]
     transport = body.get("transport", {})
+
+    def port(code: Any) -> str:
+        named = (ports or {}).get(code)
+        name = named.get("name") if isinstance(named, dict) else None
+        return f"{code}" if name is None else f"{code} ({name})"
+
     history = doc["history"]
     lines = [
         f"{record['id']}: {record['status']} (version {record['version']}, block"
@@ -319,8 +339,9 @@ def render(doc: dict[str, Any]) -> list[str]:
         f" shipper {body['shipper']['partyName']}, consignee"
         f" {body['consignee']['partyName'] if 'consignee' in body else 'sealed'}",
         f"vessel IMO {transport.get('vesselIMONumber')} {transport.get('vesselName')},"
-        f" voyage {transport.get('voyageNumber')}, {transport.get('portOfLoading')} ->"
-        f" {transport.get('portOfDischarge')}",
+        f" voyage {transport.get('voyageNumber')}, {port(transport.get('portOfLoading'))} ->"
+        f" {port(transport.get('portOfDischarge'))}, departing"
+        f" {transport.get('estimatedDeparture')}",
     ]
     try:
         declaration: Declaration | None = read_declaration(body)

@@ -19,6 +19,13 @@ An organisation's legal identity and its encryption keys change the same way::
     dgledger governance propose enc_key.rotate --org shipper-acme \
         --old-enc-key HEX --enc-key HEX ...
 
+So do the ports the network serves, each port's authority, and the lead time::
+
+    dgledger governance propose port.add --locode BEANR --port-name Antwerp \\
+        --authority port-antwerp ...
+    dgledger governance propose port.authority --locode FRURO --authority port-rouen ...
+    dgledger governance propose params.set --lead-time-hours 24 ...
+
 A proposal file is JSON: ``format``, ``chain``, ``envelope`` (hex of the
 transaction envelope's canonical bytes) and ``signatures`` (public key hex
 to signature hex). ``sign`` and ``show`` print what the envelope says, read
@@ -146,6 +153,19 @@ def _params(args: argparse.Namespace) -> dict[str, Any]:
             raw = _hex_bytes(key, "--validator key", 32)
             validators.append({"key": raw, "power": int(power), "org": org})
         return {"validators": validators}
+    if action in ("port.add", "port.authority", "port.remove"):
+        needs = {"port.add": ("locode", "port_name", "authority"), "port.remove": ("locode",)}
+        _need(args, *needs.get(action, ("locode", "authority")))
+        params = {"locode": args.locode}
+        if action == "port.add":
+            params["name"] = args.port_name
+        if action != "port.remove":
+            params["authority"] = args.authority
+        return params
+    if action == "params.set":
+        if args.lead_time_hours is None:
+            raise CliError("params.set needs --lead-time-hours")
+        return {"lead_time_hours": args.lead_time_hours}
     # dgl.set: ACTIONS is checked by argparse.
     _need(args, "dgl")
     try:
@@ -321,6 +341,19 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--old-enc-key", help="enc_key.rotate: the encryption key it retires, in hex")
     p.add_argument("--dgl", help="dgl.set: the new Dangerous Goods List file")
+    p.add_argument("--locode", help="port.add, port.authority, port.remove: the port's UN/LOCODE")
+    p.add_argument("--port-name", help="port.add: the port's name, e.g. 'Le Havre'")
+    p.add_argument(
+        "--authority",
+        help="port.add, port.authority: the port authority organisation that decides on calls"
+        " at the port",
+    )
+    p.add_argument(
+        "--lead-time-hours",
+        type=int,
+        help="params.set: hours before the estimated departure a declaration must be submitted"
+        " or amended by (0: only not after departure)",
+    )
     when = p.add_mutually_exclusive_group()
     when.add_argument("--effective-height", type=int, help="the height it takes effect at")
     when.add_argument(

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from contracts.errors import ContractError
 from contracts.lifecycle import Role
-from contracts.membership import Identity
+from contracts.membership import Identity, Port
 from ledger.crypto import SigningKey
 from ledger.errors import LedgerError
 from ledger.keyfile import encryption_public, save_encryption_key, save_signing_key
@@ -26,7 +26,14 @@ from node.devnet.demo import main as demo_main
 from node.errors import ConfigError, GenesisFileError, NetworkInitError, StartupError
 from node.genesis_file import load_genesis
 from node.logs import setup_logging
-from node.network import DEFAULT_MEMBERS, DEFAULT_VALIDATORS, init_network
+from node.network import (
+    DEFAULT_MEMBERS,
+    DEFAULT_VALIDATORS,
+    HAROPA,
+    corridor,
+    init_network,
+    network_roles,
+)
 from node.service import NodeService
 
 ROLE_DUTIES: Final = {
@@ -103,20 +110,53 @@ def identities(legal_names: list[str], eoris: list[str]) -> dict[str, Identity]:
     return out
 
 
+def ports(args: argparse.Namespace, roles: dict[str, Role]) -> tuple[Port, ...]:
+    """The ports ``--port``, ``--port-authority`` and ``--no-ports`` give, checked."""
+    if args.no_ports:
+        if args.port or args.port_authority:
+            raise CliError("--no-ports: give no --port or --port-authority with it")
+        return ()
+    names: tuple[tuple[str, str], ...] = HAROPA
+    if args.port:
+        names = tuple((code.strip(), name.strip()) for code, name in _ports(args.port, "NAME"))
+    authorities: dict[str, str] = {}
+    for code, org in _ports(args.port_authority or [], "ORG", "--port-authority"):
+        if authorities.setdefault(code, org) != org:
+            raise CliError(f"--port-authority: {code} is given twice")
+    return corridor(roles, names, authorities)
+
+
+def _ports(items: list[str], what: str, flag: str = "--port") -> list[tuple[str, str]]:
+    """``LOCODE=VALUE`` flags as pairs."""
+    out = []
+    for item in items:
+        code, sep, value = item.partition("=")
+        if not sep or not code.strip() or not value.strip():
+            example = "Le Havre" if what == "NAME" else "port-authority"
+            raise CliError(f"{flag} {item!r}: give LOCODE={what}, e.g. FRLEH={example}")
+        out.append((code.strip(), value.strip()))
+    return out
+
+
 def cmd_network_init(args: argparse.Namespace) -> int:
     """Write genesis, node configurations and keys for a new network."""
     chosen = identities(args.legal_name or [], args.eori or [])
+    validators = [v for v in args.validators.split(",") if v]
+    members = [m for m in args.members.split(",") if m]
     try:
+        served = ports(args, network_roles(validators, members))
         nodes = init_network(
             Path(args.dir),
-            validators=[v for v in args.validators.split(",") if v],
-            members=[m for m in args.members.split(",") if m],
+            validators=validators,
+            members=members,
             base_port=args.base_port,
             chain=args.chain,
             genesis_time=time.time_ns() // 1_000_000,
             observers=[o for o in args.observers.split(",") if o],
             dgl_file=Path(args.dgl) if args.dgl else None,
             identities=chosen,
+            ports=served,
+            lead_time_hours=args.lead_time,
         )
     except (NetworkInitError, LedgerError) as e:
         raise CliError(str(e)) from e
@@ -131,6 +171,16 @@ def cmd_network_init(args: argparse.Namespace) -> int:
     )
     if chosen:
         say(f"legal identities recorded in genesis: {', '.join(sorted(chosen))}")
+    if served:
+        by_authority: dict[str, list[str]] = {}
+        for port in served:
+            by_authority.setdefault(port.authority, []).append(f"{port.locode} {port.name}")
+        listed = "; ".join(f"{', '.join(p)} ({a})" for a, p in by_authority.items())
+        say(f"ports served: {listed}: each port authority decides on calls at its ports only")
+    else:
+        say("ports served: none listed, so no port authority is held to a port")
+    if args.lead_time:
+        say(f"lead time: declarations at least {args.lead_time} hours before departure")
     ca = Path(args.dir) / CA_CERT
     say(
         f"client API over TLS: certificates of the authority {ca} (its key beside it stays"
@@ -252,6 +302,35 @@ def register(sub: Any) -> None:
         metavar="ORG=EORI",
         help="an organisation's EORI number (with its --legal-name): two letters of a country,"
         " then up to 15 capital letters or digits",
+    )
+    p.add_argument(
+        "--port",
+        action="append",
+        metavar="LOCODE=NAME",
+        help="a port the network serves, by UN/LOCODE and name (repeat for each port); a port"
+        " authority decides only on calls at its ports (default: "
+        + ", ".join(f"{code}={name}" for code, name in HAROPA)
+        + ", HAROPA's)",
+    )
+    p.add_argument(
+        "--port-authority",
+        action="append",
+        metavar="LOCODE=ORG",
+        help="the port authority organisation of a port (default: the network's port"
+        " authority, when it has one only)",
+    )
+    p.add_argument(
+        "--no-ports",
+        action="store_true",
+        help="list no port: no port authority is held to a port (as networks made before ports)",
+    )
+    p.add_argument(
+        "--lead-time",
+        type=int,
+        default=0,
+        metavar="HOURS",
+        help="hours before the estimated departure a declaration must be submitted or amended"
+        " by (default: 0, not after departure); governance params.set changes it",
     )
     p.set_defaults(func=cmd_network_init)
 
