@@ -35,7 +35,11 @@ is the ``i``-th declaration submitted in that block)::
 Each follow-up lands one block after the previous step. Submitters rotate
 over the shippers and forwarders; each key's nonces count up (a nonce only
 makes two transactions differ), and every transaction expires
-``EXPIRES_AFTER`` blocks above the height it is made for.
+``EXPIRES_AFTER`` blocks above the height it is made for. Where genesis gives
+organisations encryption keys (``network init`` does), each document's
+sensitive fields are sealed to its readers, those genesis makes (no one
+delegates in this chain, and the shippers governance adds have no key), for
+version 1 (a submission) or 2 (its amendment), as a member's client does.
 
 Block ``h`` has the time genesis time + ``h`` * ``--interval-ms``. The
 declarations' dates follow the time of the last block (the generator's base
@@ -62,6 +66,7 @@ from typing import Any
 
 from contracts.dgl_builtin import builtin_list
 from contracts.membership import AppGenesis
+from contracts.sealed import genesis_sealing_keys
 from ledger.block import Block
 from ledger.crypto import SigningKey, Verifier
 from ledger.encoding import sha256
@@ -72,6 +77,7 @@ from ledger.tx import Envelope, Transaction
 from ledger.votes import Certificate, Vote, VoteType
 from node.chain import Chain
 from node.chainfile import ChainFileWriter
+from node.client.sealing import seal, sensitive_paths
 from node.devnet.traffic import TrafficGenerator
 from node.genesis_file import genesis_from_json
 from node.network import DEFAULT_MEMBERS, DEFAULT_VALIDATORS, init_network
@@ -221,6 +227,7 @@ def _init_worker(directory: str, seed: int, base_time_ms: int) -> None:
     _WORKER.update(
         net=net,
         keys=keys,
+        orgs=app.orgs,
         node_keys=node_keys,
         seed=seed,
         gen=TrafficGenerator(
@@ -266,17 +273,27 @@ def _document(spec: Spec, *, invalid: bool = False) -> dict[str, Any]:
     return doc
 
 
+def _sealed(doc: dict[str, Any], owner: str, version: int) -> dict[str, Any]:
+    """``doc`` with its sensitive fields sealed to ``owner``'s readers, where any has a key."""
+    readers = genesis_sealing_keys(_WORKER["orgs"], owner)
+    if not readers or not sensitive_paths(doc):
+        return doc
+    return seal(doc, owner=owner, version=version, recipients=readers)
+
+
 def _body(spec: Spec) -> tuple[str, dict[str, Any]]:
     net: Network = _WORKER["net"]
     kind = spec.kind
     did = decl_id(spec.block, spec.slot)
     if kind == "submit":
-        return "declaration.submit", {"declaration": _document(spec)}
+        return "declaration.submit", {"declaration": _sealed(_document(spec), spec.org, 1)}
     if kind == "invalid":
-        return "declaration.submit", {"declaration": _document(spec, invalid=True)}
+        doc = _sealed(_document(spec, invalid=True), spec.org, 1)
+        return "declaration.submit", {"declaration": doc}
     if kind == "amend":
         doc = _document(Spec(kind, spec.block, spec.slot, spec.org, 0, 0, 1))
-        return "declaration.amend", {"id": did, "declaration": doc, "reason": "corrected weights"}
+        body = {"id": did, "declaration": _sealed(doc, spec.org, 2), "reason": "corrected weights"}
+        return "declaration.amend", body
     if kind == "cancel":
         return "declaration.cancel", {"id": did, "reason": "booking withdrawn"}
     if kind == "org.add":
