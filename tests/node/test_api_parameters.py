@@ -18,6 +18,7 @@ from starlette.routing import Route
 
 from node.api.app import create_app
 from node.api.reads import router as read_router
+from node.api.stowage import router as stowage_router
 from tests.node.reads_support import LocalNode, TestClient
 from tests.samples import sample
 
@@ -31,6 +32,7 @@ ROUTES: Final = {
     ("GET", "/v1/declarations"): "/v1/declarations?limit=5",
     ("GET", "/v1/declarations/{decl_id}"): "/v1/declarations/DG-PARAM-1",
     ("GET", "/v1/readers"): "/v1/readers?owner=shipper-acme",
+    ("GET", "/v1/stowage"): "/v1/stowage?vessel=9454436&voyage=0AB12W",
     ("GET", "/v1/transactions/{tx_id}"): "/v1/transactions/" + "ab" * 32,
     ("GET", "/v1/blocks"): "/v1/blocks?from=1",
     ("GET", "/v1/blocks/{height}"): "/v1/blocks/1",
@@ -59,7 +61,7 @@ def _with(target: str, extra: str) -> str:
 
 
 def test_the_table_names_every_route(node: LocalNode) -> None:
-    routes = [*node.app.routes, *read_router.routes]
+    routes = [*node.app.routes, *read_router.routes, *stowage_router.routes]
     served = {
         (method, route.path)
         for route in routes
