@@ -80,7 +80,13 @@ from node.chainfile import ChainFileWriter
 from node.client.sealing import seal, sensitive_paths
 from node.devnet.traffic import TrafficGenerator
 from node.genesis_file import genesis_from_json
-from node.network import DEFAULT_MEMBERS, DEFAULT_VALIDATORS, init_network
+from node.network import (
+    DEFAULT_MEMBERS,
+    DEFAULT_VALIDATORS,
+    corridor,
+    init_network,
+    network_roles,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -517,6 +523,7 @@ def main(argv: list[str] | None = None) -> int:
             validators=list(DEFAULT_VALIDATORS),
             members=list(DEFAULT_MEMBERS),
             genesis_time=time.time_ns() // 1_000_000 - (blocks + 10) * args.interval_ms,
+            ports=corridor(network_roles(DEFAULT_VALIDATORS, DEFAULT_MEMBERS)),
         )
     net = load_network(args.network)
     nodes = args.nodes.split(",") if args.nodes else list(net.validators)
