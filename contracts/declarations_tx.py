@@ -24,7 +24,8 @@ customs must name it.
 A submitted or amended document's sensitive fields are sealed as
 :mod:`contracts.sealed` says: where the owner has an encryption key, in a
 section encrypted to exactly the organisations that may read the
-declaration at that height (admission and the block both check it).
+declaration at that height (a submission's at admission too; an
+amendment's once its signer may amend, in the block).
 
 A declaration is two or three kinds of authenticated record:
 
@@ -459,7 +460,6 @@ class DeclarationRules:
                 "$.body.declaration.declarationId",
                 f"amendment of {decl_id!r} carries declarationId {value['declarationId']!r}",
             )
-        check_sealed(view, owner, value)
         return owner, decl_id, reason, value
 
     def amend(
@@ -470,6 +470,8 @@ class DeclarationRules:
         old = self._current(view, owner, decl_id)
         self._check_transition(view, old, Action.AMEND, signer)
         check_amended_shipper(view, owner, value["shipper"]["partyName"])
+        # After the role: one who may not amend is told so, not whom to seal to.
+        check_sealed(view, owner, value)
         self._check_departure(view, value, ctx)
         self._check_units(view, owner, decl_id, value)
         record = {**old, "status": Status.AMENDED.value}

@@ -242,3 +242,11 @@ def test_the_readers_at_genesis_are_those_the_state_names_at_genesis() -> None:
     for owner in ("shipper-acme", "forwarder-b", "customs"):
         expected = sealed_rule.sealing_keys(c.engine.view(), owner)
         assert sealed_rule.genesis_sealing_keys(orgs, owner) == expected
+
+
+def test_one_who_may_not_amend_is_told_so_before_whom_to_seal_to() -> None:
+    c = community(identities=True)
+    assert submit(c, "shipper-acme", seal_to(doc(), ACME_READERS))["ok"]
+    body = {"id": ID, "owner": "shipper-acme", "declaration": doc()}
+    found = refused(send(c, "forwarder-b", "declaration.amend", body))
+    assert [code for code, _, _ in found] == ["role.not_allowed"]

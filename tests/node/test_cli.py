@@ -372,7 +372,10 @@ def test_verify_prints_its_checks_and_exits_0(net: Net, verified: tuple[str, Run
     lines = ok(run).stdout.splitlines()
     checks = [line.removeprefix("ok      ") for line in lines if line.startswith("ok      ")]
     document = json.loads(saved.read_text())
-    assert checks == verify_receipt(document, load_genesis(net.genesis))
+    # The receipt's checks, then the sealed fields opened with the auditor's key beside --key.
+    assert checks[:-1] == verify_receipt(document, load_genesis(net.genesis))
+    assert checks[-1].startswith("sealed fields of version 1 (consignee, ")
+    assert "open with auditor's encryption key and match the proven digest" in checks[-1]
     assert any(c.startswith("header chain 1..") for c in checks)
     assert any("certificate signed by" in c for c in checks)
     for version in document["history"]:

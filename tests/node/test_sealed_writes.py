@@ -152,3 +152,13 @@ def test_readers_that_changed_since_the_client_asked_are_asked_again(node: Local
     assert result["status"] == "committed"
     stored = node.client("auditor").declaration("BETA-SEALED-1", "shipper-beta")["declaration"]
     assert "forwarder-b" in [r["organisation"] for r in stored["sealed"]["recipients"]]
+
+
+def test_a_forwarder_that_may_not_amend_is_told_so_by_the_rules(node: LocalNode) -> None:
+    node.client("shipper-acme").declare(sample(decl_id="ACME-SEALED-4"))
+    with pytest.raises(ClientError) as e:
+        # Not told whom to seal to (403), the client sends the document as given.
+        node.client("forwarder-b").amend(
+            "ACME-SEALED-4", sample(decl_id="ACME-SEALED-4"), owner="shipper-acme"
+        )
+    assert e.value.code == "role.not_allowed"
