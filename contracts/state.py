@@ -60,6 +60,11 @@ from ledger.smt import StateTree
 
 DERIVED: Final = ("unit/", "aboard/")
 """Keys read and written like state, kept outside the tree: see the module's docstring."""
+MEMBERSHIP: Final = ("org/", "enc/", "enc-orgs", "delegation/")
+"""Keys who reads whose declarations depends on (:mod:`contracts.access`,
+:func:`contracts.sealed.recipients`): a view chain that wrote none of them reads
+them as its tree's root holds them, so what is computed from them can be kept
+by that root (:meth:`StateView.membership_as_committed`)."""
 DERIVED_PREFIX: Final = b"Q"
 """Where the store keeps derived keys (beside the indexes, whose entries begin ``idx/``)."""
 
@@ -74,6 +79,16 @@ class StateView:
         # Values read from the tree by the root view, until its next commit: a
         # block reads the same organisations, keys and parameters again and again.
         self._read: dict[str, bytes | None] = {}
+        self.membership_written = False
+
+    def membership_as_committed(self) -> bool:
+        """Whether no view of this chain has written a :data:`MEMBERSHIP` key."""
+        view: StateView | None = self
+        while view is not None:
+            if view.membership_written:
+                return False
+            view = view.parent
+        return True
 
     def raw(self, key: str) -> bytes | None:
         """Encoded value at ``key`` as this view sees it."""
@@ -108,10 +123,14 @@ class StateView:
     def put(self, key: str, value: Any) -> None:
         """Stage a value."""
         self.pending[key] = encode(value)
+        if key.startswith(MEMBERSHIP):
+            self.membership_written = True
 
     def delete(self, key: str) -> None:
         """Stage a deletion."""
         self.pending[key] = None
+        if key.startswith(MEMBERSHIP):
+            self.membership_written = True
 
     def child(self) -> StateView:
         """A view whose writes can be merged into this one or dropped."""
@@ -122,7 +141,9 @@ class StateView:
         if self.parent is None:
             raise AssertionError("merge of a root view")
         self.parent.pending.update(self.pending)
+        self.parent.membership_written |= self.membership_written
         self.pending = {}
+        self.membership_written = False
 
     def commit(self) -> bytes:
         """Apply the pending writes to the tree (staged in its overlay); return the new root."""
@@ -140,4 +161,5 @@ class StateView:
         root = self.tree.update(changes)
         self._read = {}
         self.pending = {}
+        self.membership_written = False
         return root
