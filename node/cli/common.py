@@ -94,6 +94,11 @@ HINTS: Final = {
     " organisation you declare for",
     "identity.not_delegated": "the shipper's organisation must delegate to you first"
     " ('dgledger delegate')",
+    "sealed.required": "declare the document in clear and let dgledger declare or amend seal it"
+    " (a forwarder declaring for a shipper names it with --owner)",
+    "sealed.recipients": "a forwarder declaring for a shipper names it with --owner; else the"
+    " readers changed since the document was sealed: declare it again",
+    "sealed.key": "an encryption key was rotated since the document was sealed: declare it again",
     "tx.commit_timeout": "not committed yet: look again later with 'dgledger show'",
     "mempool.full": "the node is busy: retry in a moment",
     "mempool.busy": "the node is at capacity: retry in a moment, or ask another node",
