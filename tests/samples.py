@@ -70,10 +70,9 @@ def _missing_flashpoint() -> Doc:
     return doc
 
 
-def _segregation_3_vs_5_1_same_container() -> Doc:
-    """Ammonium nitrate (5.1) instead of methanol, beside gasoline (3): "separated from"."""
-    doc = valid_declaration("FRLEH-ACME-2026-000126")
-    doc["containers"][0]["dangerousGoods"][1] = {
+def ammonium_nitrate(emergency: Mapping[str, str] | None = None) -> Doc:
+    """UN 1942 ammonium nitrate (5.1): "separated from" class 3 goods (IMDG 7.2.4)."""
+    item: Doc = {
         "UNNumber": "1942",
         "properShippingName": "AMMONIUM NITRATE",
         "imoClass": "5.1",
@@ -85,8 +84,17 @@ def _segregation_3_vs_5_1_same_container() -> Doc:
         "packageCode": "5H4",
         "grossWeight": {"value": "1000", "unit": "KGM"},
         "netWeight": {"value": "1000", "unit": "KGM"},
-        "emergencyContactDetails": dict(_item(doc, 0)["emergencyContactDetails"]),
     }
+    if emergency is not None:
+        item["emergencyContactDetails"] = dict(emergency)
+    return item
+
+
+def _segregation_3_vs_5_1_same_container() -> Doc:
+    """Ammonium nitrate (5.1) instead of methanol, beside gasoline (3): "separated from"."""
+    doc = valid_declaration("FRLEH-ACME-2026-000126")
+    emergency = _item(doc, 0)["emergencyContactDetails"]
+    doc["containers"][0]["dangerousGoods"][1] = ammonium_nitrate(emergency)
     return doc
 
 

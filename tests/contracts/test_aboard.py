@@ -22,6 +22,7 @@ from contracts.stowage import Position, judge
 from ledger.encoding import decode
 from node.devnet.traffic import container_number
 from tests.contracts.fixtures import Community, community
+from tests.samples import ammonium_nitrate as sample_nitrate
 from tests.samples import sample
 
 VESSEL: Final = "9454436"
@@ -41,20 +42,7 @@ def gasoline() -> dict[str, Any]:
 
 def ammonium_nitrate() -> dict[str, Any]:
     """UN 1942, class 5.1: "separated from" class 3 (7.2.4)."""
-    return {
-        "UNNumber": "1942",
-        "properShippingName": "AMMONIUM NITRATE",
-        "imoClass": "5.1",
-        "packingGroup": 3,
-        "isMarinePollutant": False,
-        "isLimitedQuantity": False,
-        "EMSNumber": "F-H S-Q",
-        "numberOfPackages": 20,
-        "packageCode": "5H4",
-        "grossWeight": {"value": "1000", "unit": "KGM"},
-        "netWeight": {"value": "1000", "unit": "KGM"},
-        "emergencyContactDetails": dict(EMERGENCY),
-    }
+    return sample_nitrate(EMERGENCY)
 
 
 def infectious() -> dict[str, Any]:

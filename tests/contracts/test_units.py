@@ -16,24 +16,12 @@ from contracts.state import DERIVED_PREFIX
 from ledger.encoding import decode, encode
 from node.devnet.traffic import TrafficGenerator
 from tests.contracts.fixtures import Community, community
-from tests.samples import sample
+from tests.samples import ammonium_nitrate, sample
 
 CONTAINER = "CSQU3054383"
 SECRET = "HARBOUR SECRET CONSIGNEE LTD"
 
-AMMONIUM_NITRATE = {
-    "UNNumber": "1942",
-    "properShippingName": "AMMONIUM NITRATE",
-    "imoClass": "5.1",
-    "packingGroup": 3,
-    "isMarinePollutant": False,
-    "isLimitedQuantity": False,
-    "EMSNumber": "F-H S-Q",
-    "numberOfPackages": 20,
-    "packageCode": "5H4",
-    "grossWeight": {"value": "1000", "unit": "KGM"},
-    "netWeight": {"value": "1000", "unit": "KGM"},
-}
+AMMONIUM_NITRATE = ammonium_nitrate()
 
 
 def declaration(decl_id: str, items: list[dict[str, Any]], **transport: str) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from node.cli.main import main
 from node.client.client import Client
 from node.devnet.localnet import LocalNetwork
 from node.devnet.traffic import container_number
-from tests.samples import sample
+from tests.samples import ammonium_nitrate, sample
 
 pytestmark = pytest.mark.slow
 
@@ -39,20 +39,7 @@ MEMBERS: Final = (
 )
 NAMES: Final = {"shipper-acme": "ACME CHEMICALS SAS", "shipper-beta": "BETA POLYMERS GMBH"}
 EMERGENCY: Final = {"contact": "ACME 24H", "phone": "+33 2 35 00 00 00"}
-NITRATE_ITEM: Final = {
-    "UNNumber": "1942",
-    "properShippingName": "AMMONIUM NITRATE",
-    "imoClass": "5.1",
-    "packingGroup": 3,
-    "isMarinePollutant": False,
-    "isLimitedQuantity": False,
-    "EMSNumber": "F-H S-Q",
-    "numberOfPackages": 20,
-    "packageCode": "5H4",
-    "grossWeight": {"value": "1000", "unit": "KGM"},
-    "netWeight": {"value": "1000", "unit": "KGM"},
-    "emergencyContactDetails": EMERGENCY,
-}
+NITRATE_ITEM: Final = ammonium_nitrate(EMERGENCY)
 BENZ_ITEM: Final = {
     "UNNumber": "1990",
     "properShippingName": "BENZALDEHYDE",

@@ -27,7 +27,7 @@ from node.client.errors import ClientError
 from node.client.receipt import verify_receipt
 from node.devnet.traffic import container_number
 from tests.node.reads_support import LocalNode
-from tests.samples import member, sample
+from tests.samples import ammonium_nitrate, member, sample
 
 VESSEL: Final = "9454436"
 VOYAGE: Final = "0AB12W"
@@ -37,20 +37,7 @@ MEMBERS: Final = tuple(
 )
 NAMES: Final = {"shipper-acme": "ACME CHEMICALS SAS", "shipper-beta": "BETA POLYMERS GMBH"}
 EMERGENCY: Final = {"contact": "ACME 24H", "phone": "+33 2 35 00 00 00"}
-NITRATE_ITEM: Final = {
-    "UNNumber": "1942",
-    "properShippingName": "AMMONIUM NITRATE",
-    "imoClass": "5.1",
-    "packingGroup": 3,
-    "isMarinePollutant": False,
-    "isLimitedQuantity": False,
-    "EMSNumber": "F-H S-Q",
-    "numberOfPackages": 20,
-    "packageCode": "5H4",
-    "grossWeight": {"value": "1000", "unit": "KGM"},
-    "netWeight": {"value": "1000", "unit": "KGM"},
-    "emergencyContactDetails": EMERGENCY,
-}
+NITRATE_ITEM: Final = ammonium_nitrate(EMERGENCY)
 BENZ_ITEM: Final = {
     "UNNumber": "1990",
     "properShippingName": "BENZALDEHYDE",
