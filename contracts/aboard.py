@@ -38,14 +38,12 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 from contracts.describe import describe
-from contracts.document import read_declaration
 from contracts.errors import Violation
-from contracts.item_checks import matching_entries
 from contracts.lifecycle import Status
 from contracts.segregation import Segregation
 from contracts.segregation_checks import TERMS, Requirement, UnitItem, requirement
 from contracts.stowage import PARAGRAPH, Position, judge
-from contracts.units import unit_key
+from contracts.units import goods, unit_key
 
 if TYPE_CHECKING:
     from contracts.dgl_types import DangerousGoodsListProtocol
@@ -130,20 +128,11 @@ class _Goods:
         members = self.view.get(unit_key(self.vessel, self.voyage, container), [])
         if self.readable is not None:
             members = [m for m in members if self.readable(m[0])]
-        items: list[UnitItem] = []
-        for owner, decl_id in members:
-            record = self.view.get(f"decl/{owner}/{decl_id}")
-            if record is None or record.get("document") is None:
-                continue
-            document = self.view.get(f"doc/{owner}/{decl_id}/{record['document']:06d}")
-            if document is None:
-                continue
-            for c in read_declaration(document).containers:
-                if c.equipment_reference == container:
-                    items.extend(
-                        UnitItem("", item, matching_entries(item, self.dgl))
-                        for item in c.dangerous_goods
-                    )
+        items = [
+            item
+            for owner, decl_id in members
+            for item in goods(self.view, owner, decl_id, container, self.dgl)
+        ]
         self._found[container] = (members, items)
         return members, items
 

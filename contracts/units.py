@@ -155,13 +155,13 @@ def check(
         theirs = [
             item
             for other_owner, other_id in members
-            for item in _goods(view, other_owner, other_id, container.equipment_reference, dgl)
+            for item in goods(view, other_owner, other_id, container.equipment_reference, dgl)
         ]
         out.extend(_judge(container, f"{path}.containers[{n}]", theirs, dgl))
     return out
 
 
-def _goods(
+def goods(
     view: StateView, owner: str, decl_id: str, container: str, dgl: DangerousGoodsListProtocol
 ) -> list[UnitItem]:
     """The items another declaration's current document packs in ``container``."""
