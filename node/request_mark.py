@@ -30,6 +30,7 @@ import struct
 from pathlib import Path
 from typing import Final
 
+from node import durable
 from node.errors import StartupError
 
 MAGIC: Final = b"DGMARK\x00\x01"
@@ -89,29 +90,11 @@ class RequestMark:
         if 0 < self.records < ROTATE_RECORDS:
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
             try:
-                _write_all(fd, record(time_ms))
+                durable.write_all(fd, record(time_ms))
                 os.fdatasync(fd)
             finally:
                 os.close(fd)
             self.records += 1
             return
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            _write_all(fd, MAGIC + record(time_ms))
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, self.path)
-        dir_fd = os.open(self.path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        durable.replace(self.path, MAGIC + record(time_ms))
         self.records = 1
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]

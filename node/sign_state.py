@@ -36,6 +36,7 @@ from typing import Final
 
 from ledger.encoding import decode, encode
 from ledger.errors import LedgerError
+from node import durable
 from node.consensus.errors import SignStateError
 from node.consensus.privval import (
     MAX_FILE_SIZE,
@@ -134,7 +135,7 @@ class SignStateFile:
     def _append(self, record: bytes) -> None:
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
         try:
-            _write_all(fd, record)
+            durable.write_all(fd, record)
             os.fdatasync(fd)
             size = os.fstat(fd).st_size
         finally:
@@ -142,23 +143,5 @@ class SignStateFile:
         self._appendable = size <= ROTATE_BYTES
 
     def _write_afresh(self, data: bytes) -> None:
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            _write_all(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, self.path)
-        dir_fd = os.open(self.path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        durable.replace(self.path, data)
         self._appendable = True
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
