@@ -196,7 +196,7 @@ def _check_recipients(
                     "sealed.key",
                     f"{DOCUMENT}.sealed.recipients[{n}].key",
                     f"{org}'s key here is not an encryption key of {org} in force: seal to the"
-                    " key membership records now (GET /v1/organisations/{owner}/readers)",
+                    f" key membership records now (GET /v1/readers?owner={owner})",
                 )
             )
     return found
