@@ -53,6 +53,7 @@ from contracts.errors import TransactionRejected, Violation
 from contracts.identity import ENC_ORGS, encryption_keys_in_force
 from contracts.lifecycle import Role
 from contracts.membership import Organisation
+from contracts.state import membership_token
 
 if TYPE_CHECKING:
     from contracts.state import StateView
@@ -80,14 +81,16 @@ def recipients(view: StateView, owner: str) -> dict[str, list[bytes]]:
     have at least one encryption key in force (oldest first), by name.
 
     A pure function of the membership keys of the state (``MEMBERSHIP``):
-    when the view has written none of them it is kept by the tree's root and
-    the owner, since every submission asks it (measured: without this, half
-    of a validator's time under load went to reading and decoding the
-    membership once per transaction).
+    when the view has written none of them it is kept by the tree root's
+    :func:`contracts.state.membership_token` and the owner, since every
+    submission asks it (measured: without this, half of a validator's time
+    under load went to reading and decoding the membership once per
+    transaction; keyed by the root alone, every owner's answer was made again
+    after each block, each reading every organisation's records).
     """
     if not view.membership_as_committed():
         return _recipients(view, owner)
-    key = (view.tree.root, owner)
+    key = (membership_token(view.tree.root), owner)
     found = _RECIPIENTS.get(key)
     if found is None:
         found = _RECIPIENTS[key] = _recipients(view, owner)

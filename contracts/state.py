@@ -53,6 +53,7 @@ them again from the records alone.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Any, Final
 
 from ledger.encoding import decode, encode
@@ -63,10 +64,39 @@ DERIVED: Final = ("unit/", "aboard/")
 MEMBERSHIP: Final = ("org/", "enc/", "enc-orgs", "delegation/")
 """Keys who reads whose declarations depends on (:mod:`contracts.access`,
 :func:`contracts.sealed.recipients`): a view chain that wrote none of them reads
-them as its tree's root holds them, so what is computed from them can be kept
-by that root (:meth:`StateView.membership_as_committed`)."""
+them as its tree's root holds them (:meth:`StateView.membership_as_committed`),
+so what is computed from them can be kept by that root's
+:func:`membership_token`, which blocks that write none of them keep."""
 DERIVED_PREFIX: Final = b"Q"
 """Where the store keeps derived keys (beside the indexes, whose entries begin ``idx/``)."""
+
+
+_TOKENS: Final[OrderedDict[bytes, bytes]] = OrderedDict()
+_TOKENS_KEPT: Final = 4096
+
+
+def membership_token(root: bytes) -> bytes:
+    """A root at which the :data:`MEMBERSHIP` keys were as they are at ``root``.
+
+    :meth:`StateView.commit` maps each root it makes from a commit that wrote
+    no membership key to the token of the root it started from, so every root
+    of a run of such blocks has one token, and what is computed from the
+    membership alone can be kept by it across blocks. A root this process
+    never made is its own token: always correct, only less often shared.
+    Roots are hashes of the whole state, so a token is never wrong for a
+    root, whichever tree or process made it.
+    """
+    token = _TOKENS.get(root)
+    return root if token is None else token
+
+
+def _remember_token(old_root: bytes, new_root: bytes, membership_written: bool) -> None:
+    if new_root == old_root:
+        return
+    _TOKENS[new_root] = new_root if membership_written else membership_token(old_root)
+    _TOKENS.move_to_end(new_root)
+    while len(_TOKENS) > _TOKENS_KEPT:
+        _TOKENS.popitem(last=False)
 
 
 class StateView:
@@ -158,7 +188,9 @@ class StateView:
                 overlay.delete(DERIVED_PREFIX + k.encode())
             else:
                 overlay.put(DERIVED_PREFIX + k.encode(), v)
+        old_root = self.tree.root
         root = self.tree.update(changes)
+        _remember_token(old_root, root, self.membership_written)
         self._read = {}
         self.pending = {}
         self.membership_written = False
