@@ -203,7 +203,7 @@ class NodeService:
         check_open_files(open_files, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
         config.data_dir.mkdir(parents=True, exist_ok=True)
         try:
-            self.kv = LevelDBKV(config.data_dir / "chain", open_files=open_files)
+            self.kv = LevelDBKV(config.data_dir / "chain", **config.store.store_options())
             self.chain = Chain(self.kv, self.genesis, self.lists, self.verifier, self.tx_verifier)
         except LedgerError as e:
             raise StartupError(f"store {config.data_dir}: {e}") from e

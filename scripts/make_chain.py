@@ -78,6 +78,7 @@ from ledger.votes import Certificate, Vote, VoteType
 from node.chain import Chain
 from node.chainfile import ChainFileWriter
 from node.client.sealing import seal, sensitive_paths
+from node.config import StoreConfig
 from node.devnet.traffic import TrafficGenerator
 from node.genesis_file import genesis_from_json
 from node.network import (
@@ -389,7 +390,7 @@ def make_chain(
     """Build the chain into ``data_dir`` (an empty node data directory)."""
     genesis = net.genesis
     dgl = builtin_list()
-    kv = LevelDBKV(data_dir / "chain")
+    kv = LevelDBKV(data_dir / "chain", **StoreConfig().store_options())
     made = Made()
     started = time.perf_counter()
     try:

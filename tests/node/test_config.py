@@ -218,6 +218,10 @@ def test_too_large_not_toml_not_utf8(tmp_path: Path) -> None:
         ("[api]", "[store]\nopen_files = 50001\n[api]", "[store] open_files must be 74 to"),
         ("[api]", '[store]\nopen_files = "all"\n[api]', "[store] open_files must be a positive"),
         ("[api]", "[store]\ncache = 1\n[api]", "[store] unknown key 'cache'"),
+        ("[api]", "[store]\nwrite_buffer_mib = 3\n[api]", "[store] write_buffer_mib must be 4 to"),
+        ("[api]", "[store]\nwrite_buffer_mib = 1025\n[api]", "write_buffer_mib must be 4 to 1024"),
+        ("[api]", '[store]\ncompression = "zstd"\n[api]', '[store] compression must be "snappy"'),
+        ("[api]", "[store]\ncompression = false\n[api]", '[store] compression must be "snappy"'),
     ],
 )
 def test_bad_setting_is_named(tmp_path: Path, old: str, new: str, expected: str) -> None:
@@ -241,6 +245,18 @@ def test_store_open_files(tmp_path: Path) -> None:
     assert load_config(write(tmp_path, GOOD)).store.open_files == DEFAULT_OPEN_FILES
     text = GOOD.replace("[api]", "[store]\nopen_files = 4000\n\n[api]")
     assert load_config(write(tmp_path, text)).store.open_files == 4000
+
+
+def test_store_write_buffer_and_compression(tmp_path: Path) -> None:
+    default = load_config(write(tmp_path, GOOD)).store.store_options()
+    assert default["write_buffer_bytes"] == 64 << 20 and default["compression"] == "snappy"
+    text = GOOD.replace("[api]", '[store]\nwrite_buffer_mib = 8\ncompression = "none"\n\n[api]')
+    options = load_config(write(tmp_path, text)).store.store_options()
+    assert options == {
+        "open_files": DEFAULT_OPEN_FILES,
+        "write_buffer_bytes": 8 << 20,
+        "compression": None,
+    }
 
 
 def test_open_files_must_fit_the_process_limit() -> None:
