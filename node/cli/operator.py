@@ -18,6 +18,7 @@ from contracts.membership import Identity, Port
 from ledger.crypto import SigningKey
 from ledger.errors import LedgerError
 from ledger.keyfile import encryption_public, save_encryption_key, save_signing_key
+from node import memory
 from node.api.app import KEEP_ALIVE_S, create_app
 from node.api_tls import CA_CERT, api_context
 from node.cli.common import CliError, say
@@ -205,6 +206,7 @@ def cmd_node_start(args: argparse.Namespace) -> int:
             "client API on plain HTTP (plain_http = true): only behind a proxy that terminates TLS"
         )
     app = create_app(service)
+    memory.settle()
     uvicorn.run(
         app,
         host=config.host,
