@@ -184,9 +184,12 @@ def audit(
 
 
 def blocks_from_store(
-    data_dir: Path, genesis: Genesis
+    data_dir: Path, genesis: Genesis, *, on_height: Callable[[int], None] | None = None
 ) -> Iterator[tuple[Block, Certificate | None]]:
-    """Blocks of a stopped node's data directory (``DIR`` or ``DIR/chain``)."""
+    """Blocks of a stopped node's data directory (``DIR`` or ``DIR/chain``).
+
+    ``on_height`` is told the store's height once it is open, before the first block.
+    """
 
     path = data_dir / "chain" if (data_dir / "chain").is_dir() else data_dir
     # Read once from end to end: few open table files are needed (LevelDB keeps
@@ -196,6 +199,8 @@ def blocks_from_store(
     )
     try:
         store = ChainStore(kv, genesis, blocks_only=True)
+        if on_height is not None:
+            on_height(store.height)
         for height in range(1, store.height + 1):
             yield store.block(height), store.certificate(height)
     finally:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -32,39 +31,16 @@ from node.audit import AuditReport, audit, blocks_from_node, blocks_from_store
 from node.chainfile import read_chain_file
 from node.cli.common import CliError, add_ca_arg, connect, genesis_arg, say, store_path
 from node.errors import AuditSourceError, ChainFileError
+from node.progress import TerminalProgress
 
 Blocks = Iterator[tuple[Block, Certificate | None]]
 
 
-class _Progress:
-    """A progress line on a terminal; remembers whether it wrote one."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-        self.shown = False
-        self.last = 0.0
-        self.started = time.monotonic()
+class _Progress(TerminalProgress):
+    """The audit's line: blocks of the total, transactions and their rate, time left."""
 
     def __call__(self, summary: ReplaySummary) -> None:
-        now = time.monotonic()
-        if not self.enabled or now - self.last < 0.5:
-            return
-        self.last = now
-        self.shown = True
-        rate = summary.transactions / max(now - self.started, 1e-9)
-        print(
-            f"\raudit: block {summary.height:,}  transactions {summary.transactions:,}"
-            f"  ({rate:,.0f} tx/s)",
-            end="",
-            file=sys.stderr,
-            flush=True,
-        )
-
-    def end(self) -> None:
-        """End the progress line, if one was written."""
-        if self.shown:
-            print(file=sys.stderr)
-            self.shown = False
+        self.update(summary.height, summary.transactions)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -112,17 +88,22 @@ def _open_file(path: str, genesis: Genesis) -> tuple[BinaryIO, Blocks]:
     return handle, blocks
 
 
-def _store_blocks(directory: str, genesis: Genesis) -> Blocks:
-    return blocks_from_store(store_path(Path(directory)), genesis)
+def _store_blocks(directory: str, genesis: Genesis, progress: _Progress) -> Blocks:
+    def total(height: int) -> None:
+        progress.total = height
+
+    return blocks_from_store(store_path(Path(directory)), genesis, on_height=total)
 
 
-def _node_blocks(args: argparse.Namespace, genesis: Genesis) -> Blocks:
+def _node_blocks(args: argparse.Namespace, genesis: Genesis, progress: _Progress) -> Blocks:
     if not args.key:
         raise CliError("--node needs --key: reads are signed requests by a member key")
     with connect(args) as client:
         status = client.status_at_connect or {}
     if status.get("genesis") != genesis.hash.hex():
         raise CliError(f"the node at {args.node} runs another genesis: check --genesis")
+    height = status.get("height")
+    progress.total = height if type(height) is int and height >= 0 else None
     if client.key is None or client.node is None:  # connect() set both (--key was given)
         raise CliError("--node needs --key")
     verify = True if client.tls is None else client.tls
@@ -152,16 +133,16 @@ def cmd_audit(args: argparse.Namespace) -> int:
             f"genesis pins the Dangerous Goods List {shown}, but --dgl gives {given}:"
             " give the list the network was created with"
         )
-    progress = _Progress(sys.stderr.isatty() and not args.json)
+    progress = _Progress("audit", enabled=sys.stderr.isatty() and not args.json)
     handle: BinaryIO | None = None
     try:
         blocks: Blocks
         if args.file:
             handle, blocks = _open_file(args.file, genesis)
         elif args.data:
-            blocks = _store_blocks(args.data, genesis)
+            blocks = _store_blocks(args.data, genesis, progress)
         else:
-            blocks = _node_blocks(args, genesis)
+            blocks = _node_blocks(args, genesis, progress)
         report = audit(genesis, blocks, lists, progress=progress)
     except ChainError as e:
         # A replay failure, or a block whose bytes do not decode: the chain is not sound.

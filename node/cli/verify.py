@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,7 @@ from node.cli.sealed_fields import add_enc_key_args, encryption_key, verify_line
 from node.client.client import Client
 from node.client.errors import ClientError, ReceiptError
 from node.client.receipt import verify_receipt
+from node.progress import TerminalProgress
 
 MAX_RECEIPT = 64 * 1024 * 1024
 MAX_HEADERS = 10_000_000
@@ -155,11 +157,12 @@ class _AtomicFile:
 
 
 class _Counted:
-    """A chain file writer that checks heights follow each other."""
+    """A chain file writer that checks heights follow each other, and draws its progress."""
 
-    def __init__(self, writer: ChainFileWriter) -> None:
+    def __init__(self, writer: ChainFileWriter, progress: TerminalProgress) -> None:
         self.writer = writer
         self.height = 0
+        self.progress = progress
 
     def add(self, height: Any, block_bytes: Any, certificate_bytes: Any) -> None:
         if height != self.height + 1 or type(block_bytes) is not bytes:
@@ -168,6 +171,7 @@ class _Counted:
             raise CliError(f"block {height} came without its certificate")
         self.writer.add(block_bytes, certificate_bytes)
         self.height = height
+        self.progress.update(height)
 
 
 def _export_from_node(args: argparse.Namespace, genesis: Genesis, writer: _Counted) -> None:
@@ -180,6 +184,7 @@ def _export_from_node(args: argparse.Namespace, genesis: Genesis, writer: _Count
             height = status.get("height")
             if type(height) is not int or height < 0:
                 raise CliError(f"the node at {args.node} states no height: check --node")
+            writer.progress.total = height
             unpacker = msgpack.Unpacker(raw=False, strict_map_key=True, max_buffer_size=1 << 26)
             for chunk in client.block_records(1, height):
                 unpacker.feed(chunk)
@@ -207,6 +212,7 @@ def _export_from_store(directory: Path, genesis: Genesis, writer: _Counted) -> N
         raise CliError(f"{e}: is the node still running? stop it, or use --node") from e
     try:
         store = ChainStore(kv, genesis, blocks_only=True)
+        writer.progress.total = store.height
         for height in range(1, store.height + 1):
             cert = store.certificate_bytes(height)
             if cert is None:
@@ -226,15 +232,18 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.node and not args.key:
         raise CliError("reading blocks from a node needs a member key: give --key")
     out = Path(args.out)
+    progress = TerminalProgress("export", enabled=sys.stderr.isatty())
     try:
         with _AtomicFile(out) as f:
-            writer = _Counted(ChainFileWriter(f, genesis))
+            writer = _Counted(ChainFileWriter(f, genesis), progress)
             if args.node:
                 _export_from_node(args, genesis, writer)
             else:
                 _export_from_store(Path(args.data), genesis, writer)
     except OSError as e:
         raise CliError(f"cannot write {out}: {e.strerror}") from e
+    finally:
+        progress.end()
     say(f"wrote {out}: genesis and {writer.height} blocks")
     return 0
 

@@ -14,7 +14,9 @@ held whole in both nodes' memory); the answering side stops adding blocks
 before the frame limit whatever the count. Applying a block runs on the event
 loop, so the loop is given back between blocks: a node catching up on a
 long chain still answers its API and its peers, a block's time at most
-behind.
+behind. A catch-up that takes longer than
+:data:`node.progress.LOG_EVERY` logs its progress that often (height, the
+height it is heading for, block rate, time left), and where it ended.
 
 The answering side, :func:`peer_blocks`, also serves ``GET /peer/v1/blocks``
 (the HTTP route ``dgledger audit --node`` reads a node's chain through).
@@ -25,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from typing import Any, Final, Protocol
 
 from ledger.block import Block
@@ -34,6 +37,7 @@ from node.metrics import Metrics
 from node.p2p.errors import PeerError
 from node.p2p.frames import MAX_FRAME, BlockRequest, frame
 from node.p2p.transport import Transport
+from node.progress import LOG_EVERY, describe
 
 log = logging.getLogger("dgledger.sync")
 
@@ -160,6 +164,8 @@ class BlockSync:
         """Fetch and apply blocks from peers until none has more."""
         progressed = False
         count = FIRST_COUNT
+        started, first = time.monotonic(), self.node.height
+        logged = started
         for peer in self.transport.links:
             if self.transport.faults.blocks(peer):
                 continue
@@ -174,11 +180,21 @@ class BlockSync:
                     break
                 applied = await self._apply(items, start, peer)
                 progressed = progressed or applied > 0
+                now = time.monotonic()
+                if now - logged >= LOG_EVERY:
+                    logged = now
+                    log.info(self._progress(first, now - started))
                 if applied < len(items) or len(items) < count:
                     break
                 count = next_count(_size(items), len(items))
         if progressed:
+            if logged > started:  # the job logged its progress: say where it ended
+                log.info(self._progress(first, time.monotonic() - started))
             self.node.on_synced()
+
+    def _progress(self, first: int, elapsed: float) -> str:
+        total = self.target if self.target > first else None
+        return describe("catch-up", self.node.height, total, None, elapsed, start=first)
 
     async def _apply(self, items: list[Any], start: int, peer: str) -> int:
         applied = 0

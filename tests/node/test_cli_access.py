@@ -10,6 +10,9 @@ while the auditor's export goes through.
 
 from __future__ import annotations
 
+import io
+import re
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Final
@@ -98,3 +101,37 @@ def test_export_needs_an_organisation_running_a_node_or_an_auditor(
     )
     assert (status, err) == (0, "")
     assert out.stat().st_size > 0
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_export_and_audit_draw_their_progress_on_a_terminal(
+    net: LocalNetwork,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    out = tmp_path / "chain.dgl"
+    genesis = net.genesis_path
+    status, printed, _ = dgledger(
+        capsys, "export", "--out", out, "--genesis", genesis, *as_(net, "auditor")
+    )
+    assert status == 0
+    height = re.search(r"genesis and (\d+) blocks", printed)
+    assert height is not None
+    total = f"of {int(height[1]):,}"
+    drawn = terminal.getvalue()
+    assert drawn.startswith(f"\rexport: block 1 {total} (") and drawn.endswith("\n"), drawn
+
+    terminal.seek(0)
+    terminal.truncate()
+    status, printed, _ = dgledger(capsys, "audit", "--genesis", genesis, *as_(net, "auditor"))
+    assert status == 0, printed
+    drawn = terminal.getvalue()
+    assert drawn.startswith("\raudit: block 1 of ") and " tx/s" in drawn, drawn
+    assert drawn.endswith("\n")
