@@ -54,10 +54,12 @@ them again from the records alone.
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from ledger.encoding import decode, encode
-from ledger.smt import StateTree
+
+if TYPE_CHECKING:
+    from ledger.smt import StateTree
 
 DERIVED: Final = ("unit/", "aboard/")
 """Keys read and written like state, kept outside the tree: see the module's docstring."""

@@ -51,7 +51,14 @@ NODE_ROOMS: Final = {
     # room: the node modules (by their first two parts) it may import
     "node.consensus": {"node.consensus"},
     "node.client": {"node.client", "node.auth", "node.errors"},
-    "node.p2p": {"node.p2p", "node.auth", "node.config", "node.errors", "node.metrics"},
+    "node.p2p": {
+        "node.p2p",
+        "node.auth",
+        "node.config",
+        "node.errors",
+        "node.metrics",
+        "node.progress",
+    },
     "node": {"node.consensus", "node.p2p"},  # the core, besides its own top-level modules
     "node.api": {"node.api", "node.client", "node.consensus", "node.p2p"},
     "node.devnet": {"node.devnet", "node.client", "node.consensus", "node.p2p"},
