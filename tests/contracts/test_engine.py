@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from contracts import declarations_tx, indexes
+from contracts import engine as engine_module
 from contracts.dgl import DangerousGoodsList
 from contracts.dgl_builtin import builtin_list
 from contracts.engine import MAX_TX_LIFETIME
@@ -463,3 +464,25 @@ def test_a_new_dangerous_goods_list_governs_declarations_from_its_height() -> No
     with pytest.raises(ContractError) as info:
         submit(c, decl_id="D-3")
     assert info.value.code == "dgl.unavailable"
+
+
+def test_an_engine_per_block_reads_the_genesis_organisations_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    c = community()
+    reads = []
+    original = engine_module.AppGenesis.from_value
+
+    def counted(value: Any) -> Any:
+        reads.append(value)
+        return original(value)
+
+    monkeypatch.setattr(engine_module.AppGenesis, "from_value", counted)
+    engine_module._APPS.clear()
+    engines = [
+        engine_module.Engine(c.genesis, c.engine.overlay, c.engine.lists, c.engine.root)
+        for _ in range(3)
+    ]
+    assert len(reads) == 1
+    assert engines[0].app is engines[2].app
+    assert [o.name for o in engines[1].app.orgs] == [o["name"] for o in c.genesis.app["orgs"]]
