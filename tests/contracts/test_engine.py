@@ -17,6 +17,7 @@ from contracts.dgl_builtin import builtin_list
 from contracts.engine import MAX_TX_LIFETIME
 from contracts.errors import ContractError
 from contracts.lifecycle import TABLE, Status, allowed_targets
+from contracts.membership import AppGenesis
 from ledger.errors import ChainError
 from ledger.tx import Envelope, Transaction
 from tests.contracts.fixtures import Community, community, key_for
@@ -471,13 +472,13 @@ def test_an_engine_per_block_reads_the_genesis_organisations_once(
 ) -> None:
     c = community()
     reads = []
-    original = engine_module.AppGenesis.from_value
+    original = AppGenesis.from_value
 
     def counted(value: Any) -> Any:
         reads.append(value)
         return original(value)
 
-    monkeypatch.setattr(engine_module.AppGenesis, "from_value", counted)
+    monkeypatch.setattr(AppGenesis, "from_value", counted)
     engine_module._APPS.clear()
     engines = [
         engine_module.Engine(c.genesis, c.engine.overlay, c.engine.lists, c.engine.root)
