@@ -146,13 +146,20 @@ def check_departure_at(
 
 
 def departure_violations(
-    departure: str, block_time_ms: int, lead_time_hours: int = 0, path: str = DEPARTURE_PATH
+    departure: str,
+    block_time_ms: int,
+    lead_time_hours: int = 0,
+    path: str = DEPARTURE_PATH,
+    *,
+    admission: bool = False,
 ) -> list[Violation]:
     """:func:`check_departure_at` of a departure as the document writes it, reported at ``path``.
 
     A departure given as a date alone counts as late as that day may end
     anywhere (:data:`DATE_ONLY_GRACE_MS`). Departing at the block's time plus
-    the lead time exactly is in time.
+    the lead time exactly is in time. With ``admission``, ``block_time_ms`` is
+    the earliest time a block could record the declaration, and the message
+    says so.
     """
     latest = f.epoch_millis(departure)
     if f.moment(departure).utc_seconds is None:
@@ -160,7 +167,11 @@ def departure_violations(
     due = block_time_ms + lead_time_hours * HOUR_MS
     if latest >= due:
         return []
-    when = f"the time of the block that records the declaration, {_utc(block_time_ms)}"
+    when = (
+        f"the earliest time a block could record it, {_utc(block_time_ms)}"
+        if admission
+        else f"the time of the block that records the declaration, {_utc(block_time_ms)}"
+    )
     if latest < block_time_ms:
         lead = (
             f" (this network's lead time, lead_time_hours, is {lead_time_hours} hours)"

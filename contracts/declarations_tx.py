@@ -230,6 +230,17 @@ def document_outcome(doc: Any, dgl: Any) -> dict[str, Any] | tuple[Violation, ..
     return value
 
 
+def _at_any_time(
+    check: Callable[[StateView, Transaction, Signer], object],
+) -> Callable[[StateView, Transaction, Signer, Context], object]:
+    """The precheck of a check that no time decides."""
+
+    def precheck(view: StateView, tx: Transaction, signer: Signer, ctx: Context) -> object:
+        return check(view, tx, signer)
+
+    return precheck
+
+
 class DocumentMemo:
     """Validated declaration documents by (transaction id, list digest).
 
@@ -288,13 +299,27 @@ class DeclarationRules:
     def prechecks(self) -> dict[str, Precheck]:
         """Transaction type -> what admission judges of it without applying it."""
         return {
-            "declaration.submit": self._submitted,
-            "declaration.amend": self._amended,
-            "declaration.cancel": self._cancelled,
-            "declaration.decide": self._decided,
-            "delegation.grant": self._delegated,
-            "delegation.revoke": self._delegated,
+            "declaration.submit": self._admit_submission,
+            "declaration.amend": self._admit_amendment,
+            "declaration.cancel": _at_any_time(self._cancelled),
+            "declaration.decide": _at_any_time(self._decided),
+            "delegation.grant": _at_any_time(self._delegated),
+            "delegation.revoke": _at_any_time(self._delegated),
         }
+
+    def _admit_submission(
+        self, view: StateView, tx: Transaction, signer: Signer, ctx: Context
+    ) -> None:
+        """A submission's admission: its document and seal, and a departure not too soon."""
+        _, value = self._submitted(view, tx, signer)
+        self._check_departure(view, value, ctx, admission=True)
+
+    def _admit_amendment(
+        self, view: StateView, tx: Transaction, signer: Signer, ctx: Context
+    ) -> None:
+        """An amendment's admission: its document, and a departure not too soon."""
+        _, _, _, value = self._amended(view, tx, signer)
+        self._check_departure(view, value, ctx, admission=True)
 
     def _document(self, view: StateView, doc: Any, tx: Transaction) -> dict[str, Any]:
         dgl = self.list_in_force(view)
@@ -362,13 +387,20 @@ class DeclarationRules:
         if violations:
             raise TransactionRejected(violations)
 
-    def _check_departure(self, view: StateView, value: Mapping[str, Any], ctx: Context) -> None:
-        """Refuse a departure sooner than the network's lead time after the block's time."""
+    def _check_departure(
+        self, view: StateView, value: Mapping[str, Any], ctx: Context, *, admission: bool = False
+    ) -> None:
+        """Refuse a departure sooner than the network's lead time after the block's time.
+
+        At ``admission``, ``ctx.time`` is the earliest time a block recording
+        the transaction can have (:data:`contracts.handler.Precheck`).
+        """
         violations = departure_violations(
             value["transport"]["estimatedDeparture"],
             ctx.time,
             ports.lead_time_hours(view),
             "$.body.declaration.transport.estimatedDeparture",
+            admission=admission,
         )
         if violations:
             raise TransactionRejected(violations)

@@ -215,7 +215,7 @@ class Engine:
         signer = self.authenticate(view, tx, ctx)
         check = self.prechecks.get(tx.type)
         if check is not None:
-            check(view, tx, signer)
+            check(view, tx, signer, ctx)
         else:
             self.execute(view.child(), tx, signer, ctx)
 

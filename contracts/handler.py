@@ -46,12 +46,17 @@ def reject(code: str, path: str, message: str, paragraph: str | None = None) -> 
 
 Handler = Callable[[StateView, Transaction, Signer, Context], dict[str, Any]]
 
-Precheck = Callable[[StateView, Transaction, Signer], object]
+Precheck = Callable[[StateView, Transaction, Signer, Context], object]
 """Admission's part of a handler: what can be judged without applying the transaction.
 
-The body's shape, whether the signer's role may send it at all, and a
+The body's shape, whether the signer's role may send it at all, a
 submitted document against the Dangerous Goods List (memoised, so the block
-does not validate it again). It writes nothing; what depends on the
-declaration's state (its lifecycle, its owner) is judged when the block
-applies the transaction.
+does not validate it again), and what the time alone already decides. It
+writes nothing; what depends on the declaration's state (its lifecycle, its
+owner) is judged when the block applies the transaction.
+
+The context's ``time`` at admission is the latest block's time plus one
+millisecond: block times strictly increase, so no block that could record
+the transaction has an earlier time, and what is too late at that time is
+too late in every such block.
 """

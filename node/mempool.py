@@ -89,7 +89,12 @@ class Mempool:
         return self._bytes
 
     def set_context(self, height: int, time: int) -> None:
-        """The height and time the next block will roughly have (for expiry and rules)."""
+        """The next block's height, and the earliest time it can have (for expiry and rules).
+
+        Block times strictly increase, so a rule that refuses a transaction at
+        the latest block's time plus one millisecond refuses it in every block
+        that could record it (:data:`contracts.handler.Precheck`).
+        """
         self._ctx = Context(height, time)
 
     def _count(self, code: str) -> None:

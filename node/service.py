@@ -477,7 +477,7 @@ class NodeService:
 
     def _admit(self, tx: Transaction, *, gossip: bool) -> None:
         """Admit ``tx`` to the mempool (raises :class:`Rejected`); gossip it if asked."""
-        self.mempool.set_context(self.chain.height + 1, max(self.clock(), self.chain.tip_time + 1))
+        self.mempool.set_context(self.chain.height + 1, self.chain.tip_time + 1)
         self.mempool.add(tx)
         self._commit_started[tx.id] = time.monotonic()
         if gossip:
@@ -844,8 +844,8 @@ class NodeService:
         except StoreError as e:
             raise self._store_failed(f"write block {block.height}", e) from e
         ids = {tx.id for tx in block.txs}
-        # Re-check the rest at the height and time the next block will have.
-        self.mempool.set_context(block.height + 1, max(self.clock(), block.header.time + 1))
+        # Re-check the rest at the next block's height and the earliest time it can have.
+        self.mempool.set_context(block.height + 1, block.header.time + 1)
         self.mempool.committed(ids, written)
         self.metrics.committed_txs += len(ids)
         self.backpressure.committed(len(ids), time.monotonic())

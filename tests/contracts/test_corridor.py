@@ -27,7 +27,8 @@ from contracts.checks import check_departure_at
 from contracts.dgl_builtin import builtin_list
 from contracts.document import parse_declaration
 from contracts.engine import Engine
-from contracts.errors import ContractError
+from contracts.errors import ContractError, TransactionRejected
+from contracts.handler import Context
 from contracts.lifecycle import Role
 from contracts.membership import MAX_LEAD_TIME_HOURS, AppGenesis, Organisation, Port
 from ledger.genesis import Genesis
@@ -486,3 +487,36 @@ def test_a_departure_given_as_a_date_counts_the_whole_day_everywhere() -> None:
         "date.departure_past"
     ]
     assert [v.code for v in check_departure_at(decl, midnight + 20 * HOUR, 24)] == ["date.too_late"]
+
+
+def admit(c: Community, type_: str, body: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """Admission's verdict, as a node's mempool asks it: at the latest block's time plus 1 ms."""
+    try:
+        c.engine.precheck(
+            c.engine.view(), c.tx("shipper-acme", type_, body), Context(c.height + 1, c.time + 1)
+        )
+    except TransactionRejected as e:
+        return [(v.code, v.path, v.message) for v in e.violations]
+    return []
+
+
+def test_admission_refuses_what_no_later_block_could_take() -> None:
+    c = corridor(lead_time_hours=24)
+    # Too soon even at the earliest time the next block can have: refused before any block.
+    soon = departing(c, 23 * HOUR - 5_000)
+    [(code, path, message)] = admit(c, "declaration.submit", {"declaration": soon})
+    assert (code, path) == ("date.too_late", "$.body.declaration.transport.estimatedDeparture")
+    assert "the earliest time a block could record it" in message
+    past = departing(c, -10_000)
+    assert admit(c, "declaration.submit", {"declaration": past})[0][0] == "date.departure_past"
+    # In time at the earliest block time: admitted; the block's own time decides.
+    edge = departing(c, 24 * HOUR - 4_000)  # 1 s after the earliest time plus 24 hours
+    assert admit(c, "declaration.submit", {"declaration": edge}) == []
+    assert refused(submit(c, edge))["code"] == "date.too_late"  # the block came 5 s later
+
+
+def test_admission_refuses_an_amendment_too_soon() -> None:
+    c = corridor(lead_time_hours=6)
+    assert submit(c, departing(c, 7 * HOUR))["ok"]
+    body = {"id": "D-1", "declaration": departing(c, 5 * HOUR), "reason": "earlier sailing"}
+    assert [code for code, _, _ in admit(c, "declaration.amend", body)] == ["date.too_late"]

@@ -9,6 +9,7 @@ runs none for declarations.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -373,3 +374,15 @@ def test_check_signatures_counts_a_forgery() -> None:
     assert info.value.code == "tx.invalid_signature"
     assert p.mempool.rejected == {"tx.invalid_signature": 1}
     p.mempool.check_signatures(p.declare("shipper-acme", "DG-OK"))
+
+
+def test_a_departure_past_at_the_latest_block_is_refused_at_admission() -> None:
+    p = Pool()
+    doc = sample(decl_id="DG-LATE")
+    sailed = time.gmtime((p.c.time - 60_000) // 1000)  # a minute before the latest block
+    doc["transport"]["estimatedDeparture"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", sailed)
+    for cert in (doc["shipperCertification"], doc["containers"][0]["packingCertificate"]):
+        cert["date"] = time.strftime("%Y-%m-%d", time.gmtime((p.c.time - 86_400_000) // 1000))
+    e = p.refuse(p.tx("shipper-acme", "declaration.submit", {"declaration": doc}))
+    assert e.code == "date.departure_past"
+    assert "the earliest time a block could record it" in e.message
