@@ -90,6 +90,25 @@ def ammonium_nitrate(emergency: Mapping[str, str] | None = None) -> Doc:
     return item
 
 
+def benzaldehyde(emergency: Mapping[str, str] | None = None) -> Doc:
+    """UN 1990 benzaldehyde (9): no segregation from anything (IMDG 7.2.4 row 9)."""
+    item: Doc = {
+        "UNNumber": "1990",
+        "properShippingName": "BENZALDEHYDE",
+        "imoClass": "9",
+        "packingGroup": 3,
+        "isMarinePollutant": False,
+        "isLimitedQuantity": False,
+        "EMSNumber": "F-A S-A",
+        "numberOfPackages": 10,
+        "packageCode": "1A1",
+        "grossWeight": {"value": "2000", "unit": "KGM"},
+    }
+    if emergency is not None:
+        item["emergencyContactDetails"] = dict(emergency)
+    return item
+
+
 def _segregation_3_vs_5_1_same_container() -> Doc:
     """Ammonium nitrate (5.1) instead of methanol, beside gasoline (3): "separated from"."""
     doc = valid_declaration("FRLEH-ACME-2026-000126")

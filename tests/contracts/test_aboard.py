@@ -23,6 +23,7 @@ from ledger.encoding import decode
 from node.devnet.traffic import container_number
 from tests.contracts.fixtures import Community, community
 from tests.samples import ammonium_nitrate as sample_nitrate
+from tests.samples import benzaldehyde as sample_benzaldehyde
 from tests.samples import sample
 
 VESSEL: Final = "9454436"
@@ -82,19 +83,7 @@ def explosive() -> dict[str, Any]:
 
 def benzaldehyde() -> dict[str, Any]:
     """UN 1990, class 9: no segregation from anything (7.2.4 row 9)."""
-    return {
-        "UNNumber": "1990",
-        "properShippingName": "BENZALDEHYDE",
-        "imoClass": "9",
-        "packingGroup": 3,
-        "isMarinePollutant": False,
-        "isLimitedQuantity": False,
-        "EMSNumber": "F-A S-A",
-        "numberOfPackages": 10,
-        "packageCode": "1A1",
-        "grossWeight": {"value": "2000", "unit": "KGM"},
-        "emergencyContactDetails": dict(EMERGENCY),
-    }
+    return sample_benzaldehyde(EMERGENCY)
 
 
 def hydrochloric_acid() -> dict[str, Any]:

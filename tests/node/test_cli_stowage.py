@@ -24,7 +24,7 @@ from node.cli.main import main
 from node.client.client import Client
 from node.devnet.localnet import LocalNetwork
 from node.devnet.traffic import container_number
-from tests.samples import ammonium_nitrate, sample
+from tests.samples import ammonium_nitrate, benzaldehyde, sample
 
 pytestmark = pytest.mark.slow
 
@@ -40,19 +40,7 @@ MEMBERS: Final = (
 NAMES: Final = {"shipper-acme": "ACME CHEMICALS SAS", "shipper-beta": "BETA POLYMERS GMBH"}
 EMERGENCY: Final = {"contact": "ACME 24H", "phone": "+33 2 35 00 00 00"}
 NITRATE_ITEM: Final = ammonium_nitrate(EMERGENCY)
-BENZ_ITEM: Final = {
-    "UNNumber": "1990",
-    "properShippingName": "BENZALDEHYDE",
-    "imoClass": "9",
-    "packingGroup": 3,
-    "isMarinePollutant": False,
-    "isLimitedQuantity": False,
-    "EMSNumber": "F-A S-A",
-    "numberOfPackages": 10,
-    "packageCode": "1A1",
-    "grossWeight": {"value": "2000", "unit": "KGM"},
-    "emergencyContactDetails": EMERGENCY,
-}
+BENZ_ITEM: Final = benzaldehyde(EMERGENCY)
 Run = tuple[int, str, str]
 
 

@@ -27,7 +27,7 @@ from node.client.errors import ClientError
 from node.client.receipt import verify_receipt
 from node.devnet.traffic import container_number
 from tests.node.reads_support import LocalNode
-from tests.samples import ammonium_nitrate, member, sample
+from tests.samples import ammonium_nitrate, benzaldehyde, member, sample
 
 VESSEL: Final = "9454436"
 VOYAGE: Final = "0AB12W"
@@ -38,19 +38,7 @@ MEMBERS: Final = tuple(
 NAMES: Final = {"shipper-acme": "ACME CHEMICALS SAS", "shipper-beta": "BETA POLYMERS GMBH"}
 EMERGENCY: Final = {"contact": "ACME 24H", "phone": "+33 2 35 00 00 00"}
 NITRATE_ITEM: Final = ammonium_nitrate(EMERGENCY)
-BENZ_ITEM: Final = {
-    "UNNumber": "1990",
-    "properShippingName": "BENZALDEHYDE",
-    "imoClass": "9",
-    "packingGroup": 3,
-    "isMarinePollutant": False,
-    "isLimitedQuantity": False,
-    "EMSNumber": "F-A S-A",
-    "numberOfPackages": 10,
-    "packageCode": "1A1",
-    "grossWeight": {"value": "2000", "unit": "KGM"},
-    "emergencyContactDetails": EMERGENCY,
-}
+BENZ_ITEM: Final = benzaldehyde(EMERGENCY)
 
 
 def document(decl_id: str, org: str, container: str, item: dict[str, Any] | None) -> Any:
