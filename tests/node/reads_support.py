@@ -23,6 +23,7 @@ from ledger.crypto import SigningKey
 from ledger.genesis import Genesis
 from ledger.keyfile import load_signing_key
 from node.api.app import create_app
+from node.auth import sign_request
 from node.client.client import Client
 from node.client.sealing import seal, sensitive_paths
 from node.config import load_config
@@ -37,9 +38,25 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", StarletteDeprecationWarning)
     from fastapi.testclient import TestClient
 
-__all__ = ["REPO", "LocalNode", "TestClient", "customs_and_a_shipper", "local_node"]
+__all__ = [
+    "REPO",
+    "LocalNode",
+    "TestClient",
+    "customs_and_a_shipper",
+    "local_node",
+    "request_time",
+]
 
 REPO: Final = Path(__file__).resolve().parents[2]
+
+
+_last_ms = [0]
+
+
+def request_time() -> int:
+    """Milliseconds for a signed request: now, and later than every earlier one."""
+    _last_ms[0] = max(time.time_ns() // 1_000_000, _last_ms[0] + 1)
+    return _last_ms[0]
 
 
 def customs_and_a_shipper(directory: Path, chain: str) -> Path:
@@ -98,6 +115,14 @@ class LocalNode:
         """A client signing as ``org`` (unsigned when ``None``)."""
         key = None if org is None else self.key(org)
         return Client("http://testserver", self.genesis.chain, key, http=self.http)
+
+    def get(self, who: str | SigningKey, target: str) -> Any:
+        """A GET of ``target`` signed with ``who``'s member key (or with ``who``, a key)."""
+        key = self.key(who) if isinstance(who, str) else who
+        headers = sign_request(
+            key, self.genesis.chain, "GET", target, b"", request_time(), node="customs"
+        )
+        return self.http.get(target, headers=headers)
 
     def sealed(
         self, org: str, document: dict[str, Any], *, owner: str | None = None, version: int = 1

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -34,7 +33,7 @@ from node.client.errors import ClientError
 from node.client.json_forms import read_header, read_state_proof
 from node.config import load_config
 from node.service import NodeService
-from tests.node.reads_support import LocalNode
+from tests.node.reads_support import LocalNode, request_time
 from tests.samples import sample
 
 IDS = [f"DG-READS-{i}" for i in range(5)]
@@ -58,20 +57,6 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNode]:
         n.close()
 
 
-def signed_get(node: LocalNode, key: SigningKey, target: str) -> Any:
-    headers = sign_request(key, node.genesis.chain, "GET", target, b"", _clock(), node="customs")
-    return node.http.get(target, headers=headers)
-
-
-_last = [0]
-
-
-def _clock() -> int:
-
-    _last[0] = max(time.time_ns() // 1_000_000, _last[0] + 1)
-    return _last[0]
-
-
 # ------------------------------------------------------------------ access
 
 
@@ -81,7 +66,7 @@ def test_signed_routes_refuse_unsigned_and_foreign_keys(node: LocalNode) -> None
         assert r.status_code == 401, target
         assert r.json()["error"]["code"] == "auth.missing"
     stranger = SigningKey.from_seed(b"s" * 32)
-    r = signed_get(node, stranger, f"/v1/declarations/{IDS[0]}")
+    r = node.get(stranger, f"/v1/declarations/{IDS[0]}")
     assert r.status_code == 403
     assert r.json()["error"]["code"] == "auth.not_a_member"
     # A signature over another path does not open this one.
@@ -91,7 +76,7 @@ def test_signed_routes_refuse_unsigned_and_foreign_keys(node: LocalNode) -> None
         "GET",
         "/v1/blocks/1",
         b"",
-        _clock(),
+        request_time(),
         node="customs",
     )
     r = node.http.get("/v1/blocks/2", headers=headers)
@@ -196,7 +181,7 @@ def test_large_answers_have_exactly_their_documented_shape(
     if target == "tx":
         version = node.client("auditor").declaration(IDS[0])["history"][0]
         target = f"/v1/transactions/{version['tx']}"
-    response = signed_get(node, node.key("auditor"), target)
+    response = node.get(node.key("auditor"), target)
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/json"
     answer = response.json()
@@ -237,7 +222,7 @@ def test_unknown_ids_answer_404_with_a_code(node: LocalNode) -> None:
 def test_bad_parameters_answer_400_naming_the_parameter(
     node: LocalNode, target: str, path: str
 ) -> None:
-    r = signed_get(node, node.key("auditor"), target)
+    r = node.get(node.key("auditor"), target)
     assert r.status_code == 400, r.text
     error = r.json()["error"]
     assert error["code"] == "request.invalid"
@@ -329,7 +314,7 @@ def test_blocks_stream_as_json_lines_and_msgpack(node: LocalNode) -> None:
     assert [r["height"] for r in records] == list(range(1, height + 1))
     for r, b in zip(records, blocks, strict=True):
         assert Block.decode(r["block"]).hash.hex() == b["header"]["hash"]
-    r = signed_get(node, node.key("auditor"), "/v1/blocks?from=1&to=2&headers=1&format=msgpack")
+    r = node.get(node.key("auditor"), "/v1/blocks?from=1&to=2&headers=1&format=msgpack")
     assert r.headers["content-type"] == "application/msgpack"
     items = list(msgpack.Unpacker(__import__("io").BytesIO(r.content), raw=False))
     assert [i["header"]["height"] for i in items] == [1, 2]
@@ -386,7 +371,7 @@ class SignEveryGet:
             url = Request(scope).url
             target = url.path + (f"?{url.query}" if url.query else "")
             signed = sign_request(
-                self.key, self.chain, "GET", target, b"", _clock(), node="customs"
+                self.key, self.chain, "GET", target, b"", request_time(), node="customs"
             )
             extra = [(k.encode(), v.encode()) for k, v in signed.items()]
             scope = {**scope, "headers": [*scope["headers"], *extra]}

@@ -10,13 +10,11 @@ owners to choose from.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
-from typing import Any, Final
+from typing import Final
 
 import pytest
 
-from node.auth import sign_request
 from node.cli.common import failure
 from node.cli.declarations import render
 from node.client.errors import ClientError
@@ -47,17 +45,6 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNode]:
         n.close()
 
 
-_last = [0]
-
-
-def get(node: LocalNode, org: str, target: str) -> Any:
-    _last[0] = max(time.time_ns() // 1_000_000, _last[0] + 1)
-    headers = sign_request(
-        node.key(org), node.genesis.chain, "GET", target, b"", _last[0], node="customs"
-    )
-    return node.http.get(target, headers=headers)
-
-
 def test_each_owner_reads_its_own_declaration_of_the_same_id(node: LocalNode) -> None:
     acme = node.client("shipper-acme").declaration(ID)
     beta = node.client("shipper-beta").declaration(ID)
@@ -69,7 +56,7 @@ def test_each_owner_reads_its_own_declaration_of_the_same_id(node: LocalNode) ->
 
 def test_a_reader_of_several_owners_is_asked_to_name_one(node: LocalNode) -> None:
     for org in ("customs", "port-authority", "auditor"):
-        r = get(node, org, f"/v1/declarations/{ID}")
+        r = node.get(org, f"/v1/declarations/{ID}")
         assert r.status_code == 409, r.text
         error = r.json()["error"]
         assert (error["code"], error["path"]) == ("declaration.ambiguous", "$.owner")
@@ -95,15 +82,15 @@ def test_a_delegated_forwarder_gets_the_only_one_it_may_read(node: LocalNode) ->
 
 
 def test_another_owners_declaration_is_as_unknown_as_no_declaration(node: LocalNode) -> None:
-    mine = get(node, "shipper-acme", f"/v1/declarations/{ID}?owner=shipper-beta")
-    unknown = get(node, "shipper-acme", f"/v1/declarations/{ID}?owner=nobody")
+    mine = node.get("shipper-acme", f"/v1/declarations/{ID}?owner=shipper-beta")
+    unknown = node.get("shipper-acme", f"/v1/declarations/{ID}?owner=nobody")
     assert mine.status_code == unknown.status_code == 404
     assert mine.json() == unknown.json()
     assert mine.json()["error"]["code"] == "declaration.unknown"
 
 
 def test_a_malformed_owner_is_refused_naming_the_parameter(node: LocalNode) -> None:
-    r = get(node, "auditor", f"/v1/declarations/{ID}?owner=Shipper%20ACME")
+    r = node.get("auditor", f"/v1/declarations/{ID}?owner=Shipper%20ACME")
     assert r.status_code == 400
     assert r.json()["error"]["path"] == "$.owner"
 

@@ -14,14 +14,12 @@ to the others; the header chain stays open to every member.
 from __future__ import annotations
 
 import io
-import time
 from collections.abc import Iterator
 from typing import Any, Final
 
 import msgpack
 import pytest
 
-from node.auth import sign_request
 from node.client.errors import ClientError
 from tests.node.reads_support import LocalNode
 from tests.samples import member, sample
@@ -72,18 +70,6 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNode]:
         n.close()
 
 
-_last = [0]
-
-
-def get(node: LocalNode, org: str, target: str) -> Any:
-    """A GET signed with ``org``'s member key."""
-    _last[0] = max(time.time_ns() // 1_000_000, _last[0] + 1)
-    headers = sign_request(
-        node.key(org), node.genesis.chain, "GET", target, b"", _last[0], node="customs"
-    )
-    return node.http.get(target, headers=headers)
-
-
 def version_txs(node: LocalNode, decl_id: str) -> list[str]:
     """The transaction of every version of ``decl_id`` (read by the auditor)."""
     return [v["tx"] for v in node.client("auditor").declaration(decl_id)["history"]]
@@ -106,17 +92,17 @@ FILTERS: Final[tuple[dict[str, str], ...]] = (
 
 def assert_hidden(node: LocalNode, org: str, decl_id: str, owner: str) -> None:
     """``decl_id`` does not exist for ``org``: on every route, in every list."""
-    unknown = get(node, org, f"/v1/declarations/{UNKNOWN_ID}")
-    r = get(node, org, f"/v1/declarations/{decl_id}")
+    unknown = node.get(org, f"/v1/declarations/{UNKNOWN_ID}")
+    r = node.get(org, f"/v1/declarations/{decl_id}")
     assert r.status_code == unknown.status_code == 404, r.text
     assert r.json() == {
         "error": {"code": "declaration.unknown", "message": f"no declaration {decl_id}"}
     }
     assert r.text == unknown.text.replace(UNKNOWN_ID, decl_id)
     assert r.headers["content-type"] == unknown.headers["content-type"]
-    unknown_tx = get(node, org, f"/v1/transactions/{UNKNOWN_TX}")
+    unknown_tx = node.get(org, f"/v1/transactions/{UNKNOWN_TX}")
     for tx in version_txs(node, decl_id):
-        r = get(node, org, f"/v1/transactions/{tx}")
+        r = node.get(org, f"/v1/transactions/{tx}")
         assert r.status_code == unknown_tx.status_code == 404, r.text
         assert r.text == unknown_tx.text.replace(UNKNOWN_TX, tx)
     for filters in (*FILTERS, {"organisation": owner}):
@@ -207,8 +193,8 @@ def test_a_rejected_transaction_is_its_signers_alone(node: LocalNode) -> None:
     assert tx_id is not None
     assert beta.transaction(tx_id)["result"]["ok"] is False
     assert node.client("auditor").transaction(tx_id)["result"]["ok"] is False
-    r = get(node, "forwarder-b", f"/v1/transactions/{tx_id}")
-    unknown = get(node, "forwarder-b", f"/v1/transactions/{UNKNOWN_TX}")
+    r = node.get("forwarder-b", f"/v1/transactions/{tx_id}")
+    unknown = node.get("forwarder-b", f"/v1/transactions/{UNKNOWN_TX}")
     assert r.status_code == 404
     assert r.text == unknown.text.replace(UNKNOWN_TX, tx_id)
 
@@ -226,7 +212,7 @@ BLOCK_ROUTES: Final = (
 @pytest.mark.parametrize("org", ["shipper-acme", "shipper-beta", "forwarder-b", "port-authority"])
 def test_blocks_are_refused_to_organisations_running_no_node(node: LocalNode, org: str) -> None:
     for target in BLOCK_ROUTES:
-        r = get(node, org, target)
+        r = node.get(org, target)
         assert r.status_code == 403, (target, r.text)
         error = r.json()["error"]
         assert error["code"] == "auth.not_entitled"
@@ -237,9 +223,9 @@ def test_blocks_are_refused_to_organisations_running_no_node(node: LocalNode, or
 @pytest.mark.parametrize("org", ["customs", "forwarder-a", "auditor"])
 def test_blocks_are_read_by_node_operators_and_auditors(node: LocalNode, org: str) -> None:
     for target in BLOCK_ROUTES:
-        r = get(node, org, target)
+        r = node.get(org, target)
         assert r.status_code == 200, (target, r.text)
-    r = get(node, org, "/v1/blocks?from=1&to=3&format=msgpack")
+    r = node.get(org, "/v1/blocks?from=1&to=3&format=msgpack")
     records = list(msgpack.Unpacker(io.BytesIO(r.content), raw=False))
     assert [rec["height"] for rec in records] == [1, 2, 3]
 

@@ -10,15 +10,13 @@ document as sent, sealed.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
-from typing import Any, Final
+from typing import Final
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from ledger.keyfile import encryption_public, load_encryption_key
-from node.auth import sign_request
 from node.client import sealing
 from node.client.errors import ClientError
 from tests.node.reads_support import LocalNode
@@ -51,37 +49,26 @@ def enc_key(node: LocalNode, org: str) -> X25519PrivateKey:
     return load_encryption_key(node.dir / "keys" / f"{org}.enc.pem")
 
 
-_last = [0]
-
-
-def get(node: LocalNode, org: str, target: str) -> Any:
-    _last[0] = max(time.time_ns() // 1_000_000, _last[0] + 1)
-    headers = sign_request(
-        node.key(org), node.genesis.chain, "GET", target, b"", _last[0], node="customs"
-    )
-    return node.http.get(target, headers=headers)
-
-
 def test_the_owner_is_told_its_readers_and_their_keys(node: LocalNode) -> None:
-    r = get(node, "shipper-acme", "/v1/readers")
+    r = node.get("shipper-acme", "/v1/readers")
     assert r.status_code == 200, r.text
     answer = r.json()
     assert answer["owner"] == "shipper-acme"
     assert [x["organisation"] for x in answer["readers"]] == ACME_READERS
     for x in answer["readers"]:
         assert bytes.fromhex(x["key"]) == encryption_public(enc_key(node, x["organisation"]))
-    assert get(node, "shipper-acme", "/v1/readers?owner=shipper-acme").json() == answer
+    assert node.get("shipper-acme", "/v1/readers?owner=shipper-acme").json() == answer
 
 
 def test_only_the_owner_and_its_delegated_forwarders_ask(node: LocalNode) -> None:
     for org in ("forwarder-b", "customs", "shipper-beta"):
-        r = get(node, org, "/v1/readers?owner=shipper-beta" if org == "forwarder-b" else
+        r = node.get(org, "/v1/readers?owner=shipper-beta" if org == "forwarder-b" else
                 "/v1/readers?owner=shipper-acme")  # fmt: skip
         assert r.status_code == 403, (org, r.text)
         assert r.json()["error"]["code"] == "auth.not_entitled"
-    r = get(node, "shipper-acme", "/v1/readers?owner=shipper-zeta")
+    r = node.get("shipper-acme", "/v1/readers?owner=shipper-zeta")
     assert (r.status_code, r.json()["error"]["code"]) == (404, "owner.unknown")
-    r = get(node, "shipper-acme", "/v1/readers?ownr=shipper-acme")
+    r = node.get("shipper-acme", "/v1/readers?ownr=shipper-acme")
     assert (r.status_code, r.json()["error"]["code"]) == (400, "request.unknown_parameter")
 
 

@@ -13,13 +13,11 @@ the checks.
 from __future__ import annotations
 
 import copy
-import time
 from collections.abc import Iterator
 from typing import Any, Final
 
 import pytest
 
-from node.auth import sign_request
 from node.cli.common import CliError
 from node.cli.declarations import render, stowage_positions
 from node.cli.stowage import render_plan
@@ -74,17 +72,6 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNode]:
         n.close()
 
 
-_last = [0]
-
-
-def get(node: LocalNode, org: str, target: str) -> Any:
-    _last[0] = max(time.time_ns() // 1_000_000, _last[0] + 1)
-    headers = sign_request(
-        node.key(org), node.genesis.chain, "GET", target, b"", _last[0], node="customs"
-    )
-    return node.http.get(target, headers=headers)
-
-
 @pytest.mark.parametrize("org", ["port-authority", "customs", "auditor"])
 def test_authorities_and_auditors_read_the_whole_plan(node: LocalNode, org: str) -> None:
     plan = node.client(org).stowage(VESSEL, VOYAGE)
@@ -136,7 +123,7 @@ def test_a_loading_that_breaks_the_segregation_is_refused_naming_both(node: Loca
 def test_bad_parameters_are_refused_by_name(
     node: LocalNode, query: str, code: str, path: str
 ) -> None:
-    r = get(node, "port-authority", f"/v1/stowage?{query}")
+    r = node.get("port-authority", f"/v1/stowage?{query}")
     assert r.status_code == 400, r.text
     error = r.json()["error"]
     assert (error["code"], error["path"]) == (code, path)
