@@ -748,7 +748,6 @@ class NodeService:
         if action.height != self.chain.height + 1:
             return None
         time_ms = max(self.clock(), self.chain.tip_time + 1)
-        self.mempool.set_context(action.height, time_ms)
         # Admission order already passed the rules against the committed state.
         txs = self.mempool.select(self._block_budget(), 16 * 1024 * 1024)
         started = time.perf_counter()
