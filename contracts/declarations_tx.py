@@ -51,7 +51,7 @@ never a document. A declaration has at most :data:`MAX_VERSIONS` versions.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 from contracts import formats, ports, units
@@ -274,6 +274,40 @@ class DocumentMemo:
         self._entries.move_to_end(key)
         while len(self._entries) > self.capacity:
             self._entries.popitem(last=False)
+
+    def offer(self, key: bytes, outcome: dict[str, Any] | tuple[Violation, ...]) -> None:
+        """Keep an outcome computed elsewhere by :func:`document_outcome` (a worker process)."""
+        self.put(key, outcome)
+
+    def discard(self, keys: Iterable[bytes]) -> None:
+        """Drop these entries, where kept."""
+        for key in keys:
+            self._entries.pop(key, None)
+
+
+class OnceMemo(DocumentMemo):
+    """The memo of a replay: outcomes checked ahead (:meth:`offer`), each handed out once.
+
+    A replay executes each transaction once, so an entry is dropped when it
+    is taken and the engine's own outcomes are not kept (:meth:`put` keeps
+    nothing): it holds only what was offered for the blocks ahead.
+    """
+
+    def get(self, key: bytes) -> dict[str, Any] | tuple[Violation, ...] | None:
+        """The offered outcome of ``key``, dropped as it is handed out."""
+        entry = self._entries.pop(key, None)
+        if entry is None:
+            self.misses += 1
+        else:
+            self.hits += 1
+        return entry
+
+    def put(self, key: bytes, outcome: dict[str, Any] | tuple[Violation, ...]) -> None:
+        """Nothing: a replay will not meet the transaction again."""
+
+    def offer(self, key: bytes, outcome: dict[str, Any] | tuple[Violation, ...]) -> None:
+        """Keep an outcome until it is taken or discarded (the capacity bounds it still)."""
+        super().put(key, outcome)
 
 
 class DeclarationRules:

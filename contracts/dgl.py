@@ -257,6 +257,10 @@ class DangerousGoodsList:
     def __delattr__(self, name: str) -> None:
         raise AttributeError(f"{type(self).__name__} is immutable")
 
+    def __reduce__(self) -> tuple[type[DangerousGoodsList], tuple[tuple[DglEntry, ...]]]:
+        """Pickled as its entries: the index and digest are made again (and checked)."""
+        return (DangerousGoodsList, (self._entries,))
+
     @property
     def entries(self) -> tuple[DglEntry, ...]:
         """Every entry, in canonical order."""

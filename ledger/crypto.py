@@ -58,7 +58,7 @@ import os
 import secrets
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -334,7 +334,7 @@ class Verifier:
         """Signatures checked under the rule so far (answers from the cache not counted)."""
 
     @staticmethod
-    def _cache_key(item: Item) -> bytes | None:
+    def cache_key(item: Item) -> bytes | None:
         """SHA-256 of pub || msg || sig, or None when the item cannot verify.
 
         The fixed sizes of a key and a signature make the concatenation
@@ -375,6 +375,15 @@ class Verifier:
             while len(self._cache) > self.cache_size:
                 self._cache.popitem(last=False)
 
+    def vouch(self, keys: Iterable[bytes]) -> None:
+        """Remember triples, by :meth:`cache_key`, that passed the rule elsewhere.
+
+        Only for verdicts this same program reached (a worker process that
+        ran :meth:`verify_many` on triples it was handed, as
+        :mod:`node.pipeline` does): what is vouched for is never verified again.
+        """
+        self._remember([key for key in keys if type(key) is bytes and len(key) == 32])
+
     def _executor(self) -> ThreadPoolExecutor:
         with self._lock:
             if self._pool is None:
@@ -394,7 +403,7 @@ class Verifier:
     def verify_many(self, items: Sequence[Item]) -> list[bool]:
         """Verdicts for (public key, message, signature) triples, in order."""
         results = [False] * len(items)
-        keys = [self._cache_key(item) for item in items]
+        keys = [self.cache_key(item) for item in items]
         todo = []
         for i, hit in enumerate(self._hits(keys)):
             if hit:

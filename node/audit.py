@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 
 from contracts import indexes
+from contracts.declarations_tx import OnceMemo
 from contracts.engine import Engine
 from ledger.block import Block
 from ledger.chainstore import ChainStore
@@ -35,6 +36,7 @@ from ledger.smt import NodeCache
 from ledger.votes import Certificate
 from node.auth import sign_request
 from node.errors import AuditSourceError
+from node.pipeline import DEFAULT_AHEAD, Prefetch, memo_capacity
 
 SEQUENTIAL_OPEN_FILES = 16
 SEQUENTIAL_CACHE_BYTES = 4 << 20
@@ -69,8 +71,9 @@ STATE_CACHE_BYTES = 8 << 20
 """LevelDB's block cache for the audit's state: most reads hit the node cache first."""
 STATE_CACHE_NODES = 1 << 17
 """Decoded state-tree nodes kept between blocks (a node keeps twice as many)."""
-SIGNATURE_CACHE = 4096
-"""Verified signatures remembered: a replay meets each one once, a certificate twice."""
+SIGNATURE_CACHE = 1 << 16
+"""Verified signatures remembered: those of the blocks the prefetch checked ahead
+(:func:`node.pipeline.memo_capacity`), and a certificate met twice."""
 
 
 @dataclass(slots=True)
@@ -118,7 +121,10 @@ class _AuditMachine:
             compression=STATE_COMPRESSION,
         )
         self.overlay = Overlay(self.kv)
-        self.engine = Engine(genesis, self.overlay, lists, cache=NodeCache(STATE_CACHE_NODES))
+        self.memo = OnceMemo(memo_capacity(DEFAULT_AHEAD))
+        self.engine = Engine(
+            genesis, self.overlay, lists, cache=NodeCache(STATE_CACHE_NODES), memo=self.memo
+        )
         self.overlay.flush(sync=False)
         self.rejections: dict[str, int] = {}
         self.evidence = 0
@@ -134,6 +140,11 @@ class _AuditMachine:
             elif tx.type == "evidence.submit":
                 self.evidence += 1
         return outcome
+
+    def list_in_force(self) -> bytes:
+        """Digest of the Dangerous Goods List in force after the last block applied."""
+        digest: bytes = self.engine.view().get("params")["dgl"]
+        return digest
 
     def count_index(self, kind: str) -> dict[str, int]:
         """Declarations by status or organisation, from this audit's own index.
@@ -159,13 +170,21 @@ def audit(
     *,
     verifier: Verifier | None = None,
     progress: Callable[[ReplaySummary], None] | None = None,
+    workers: int | None = None,
 ) -> AuditReport:
-    """Replay ``blocks`` from genesis; raise ``ReplayError`` at the first fault."""
+    """Replay ``blocks`` from genesis; raise ``ReplayError`` at the first fault.
+
+    The signatures and documents of the next blocks are checked while one
+    executes (:class:`node.pipeline.Prefetch`), documents in ``workers``
+    processes (default: one per core but one; 0: none, checked in line).
+    """
     verifier = verifier or Verifier(cache_size=SIGNATURE_CACHE)
     with tempfile.TemporaryDirectory(prefix="dgledger-audit-") as tmp:
         machine = _AuditMachine(genesis, lists, Path(tmp) / "state")
+        prefetch = Prefetch(lists, machine.memo, verifier, workers=workers)
         try:
-            summary = replay(genesis, blocks, machine, verifier, progress=progress)
+            ahead = prefetch.blocks(blocks, machine.list_in_force)
+            summary = replay(genesis, ahead, machine, verifier, progress=progress)
             report = AuditReport(
                 blocks=summary.height,
                 transactions=summary.transactions,
@@ -179,6 +198,7 @@ def audit(
                 evidence=machine.evidence,
             )
         finally:
+            prefetch.close()
             machine.close()
     return report
 

@@ -31,6 +31,7 @@ from node.audit import AuditReport, audit, blocks_from_node, blocks_from_store
 from node.chainfile import read_chain_file
 from node.cli.common import CliError, add_ca_arg, connect, genesis_arg, say, store_path
 from node.errors import AuditSourceError, ChainFileError
+from node.pipeline import MAX_WORKERS
 from node.progress import TerminalProgress
 
 Blocks = Iterator[tuple[Block, Certificate | None]]
@@ -60,8 +61,25 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="Dangerous Goods List file (default: built-in); repeat it for every list the"
         " chain brought into force",
     )
+    p.add_argument(
+        "--workers",
+        type=_workers,
+        default=None,
+        help="processes that check the next blocks' signatures and documents while one"
+        " executes (default: one per core but one, at most 4; 0: none)",
+    )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=cmd_audit)
+
+
+def _workers(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 0 <= value <= MAX_WORKERS:
+        raise argparse.ArgumentTypeError(f"{value} is not between 0 and {MAX_WORKERS}")
+    return value
 
 
 # ---------------------------------------------------------------- sources
@@ -143,7 +161,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
             blocks = _store_blocks(args.data, genesis, progress)
         else:
             blocks = _node_blocks(args, genesis, progress)
-        report = audit(genesis, blocks, lists, progress=progress)
+        report = audit(genesis, blocks, lists, progress=progress, workers=args.workers)
     except ChainError as e:
         # A replay failure, or a block whose bytes do not decode: the chain is not sound.
         return _unsound(args, e.height or 0, e.tx_index, e.message)

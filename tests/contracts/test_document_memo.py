@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from contracts.declarations_tx import DocumentMemo
+from contracts.declarations_tx import DocumentMemo, OnceMemo, document_outcome
 from contracts.engine import Engine
 from contracts.errors import TransactionRejected, Violation
 from contracts.handler import Context
@@ -77,3 +77,33 @@ def test_capacity_bounds_the_memo() -> None:
     assert memo.get(bytes([0])) is None
     assert memo.get(bytes([9])) == {"n": 9}
     assert len(memo._entries) == 3
+
+
+def test_a_once_memo_hands_out_what_was_offered_once_and_keeps_nothing_else() -> None:
+    c = community()
+    memo = OnceMemo(capacity=100)
+    engine = Engine(c.genesis, c.overlay, c.engine.lists, memo=memo)
+    dgl = next(iter(c.engine.lists.values()))
+    txs = [c.tx("shipper-acme", "declaration.submit", {"declaration": d}) for d in documents()]
+    # What a worker would hand back for the first three; the engine checks the rest itself.
+    for tx in txs[:3]:
+        memo.offer(tx.id + dgl.digest(), document_outcome(tx.body["declaration"], dgl))
+    assert len(memo._entries) == 3
+    view = engine.view()
+    for tx in txs:
+        with contextlib.suppress(TransactionRejected):
+            engine.precheck(view, tx, Context(1, c.time + 5_000))
+    assert (memo.hits, memo.misses) == (3, 2)
+    assert memo._entries == {}  # taken once; the engine's own outcomes are not kept
+    memo.offer(b"k", {"n": 1})
+    memo.discard([b"k", b"absent"])
+    assert memo.get(b"k") is None
+
+
+def test_discard_drops_only_the_keys_named() -> None:
+    memo = DocumentMemo()
+    memo.offer(b"a", {"n": 1})
+    memo.put(b"b", {"n": 2})
+    memo.discard([b"a", b"c"])
+    assert memo.get(b"a") is None
+    assert memo.get(b"b") == {"n": 2}
