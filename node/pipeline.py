@@ -101,10 +101,19 @@ def _check(wires: Sequence[bytes], digest: bytes) -> tuple[list[bytes], list[Fou
             key = Verifier.cache_key(item) if ok else None
             if key is not None:
                 vouched.append(key)
-        doc = _document_of(tx) if dgl is not None else None
+        if dgl is not None:
+            found += document_outcomes([tx], dgl)
+    return vouched, found
+
+
+def document_outcomes(txs: Iterable[Transaction], dgl: DangerousGoodsList) -> list[Found]:
+    """(transaction id, document outcome under ``dgl``) of each transaction carrying a document."""
+    found = []
+    for tx in txs:
+        doc = _document_of(tx)
         if doc is not None:
             found.append((tx.id, document_outcome(doc, dgl)))
-    return vouched, found
+    return found
 
 
 def _document_of(tx: Transaction) -> Any:

@@ -88,8 +88,11 @@ from node.network import (
     init_network,
     network_roles,
 )
+from node.pipeline import Found, document_outcomes
 
 ROOT = Path(__file__).resolve().parents[1]
+
+Signed = tuple[list[Transaction], list[Found]]
 
 EXPIRES_AFTER = 1000
 GOVERNANCE_DELAY_MARGIN = 3
@@ -231,14 +234,16 @@ def _init_worker(directory: str, seed: int, base_time_ms: int) -> None:
     node_keys = {
         name: load_signing_key(Path(directory) / name / "node-key.pem") for name in net.validators
     }
+    dgl = builtin_list()
     _WORKER.update(
+        dgl=dgl,
         net=net,
         keys=keys,
         orgs=app.orgs,
         node_keys=node_keys,
         seed=seed,
         gen=TrafficGenerator(
-            builtin_list(),
+            dgl,
             seed,
             base_time_ms=base_time_ms,
             lead_time_hours=app.lead_time_hours,
@@ -332,11 +337,13 @@ def _body(spec: Spec) -> tuple[str, dict[str, Any]]:
     }
 
 
-def sign_block(specs: list[Spec]) -> list[Transaction]:
-    """The signed transactions of one block (runs in a worker).
+def sign_block(specs: list[Spec]) -> tuple[list[Transaction], list[Found]]:
+    """The signed transactions of one block and their documents' outcomes (runs in a worker).
 
     They travel back pickled: built by :meth:`Transaction.create` here, they
-    need no second decoding and checking in the main process.
+    need no second decoding and checking in the main process. The documents are
+    checked here as the audit's workers check them (:mod:`node.pipeline`), and
+    offered to the chain's memo before the block executes.
     """
     net: Network = _WORKER["net"]
     out = []
@@ -349,7 +356,7 @@ def sign_block(specs: list[Spec]) -> list[Transaction]:
         expires = spec.height + EXPIRES_AFTER
         env = Envelope(net.genesis.chain, tx_type, signer.public.key_id, spec.nonce, body, expires)
         out.append(Transaction.create(env, keys))
-    return out
+    return out, document_outcomes(out, _WORKER["dgl"])
 
 
 # -- main process: execute and commit ------------------------------------------------------
@@ -411,7 +418,7 @@ def make_chain(
             initializer=_init_worker,
             initargs=(str(net.directory), seed, genesis.time + count * interval_ms),
         ) as pool:
-            window: deque[tuple[list[Spec], Future[list[Transaction]]]] = deque()
+            window: deque[tuple[list[Spec], Future[Signed]]] = deque()
             plans = _plans(planner, count, declarations, per_block)
             for specs in plans:
                 window.append((specs, pool.submit(sign_block, specs)))
@@ -450,7 +457,7 @@ def _plans(planner: Planner, count: int, declarations: int, per_block: int) -> I
 
 def _commit(
     chain: Chain,
-    item: tuple[list[Spec], Future[list[Transaction]]],
+    item: tuple[list[Spec], Future[Signed]],
     genesis: Genesis,
     order: list[SigningKey],
     last_cert: Certificate | None,
@@ -460,7 +467,11 @@ def _commit(
 ) -> Certificate:
     specs, future = item
     t0 = time.perf_counter()
-    txs = future.result()
+    txs, found = future.result()
+    digest = chain.genesis.app["dgl"]
+    keys = [tx_id + digest for tx_id, _ in found]
+    for key, (_, outcome) in zip(keys, found, strict=True):
+        chain.memo.offer(key, outcome)
     t1 = time.perf_counter()
     height = chain.height + 1
     proposer = order[height % len(order)].public.key_id
@@ -470,6 +481,7 @@ def _commit(
     t3 = time.perf_counter()
     cert = certify(block, genesis.chain, order)
     chain.commit_block(block, cert)
+    chain.memo.discard(keys)
     if writer is not None:
         writer.add(block.encode(), cert.encode())
     t4 = time.perf_counter()
