@@ -129,6 +129,11 @@ class Chain:
         self.validators = engine.validators
         self.previous_validators = self._validators_at(self.store.height)
 
+    def list_in_force(self) -> bytes:
+        """Digest of the Dangerous Goods List in force at the committed tip."""
+        digest: bytes = self.view().get("params")["dgl"]
+        return digest
+
     def _validators_at(self, height: int) -> ValidatorSet:
         if height <= 1:
             return self.genesis.validators

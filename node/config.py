@@ -86,6 +86,7 @@ from ledger.errors import LedgerError
 from ledger.kv import DEFAULT_OPEN_FILES
 from ledger.tx import MAX_TX_SIZE
 from node.errors import ConfigError
+from node.pipeline import MAX_WORKERS
 
 MAX_CONFIG_SIZE: Final = 256 * 1024
 ZERO_ALLOWED: Final = frozenset(
@@ -190,6 +191,19 @@ class StoreConfig:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class SyncConfig:
+    """Catching up: processes that check the next blocks while one executes.
+
+    ``workers`` (``[sync] workers``, 0 to :data:`node.pipeline.MAX_WORKERS`;
+    0: none) defaults to one per core but one, at most 4
+    (:func:`node.pipeline.default_workers`). They run only while the node is
+    at least :data:`node.p2p.sync.PREFETCH_BEHIND` blocks behind.
+    """
+
+    workers: int | None = None
+
+
 OPEN_FILES_RANGE: Final = (74, 50_000)
 """What LevelDB accepts for ``max_open_files`` (it would clip anything else silently)."""
 WRITE_BUFFER_MIB_RANGE: Final = (4, 1024)
@@ -220,6 +234,7 @@ class NodeConfig:
     api: ApiConfig = field(default_factory=ApiConfig)
     dgl_extra: tuple[str, ...] = ()
     store: StoreConfig = field(default_factory=StoreConfig)
+    sync: SyncConfig = field(default_factory=SyncConfig)
 
 
 MAX_EXTRA_LISTS: Final = 16
@@ -279,7 +294,16 @@ def load_config(path: str | Path) -> NodeConfig:
         raise ConfigError(f"{path}: not valid TOML: {e}") from e
     except RecursionError as e:  # arrays or tables nested deeper than the parser's stack
         raise ConfigError(f"{path}: not valid TOML: nested too deeply") from e
-    unknown = set(raw) - {"node", "peers", "observers", "consensus", "mempool", "api", "store"}
+    unknown = set(raw) - {
+        "node",
+        "peers",
+        "observers",
+        "consensus",
+        "mempool",
+        "api",
+        "store",
+        "sync",
+    }
     if unknown:
         raise ConfigError(f"{path}: unknown section {sorted(unknown)[0]!r}")
     node = raw.get("node")
@@ -373,7 +397,22 @@ def load_config(path: str | Path) -> NodeConfig:
         api=_api(raw.get("api", {}), path),
         dgl_extra=tuple(_list_path(base, e) for e in extra),
         store=store,
+        sync=_sync(raw.get("sync", {}), path),
     )
+
+
+def _sync(raw: Any, path: Path) -> SyncConfig:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: [sync] must be a table")
+    unknown = set(raw) - {"workers"}
+    if unknown:
+        raise ConfigError(f"{path}: [sync] unknown key {sorted(unknown)[0]!r}")
+    if "workers" not in raw:
+        return SyncConfig()
+    workers = raw["workers"]
+    if type(workers) is not int or not 0 <= workers <= MAX_WORKERS:
+        raise ConfigError(f"{path}: [sync] workers must be an integer from 0 to {MAX_WORKERS}")
+    return SyncConfig(workers)
 
 
 def _api(raw: Any, path: Path) -> ApiConfig:

@@ -50,6 +50,10 @@ class Metrics:
     read_build: Summary = field(default_factory=Summary)
     committed_txs: int = 0
     blocks_synced: int = 0
+    sync_signatures_ahead: int = 0
+    """Signatures block sync had worker processes verify (node.pipeline)."""
+    sync_documents_ahead: int = 0
+    """Documents block sync had worker processes check (node.pipeline)."""
 
     def reject(self, reason: str, n: int = 1) -> None:
         """Count a dropped message."""

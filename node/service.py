@@ -81,6 +81,7 @@ from node.p2p.frames import MAX_TXS_PER_FRAME, PeerMessage
 from node.p2p.sync import BlockSync, blocks_frame
 from node.p2p.tls import PeerTls
 from node.p2p.transport import Faults, NodeKeys, Transport
+from node.pipeline import Prefetch
 from node.ratelimit import RateLimiter
 from node.request_mark import RequestMark
 from node.sign_state import SignStateFile
@@ -249,7 +250,13 @@ class NodeService:
             metrics=self.metrics,
         )
         self.sync = BlockSync(
-            self, self.transport, metrics=self.metrics, follow=not config.validator
+            self,
+            self.transport,
+            metrics=self.metrics,
+            follow=not config.validator,
+            prefetch=lambda: Prefetch(
+                self.chain.lists, self.chain.memo, self.tx_verifier, workers=config.sync.workers
+            ),
         )
         c = config.consensus
         timeouts = TimeoutConfig(
@@ -687,6 +694,10 @@ class NodeService:
         early, self._early = self._early, []
         for message in early:
             self._dispatch(message)
+
+    def list_in_force(self) -> bytes:
+        """Digest of the Dangerous Goods List in force at the committed tip (for sync)."""
+        return self.chain.list_in_force()
 
     def on_synced(self) -> None:
         """Block sync moved the chain forward: re-enter consensus at the new height."""

@@ -38,6 +38,14 @@ def render_metrics(sample: MetricsSample) -> str:
         "# HELP dgledger_blocks_synced_total Blocks applied by block sync.",
         "# TYPE dgledger_blocks_synced_total counter",
         f"dgledger_blocks_synced_total {sample.counters.blocks_synced}",
+        "# HELP dgledger_sync_signatures_ahead_total Transaction signatures block sync had"
+        " worker processes verify ahead of execution.",
+        "# TYPE dgledger_sync_signatures_ahead_total counter",
+        f"dgledger_sync_signatures_ahead_total {sample.counters.sync_signatures_ahead}",
+        "# HELP dgledger_sync_documents_ahead_total Declaration documents block sync had"
+        " worker processes check ahead of execution.",
+        "# TYPE dgledger_sync_documents_ahead_total counter",
+        f"dgledger_sync_documents_ahead_total {sample.counters.sync_documents_ahead}",
         "# HELP dgledger_txs_admitted_total Transactions admitted to the mempool.",
         "# TYPE dgledger_txs_admitted_total counter",
         f"dgledger_txs_admitted_total {sample.txs_admitted}",

@@ -14,7 +14,10 @@ held whole in both nodes' memory); the answering side stops adding blocks
 before the frame limit whatever the count. Applying a block runs on the event
 loop, so the loop is given back between blocks: a node catching up on a
 long chain still answers its API and its peers, a block's time at most
-behind. A catch-up that takes longer than
+behind. While the node is at least :data:`PREFETCH_BEHIND` blocks behind, the
+signatures and documents of the next blocks of a batch are checked in worker
+processes while one executes (:class:`node.pipeline.Prefetch`, the audit's).
+A catch-up that takes longer than
 :data:`node.progress.LOG_EVERY` logs its progress that often (height, the
 height it is heading for, block rate, time left), and where it ended.
 
@@ -28,6 +31,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable, Iterator
 from typing import Any, Final, Protocol
 
 from ledger.block import Block
@@ -37,6 +41,7 @@ from node.metrics import Metrics
 from node.p2p.errors import PeerError
 from node.p2p.frames import MAX_FRAME, BlockRequest, frame
 from node.p2p.transport import Transport
+from node.pipeline import Prefetch
 from node.progress import LOG_EVERY, describe
 
 log = logging.getLogger("dgledger.sync")
@@ -46,6 +51,9 @@ TARGET_RESPONSE: Final = 8 * 1024 * 1024
 FIRST_COUNT: Final = 4
 ANSWER_LIMIT: Final = MAX_FRAME - 1024 * 1024
 """Blocks' bytes in one answer at most (room left for the frame around them)."""
+PREFETCH_BEHIND: Final = 8
+"""Blocks behind from which a catch-up starts its worker processes (starting them
+takes a fraction of a second: not worth it for a block or two)."""
 
 
 def next_count(block_bytes: int, blocks: int) -> int:
@@ -69,6 +77,10 @@ class SyncTarget(Protocol):
 
     def on_synced(self) -> None:
         """Block sync moved the chain forward."""
+        ...
+
+    def list_in_force(self) -> bytes:
+        """Digest of the Dangerous Goods List in force at the last committed block."""
         ...
 
 
@@ -136,11 +148,17 @@ class BlockSync:
         *,
         metrics: Metrics,
         follow: bool,
+        prefetch: Callable[[], Prefetch] | None = None,
     ) -> None:
         self.node = node
         self.transport = transport
         self.metrics = metrics
         self.follow = follow
+        self.prefetch = prefetch
+        """Makes the checks ahead of one catch-up (None: none)."""
+        self._ahead: Prefetch | None = None
+        self._counted = (0, 0)
+        """The metrics' counts of work done ahead when this catch-up began."""
         """Look for new blocks every few seconds even unasked (observers, which take no votes)."""
         self.target = 0
         self._wake = asyncio.Event()
@@ -162,6 +180,18 @@ class BlockSync:
 
     async def catch_up(self) -> None:
         """Fetch and apply blocks from peers until none has more."""
+        far = self.target - self.node.height >= PREFETCH_BEHIND
+        if far and self.prefetch is not None:
+            self._ahead = self.prefetch()
+            self._counted = (self.metrics.sync_signatures_ahead, self.metrics.sync_documents_ahead)
+        try:
+            await self._catch_up()
+        finally:
+            if self._ahead is not None:
+                self._ahead.close()
+                self._ahead = None
+
+    async def _catch_up(self) -> None:
         progressed = False
         count = FIRST_COUNT
         started, first = time.monotonic(), self.node.height
@@ -197,28 +227,53 @@ class BlockSync:
         return describe("catch-up", self.node.height, total, None, elapsed, start=first)
 
     async def _apply(self, items: list[Any], start: int, peer: str) -> int:
+        refusal: list[tuple[int, LedgerError]] = []
+
+        def decoded() -> Iterator[tuple[Block, Certificate]]:
+            for i, item in enumerate(items):
+                try:
+                    pair = _decode(item, start + i)
+                except LedgerError as e:
+                    refusal.append((start + i, e))
+                    return
+                yield pair
+
+        blocks = decoded()
+        if self._ahead is not None:
+            blocks = self._ahead.blocks(blocks, self.node.list_in_force)
         applied = 0
-        for i, item in enumerate(items):
-            if i:
+        for block, certificate in blocks:
+            if applied:
                 await asyncio.sleep(0)
-            height = start + i
-            if height != self.node.height + 1:
-                break
+            if block.height != self.node.height + 1:
+                return applied
             try:
-                if type(item) is not list or len(item) != 2:
-                    raise LedgerError("each entry is [block, certificate]")
-                block = Block.decode(item[0])
-                certificate = Certificate.decode(item[1])
-                if block.height != height:
-                    raise LedgerError(f"peer sent block {block.height} for {height}")
                 self.node.commit_block(block, certificate)
             except LedgerError as e:
-                self.metrics.reject("sync_invalid_block")
-                log.warning("block %d from %s refused: %s", height, peer, e)
+                refusal.append((block.height, e))
                 break
             applied += 1
             self.metrics.blocks_synced += 1
+        if self._ahead is not None:
+            signatures, documents = self._counted
+            self.metrics.sync_signatures_ahead = signatures + self._ahead.counts.signatures
+            self.metrics.sync_documents_ahead = documents + self._ahead.counts.documents
+        if refusal:
+            height, error = refusal[0]
+            self.metrics.reject("sync_invalid_block")
+            log.warning("block %d from %s refused: %s", height, peer, error)
         return applied
+
+
+def _decode(item: Any, height: int) -> tuple[Block, Certificate]:
+    """The block and certificate of one ``[block, certificate]`` entry for ``height``."""
+    if type(item) is not list or len(item) != 2:
+        raise LedgerError("each entry is [block, certificate]")
+    block = Block.decode(item[0])
+    certificate = Certificate.decode(item[1])
+    if block.height != height:
+        raise LedgerError(f"peer sent block {block.height} for {height}")
+    return block, certificate
 
 
 def _size(items: list[Any]) -> int:

@@ -222,6 +222,11 @@ def test_too_large_not_toml_not_utf8(tmp_path: Path) -> None:
         ("[api]", "[store]\nwrite_buffer_mib = 1025\n[api]", "write_buffer_mib must be 4 to 1024"),
         ("[api]", '[store]\ncompression = "zstd"\n[api]', '[store] compression must be "snappy"'),
         ("[api]", "[store]\ncompression = false\n[api]", '[store] compression must be "snappy"'),
+        ("[api]", "[sync]\nworkers = -1\n[api]", "[sync] workers must be an integer from 0 to 64"),
+        ("[api]", "[sync]\nworkers = 65\n[api]", "[sync] workers must be an integer from 0 to 64"),
+        ("[api]", '[sync]\nworkers = "2"\n[api]', "[sync] workers must be an integer"),
+        ("[api]", "[sync]\nworkers = true\n[api]", "[sync] workers must be an integer"),
+        ("[api]", "[sync]\nahead = 2\n[api]", "[sync] unknown key 'ahead'"),
     ],
 )
 def test_bad_setting_is_named(tmp_path: Path, old: str, new: str, expected: str) -> None:
@@ -257,6 +262,13 @@ def test_store_write_buffer_and_compression(tmp_path: Path) -> None:
         "write_buffer_bytes": 8 << 20,
         "compression": None,
     }
+
+
+def test_sync_workers(tmp_path: Path) -> None:
+    assert load_config(write(tmp_path, GOOD)).sync.workers is None  # one per core but one
+    for given in (0, 3):
+        text = GOOD.replace("[api]", f"[sync]\nworkers = {given}\n\n[api]")
+        assert load_config(write(tmp_path, text)).sync.workers == given
 
 
 def test_open_files_must_fit_the_process_limit() -> None:

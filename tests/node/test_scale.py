@@ -16,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from contracts.dgl_builtin import builtin_list
@@ -26,6 +27,7 @@ from node.client.client import Client
 from node.devnet.localnet import LocalNetwork
 from node.devnet.traffic import TrafficGenerator
 from node.genesis_file import load_genesis
+from tests.node.metrics_text import scrape
 
 ROOT = Path(__file__).resolve().parents[2]
 DECLARATIONS = 20_000
@@ -114,6 +116,12 @@ def test_chain_of_20000_declarations(tmp_path: Path) -> None:
 
         net.start(FRESH)
         net.wait_height([FRESH], blocks, timeout=240)
+        # It caught up from far behind: worker processes checked the signatures and
+        # documents of the blocks ahead (node/pipeline.py) while it executed one.
+        with httpx.Client(base_url=net.url(FRESH), verify=net.tls) as http:
+            samples = scrape(http)
+        assert samples[("dgledger_sync_signatures_ahead_total", ())] > made["transactions"] // 2
+        assert samples[("dgledger_sync_documents_ahead_total", ())] > DECLARATIONS // 2
 
         # Once caught up it is one of the validators: the network commits new
         # declarations, and some of the blocks carry its vote or its proposal.

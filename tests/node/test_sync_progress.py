@@ -34,6 +34,9 @@ class _Node:
     def on_synced(self) -> None:
         self.synced += 1
 
+    def list_in_force(self) -> bytes:
+        return b""
+
 
 @dataclass
 class _Faults:
