@@ -64,7 +64,9 @@ from urllib.parse import quote
 import httpx
 import nacl.bindings
 
+from contracts.access import SEE_EVERY_DECLARATION
 from contracts.dgl_builtin import builtin_list
+from contracts.membership import AppGenesis
 from ledger.block import Block
 from ledger.chainstore import ChainStore
 from ledger.crypto import Domain, SigningKey, sign_bytes
@@ -442,6 +444,14 @@ def reads(
         for path in sorted((net.directory / "keys").glob("*.pem"))
         if not path.name.endswith(ENC_KEY_SUFFIX)
     ]
+    # A declaration is read by those who read every declaration (customs, the port
+    # authority, auditors): any other member is told that a competitor's is unknown.
+    app = AppGenesis.from_value(load_genesis(net.genesis_path).app)
+    officers = [
+        load_signing_key(net.key_path(org.name))
+        for org in app.orgs
+        if org.role in SEE_EVERY_DECLARATION and net.key_path(org.name).exists()
+    ]
     blocks = int(made["blocks"])
     per_block = int(made["per_block"])
     # The vessels and voyages are the seed's alone, whatever the base time.
@@ -472,6 +482,7 @@ def reads(
     out: dict[str, Any] = {"paced": {}}
     pid = _pid(net, name)
     targets = {"declaration": one_declaration, "list": one_page}
+    signers = {"declaration": officers, "list": keys}
     for pace, label in [(pace, label) for pace in (0.0, *paces) for label in targets]:
         # Long enough at a pace for the node's window of its last 1,000 reads
         # (``node_read_quantiles``) to hold this phase's reads alone.
@@ -479,7 +490,15 @@ def reads(
         cpu = cpu_seconds(pid)
         lat, refused, dropped = asyncio.run(
             _readers(
-                net.url(name), name, chain, keys, readers, duration, targets[label], pace, net.tls
+                net.url(name),
+                name,
+                chain,
+                signers[label],
+                readers,
+                duration,
+                targets[label],
+                pace,
+                net.tls,
             )
         )
         # The readers share the machine with the node, so their rate says as much
@@ -532,8 +551,11 @@ def node_read_quantiles(net: LocalNetwork, name: str) -> dict[str, float]:
 def extend(net: LocalNetwork, name: str, count: int) -> dict[str, Any]:
     """Submit ``count`` new declarations through the API and wait for each to commit."""
     key = load_signing_key(net.key_path("shipper-gamma"))
-    gen = TrafficGenerator(builtin_list(), seed=99, base_time_ms=time.time_ns() // 1_000_000)
-    run = time.strftime("%H%M%S")  # a --reuse run must not declare the same ids again
+    run = time.strftime("%H%M%S")
+    # A --reuse run must not declare the same ids, nor the same containers, again.
+    gen = TrafficGenerator(
+        builtin_list(), seed=int(run) + 100, base_time_ms=time.time_ns() // 1_000_000
+    )
     start = now()
     with Client.connect(net.url(name), key, ca=net.ca) as client:
         for i in range(count):
