@@ -66,7 +66,7 @@ T = TypeVar("T")
 
 
 def default_workers() -> int:
-    """Document workers for this machine: every core but the executing one, at most 4."""
+    """Worker processes for this machine: one per core but the executing one, at most 4."""
     return max(1, min((os.cpu_count() or 1) - 1, 4))
 
 

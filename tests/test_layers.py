@@ -57,6 +57,7 @@ NODE_ROOMS: Final = {
         "node.config",
         "node.errors",
         "node.metrics",
+        "node.pipeline",
         "node.progress",
     },
     "node": {"node.consensus", "node.p2p"},  # the core, besides its own top-level modules
