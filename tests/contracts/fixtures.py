@@ -23,6 +23,7 @@ from contracts.identity import holder_of_name
 from contracts.membership import AppGenesis, Identity, Organisation
 from ledger.block import Block, Header
 from ledger.crypto import SigningKey
+from ledger.errors import LedgerError
 from ledger.genesis import Genesis
 from ledger.kv import MemoryKV, Overlay
 from ledger.tx import Envelope, Transaction
@@ -119,7 +120,10 @@ class Community:
             owner, version = (named if delegated and named else org), 1
         else:
             owner = body.get("owner", org)
-            record = view.get(f"decl/{owner}/{body.get('id')}")
+            try:
+                record = view.get(f"decl/{owner}/{body.get('id')}")
+            except LedgerError:  # a hostile id too long for a state key: the engine refuses it
+                record = None
             version = 1 if record is None else record["version"] + 1
         keys = sealed.sealing_keys(view, owner)
         if not keys or not sealing.sensitive_paths(document):
