@@ -12,9 +12,21 @@ under ``Q`` followed by the entry, with an empty value::
     Q idx/container/<container number>/<owner>/<id>
     Q idx/id/<id>/<owner>                   the owners of an id: a read that names
                                             no owner finds them here
+    Q idx/own/<owner>/status/<status>/<id>  the same three, within one owner's
+    Q idx/own/<owner>/vessel/<IMO number>/<voyage>/<id>
+    Q idx/own/<owner>/container/<container number>/<id>
 
-Every entry but ``idx/id/`` ends with the owner and the id (:func:`target`);
-neither holds a ``/``.
+Every entry but ``idx/id/`` and ``idx/own/`` ends with the owner and the id;
+an ``idx/own/`` entry starts with the owner and ends with the id
+(:func:`target`); neither holds a ``/``. The ``idx/own/`` entries serve
+readers who may read only some organisations' declarations (a shipper, a
+forwarder): their queries scan the organisations they read, and without
+these they would read every one of those organisations' records to find a
+status or a vessel.
+
+The layout is :data:`FORMAT`, recorded under :data:`FORMAT_KEY`; a store
+written under another (or none) has its index made again from the state
+(:func:`restore`) before it serves queries.
 
 :func:`stage` writes them in the block's own atomic batch, from the records
 the block wrote (the record before the block against the record after it),
@@ -46,6 +58,11 @@ RECORD: Final = "decl/"
 """State keys of declaration records: ``decl/<owner>/<id>``."""
 IDS: Final = "idx/id/"
 """The index of owners by declaration id: ``idx/id/<id>/<owner>``."""
+OWN: Final = "idx/own/"
+"""The indexes within one owner's declarations: ``idx/own/<owner>/<kind>/.../<id>``."""
+FORMAT_KEY: Final = b"Midx_format"
+FORMAT: Final = b"2"
+"""The layout of the index: 2 added ``idx/own/`` (2026-12-07)."""
 
 
 def entries(record: Mapping[str, Any]) -> set[str]:
@@ -60,6 +77,10 @@ def entries(record: Mapping[str, Any]) -> set[str]:
         f"{IDS}{decl_id}/{owner}",
     }
     found.update(f"idx/container/{c}/{tail}" for c in record["containers"])
+    own = f"{OWN}{owner}/"
+    found.add(f"{own}status/{record['status']}/{decl_id}")
+    found.add(f"{own}vessel/{record['vessel']}/{record['voyage']}/{decl_id}")
+    found.update(f"{own}container/{c}/{decl_id}" for c in record["containers"])
     return found
 
 
@@ -68,6 +89,9 @@ def target(entry: str) -> tuple[str, str]:
     if entry.startswith(IDS):
         decl_id, owner = entry[len(IDS) :].split("/")
         return owner, decl_id
+    if entry.startswith(OWN):
+        parts = entry[len(OWN) :].split("/")
+        return parts[0], parts[-1]
     owner, decl_id = entry.rsplit("/", 2)[1:]
     return owner, decl_id
 

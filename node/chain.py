@@ -10,10 +10,12 @@ validator executes each proposal once.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from contracts import indexes
 from contracts.declarations_tx import DocumentMemo
 from contracts.engine import Engine, Executions
 from contracts.state import StateView
@@ -31,6 +33,10 @@ from ledger.validators import ValidatorSet
 from ledger.votes import Certificate
 
 CACHE_NODES: Final = 1 << 18
+INDEX_BATCH: Final = 10_000
+"""Declarations whose index entries are written in one batch when the layout changes."""
+
+log = logging.getLogger("dgledger.chain")
 
 
 @dataclass(slots=True)
@@ -109,6 +115,31 @@ class Chain:
             overlay.flush(sync=True)
         self._executions: dict[bytes, Execution] = {}
         self._refresh()
+        self._index_layout()
+
+    def _index_layout(self) -> None:
+        """Make the declaration index's entries from the state if the store has another layout.
+
+        Entries are only added (every layout so far only added kinds), in
+        batches, and the layout is recorded last: a node stopped midway does
+        it again at its next start.
+        """
+        if self.kv.get(indexes.FORMAT_KEY) == indexes.FORMAT:
+            return
+        overlay = Overlay(self.kv)
+        count = 0
+        if self.store.height > 0:
+            log.info("declaration index: making its entries from the state (new layout)")
+            tree = StateTree(overlay, self.state_root, cache=self.cache)
+            for count, record in enumerate(indexes.records(tree), 1):
+                for entry in indexes.entries(record):
+                    overlay.put(indexes.PREFIX + entry.encode(), b"")
+                if count % INDEX_BATCH == 0:
+                    overlay.flush(sync=False)
+        overlay.put(indexes.FORMAT_KEY, indexes.FORMAT)
+        overlay.flush(sync=True)
+        if count:
+            log.info("declaration index: %d declarations indexed", count)
 
     def _refresh(self) -> None:
         if self.store.height == 0:

@@ -15,13 +15,13 @@ scanned, passed back as ``after``; it is opaque to clients.
 A query answers only what its reader may read (:mod:`contracts.access`),
 and leaves the rest out before it pages: a reader that sees every
 declaration (the port authority, customs, auditors) scans the index the
-filters name; any other reader scans only the organisation index of the
-organisations it reads (its own, and for a forwarder those that delegated
-to it), one after the other, so neither what a page holds, nor where it
-ends, nor its cursor depends on a declaration the reader may not read. Such
-a reader's vessel, container or status query reads its organisations'
-records, not the narrower index: the narrower indexes do not say whose an
-entry is. A forwarder's delegators are found by stepping through the
+filters name; any other reader scans only indexes within the organisations
+it reads (its own, and for a forwarder those that delegated to it), one
+organisation after the other, so neither what a page holds, nor where it
+ends, nor its cursor depends on a declaration the reader may not read: the
+most selective of that organisation's own indexes the filters name
+(``idx/own/<owner>/container|vessel|status/...``), else its organisation
+index. A forwarder's delegators are found by stepping through the
 organisation index one organisation at a time (a seek each, and a
 delegation read).
 """
@@ -77,6 +77,19 @@ class Filters:
         # Every declaration has exactly one organisation entry.
         return "idx/org/"
 
+    def owner_prefix(self, owner: str) -> str:
+        """The index to scan within ``owner``'s declarations: the most selective one named."""
+        own = f"{indexes.OWN}{owner}/"
+        if self.container is not None:
+            return f"{own}container/{self.container}/"
+        if self.vessel is not None:
+            if self.voyage is not None:
+                return f"{own}vessel/{self.vessel}/{self.voyage}/"
+            return f"{own}vessel/{self.vessel}/"
+        if self.status is not None:
+            return f"{own}status/{self.status}/"
+        return f"{ORG_INDEX}{owner}/"
+
     def matches(self, record: Mapping[str, Any]) -> bool:
         """Whether a current declaration record satisfies every filter."""
         return (
@@ -118,7 +131,7 @@ def scope(
     owners = readable_owners(reader, candidates, view)
     if filters.organisation is not None:
         owners &= {filters.organisation}
-    return sorted(f"{ORG_INDEX}{o}/" for o in owners), owners
+    return [filters.owner_prefix(o) for o in sorted(owners)], owners
 
 
 def list_declarations(

@@ -75,6 +75,9 @@ def test_submit_by_shipper_records_declaration_and_indexes() -> None:
         "idx/container/CSQU3054383/shipper-acme/D-1",
         "idx/vessel/9454436/0AB12W/shipper-acme/D-1",
         "idx/id/D-1/shipper-acme",
+        "idx/own/shipper-acme/status/submitted/D-1",
+        "idx/own/shipper-acme/vessel/9454436/0AB12W/D-1",
+        "idx/own/shipper-acme/container/CSQU3054383/D-1",
     }
     # The indexes are derived data, outside the authenticated state.
     assert view.get("idx/status/submitted/shipper-acme/D-1") is None
@@ -131,6 +134,9 @@ def test_full_lifecycle_to_discharge() -> None:
         "idx/container/CSQU3054383/shipper-acme/D-1",
         "idx/vessel/9454436/0AB12W/shipper-acme/D-1",
         "idx/id/D-1/shipper-acme",
+        "idx/own/shipper-acme/status/discharged/D-1",
+        "idx/own/shipper-acme/vessel/9454436/0AB12W/D-1",
+        "idx/own/shipper-acme/container/CSQU3054383/D-1",
     }
 
 
@@ -204,6 +210,9 @@ def test_record_keeps_the_current_document_once_and_follows_amendments() -> None
         "idx/container/MSCU1234566/shipper-acme/D-1",
         "idx/vessel/9454436/0AB13W/shipper-acme/D-1",
         "idx/id/D-1/shipper-acme",
+        "idx/own/shipper-acme/status/amended/D-1",
+        "idx/own/shipper-acme/vessel/9454436/0AB13W/D-1",
+        "idx/own/shipper-acme/container/MSCU1234566/D-1",
     }
 
 

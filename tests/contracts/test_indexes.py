@@ -63,7 +63,9 @@ def test_a_declaration_writes_three_authenticated_keys_and_a_decision_two(
         "doc/shipper-acme/D-1/000001",
         f"tx/{submit.id.hex()}",
     }
-    assert len(stored(c)) == 4 + containers  # status, organisation, voyage, id, each container
+    # Status, organisation, voyage, id and each container; within the owner's own:
+    # status, voyage and each container.
+    assert len(stored(c)) == 4 + containers + 2 + containers
 
     amend = c.tx(
         "shipper-acme",
@@ -161,11 +163,17 @@ def test_the_index_rebuilt_from_the_state_is_the_one_the_blocks_maintained() -> 
         "idx/vessel/9454436/0AB13W/shipper-acme/D-1",
         f"idx/container/{container_number('MSC', 'U', 100)}/shipper-acme/D-1",
         "idx/id/D-1/shipper-acme",
+        "idx/own/shipper-acme/status/amended/D-1",
+        "idx/own/shipper-acme/vessel/9454436/0AB13W/D-1",
+        f"idx/own/shipper-acme/container/{container_number('MSC', 'U', 100)}/D-1",
         "idx/status/loaded/shipper-beta/D-2",
         "idx/org/shipper-beta/D-2",
         "idx/vessel/9454436/0AB12W/shipper-beta/D-2",
         f"idx/container/{container_number('MSC', 'U', 100)}/shipper-beta/D-2",
         "idx/id/D-2/shipper-beta",
+        "idx/own/shipper-beta/status/loaded/D-2",
+        "idx/own/shipper-beta/vessel/9454436/0AB12W/D-2",
+        f"idx/own/shipper-beta/container/{container_number('MSC', 'U', 100)}/D-2",
         "idx/status/cancelled/shipper-acme/D-3",
         "idx/org/shipper-acme/D-3",
         "idx/vessel/9454436/0AB12W/shipper-acme/D-3",
@@ -174,8 +182,18 @@ def test_the_index_rebuilt_from_the_state_is_the_one_the_blocks_maintained() -> 
             for i in range(3)
         ),
         "idx/id/D-3/shipper-acme",
+        "idx/own/shipper-acme/status/cancelled/D-3",
+        "idx/own/shipper-acme/vessel/9454436/0AB12W/D-3",
+        *(
+            f"idx/own/shipper-acme/container/{container_number('MSC', 'U', 100 + i)}/D-3"
+            for i in range(3)
+        ),
     }
     assert rebuilt(c) == stored(c)
+    for entry in stored(c):
+        owner, decl_id = indexes.target(entry)
+        assert {owner, decl_id} <= set(entry.split("/"))
+        assert owner.startswith("shipper-") and decl_id.startswith("D-")
 
 
 def test_restore_makes_a_damaged_index_right_again() -> None:

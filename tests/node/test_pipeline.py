@@ -37,34 +37,9 @@ from node.pipeline import DOCUMENT_TYPES, Prefetch
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="module")
-def chain_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    work = tmp_path_factory.mktemp("pipeline")
-    path = work / "chain.dgl"
-    subprocess.run(
-        [
-            sys.executable,
-            "scripts/make_chain.py",
-            "--network",
-            str(work / "net"),
-            "--init",
-            "--declarations",
-            "500",
-            "--block-declarations",
-            "100",
-            "--governance-every",
-            "2",
-            "--nodes",
-            "customs",
-            "--export",
-            str(path),
-        ],
-        check=True,
-        capture_output=True,
-        cwd=ROOT,
-        timeout=300,
-    )
-    return path
+@pytest.fixture
+def chain_file(small_chain: Path) -> Path:
+    return small_chain
 
 
 @pytest.fixture(scope="module")
