@@ -64,31 +64,25 @@ class Filters:
 
     def prefix(self) -> str:
         """The index to scan: the most selective one the filters name."""
-        if self.container is not None:
-            return f"idx/container/{self.container}/"
-        if self.vessel is not None:
-            if self.voyage is not None:
-                return f"idx/vessel/{self.vessel}/{self.voyage}/"
-            return f"idx/vessel/{self.vessel}/"
         if self.organisation is not None:
-            return f"idx/org/{self.organisation}/"
-        if self.status is not None:
-            return f"idx/status/{self.status}/"
+            return self._narrowest("idx/", None) or f"{ORG_INDEX}{self.organisation}/"
         # Every declaration has exactly one organisation entry.
-        return "idx/org/"
+        return self._narrowest("idx/", self.status) or ORG_INDEX
 
     def owner_prefix(self, owner: str) -> str:
         """The index to scan within ``owner``'s declarations: the most selective one named."""
-        own = f"{indexes.OWN}{owner}/"
+        return self._narrowest(f"{indexes.OWN}{owner}/", self.status) or f"{ORG_INDEX}{owner}/"
+
+    def _narrowest(self, base: str, status: str | None) -> str | None:
+        """The container, voyage, vessel or (given) status index under ``base`` named, if any."""
         if self.container is not None:
-            return f"{own}container/{self.container}/"
+            return f"{base}container/{self.container}/"
         if self.vessel is not None:
-            if self.voyage is not None:
-                return f"{own}vessel/{self.vessel}/{self.voyage}/"
-            return f"{own}vessel/{self.vessel}/"
-        if self.status is not None:
-            return f"{own}status/{self.status}/"
-        return f"{ORG_INDEX}{owner}/"
+            voyage = "" if self.voyage is None else f"{self.voyage}/"
+            return f"{base}vessel/{self.vessel}/{voyage}"
+        if status is not None:
+            return f"{base}status/{status}/"
+        return None
 
     def matches(self, record: Mapping[str, Any]) -> bool:
         """Whether a current declaration record satisfies every filter."""
