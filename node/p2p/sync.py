@@ -154,12 +154,12 @@ class BlockSync:
         self.transport = transport
         self.metrics = metrics
         self.follow = follow
+        """Look for new blocks every few seconds even unasked (observers, which take no votes)."""
         self.prefetch = prefetch
         """Makes the checks ahead of one catch-up (None: none)."""
         self._ahead: Prefetch | None = None
         self._counted = (0, 0)
         """The metrics' counts of work done ahead when this catch-up began."""
-        """Look for new blocks every few seconds even unasked (observers, which take no votes)."""
         self.target = 0
         self._wake = asyncio.Event()
 
