@@ -72,6 +72,12 @@ _APPS: Final[OrderedDict[bytes, AppGenesis]] = OrderedDict()
 _APPS_KEPT: Final = 8
 
 
+def dgl_in_force(view: StateView) -> bytes:
+    """Digest of the Dangerous Goods List in force in the state ``view`` reads."""
+    digest: bytes = view.get("params")["dgl"]
+    return digest
+
+
 def app_genesis(genesis: Genesis) -> AppGenesis:
     """The contracts' part of ``genesis``, validated once per genesis (by its hash).
 
@@ -149,7 +155,7 @@ class Engine:
         return ValidatorSet.from_value(StateView(tree).get("validators"))
 
     def _list_in_force(self, view: StateView) -> Any:
-        digest = view.get("params")["dgl"]
+        digest = dgl_in_force(view)
         dgl = self.lists.get(digest)
         if dgl is None:
             raise ContractError(

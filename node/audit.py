@@ -24,7 +24,7 @@ import httpx
 
 from contracts import indexes
 from contracts.declarations_tx import OnceMemo
-from contracts.engine import Engine
+from contracts.engine import Engine, dgl_in_force
 from ledger.block import Block
 from ledger.chainstore import ChainStore
 from ledger.crypto import SigningKey, Verifier
@@ -143,8 +143,7 @@ class _AuditMachine:
 
     def list_in_force(self) -> bytes:
         """Digest of the Dangerous Goods List in force after the last block applied."""
-        digest: bytes = self.engine.view().get("params")["dgl"]
-        return digest
+        return dgl_in_force(self.engine.view())
 
     def count_index(self, kind: str) -> dict[str, int]:
         """Declarations by status or organisation, from this audit's own index.

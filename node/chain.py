@@ -17,7 +17,7 @@ from typing import Any, Final
 
 from contracts import indexes
 from contracts.declarations_tx import DocumentMemo
-from contracts.engine import Engine, Executions
+from contracts.engine import Engine, Executions, dgl_in_force
 from contracts.state import StateView
 from ledger.block import Block, Header, txs_root
 from ledger.chainstore import ChainStore
@@ -162,8 +162,7 @@ class Chain:
 
     def list_in_force(self) -> bytes:
         """Digest of the Dangerous Goods List in force at the committed tip."""
-        digest: bytes = self.view().get("params")["dgl"]
-        return digest
+        return dgl_in_force(self.view())
 
     def _validators_at(self, height: int) -> ValidatorSet:
         if height <= 1:

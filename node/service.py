@@ -35,6 +35,7 @@ from typing import Any, TypeVar
 
 from contracts.dgl import DangerousGoodsList
 from contracts.dgl_builtin import named_list
+from contracts.engine import dgl_in_force
 from contracts.errors import ContractError
 from contracts.ports import lead_time_hours, ports_served
 from ledger.block import Block
@@ -356,7 +357,7 @@ class NodeService:
             for item in view.get("gov/pending", [])
             if item["action"] == "dgl.set"
         ]
-        in_force = view.get("params")["dgl"]
+        in_force = dgl_in_force(view)
         return {
             "in_force": in_force.hex(),
             "in_force_loaded": in_force in self.lists,

@@ -24,6 +24,7 @@ from fastapi import APIRouter, Query, Request
 
 from contracts import aboard
 from contracts.access import may_read_declaration
+from contracts.engine import dgl_in_force
 from node.api.errors import ApiError
 from node.api.models import ERRORS, Strict
 from node.api.readers import NodeRunners, reader_at
@@ -108,7 +109,7 @@ async def stowage_plan(
     def plan(chain: ChainSnapshot) -> dict[str, Any]:
         view = chain.view()
         reader = reader_at(view, caller.key_id, runners)
-        digest = view.get("params")["dgl"]
+        digest = dgl_in_force(view)
         dgl = node.lists.get(digest)
         if dgl is None:
             raise ApiError(
