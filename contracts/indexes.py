@@ -24,9 +24,11 @@ forwarder): their queries scan the organisations they read, and without
 these they would read every one of those organisations' records to find a
 status or a vessel.
 
-The layout is :data:`FORMAT`, recorded under :data:`FORMAT_KEY`; a store
-written under another (or none) has its index made again from the state
-(:func:`restore`) before it serves queries.
+The layout is :data:`FORMAT`, recorded under :data:`FORMAT_KEY`; a node
+opening a store written under another (or none) puts the :func:`entries` of
+every one of :func:`records` before it serves queries (``node.chain``), in
+batches rather than as :func:`restore` does, which holds the whole index in
+memory.
 
 :func:`stage` writes them in the block's own atomic batch, from the records
 the block wrote (the record before the block against the record after it),
