@@ -37,11 +37,6 @@ from node.pipeline import DOCUMENT_TYPES, Prefetch
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture
-def chain_file(small_chain: Path) -> Path:
-    return small_chain
-
-
 @pytest.fixture(scope="module")
 def dgl() -> DangerousGoodsList:
     return builtin_list()
@@ -60,8 +55,8 @@ def _documents(blocks: list[tuple[Block, Certificate]]) -> Iterator[Transaction]
                 yield tx
 
 
-def test_same_report_with_and_without_workers(chain_file: Path, dgl: DangerousGoodsList) -> None:
-    genesis, blocks = _chain(chain_file)
+def test_same_report_with_and_without_workers(small_chain: Path, dgl: DangerousGoodsList) -> None:
+    genesis, blocks = _chain(small_chain)
     lists = {dgl.digest(): dgl}
     in_line = audit(genesis, iter(blocks), lists, workers=0)
     ahead = audit(genesis, iter(blocks), lists, workers=1)
@@ -71,9 +66,9 @@ def test_same_report_with_and_without_workers(chain_file: Path, dgl: DangerousGo
 
 
 def test_workers_hand_back_what_the_replay_would_compute(
-    chain_file: Path, dgl: DangerousGoodsList
+    small_chain: Path, dgl: DangerousGoodsList
 ) -> None:
-    _, blocks = _chain(chain_file)
+    _, blocks = _chain(small_chain)
     memo = DocumentMemo(10_000)
     verifier = Verifier(cache_size=10_000)
     met: list[dict[str, object] | tuple[object, ...] | None] = []
@@ -103,9 +98,9 @@ def test_workers_hand_back_what_the_replay_would_compute(
 
 
 def test_a_signature_that_fails_is_not_vouched_for(
-    chain_file: Path, dgl: DangerousGoodsList
+    small_chain: Path, dgl: DangerousGoodsList
 ) -> None:
-    _, blocks = _chain(chain_file)
+    _, blocks = _chain(small_chain)
     good = blocks[0][0].txs[0]
     wire = bytearray(good.wire)
     signature = good.signatures[0].signature
@@ -124,9 +119,9 @@ def test_a_signature_that_fails_is_not_vouched_for(
 
 
 def test_unknown_list_or_bad_bytes_give_no_documents(
-    chain_file: Path, dgl: DangerousGoodsList
+    small_chain: Path, dgl: DangerousGoodsList
 ) -> None:
-    _, blocks = _chain(chain_file)
+    _, blocks = _chain(small_chain)
     wires = [tx.wire for tx in blocks[0][0].txs]
     pipeline._init_worker([dgl])
     vouched, found = pipeline._check([*wires, b"\xc1"], b"\x00" * 32)
@@ -134,8 +129,8 @@ def test_unknown_list_or_bad_bytes_give_no_documents(
     assert len(vouched) == sum(len(tx.signatures) for tx in blocks[0][0].txs)
 
 
-def test_a_dead_worker_costs_only_time(chain_file: Path, dgl: DangerousGoodsList) -> None:
-    genesis, blocks = _chain(chain_file)
+def test_a_dead_worker_costs_only_time(small_chain: Path, dgl: DangerousGoodsList) -> None:
+    genesis, blocks = _chain(small_chain)
     lists = {dgl.digest(): dgl}
     killed: list[int] = []
 
@@ -152,9 +147,9 @@ def test_a_dead_worker_costs_only_time(chain_file: Path, dgl: DangerousGoodsList
 
 
 def test_a_tampered_chain_still_fails_where_it_did(
-    chain_file: Path, dgl: DangerousGoodsList
+    small_chain: Path, dgl: DangerousGoodsList
 ) -> None:
-    genesis, blocks = _chain(chain_file)
+    genesis, blocks = _chain(small_chain)
     block, certificate = blocks[2]
     tx = block.txs[3]
     wire = bytearray(tx.wire)
@@ -176,10 +171,10 @@ def test_settings_out_of_range_are_refused(workers: int, ahead: int) -> None:
 
 
 @pytest.mark.parametrize("given", ["-1", "65", "two"])
-def test_audit_refuses_a_worker_count_out_of_range(chain_file: Path, given: str) -> None:
-    genesis = chain_file.parent / "net" / "genesis.json"
+def test_audit_refuses_a_worker_count_out_of_range(small_chain: Path, given: str) -> None:
+    genesis = small_chain.parent / "net" / "genesis.json"
     run = subprocess.run(
-        [sys.executable, "-m", "node.cli", "audit", "--file", str(chain_file), "--genesis",
+        [sys.executable, "-m", "node.cli", "audit", "--file", str(small_chain), "--genesis",
          str(genesis), "--workers", given],
         check=False, capture_output=True, text=True, cwd=ROOT, timeout=120,
     )  # fmt: skip
@@ -188,12 +183,12 @@ def test_audit_refuses_a_worker_count_out_of_range(chain_file: Path, given: str)
     assert "Traceback" not in run.stderr
 
 
-def test_audit_cli_with_and_without_workers(chain_file: Path) -> None:
-    genesis = chain_file.parent / "net" / "genesis.json"
+def test_audit_cli_with_and_without_workers(small_chain: Path) -> None:
+    genesis = small_chain.parent / "net" / "genesis.json"
     outputs = []
     for workers in ("0", "1"):
         run = subprocess.run(
-            [sys.executable, "-m", "node.cli", "audit", "--file", str(chain_file), "--genesis",
+            [sys.executable, "-m", "node.cli", "audit", "--file", str(small_chain), "--genesis",
              str(genesis), "--workers", workers, "--json"],
             capture_output=True, text=True, cwd=ROOT, timeout=300, check=True,
         )  # fmt: skip
