@@ -172,7 +172,7 @@ class Engine:
     def apply_block(self, block: Block) -> BlockOutcome:
         """Apply every transaction of ``block``; stage the state in the overlay."""
         ctx = Context(block.height, block.header.time)
-        tree = StateTree(self.overlay, self.root, cache=self.cache)
+        tree = StateTree(self.overlay, self.root, cache=self.cache, version=block.height)
         view = StateView(tree)
         results = []
         for index, tx in enumerate(block.txs):

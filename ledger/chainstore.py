@@ -13,6 +13,9 @@ order is height order)::
     C <height:8>       commit certificate of that block
     I <block hash>     height (8 bytes)
     T <tx id>          height (8) + index in block (4) + index in the log (8)
+    Y <height:8>       where block ``height`` changes the validator set: the
+                       set and its state proof at that block's state root,
+                       kept for header chains once the state is pruned
 
 The Merkle log (``L``), the state tree (``N``, ``P``, ``V``, ``K``) and the
 declaration indexes derived from the state (``Q``, :mod:`contracts.indexes`)
@@ -42,7 +45,11 @@ the tree, a declaration's versions described by their transactions'
 results), so its state roots differ from layout 3's for the same blocks;
 layout 5 keys each declaration by its owner as well as its id
 (``decl/<owner>/<id>``, ``doc/<owner>/<id>/<version>``) and records
-organisations' identities and encryption keys. A reader of blocks alone
+organisations' identities and encryption keys; layout 6 writes into each
+state record the height of the block that wrote it, names each value
+record by its leaf, and can log what each block takes out of the tree, so
+that old states can be pruned (:mod:`ledger.smt`), with the same blocks and
+state roots as layout 5. A reader of blocks alone
 (an audit, an export: ``blocks_only``) also opens
 the layouts in :data:`BLOCK_LAYOUTS`, whose block records are the same.
 """
@@ -64,8 +71,8 @@ _CHAIN = b"Mchain"
 _GENESIS = b"Mgenesis"
 _HEIGHT = b"Mheight"
 _FORMAT = b"Mformat"
-FORMAT = 5
-BLOCK_LAYOUTS = frozenset({2, 3, 4, 5})
+FORMAT = 6
+BLOCK_LAYOUTS = frozenset({2, 3, 4, 5, 6})
 """Layouts whose blocks, headers, certificates and indexes this version reads."""
 _U64 = struct.Struct(">Q")
 _U32 = struct.Struct(">I")
@@ -270,6 +277,14 @@ class ChainStore:
         for i, tx in enumerate(block.txs):
             overlay.put(b"T" + tx.id, _TXLOC.pack(height, i, first_log_index + i))
         overlay.put(_HEIGHT, _U64.pack(height))
+
+    def stage_validators(self, overlay: Overlay, height: int, record: bytes) -> None:
+        """Stage the validator set block ``height`` changes to, with its state proof."""
+        overlay.put(_h(b"Y", height), record)
+
+    def validators_record(self, height: int) -> bytes | None:
+        """What :meth:`stage_validators` kept for block ``height``, if anything."""
+        return self.kv.get(_h(b"Y", height))
 
     def commit(self, overlay: Overlay) -> None:
         """Write everything staged in ``overlay`` in one fsynced batch."""

@@ -10,17 +10,23 @@ allowed); values are non-empty byte strings of at most :data:`MAX_VALUE_SIZE`
 bytes. Absence is the only "no value": there is no empty value to confuse
 with it.
 
-Store layout (hashes are 32 bytes)::
+Store layout (hashes are 32 bytes; ``<version:8>`` is the version, a block
+height, of the update that wrote the record, big-endian)::
 
-    N <node hash>            a node at depth below 16: its hash preimage,
+    N <node hash>            a node at depth below 16: its hash preimage then
+                             ``<version:8>``. The preimage is
                              0x00 || key_hash || value_hash for a leaf,
                              0x01 || left || right for an internal node (65
-                             bytes either way, so SHA-256 of the record is its hash)
+                             bytes either way, so SHA-256 of its first 65
+                             bytes is the record's hash)
     P <bucket:2> <node hash> the same record for a node at depth 16 or more,
                              ``bucket`` being the first 16 bits of its position
-    V <value hash>  the value bytes
+    V <leaf hash>   the value bytes of that leaf, then ``<version:8>``
     K <key hash>    value hash of the key at the indexed root (see below)
     Mstate_index    the root the ``K`` index describes
+    S <version:8> <record key>   a node or value record that version's update
+                                 took out of the tree (only while
+                                 ``Mstate_stale`` is set; see pruning)
 
 Why two node prefixes: keys are hashes, so the nodes one path visits are
 spread over the whole store, and on a store of gigabytes each node read
@@ -33,27 +39,27 @@ its content (its leaves share exactly its path prefix); a leaf moves when
 its neighbours come and go, so a leaf is written again under the other
 prefix when it crosses depth 16.
 
-``N``, ``P`` and ``V`` records are content-addressed and never rewritten with other
-bytes, so every root ever written stays readable and provable: a block's
-header root is enough to answer "what was K at height h" for as long as the
-records are kept. ``EMPTY_ROOT`` (32 zero bytes) has no record.
+``N``, ``P`` and ``V`` records are named by their content (a value by the
+leaf that holds it, so two keys with one value have a record each), and a
+record is only ever rewritten with the same bytes but a later version, so
+every root ever written stays readable and provable until it is pruned: a
+block's header root is enough to answer "what was K at height h".
+``EMPTY_ROOT`` (32 zero bytes) has no record.
 
-The ``K`` index answers :meth:`StateTree.get` at the latest root with two
-point reads instead of a walk down the tree. It describes exactly one root,
-recorded under ``Mstate_index``; :meth:`StateTree.update` moves it forward only
-when the tree being updated is at that root, in the same overlay as the new
-nodes, so the index and its root are always written in one batch. Reads at
-any other root walk the tree, which is always correct.
-
-Writes only ever go to the caller's overlay (``overlay.put``); the caller
-flushes it once per block with the block's other records, so a block's
-state changes are committed atomically or not at all.
-
-Pruning is not done here but stays possible: nodes and values unreachable
-from the roots one wants to keep can be found by marking every ``N``, ``P`` and
-``V`` record reachable from those roots and sweeping the rest (records are
-shared between roots and a node can reappear after being replaced, so a
-per-update list of replaced nodes would need reference counts).
+**Pruning.** While ``Mstate_stale`` is in the store, each update records under
+``S`` every record it took out of the tree: each internal node it replaced,
+each leaf that left its key (a leaf that moves to another depth keeps its
+record when its key is unchanged), and the value of each leaf that was
+replaced or deleted. A record can come back later with the same name (a
+key set back to an earlier value, a subtree that regains its earlier
+leaves); it is then written again, with the later version.
+:func:`prune` with ``keep_from`` = F takes every ``S`` entry of a version
+v <= F and deletes its record if the record's version is below v: written
+before v and not since, it is in no root of version v or later. Roots of
+versions F and later stay whole; earlier ones lose records and are refused
+when opened (:class:`~ledger.errors.CorruptStore`). Versions must not fall
+from one update to the next; two updates with one version are safe (the
+record is then kept).
 
 An update applies a whole batch in one recursive pass over the sorted key
 hashes: every internal node on the touched paths is read once and hashed
@@ -75,10 +81,11 @@ from __future__ import annotations
 import hashlib
 from bisect import bisect_left
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Final
 
 from ledger.errors import CorruptStore, SchemaError, TooLarge
-from ledger.kv import Overlay
+from ledger.kv import KVStore, Overlay, prefix_end
 from ledger.smt_proof import (
     EMPTY_ROOT,
     HASH_SIZE,
@@ -98,12 +105,19 @@ __all__ = [
     "INDEX_ROOT_KEY",
     "MAX_KEY_SIZE",
     "MAX_VALUE_SIZE",
+    "MAX_VERSION",
     "NODE_PREFIX",
+    "STALE_LOG_KEY",
+    "STALE_PREFIX",
     "VALUE_PREFIX",
     "NodeCache",
+    "Pruned",
     "StateLeaf",
     "StateProof",
     "StateTree",
+    "leaf_hash",
+    "prune",
+    "record_version",
     "verify_state_proof",
 ]
 
@@ -118,8 +132,14 @@ CLUSTER_DEPTH: Final = 16
 VALUE_PREFIX: Final = b"V"
 INDEX_PREFIX: Final = b"K"
 INDEX_ROOT_KEY: Final = b"Mstate_index"
+STALE_PREFIX: Final = b"S"
+STALE_LOG_KEY: Final = b"Mstate_stale"
+"""Present (any value): updates record what they take out of the tree, for :func:`prune`."""
+VERSION_SIZE: Final = 8
+MAX_VERSION: Final = (1 << 64) - 1
 
-_RECORD_SIZE: Final = 1 + 2 * HASH_SIZE
+_PREIMAGE_SIZE: Final = 1 + 2 * HASH_SIZE
+_RECORD_SIZE: Final = _PREIMAGE_SIZE + VERSION_SIZE
 _LEAF_BYTE: Final = LEAF_TAG[0]
 _INTERNAL_BYTE: Final = INTERNAL_TAG[0]
 
@@ -181,6 +201,16 @@ def node_key(node_hash: bytes, depth: int, path: int) -> bytes:
     return DEEP_NODE_PREFIX + bucket.to_bytes(2, "big") + node_hash
 
 
+def leaf_hash(key_hash: bytes, value_hash: bytes) -> bytes:
+    """The hash of the leaf of ``key_hash`` holding ``value_hash`` (its value's record name)."""
+    return hashlib.sha256(LEAF_TAG + key_hash + value_hash).digest()
+
+
+def record_version(record: bytes) -> int:
+    """The version of the update that last wrote a node or value record."""
+    return int.from_bytes(record[-VERSION_SIZE:], "big")
+
+
 def _check_key(key: object) -> bytes:
     if type(key) is not bytes:
         raise SchemaError(f"state key must be bytes, not {type(key).__name__}", field="key")
@@ -210,11 +240,23 @@ class StateTree:
 
     ``cache`` should be one :class:`NodeCache` shared by every tree over the
     same store (without it each tree keeps a small one of its own).
+    ``version`` (a block height) is written into every record the tree's
+    updates write; it must not fall from one update of a store to the next.
     """
 
-    def __init__(self, overlay: Overlay, root: bytes, *, cache: NodeCache | None = None) -> None:
+    def __init__(
+        self,
+        overlay: Overlay,
+        root: bytes,
+        *,
+        cache: NodeCache | None = None,
+        version: int = 0,
+    ) -> None:
         self._overlay = overlay
         self._cache = NodeCache() if cache is None else cache
+        if type(version) is not int or not 0 <= version <= MAX_VERSION:
+            raise SchemaError("must be an integer from 0 to 2**64 - 1", field="version")
+        self._version = version
         self._root = _check_root(root)
         # Read the root from the store, not the cache: a root whose records were
         # never written (its overlay discarded) must fail here, not after a restart.
@@ -240,7 +282,7 @@ class StateTree:
             raise CorruptStore(f"state node {node_hash.hex()} is missing")
         if len(record) != _RECORD_SIZE or record[0] not in (_LEAF_BYTE, _INTERNAL_BYTE):
             raise CorruptStore(f"state node {node_hash.hex()} is malformed")
-        return (record[0] == _LEAF_BYTE, record[1:33], record[33:])
+        return (record[0] == _LEAF_BYTE, record[1:33], record[33:_PREIMAGE_SIZE])
 
     def _node(self, node_hash: bytes, depth: int, path: int) -> Node:
         """The node ``node_hash`` at ``depth`` on ``path``, from the cache or the store."""
@@ -250,11 +292,11 @@ class StateTree:
             self._cache.add(node_hash, node)
         return node
 
-    def _value(self, value_hash: bytes) -> bytes:
-        value = self._overlay.get(VALUE_PREFIX + value_hash)
-        if value is None:
+    def _value(self, key_hash: bytes, value_hash: bytes) -> bytes:
+        record = self._overlay.get(VALUE_PREFIX + leaf_hash(key_hash, value_hash))
+        if record is None or len(record) <= VERSION_SIZE:
             raise CorruptStore(f"state value {value_hash.hex()} is missing")
-        return value
+        return record[:-VERSION_SIZE]
 
     def _walk(self, key_hash: bytes, root: bytes) -> tuple[list[bytes], Node | None]:
         """Siblings down the path of ``key_hash`` and the node where it ends (None: empty)."""
@@ -289,11 +331,11 @@ class StateTree:
             return None
         if self._indexed_root() == root:
             value_hash = self._overlay.get(INDEX_PREFIX + key_hash)
-            return None if value_hash is None else self._value(value_hash)
+            return None if value_hash is None else self._value(key_hash, value_hash)
         _, node = self._walk(key_hash, root)
         if node is None or node[1] != key_hash:
             return None
-        return self._value(node[2])
+        return self._value(key_hash, node[2])
 
     def prove(self, key: bytes, *, root: bytes | None = None) -> StateProof:
         """A proof of the value or absence of ``key`` at ``root`` (default: the current root)."""
@@ -305,7 +347,7 @@ class StateTree:
         leaf = proof.leaf
         if leaf is None or leaf.key_hash != key_hash:
             return None, proof
-        return self._value(leaf.value_hash), proof
+        return self._value(key_hash, leaf.value_hash), proof
 
     def leaves(self, *, root: bytes | None = None) -> Iterator[tuple[bytes, bytes]]:
         """Every ``(key hash, value)`` at ``root`` (default: the current root), by key hash.
@@ -326,7 +368,7 @@ class StateTree:
             node = self._cache.get(node_hash) or self._read(node_hash, depth, path)
             is_leaf, first, second = node
             if is_leaf:
-                yield first, self._value(second)
+                yield first, self._value(first, second)
                 continue
             if depth >= 256:
                 raise CorruptStore(f"state node {node_hash.hex()} is deeper than 256")
@@ -349,28 +391,41 @@ class StateTree:
         if not isinstance(changes, Mapping):
             raise SchemaError("changes must be a mapping", field="changes")
         sha256 = hashlib.sha256
-        staged: list[tuple[bytes, bytes | None]] = []
+        staged: list[tuple[bytes, bytes | None, bytes]] = []
         values: list[tuple[bytes, bytes]] = []
         # Check the whole batch before staging anything: a refused batch leaves no trace.
         for key, value in changes.items():
             key_hash = sha256(_check_key(key)).digest()
             if value is None:
-                staged.append((key_hash, None))
+                staged.append((key_hash, None, EMPTY_ROOT))
             else:
                 value_hash = sha256(_check_value(value)).digest()
-                staged.append((key_hash, value_hash))
-                values.append((value_hash, value))
+                leaf = sha256(LEAF_TAG + key_hash + value_hash).digest()
+                staged.append((key_hash, value_hash, leaf))
+                values.append((leaf, value))
         if not staged:
             return self._root
         staged.sort(key=_first)
         overlay = self._overlay
         put = overlay.put
-        for value_hash, value in values:
-            put(VALUE_PREFIX + value_hash, value)
+        version = self._version.to_bytes(VERSION_SIZE, "big")
+        for leaf, value in values:
+            put(VALUE_PREFIX + leaf, value + version)
         old_root = self._root
-        new_root = _apply_batch(self, [kh for kh, _ in staged], [vh for _, vh in staged])
+        gone: list[bytes] | None = [] if overlay.get(STALE_LOG_KEY) is not None else None
+        new_root = _apply_batch(
+            self,
+            [kh for kh, _, _ in staged],
+            [vh for _, vh, _ in staged],
+            [leaf for _, _, leaf in staged],
+            gone,
+        )
+        if gone:
+            stale = STALE_PREFIX + version
+            for record_key in gone:
+                put(stale + record_key, b"")
         if self._indexed_root() == old_root:
-            for path, new_value in staged:
+            for path, new_value, _ in staged:
                 if new_value is None:
                     overlay.delete(INDEX_PREFIX + path)
                 else:
@@ -380,12 +435,16 @@ class StateTree:
         return new_root
 
 
-def _first(item: tuple[bytes, bytes | None]) -> bytes:
+def _first(item: tuple[bytes, bytes | None, bytes]) -> bytes:
     return item[0]
 
 
 def _apply_batch(
-    tree: StateTree, key_hashes: list[bytes], value_hashes: list[bytes | None]
+    tree: StateTree,
+    key_hashes: list[bytes],
+    value_hashes: list[bytes | None],
+    leaf_hashes: list[bytes],
+    gone: list[bytes] | None,
 ) -> bytes:
     """The root after applying the sorted batch to ``tree``: one recursive pass.
 
@@ -394,6 +453,10 @@ def _apply_batch(
     node costs a lookup, a hash and a put. Every function takes the depth of
     the node it reads or makes and a path through it (``path``: any key path
     below it), which together give the node's store key.
+
+    ``gone``, when not None, receives the store keys of the records the pass
+    takes out of the tree: internal nodes replaced, leaves gone from their
+    key, and the values of leaves gone from the tree.
     """
     paths = [int.from_bytes(kh, "big") for kh in key_hashes]
     put = tree._overlay.put
@@ -408,6 +471,7 @@ def _apply_batch(
     empty = EMPTY_ROOT
     leaf_tag = LEAF_TAG
     internal_tag = INTERNAL_TAG
+    version = tree._version.to_bytes(VERSION_SIZE, "big")
     key = node_key
     cluster = CLUSTER_DEPTH
     shallow = NODE_PREFIX
@@ -415,6 +479,12 @@ def _apply_batch(
     # known only once it has a parent (a lone leaf moves up), so its record is
     # written then, by ``internal``, or at the end if it is the root.
     placed: dict[bytes, bytes] = {}
+    tracking = gone is not None
+    replaced: list[bytes] = [] if gone is None else gone
+    # With ``gone``: existing leaves the pass took up, by hash, with their key
+    # before it, and the key each placed leaf was written under.
+    taken: dict[bytes, bytes] = {}
+    written: dict[bytes, bytes] = {}
 
     def load(node_hash: bytes, depth: int, path: int) -> Node:
         node = young_get(node_hash)
@@ -430,38 +500,53 @@ def _apply_batch(
         # A new internal node; the placed leaves among its children are written here.
         record = internal_tag + left + right
         node_hash = sha256(record).digest()
-        put(shallow + node_hash if depth < cluster else key(node_hash, depth, path), record)
+        where = shallow + node_hash if depth < cluster else key(node_hash, depth, path)
+        put(where, record + version)
         if caching:
             young[node_hash] = (False, left, right)
         # Written out for each child: a helper called here cost 0.6% more
         # instructions per declaration and 1% per decision (bench_instructions.py).
         if left in placed:
             if depth + 1 < cluster:
-                put(shallow + left, placed.pop(left))
+                where = shallow + left
             else:
-                put(key(left, depth + 1, path & ~(1 << (255 - depth))), placed.pop(left))
+                where = key(left, depth + 1, path & ~(1 << (255 - depth)))
+            put(where, placed.pop(left))
+            if tracking:
+                written[left] = where
         if right in placed:
             if depth + 1 < cluster:
-                put(shallow + right, placed.pop(right))
+                where = shallow + right
             else:
-                put(key(right, depth + 1, path | (1 << (255 - depth))), placed.pop(right))
+                where = key(right, depth + 1, path | (1 << (255 - depth)))
+            put(where, placed.pop(right))
+            if tracking:
+                written[right] = where
         return node_hash
+
+    def take_leaf(node_hash: bytes, a: bytes, b: bytes, depth: int, path: int) -> None:
+        # An existing leaf leaves its place: placed again unless the pass replaces it.
+        placed[node_hash] = leaf_tag + a + b + version
+        if tracking and node_hash not in taken:
+            taken[node_hash] = key(node_hash, depth, path)
 
     def join(left: bytes, right: bytes, depth: int, path: int) -> bytes:
         # A lone leaf moves up to where it is alone; anything else is an internal node.
         if right == empty:
             if left == empty or left in placed:
                 return left
-            node = load(left, depth + 1, path & ~(1 << (255 - depth)))
+            child = path & ~(1 << (255 - depth))
+            node = load(left, depth + 1, child)
             if node[0]:
-                placed[left] = leaf_tag + node[1] + node[2]
+                take_leaf(left, node[1], node[2], depth + 1, child)
                 return left
         elif left == empty:
             if right in placed:
                 return right
-            node = load(right, depth + 1, path | (1 << (255 - depth)))
+            child = path | (1 << (255 - depth))
+            node = load(right, depth + 1, child)
             if node[0]:
-                placed[right] = leaf_tag + node[1] + node[2]
+                take_leaf(right, node[1], node[2], depth + 1, child)
                 return right
         return internal(left, right, depth, path)
 
@@ -470,9 +555,8 @@ def _apply_batch(
         if value_hash is None:
             return empty
         key_hash = key_hashes[index]
-        record = leaf_tag + key_hash + value_hash
-        node_hash = sha256(record).digest()
-        placed[node_hash] = record
+        node_hash = leaf_hashes[index]
+        placed[node_hash] = leaf_tag + key_hash + value_hash + version
         if caching:
             young[node_hash] = (True, key_hash, value_hash)
         return node_hash
@@ -502,35 +586,41 @@ def _apply_batch(
     def apply_one(node_hash: bytes, depth: int, index: int) -> bytes:
         # ``apply`` for a single item, most of every path: a loop down and back up.
         path = paths[index]
-        trail: list[tuple[int, bytes]] = []
+        trail: list[tuple[int, bytes, bytes]] = []
         current = node_hash
         while current != empty:
             node_is_leaf, a, b = young_get(current) or load(current, depth, path)
             if node_is_leaf:
                 if a == key_hashes[index]:
+                    if leaf_hashes[index] == current:
+                        return node_hash  # the same value: nothing to place
                     new = leaf(index)
+                    if tracking:
+                        taken.setdefault(current, key(current, depth, path))
                 elif value_hashes[index] is None:
                     return node_hash
                 else:
-                    placed[current] = leaf_tag + a + b
+                    take_leaf(current, a, b, depth, path)
                     new = build(depth, index, index + 1, int.from_bytes(a, "big"), current)
                 break
             shift = 255 - depth
             if shift < 0:
                 raise CorruptStore(f"state node {current.hex()} is deeper than 256")
             if (path >> shift) & 1:
-                trail.append((1, a))
+                trail.append((1, a, current))
                 current = b
             else:
-                trail.append((0, b))
+                trail.append((0, b, current))
                 current = a
             depth += 1
         else:
             new = leaf(index)
         if new == current:
             return node_hash
-        for went_right, sibling in reversed(trail):
+        for went_right, sibling, old in reversed(trail):
             depth -= 1
+            if tracking:
+                replaced.append(key(old, depth, path))
             left, right = (sibling, new) if went_right else (new, sibling)
             if empty in (left, right):
                 new = join(left, right, depth, path)
@@ -550,8 +640,10 @@ def _apply_batch(
             leaf_path = int.from_bytes(a, "big")
             at = bisect_left(paths, leaf_path, lo, hi)
             if at < hi and paths[at] == leaf_path:
+                if tracking:
+                    taken.setdefault(node_hash, key(node_hash, depth, leaf_path))
                 return build(depth, lo, hi, 0, empty)
-            placed[node_hash] = leaf_tag + a + b
+            take_leaf(node_hash, a, b, depth, leaf_path)
             return build(depth, lo, hi, leaf_path, node_hash)
         shift = 255 - depth
         if shift < 0:
@@ -561,15 +653,85 @@ def _apply_batch(
         right = apply(b, depth + 1, mid, hi) if hi > mid else b
         if left == a and right == b:
             return node_hash
+        if tracking:
+            replaced.append(key(node_hash, depth, path))
         if empty not in (left, right):
             return internal(left, right, depth, path)
         return join(left, right, depth, path)
 
     try:
         root = apply(tree.root, 0, 0, len(paths))
-        record = placed.get(root)
+        record = placed.pop(root, None)
         if record is not None:
             put(key(root, 0, 0), record)
+            if tracking:
+                written[root] = key(root, 0, 0)
+        for node_hash, before in taken.items():
+            if node_hash in placed:
+                continue  # never written: still where it was, under unchanged parents
+            after = written.get(node_hash)
+            if after is None:
+                replaced.append(before)
+                replaced.append(VALUE_PREFIX + node_hash)
+            elif after != before:
+                replaced.append(before)
         return root
     finally:
         cache.trim()
+
+
+@dataclass(slots=True)
+class Pruned:
+    """What one :func:`prune` call did."""
+
+    entries: int = 0
+    """``S`` entries read (and deleted)."""
+    deleted: int = 0
+    """Records deleted."""
+    kept: int = 0
+    """Records an entry named but written again since, so still in use."""
+
+
+def prune(kv: KVStore, keep_from: int, *, batch: int = 20_000) -> Pruned:
+    """Delete the state records no root of version ``keep_from`` or later uses.
+
+    Reads the ``S`` entries of versions up to ``keep_from``; each one's
+    record goes if its version is below the entry's, and the entry goes in
+    any case. Written in batches of about ``batch`` entries, unsynced: a
+    crash in between loses nothing, since a deleted record was in no kept
+    root and the entries left are read again by the next call.
+    """
+    if type(keep_from) is not int or not 0 <= keep_from <= MAX_VERSION:
+        raise SchemaError("must be an integer from 0 to 2**64 - 1", field="keep_from")
+    done = Pruned()
+    if keep_from == MAX_VERSION:
+        stop = prefix_end(STALE_PREFIX)
+    else:
+        stop = STALE_PREFIX + (keep_from + 1).to_bytes(VERSION_SIZE, "big")
+    start = STALE_PREFIX
+    head = len(STALE_PREFIX) + VERSION_SIZE
+    while True:
+        deletes: dict[bytes, bytes | None] = {}
+        last = b""
+        for entry, _ in kv.scan(start, stop):
+            last = entry
+            done.entries += 1
+            deletes[entry] = None
+            stale = int.from_bytes(entry[len(STALE_PREFIX) : head], "big")
+            record_key = entry[head:]
+            if record_key in deletes:
+                continue
+            record = kv.get(record_key)
+            if record is None:
+                continue
+            if record_version(record) < stale:
+                deletes[record_key] = None
+                done.deleted += 1
+            else:
+                done.kept += 1
+            if len(deletes) >= batch:
+                break
+        if not deletes:
+            return done
+        kv.write(deletes, sync=False)
+        start = last + b"\x00"

@@ -443,7 +443,7 @@ def test_index_and_walk_agree_on_both_backends(
     for key in UNIVERSE:
         by_index = reread.get(key)
         _, node = reread._walk(h(key), tree.root)
-        by_walk = None if node is None or node[1] != h(key) else reread._value(node[2])
+        by_walk = None if node is None or node[1] != h(key) else reread._value(node[1], node[2])
         assert by_index == by_walk == model.get(key)
 
 
@@ -530,7 +530,7 @@ def test_bad_roots_and_missing_records() -> None:
     with pytest.raises(CorruptStore):
         StateTree(overlay, b"\x01" * 32)
     root = tree.update({b"k%d" % i: b"v%d" % i for i in range(20)})
-    overlay.delete(VALUE_PREFIX + h(b"v3"))
+    overlay.delete(VALUE_PREFIX + h(b"\x00" + h(b"k3") + h(b"v3")))
     with pytest.raises(CorruptStore):
         tree.get(b"k3")
     child = tree.prove(b"k5").siblings[0]
@@ -540,7 +540,7 @@ def test_bad_roots_and_missing_records() -> None:
     with pytest.raises(CorruptStore):
         for key in missing:
             fresh.prove(key)
-    overlay.put(NODE_PREFIX + root, b"\x07" * 65)
+    overlay.put(NODE_PREFIX + root, b"\x07" * 73)
     with pytest.raises(CorruptStore):
         StateTree(overlay, root)
 

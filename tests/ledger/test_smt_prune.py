@@ -1,0 +1,183 @@
+"""Pruning the state tree: kept roots stay whole, and nothing else is left behind."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ledger import smt
+from ledger.errors import CorruptStore, SchemaError
+from ledger.kv import KVStore, LevelDBKV, MemoryKV, Overlay
+from ledger.smt import (
+    CLUSTER_DEPTH,
+    DEEP_NODE_PREFIX,
+    EMPTY_ROOT,
+    NODE_PREFIX,
+    STALE_LOG_KEY,
+    STALE_PREFIX,
+    VALUE_PREFIX,
+    NodeCache,
+    StateTree,
+    leaf_hash,
+    node_key,
+    prune,
+    record_version,
+    verify_state_proof,
+)
+from tests.ledger.test_smt import ABSENT, UNIVERSE, Model, apply_model, changes, naive_root
+
+RECORD_PREFIXES = (NODE_PREFIX, DEEP_NODE_PREFIX, VALUE_PREFIX)
+
+
+def h(data: bytes) -> bytes:
+    return hashlib.sha256(data).digest()
+
+
+def records(kv: KVStore) -> set[bytes]:
+    """Every node and value record key in ``kv``."""
+    return {k for k, _ in kv.scan(b"", b"\xff") if k[:1] in RECORD_PREFIXES}
+
+
+def reachable(kv: KVStore, root: bytes) -> set[bytes]:
+    """The record keys the tree at ``root`` uses, found by walking it from the definition."""
+    found: set[bytes] = set()
+    stack = [(root, 0, 0)]
+    while stack:
+        node_hash, depth, path = stack.pop()
+        if node_hash == EMPTY_ROOT:
+            continue
+        where = node_key(node_hash, depth, path)
+        record = kv.get(where)
+        assert record is not None, f"record of {node_hash.hex()} at depth {depth} missing"
+        assert h(record[:65]) == node_hash
+        found.add(where)
+        if record[0] == 0:
+            assert kv.get(VALUE_PREFIX + node_hash) is not None
+            found.add(VALUE_PREFIX + node_hash)
+            continue
+        stack.append((record[1:33], depth + 1, path))
+        stack.append((record[33:65], depth + 1, path | (1 << (255 - depth))))
+    return found
+
+
+def check_root(kv: KVStore, root: bytes, model: Model) -> None:
+    cold = StateTree(Overlay(kv), root, cache=NodeCache(0))
+    for key in UNIVERSE + ABSENT:
+        value, proof = cold.proven(key)
+        assert value == model.get(key)
+        verify_state_proof(root, key, value, proof)
+
+
+def tracked_store(kind: str, tmp_path: object) -> KVStore:
+    kv: KVStore = MemoryKV() if kind == "memory" else LevelDBKV(tmp_path / "db")  # type: ignore[operator]
+    kv.write({STALE_LOG_KEY: b""})
+    return kv
+
+
+@pytest.fixture(params=[1, 3, CLUSTER_DEPTH])
+def cluster_depth(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> int:
+    """Small cluster depths make small trees move leaves between ``N`` and ``P``."""
+    monkeypatch.setattr(smt, "CLUSTER_DEPTH", request.param)
+    return int(request.param)
+
+
+@settings(
+    max_examples=80,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(st.lists(changes, min_size=1, max_size=10), st.data())
+def test_kept_roots_stay_whole_and_the_last_prune_leaves_only_the_tip(
+    cluster_depth: int, history: list[dict[bytes, bytes | None]], data: st.DataObject
+) -> None:
+    # The small key universe and short values make keys come back to earlier
+    # values and subtrees to earlier leaves: records taken out, then written again.
+    kv = tracked_store("memory", None)
+    shared = NodeCache()
+    root = EMPTY_ROOT
+    model: Model = {}
+    roots: list[tuple[bytes, Model]] = [(EMPTY_ROOT, {})]
+    kept_from = 0
+    for version, batch in enumerate(history, start=1):
+        overlay = Overlay(kv)
+        root = StateTree(overlay, root, cache=shared, version=version).update(batch)
+        overlay.flush()
+        apply_model(model, batch)
+        roots.append((root, dict(model)))
+        assert root == naive_root(model)
+        keep_from = data.draw(st.integers(0, version), label="keep_from")
+        prune(kv, keep_from, batch=data.draw(st.integers(1, 50), label="batch"))
+        kept_from = max(kept_from, keep_from)
+        for at in range(kept_from, version + 1):
+            check_root(kv, *roots[at])
+    prune(kv, len(history))
+    assert records(kv) == reachable(kv, root)
+    assert not any(True for _ in kv.scan_prefix(STALE_PREFIX))
+
+
+@pytest.mark.parametrize("kind", ["memory", "leveldb"])
+def test_a_pruned_root_is_refused_and_the_tip_reads_on(kind: str, tmp_path: object) -> None:
+    kv = tracked_store(kind, tmp_path)
+    roots = []
+    root = EMPTY_ROOT
+    for version in range(1, 6):
+        overlay = Overlay(kv)
+        batch = {b"k%d" % i: b"v%d-%d" % (i, version) for i in range(0, 300, version)}
+        root = StateTree(overlay, root, version=version).update(batch)
+        overlay.flush()
+        roots.append(root)
+    before = len(records(kv))
+    done = prune(kv, 4)
+    assert done.deleted > 0 and done.entries >= done.deleted
+    assert len(records(kv)) == before - done.deleted
+    for old in roots[:3]:
+        with pytest.raises(CorruptStore):
+            StateTree(Overlay(kv), old, cache=NodeCache(0))
+    for kept in roots[3:]:
+        StateTree(Overlay(kv), kept, cache=NodeCache(0))
+    tip = StateTree(Overlay(kv), roots[-1], cache=NodeCache(0))
+    assert tip.get(b"k0") == b"v0-5"
+    assert tip.get(b"k3") == b"v3-3"
+    assert tip.get(b"k1") == b"v1-1"
+    assert prune(kv, 4).entries == 0
+    kv.close()
+
+
+def test_a_record_written_again_is_kept() -> None:
+    # k goes to v2 and back: the leaf of (k, v1) and its value leave the tree at
+    # version 2 and come back at 3; pruning up to 3 must keep them.
+    kv = tracked_store("memory", None)
+    root = EMPTY_ROOT
+    for version, value in enumerate((b"v1", b"v2", b"v1"), start=1):
+        overlay = Overlay(kv)
+        root = StateTree(overlay, root, version=version).update({b"k": value, b"j": b"x"})
+        overlay.flush()
+    done = prune(kv, 3)
+    assert done.kept >= 2
+    value_record = kv.get(VALUE_PREFIX + leaf_hash(h(b"k"), h(b"v1")))
+    assert value_record is not None and record_version(value_record) == 3
+    assert StateTree(Overlay(kv), root, cache=NodeCache(0)).get(b"k") == b"v1"
+    assert records(kv) == reachable(kv, root)
+
+
+def test_nothing_is_logged_without_the_marker() -> None:
+    kv = MemoryKV()
+    root = EMPTY_ROOT
+    for version in (1, 2):
+        overlay = Overlay(kv)
+        root = StateTree(overlay, root, version=version).update({b"k": b"v%d" % version})
+        overlay.flush()
+    assert not any(True for _ in kv.scan_prefix(STALE_PREFIX))
+    assert prune(kv, 2).entries == 0
+
+
+def test_versions_are_checked() -> None:
+    with pytest.raises(SchemaError):
+        StateTree(Overlay(MemoryKV()), EMPTY_ROOT, version=-1)
+    with pytest.raises(SchemaError):
+        StateTree(Overlay(MemoryKV()), EMPTY_ROOT, version=1 << 64)
+    with pytest.raises(SchemaError):
+        prune(MemoryKV(), -1)
