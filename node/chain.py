@@ -22,12 +22,13 @@ from contracts.state import StateView
 from ledger.block import Block, Header, txs_root
 from ledger.chainstore import ChainStore
 from ledger.crypto import Verifier
+from ledger.encoding import encode
 from ledger.errors import ChainError
 from ledger.genesis import Genesis
 from ledger.kv import KVStore, Overlay
 from ledger.merkle_log import MerkleLog
 from ledger.replay import Tip, check_block
-from ledger.smt import NodeCache, StateTree
+from ledger.smt import STALE_LOG_KEY, NodeCache, StateTree, prune
 from ledger.tx import Transaction
 from ledger.validators import ValidatorSet
 from ledger.votes import Certificate
@@ -35,6 +36,11 @@ from ledger.votes import Certificate
 CACHE_NODES: Final = 1 << 18
 INDEX_BATCH: Final = 10_000
 """Declarations whose index entries are written in one batch when the layout changes."""
+MIN_PRUNE_KEEP: Final = 2
+"""Fewest blocks whose state a pruning node keeps: the tip's, and the one before (whose
+validator set checks the tip's certificate after a restart)."""
+STATE_FROM_KEY: Final = b"Mstate_from"
+"""Lowest height whose state is whole (8 bytes; absent: 0, every state is)."""
 
 log = logging.getLogger("dgledger.chain")
 
@@ -66,6 +72,8 @@ class ChainSnapshot:
     cache: NodeCache
     height: int
     state_root: bytes
+    state_from: int = 0
+    """Lowest height whose state this snapshot still holds whole (see :meth:`Chain.prune`)."""
 
     def view(self) -> StateView:
         """A view of the state at this moment's tip."""
@@ -92,7 +100,18 @@ class Chain:
         lists: Mapping[bytes, Any],
         verifier: Verifier,
         tx_verifier: Verifier | None = None,
+        *,
+        prune_keep: int = 0,
     ) -> None:
+        """``prune_keep``: 0 keeps the state of every block; N (at least
+        :data:`MIN_PRUNE_KEEP`) keeps that of the last N blocks and deletes
+        the records only older ones used, as blocks commit.
+        """
+        if type(prune_keep) is not int or (prune_keep and prune_keep < MIN_PRUNE_KEEP):
+            raise ChainError(f"prune_keep must be 0 or at least {MIN_PRUNE_KEEP}")
+        self.prune_keep = prune_keep
+        self.pruned_records = 0
+        """State records this node's pruning deleted since it started."""
         self.kv = kv
         self.genesis = genesis
         self.lists = lists
@@ -116,6 +135,7 @@ class Chain:
         self._executions: dict[bytes, Execution] = {}
         self._refresh()
         self._index_layout()
+        self._pruning()
 
     def _index_layout(self) -> None:
         """Make the declaration index's entries from the state if the store has another layout.
@@ -140,6 +160,43 @@ class Chain:
         overlay.flush(sync=True)
         if count:
             log.info("declaration index: %d declarations indexed", count)
+
+    def _pruning(self) -> None:
+        """Start or stop logging what blocks take out of the state, as ``prune_keep`` says."""
+        raw = self.kv.get(STATE_FROM_KEY)
+        self.state_from = 0 if raw is None else int.from_bytes(raw, "big")
+        logging_now = self.kv.get(STALE_LOG_KEY) is not None
+        if bool(self.prune_keep) == logging_now:
+            if self.prune_keep:
+                self.prune()
+            return
+        if self.prune_keep:
+            if self.height:
+                log.info(
+                    "state pruning on from height %d: the records of older states stay",
+                    self.height,
+                )
+            self.kv.write({STALE_LOG_KEY: b""})
+        else:
+            log.info("state pruning off: states from now on are all kept")
+            self.kv.write({STALE_LOG_KEY: None})
+
+    def prune(self) -> int:
+        """Delete the state records that only blocks before the last ``prune_keep`` use.
+
+        Returns how many were deleted. Called after each commit, on the
+        thread that commits (a record written again by a commit must not be
+        deleted by a prune that read it before). Readers of a
+        :class:`ChainSnapshot` taken before keep reading what it held.
+        """
+        keep_from = self.height - self.prune_keep + 1
+        if not self.prune_keep or keep_from <= self.state_from:
+            return 0
+        done = prune(self.kv, keep_from)
+        self.kv.write({STATE_FROM_KEY: keep_from.to_bytes(8, "big")}, sync=False)
+        self.state_from = keep_from
+        self.pruned_records += done.deleted
+        return done.deleted
 
     def _refresh(self) -> None:
         if self.store.height == 0:
@@ -203,7 +260,9 @@ class Chain:
         """
         kv = self.kv.snapshot()
         store = self.store.reader(kv)
-        return ChainSnapshot(kv, store, self.genesis, self.cache, self.height, self.state_root)
+        return ChainSnapshot(
+            kv, store, self.genesis, self.cache, self.height, self.state_root, self.state_from
+        )
 
     def build_block(
         self,
@@ -296,13 +355,25 @@ class Chain:
         self.validate_block(block)
         execution = self._executions.pop(block.hash)
         self.store.stage(execution.overlay, block, certificate)
+        header = block.header
+        if header.next_validators_hash != header.validators_hash:
+            # Header chains prove each new validator set at its block's state root,
+            # which pruning deletes: the set and its proof are kept on their own.
+            tree = StateTree(execution.overlay, header.state_root, cache=self.cache)
+            value, proof = tree.proven(b"validators")
+            if value is None:
+                raise ChainError("no validator set in the new state", height=block.height)
+            self.store.stage_validators(
+                execution.overlay, block.height, encode({"value": value, "proof": proof.to_value()})
+            )
         self.store.commit(execution.overlay)
         self._executions.clear()
         self.previous_validators = self.validators
         self.validators = execution.next_validators
-        header = block.header
         self.state_root = header.state_root
         self.tip_hash = block.hash
         self.tip_time = header.time
         self.log_size = header.log_size
+        if self.prune_keep:
+            self.prune()
         return execution.written

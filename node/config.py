@@ -66,6 +66,10 @@
     compression = "snappy"              # "snappy" or "none": snappy shrinks blocks'
                                         # transactions by about a sixth, "none" costs
                                         # less CPU and more disk
+    prune_keep = 0                      # 0: keep the state of every block (an
+                                        # auditor's node); N (2 or more): keep the
+                                        # last N blocks' states and delete what only
+                                        # older ones used, as blocks commit
 
 Relative paths are relative to the configuration file. Unknown sections
 or keys are errors, so a typo never silently falls back to a default. The
@@ -85,12 +89,13 @@ from ledger.crypto import PublicKey
 from ledger.errors import LedgerError
 from ledger.kv import DEFAULT_OPEN_FILES
 from ledger.tx import MAX_TX_SIZE
+from node.chain import MIN_PRUNE_KEEP
 from node.errors import ConfigError
 from node.pipeline import MAX_WORKERS
 
 MAX_CONFIG_SIZE: Final = 256 * 1024
 ZERO_ALLOWED: Final = frozenset(
-    {"round_increment_ms", "commit_ms", "block_delay_ms", "max_clock_drift_ms"}
+    {"round_increment_ms", "commit_ms", "block_delay_ms", "max_clock_drift_ms", "prune_keep"}
 )
 """Integer settings that may be 0; every other one must be at least 1 (0 would stop the node)."""
 
@@ -181,6 +186,8 @@ class StoreConfig:
     open_files: int = DEFAULT_OPEN_FILES
     write_buffer_mib: int = 64
     compression: str = "snappy"
+    prune_keep: int = 0
+    """0: every block's state is kept; N: the last N (see :meth:`node.chain.Chain.prune`)."""
 
     def store_options(self) -> dict[str, Any]:
         """The keyword arguments of :class:`ledger.kv.LevelDBKV` these settings mean."""
@@ -270,6 +277,8 @@ def _store(raw: Any, path: Path) -> StoreConfig:
     low, high = WRITE_BUFFER_MIB_RANGE
     if not low <= store.write_buffer_mib <= high:
         raise ConfigError(f"{path}: [store] write_buffer_mib must be {low} to {high}")
+    if 0 < store.prune_keep < MIN_PRUNE_KEEP:
+        raise ConfigError(f"{path}: [store] prune_keep must be 0 or at least {MIN_PRUNE_KEEP}")
     return store
 
 

@@ -75,6 +75,10 @@ class MetricsSample:
     """Transaction signatures checked: once per transaction, at admission or in a block."""
     documents_validated: int
     """Declaration documents checked against the Dangerous Goods List: once per transaction."""
+    state_from: int
+    """Lowest height whose state the node keeps whole (0 unless it prunes)."""
+    state_records_pruned: int
+    """State records pruning deleted since the node started."""
     txs_applied: int
     """Transactions applied by a block's execution: once per transaction (a block proposed
     again in a later round, or a proposal that did not commit, applies its own again)."""

@@ -206,7 +206,14 @@ class NodeService:
         config.data_dir.mkdir(parents=True, exist_ok=True)
         try:
             self.kv = LevelDBKV(config.data_dir / "chain", **config.store.store_options())
-            self.chain = Chain(self.kv, self.genesis, self.lists, self.verifier, self.tx_verifier)
+            self.chain = Chain(
+                self.kv,
+                self.genesis,
+                self.lists,
+                self.verifier,
+                self.tx_verifier,
+                prune_keep=config.store.prune_keep,
+            )
         except LedgerError as e:
             raise StartupError(f"store {config.data_dir}: {e}") from e
         limits = config.mempool
@@ -333,6 +340,8 @@ class NodeService:
             tx_signatures_verified=self.tx_verifier.verified,
             documents_validated=self.chain.memo.misses,
             txs_applied=self.chain.executions.count,
+            state_from=self.chain.state_from,
+            state_records_pruned=self.chain.pruned_records,
             counters=self.metrics,
             rejected=rejected,
         )

@@ -393,15 +393,19 @@ def make_chain(
     interval_ms: int = 1,
     export: Path | None = None,
     progress: bool = False,
+    prune_keep: int = 0,
 ) -> Made:
-    """Build the chain into ``data_dir`` (an empty node data directory)."""
+    """Build the chain into ``data_dir`` (an empty node data directory).
+
+    ``prune_keep``: as the node setting ``[store] prune_keep`` (0: every state kept).
+    """
     genesis = net.genesis
     dgl = builtin_list()
     kv = LevelDBKV(data_dir / "chain", **StoreConfig().store_options())
     made = Made()
     started = time.perf_counter()
     try:
-        chain = Chain(kv, genesis, {dgl.digest(): dgl}, Verifier(workers=1))
+        chain = Chain(kv, genesis, {dgl.digest(): dgl}, Verifier(workers=1), prune_keep=prune_keep)
         if chain.height != 0:
             raise SystemExit(f"{data_dir} already holds a chain (height {chain.height})")
         node_keys = {
@@ -526,6 +530,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--export", type=Path, help="also write the chain as a chain file")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--progress", action="store_true")
+    p.add_argument(
+        "--prune-keep",
+        type=int,
+        default=0,
+        help="keep the state of the last N blocks only, as [store] prune_keep (0: all)",
+    )
     args = p.parse_args(argv)
     if args.declarations < 1 or not 1 <= args.block_declarations <= 5000:
         p.error("--declarations >= 1 and --block-declarations 1..5000")
@@ -553,6 +563,7 @@ def main(argv: list[str] | None = None) -> int:
         interval_ms=args.interval_ms,
         export=args.export,
         progress=args.progress,
+        prune_keep=args.prune_keep,
     )
     for name in nodes[1:]:
         target = args.network / name / "data" / "chain"

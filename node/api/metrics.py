@@ -60,6 +60,13 @@ def render_metrics(sample: MetricsSample) -> str:
         "# HELP dgledger_txs_applied_total Transactions applied by block execution (handlers run).",
         "# TYPE dgledger_txs_applied_total counter",
         f"dgledger_txs_applied_total {sample.txs_applied}",
+        "# HELP dgledger_state_from_height Lowest height whose state the node keeps whole"
+        " (0: every state; see [store] prune_keep).",
+        "# TYPE dgledger_state_from_height gauge",
+        f"dgledger_state_from_height {sample.state_from}",
+        "# HELP dgledger_state_records_pruned_total State records deleted by pruning.",
+        "# TYPE dgledger_state_records_pruned_total counter",
+        f"dgledger_state_records_pruned_total {sample.state_records_pruned}",
     ]
     metrics = sample.counters
     lines += metrics.commit_latency.render(

@@ -4,8 +4,10 @@ What :mod:`node.api.reads` answers and what :mod:`node.client.receipt` checks:
 
 * a transaction receipt: the transaction's wire bytes, its place (height,
   index in the block, index in the log), its inclusion proof in the log at
-  its block's ``log_size``, its result ``tx/<id>`` with a state proof at its
-  block's ``state_root``, the block header and its commit certificate;
+  the receipt block's ``log_size``, its result ``tx/<id>`` with a state proof
+  at that block's ``state_root``, the block header and its commit
+  certificate. The receipt block is the transaction's own, or the latest
+  where the node has pruned the state of the transaction's block;
 * a declaration document: its owner and id, the current record, the
   current declaration document (that of the record's ``document`` version)
   and every version of its history, with state proofs at the latest block's
@@ -174,11 +176,16 @@ class Prover:
             raise LedgerError(f"certificate of block {height} is missing from the store")
         validators = None
         if header.next_validators_hash != header.validators_hash:
-            tree = StateTree(Overlay(self.chain.kv), header.state_root, cache=self.chain.cache)
-            value, proof = tree.proven(b"validators")
-            if value is None:
-                raise LedgerError(f"no validator set in the state of block {height}")
-            validators = (value, proof)
+            record = self.chain.store.validators_record(height)
+            if record is not None:
+                kept = decode(record, max_size=MAX_VALUE_SIZE)
+                validators = (kept["value"], StateProof.from_value(kept["proof"]))
+            else:
+                tree = StateTree(Overlay(self.chain.kv), header.state_root, cache=self.chain.cache)
+                value, proof = tree.proven(b"validators")
+                if value is None:
+                    raise LedgerError(f"no validator set in the state of block {height}")
+                validators = (value, proof)
         return HeaderLink(header, certificate, validators)
 
     def block_json(self, height: int) -> dict[str, Any]:
@@ -235,7 +242,10 @@ class Prover:
         location = self.chain.store.tx_location(tx_id)
         if location is None:
             raise unknown_transaction(tx_id)
-        header = self.header(location.height)
+        # Proven at its own block while that block's state is kept, else at the tip:
+        # a result, once written, stays the same in every later state.
+        at = location.height if location.height >= self.chain.state_from else self.chain.height
+        header = self.header(at)
         result = self.state(header.state_root, f"tx/{tx_id.hex()}")
         if result.value is None:
             raise LedgerError(f"result of transaction {tx_id.hex()} missing from the state")
@@ -246,7 +256,7 @@ class Prover:
             "tx": entry,
             "result": hexed(decode(result.value, max_size=MAX_VALUE_SIZE)),
             "header": header_json(header),
-            "certificate": self._certificate(location.height),
+            "certificate": self._certificate(at),
             "state": [result.entry],
         }
 

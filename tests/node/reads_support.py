@@ -26,7 +26,7 @@ from node.api.app import create_app
 from node.auth import sign_request
 from node.client.client import Client
 from node.client.sealing import seal, sensitive_paths
-from node.config import load_config
+from node.config import StoreConfig, load_config
 from node.genesis_file import load_genesis
 from node.network import init_network
 from node.service import NodeService
@@ -87,6 +87,7 @@ class LocalNode:
         observers: tuple[str, ...] = (),
         chain: str = "dg-reads",
         members: tuple[str, ...] = MEMBERS,
+        store: StoreConfig | None = None,
     ) -> None:
         self.dir = directory
         nodes = init_network(
@@ -102,6 +103,8 @@ class LocalNode:
         config = load_config(nodes[0].config)
         if config.peer_listen is not None:
             config = dataclasses.replace(config, peer_listen=("127.0.0.1", 0))
+        if store is not None:
+            config = dataclasses.replace(config, store=store)
         self.service = NodeService(config)
         self.app = create_app(self.service)
         self.http = TestClient(self.app)

@@ -222,6 +222,8 @@ def test_too_large_not_toml_not_utf8(tmp_path: Path) -> None:
         ("[api]", "[store]\nwrite_buffer_mib = 1025\n[api]", "write_buffer_mib must be 4 to 1024"),
         ("[api]", '[store]\ncompression = "zstd"\n[api]', '[store] compression must be "snappy"'),
         ("[api]", "[store]\ncompression = false\n[api]", '[store] compression must be "snappy"'),
+        ("[api]", "[store]\nprune_keep = 1\n[api]", "[store] prune_keep must be 0 or at least 2"),
+        ("[api]", "[store]\nprune_keep = -2\n[api]", "[store] prune_keep must be a non-negative"),
         ("[api]", "[sync]\nworkers = -1\n[api]", "[sync] workers must be an integer from 0 to 64"),
         ("[api]", "[sync]\nworkers = 65\n[api]", "[sync] workers must be an integer from 0 to 64"),
         ("[api]", '[sync]\nworkers = "2"\n[api]', "[sync] workers must be an integer"),
@@ -262,6 +264,12 @@ def test_store_write_buffer_and_compression(tmp_path: Path) -> None:
         "write_buffer_bytes": 8 << 20,
         "compression": None,
     }
+
+
+def test_store_prune_keep(tmp_path: Path) -> None:
+    assert load_config(write(tmp_path, GOOD)).store.prune_keep == 0  # every state kept
+    text = GOOD.replace("[api]", "[store]\nprune_keep = 100\n\n[api]")
+    assert load_config(write(tmp_path, text)).store.prune_keep == 100
 
 
 def test_sync_workers(tmp_path: Path) -> None:
