@@ -397,7 +397,7 @@ class DeclarationRules:
         owner = record["org"]
         if document is not None:
             record.update(document=version, **document_fields(document))
-            view.put(document_key(owner, record["id"], version), document)
+            view.put(document_key(owner, record["id"], version), document, source=tx.id)
         view.put(record_key(owner, record["id"]), record)
         units.update(view, old, record)
         update_aboard(view, old, record)

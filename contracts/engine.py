@@ -28,7 +28,7 @@ and height are the only time there is.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from contracts import identity, indexes, ports
@@ -108,8 +108,15 @@ class Engine:
         cache: NodeCache | None = None,
         memo: DocumentMemo | None = None,
         executions: Executions | None = None,
+        tx_records: Callable[[int, int], bytes] | None = None,
     ) -> None:
+        """``tx_records`` (height, index in the block) gives the store key of a
+        transaction's wire where the store keeps one (a node's, not an audit's):
+        a state value the wire holds (a declaration's document) is then kept
+        as a span of that record instead of a copy.
+        """
         self.genesis = genesis
+        self.tx_records = tx_records
         self.executions = Executions() if executions is None else executions
         self.cache = NodeCache() if cache is None else cache
         self.app = app_genesis(genesis)
@@ -188,7 +195,14 @@ class Engine:
         for key, new in view.pending.items():
             if key.startswith(indexes.RECORD):
                 indexes.stage(self.overlay, view.committed(key), new)
-        self.root = view.commit()
+        within = None
+        if self.tx_records is not None and view.sources:
+            wires = {
+                tx.id: (self.tx_records(ctx.height, index), tx.wire)
+                for index, tx in enumerate(block.txs)
+            }
+            within = {k: wires[tx_id] for k, tx_id in view.sources.items() if tx_id in wires}
+        self.root = view.commit(within)
         self.validators = ValidatorSet.from_value(self.view().get("validators"))
         self.results = results
         return BlockOutcome(self.root, self.validators)

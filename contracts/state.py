@@ -54,6 +54,7 @@ them again from the records alone.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 from ledger.encoding import decode, encode
@@ -112,6 +113,9 @@ class StateView:
         # block reads the same organisations, keys and parameters again and again.
         self._read: dict[str, bytes | None] = {}
         self.membership_written = False
+        self.sources: dict[str, bytes] = {}
+        """Pending keys whose encoded value is part of a transaction's wire, by that
+        transaction's id (see :meth:`put`)."""
 
     def membership_as_committed(self) -> bool:
         """Whether no view of this chain has written a :data:`MEMBERSHIP` key."""
@@ -152,15 +156,26 @@ class StateView:
         raw = self.raw(key)
         return default if raw is None else decode(raw)
 
-    def put(self, key: str, value: Any) -> None:
-        """Stage a value."""
+    def put(self, key: str, value: Any, *, source: bytes | None = None) -> None:
+        """Stage a value.
+
+        ``source``: the id of a transaction of the block whose wire holds
+        the value's encoding (a declaration's document), which the store may
+        then keep once (:meth:`ledger.smt.StateTree.update`'s ``within``).
+        """
         self.pending[key] = encode(value)
+        if source is not None:
+            self.sources[key] = source
+        elif self.sources:
+            self.sources.pop(key, None)
         if key.startswith(MEMBERSHIP):
             self.membership_written = True
 
     def delete(self, key: str) -> None:
         """Stage a deletion."""
         self.pending[key] = None
+        if self.sources:
+            self.sources.pop(key, None)
         if key.startswith(MEMBERSHIP):
             self.membership_written = True
 
@@ -172,13 +187,26 @@ class StateView:
         """Move this view's writes into its parent."""
         if self.parent is None:
             raise AssertionError("merge of a root view")
-        self.parent.pending.update(self.pending)
-        self.parent.membership_written |= self.membership_written
+        parent = self.parent
+        if self.sources or parent.sources:
+            for key in self.pending:
+                source = self.sources.get(key)
+                if source is None:
+                    parent.sources.pop(key, None)
+                else:
+                    parent.sources[key] = source
+        parent.pending.update(self.pending)
+        parent.membership_written |= self.membership_written
         self.pending = {}
+        self.sources = {}
         self.membership_written = False
 
-    def commit(self) -> bytes:
-        """Apply the pending writes to the tree (staged in its overlay); return the new root."""
+    def commit(self, within: Mapping[str, tuple[bytes, bytes]] | None = None) -> bytes:
+        """Apply the pending writes to the tree (staged in its overlay); return the new root.
+
+        ``within``: pending keys whose value the store may keep as part of
+        another record, given by its key and bytes (see :meth:`put`).
+        """
         if self.parent is not None:
             raise AssertionError("commit of a child view")
         changes = {}
@@ -191,9 +219,11 @@ class StateView:
             else:
                 overlay.put(DERIVED_PREFIX + k.encode(), v)
         old_root = self.tree.root
-        root = self.tree.update(changes)
+        records = None if not within else {k.encode(): where for k, where in within.items()}
+        root = self.tree.update(changes, records)
         _remember_token(old_root, root, self.membership_written)
         self._read = {}
         self.pending = {}
+        self.sources = {}
         self.membership_written = False
         return root

@@ -47,9 +47,10 @@ layout 5 keys each declaration by its owner as well as its id
 (``decl/<owner>/<id>``, ``doc/<owner>/<id>/<version>``) and records
 organisations' identities and encryption keys; layout 6 writes into each
 state record the height of the block that wrote it, names each value
-record by its leaf, and can log what each block takes out of the tree, so
-that old states can be pruned (:mod:`ledger.smt`), with the same blocks and
-state roots as layout 5. A reader of blocks alone
+record by its leaf, keeps a declaration's document as pieces of its
+transaction's ``X`` record, and can log what each block takes out of the
+tree, so that old states can be pruned (:mod:`ledger.smt`), with the same
+blocks and state roots as layout 5. A reader of blocks alone
 (an audit, an export: ``blocks_only``) also opens
 the layouts in :data:`BLOCK_LAYOUTS`, whose block records are the same.
 """
@@ -57,6 +58,7 @@ the layouts in :data:`BLOCK_LAYOUTS`, whose block records are the same.
 from __future__ import annotations
 
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ledger.block import Block, Header
@@ -92,8 +94,19 @@ def _bin_header(size: int) -> bytes:
     return b"\xc6" + size.to_bytes(4, "big")
 
 
-def _tx_key(height: int, index: int) -> bytes:
+def tx_record_key(height: int, index: int) -> bytes:
+    """The store key of the wire of transaction ``index`` of block ``height``."""
     return b"X" + _U64.pack(height) + _U32.pack(index)
+
+
+def stage_transactions(overlay: Overlay, height: int, txs: Sequence[Transaction]) -> None:
+    """Stage the wire records of block ``height``'s transactions.
+
+    A node stages them before it executes the block, in the block's
+    overlay, since the state keeps declaration documents as spans of them.
+    """
+    for i, tx in enumerate(txs):
+        overlay.put(tx_record_key(height, i), tx.wire)
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,7 +204,7 @@ class ChainStore:
     def block_bytes(self, height: int) -> bytes:
         """Canonical bytes of the block at ``height``."""
         parts = [self._stored(_h(b"B", height), height, f"block {height}")]
-        for _, wire in self.kv.scan(_tx_key(height, 0), _h(b"X", height + 1)):
+        for _, wire in self.kv.scan(tx_record_key(height, 0), _h(b"X", height + 1)):
             parts += (_bin_header(len(wire)), wire)
         return b"".join(parts)
 
@@ -220,7 +233,7 @@ class ChainStore:
     def transaction(self, height: int, index: int) -> Transaction:
         """Transaction ``index`` of block ``height``, read and decoded alone."""
         wire = self._stored(
-            _tx_key(height, index), height, f"transaction {index} of block {height}"
+            tx_record_key(height, index), height, f"transaction {index} of block {height}"
         )
         try:
             return Transaction.decode(wire)
@@ -266,8 +279,7 @@ class ChainStore:
         if not raw.endswith(tail):
             raise CorruptStore(f"block {height} does not end with its transactions")
         overlay.put(_h(b"B", height), raw[: len(raw) - len(tail)])
-        for i, tx in enumerate(block.txs):
-            overlay.put(_tx_key(height, i), tx.wire)
+        stage_transactions(overlay, height, block.txs)
         overlay.put(_h(b"H", height), block.header.encode())
         overlay.put(_h(b"C", height), certificate.encode())
         if block.last_commit is not None:

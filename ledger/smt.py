@@ -21,7 +21,14 @@ height, of the update that wrote the record, big-endian)::
                              bytes is the record's hash)
     P <bucket:2> <node hash> the same record for a node at depth 16 or more,
                              ``bucket`` being the first 16 bits of its position
-    V <leaf hash>   the value bytes of that leaf, then ``<version:8>``
+    V <leaf hash>   the value of that leaf, then ``<version:8>``: either
+                    0x00 || the value's bytes, or 0x01 || key length:2 ||
+                    the key of another record of the store (a transaction's
+                    wire) || pieces, the value being the pieces joined:
+                    0x00 || length:4 || bytes given here, or 0x01 ||
+                    offset:4 || length:4 for bytes of that record, so that
+                    what a declaration's document shares with its
+                    transaction is kept once
     K <key hash>    value hash of the key at the indexed root (see below)
     Mstate_index    the root the ``K`` index describes
     S <version:8> <record key>   a node or value record that version's update
@@ -79,6 +86,7 @@ a root whose records were discarded is refused even if its nodes are cached.
 from __future__ import annotations
 
 import hashlib
+import struct
 from bisect import bisect_left
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -140,6 +148,15 @@ MAX_VERSION: Final = (1 << 64) - 1
 
 _PREIMAGE_SIZE: Final = 1 + 2 * HASH_SIZE
 _RECORD_SIZE: Final = _PREIMAGE_SIZE + VERSION_SIZE
+_INLINE: Final = b"\x00"
+_WITHIN: Final = b"\x01"
+_KEY_LENGTH: Final = struct.Struct(">H")
+_LITERAL: Final = struct.Struct(">BI")
+_SPAN: Final = struct.Struct(">BII")
+_PROBE: Final = 64
+"""Bytes of a value looked for in its source at a time (:func:`_pieces`). On the
+documents of a 500-declaration chain (3,203 bytes each, 2026-12-07): 32 left 441
+bytes of record in 53 us a document, 64 left 659 in 32 us, 128 left 778 in 23 us."""
 _LEAF_BYTE: Final = LEAF_TAG[0]
 _INTERNAL_BYTE: Final = INTERNAL_TAG[0]
 
@@ -294,9 +311,43 @@ class StateTree:
 
     def _value(self, key_hash: bytes, value_hash: bytes) -> bytes:
         record = self._overlay.get(VALUE_PREFIX + leaf_hash(key_hash, value_hash))
-        if record is None or len(record) <= VERSION_SIZE:
+        if record is None or len(record) <= VERSION_SIZE + 1:
             raise CorruptStore(f"state value {value_hash.hex()} is missing")
-        return record[:-VERSION_SIZE]
+        if record[0] == _INLINE[0]:
+            return record[1:-VERSION_SIZE]
+        value = None
+        if record[0] == _WITHIN[0]:
+            value = self._joined(record)
+        # A value kept in pieces is checked against its hash: a source record
+        # rewritten in place, or a wrong piece, is never served as the state.
+        if value is None or hashlib.sha256(value).digest() != value_hash:
+            raise CorruptStore(f"state value {value_hash.hex()} is not where its record says")
+        return value
+
+    def _joined(self, record: bytes) -> bytes | None:
+        """The value a record of pieces describes, or None if it is malformed."""
+        end = len(record) - VERSION_SIZE
+        try:
+            (size,) = _KEY_LENGTH.unpack_from(record, 1)
+            at = 1 + _KEY_LENGTH.size + size
+            source = self._overlay.get(record[1 + _KEY_LENGTH.size : at])
+            if source is None or at > end:
+                return None
+            parts = []
+            while at < end:
+                if record[at] == 0:
+                    _, length = _LITERAL.unpack_from(record, at)
+                    at += _LITERAL.size + length
+                    parts.append(record[at - length : at])
+                else:
+                    _, offset, length = _SPAN.unpack_from(record, at)
+                    at += _SPAN.size
+                    if offset + length > len(source):
+                        return None
+                    parts.append(source[offset : offset + length])
+        except struct.error:
+            return None
+        return b"".join(parts) if at == end else None
 
     def _walk(self, key_hash: bytes, root: bytes) -> tuple[list[bytes], Node | None]:
         """Siblings down the path of ``key_hash`` and the node where it ends (None: empty)."""
@@ -386,13 +437,24 @@ class StateTree:
 
     # -- writing -----------------------------------------------------------
 
-    def update(self, changes: Mapping[bytes, bytes | None]) -> bytes:
-        """Apply puts (bytes) and deletes (None) at once; return and adopt the new root."""
+    def update(
+        self,
+        changes: Mapping[bytes, bytes | None],
+        within: Mapping[bytes, tuple[bytes, bytes]] | None = None,
+    ) -> bytes:
+        """Apply puts (bytes) and deletes (None) at once; return and adopt the new root.
+
+        ``within`` maps keys of ``changes`` to a record of the store, as its
+        key and its bytes, that holds the new value: where the bytes contain
+        it, the value record points there instead of keeping a copy. The
+        record must be in the store (or the overlay) whenever the value is
+        read, and never rewritten with other bytes.
+        """
         if not isinstance(changes, Mapping):
             raise SchemaError("changes must be a mapping", field="changes")
         sha256 = hashlib.sha256
         staged: list[tuple[bytes, bytes | None, bytes]] = []
-        values: list[tuple[bytes, bytes]] = []
+        values: list[tuple[bytes, bytes, bytes]] = []
         # Check the whole batch before staging anything: a refused batch leaves no trace.
         for key, value in changes.items():
             key_hash = sha256(_check_key(key)).digest()
@@ -402,15 +464,23 @@ class StateTree:
                 value_hash = sha256(_check_value(value)).digest()
                 leaf = sha256(LEAF_TAG + key_hash + value_hash).digest()
                 staged.append((key_hash, value_hash, leaf))
-                values.append((leaf, value))
+                values.append((leaf, key, value))
         if not staged:
             return self._root
         staged.sort(key=_first)
         overlay = self._overlay
         put = overlay.put
         version = self._version.to_bytes(VERSION_SIZE, "big")
-        for leaf, value in values:
-            put(VALUE_PREFIX + leaf, value + version)
+        for leaf, key, value in values:
+            if within and key in within:
+                source_key, source = within[key]
+                pieces = _pieces(value, source)
+                head = _WITHIN + _KEY_LENGTH.pack(len(source_key)) + source_key
+                # Kept in pieces only where that is shorter than the value itself.
+                if pieces is not None and len(head) + len(pieces) <= len(value):
+                    put(VALUE_PREFIX + leaf, head + pieces + version)
+                    continue
+            put(VALUE_PREFIX + leaf, _INLINE + value + version)
         old_root = self._root
         gone: list[bytes] | None = [] if overlay.get(STALE_LOG_KEY) is not None else None
         new_root = _apply_batch(
@@ -433,6 +503,65 @@ class StateTree:
             put(INDEX_ROOT_KEY, new_root)
         self._root = new_root
         return new_root
+
+
+def _common(a: bytes, i: int, b: bytes, j: int, most: int) -> int:
+    """How many bytes from ``a[i:]`` and ``b[j:]`` are equal (at most ``most``)."""
+    n = 0
+    step = 64
+    while step:
+        while n + step <= most and a[i + n : i + n + step] == b[j + n : j + n + step]:
+            n += step
+        step //= 4
+    return n
+
+
+def _common_before(a: bytes, i: int, b: bytes, j: int, most: int) -> int:
+    """How many bytes before ``a[i]`` and ``b[j]`` are equal (at most ``most``)."""
+    n = 0
+    step = 64
+    while step:
+        while n + step <= most and a[i - n - step : i - n] == b[j - n - step : j - n]:
+            n += step
+        step //= 4
+    return n
+
+
+def _pieces(value: bytes, source: bytes) -> bytes | None:
+    """``value`` as pieces of ``source`` and literal bytes, or None if none is in ``source``.
+
+    Greedy: each run of :data:`_PROBE` bytes not yet covered is looked for in
+    ``source``; a run found is grown both ways as far as the bytes agree.
+    """
+    size = len(value)
+    out = []
+    literal_from = i = 0
+    copied = 0
+    while i + _PROBE <= size:
+        offset = source.find(value[i : i + _PROBE])
+        if offset < 0:
+            i += _PROBE
+            continue
+        back = _common_before(value, i, source, offset, min(i - literal_from, offset))
+        start, offset = i - back, offset - back
+        length = _PROBE + back
+        length += _common(
+            value,
+            start + length,
+            source,
+            offset + length,
+            min(size - start - length, len(source) - offset - length),
+        )
+        if start > literal_from:
+            out.append(_LITERAL.pack(0, start - literal_from) + value[literal_from:start])
+        out.append(_SPAN.pack(1, offset, length))
+        copied += length
+        literal_from = i = start + length
+    if not copied:
+        return None
+    if literal_from < size:
+        out.append(_LITERAL.pack(0, size - literal_from) + value[literal_from:])
+    return b"".join(out)
 
 
 def _first(item: tuple[bytes, bytes | None, bytes]) -> bytes:

@@ -20,7 +20,7 @@ from contracts.declarations_tx import DocumentMemo
 from contracts.engine import Engine, Executions, dgl_in_force
 from contracts.state import StateView
 from ledger.block import Block, Header, txs_root
-from ledger.chainstore import ChainStore
+from ledger.chainstore import ChainStore, stage_transactions, tx_record_key
 from ledger.crypto import Verifier
 from ledger.encoding import encode
 from ledger.errors import ChainError
@@ -236,6 +236,7 @@ class Chain:
             cache=self.cache,
             memo=self.memo,
             executions=self.executions,
+            tx_records=tx_record_key,
         )
 
     @property
@@ -285,6 +286,7 @@ class Chain:
         log = MerkleLog.open(overlay)
         for tx in txs:
             log.append(tx.wire)
+        stage_transactions(overlay, self.height + 1, txs)
         engine = self._engine(overlay, self.state_root)
         draft = Header(
             **fields,  # type: ignore[arg-type]
@@ -330,6 +332,7 @@ class Chain:
             log.append(tx.wire)
         if (header.log_size, header.log_root) != (log.size, log.root()):
             raise ChainError("log_size or log_root does not match", height=height)
+        stage_transactions(overlay, height, block.txs)
         engine = self._engine(overlay, self.state_root)
         outcome = engine.apply_block(block)
         if header.state_root != outcome.state_root:

@@ -561,3 +561,56 @@ def test_proven_is_get_and_prove_in_one_walk(history: list[dict[bytes, bytes | N
             assert value == snapshot.get(key) == tree.get(key, root=root)
             assert proof == tree.prove(key, root=root)
             verify_state_proof(root, key, value, proof)
+
+
+# -- values kept as pieces of another record ------------------------------------------
+
+documents = st.binary(min_size=1, max_size=600)
+
+
+@settings(max_examples=300, deadline=None)
+@given(documents, documents, st.lists(st.tuples(st.integers(0, 600), documents), max_size=4))
+def test_a_value_kept_within_another_record_reads_back(
+    value: bytes, noise: bytes, edits: list[tuple[int, bytes]]
+) -> None:
+    # The source holds the value with bytes around it and some of its own
+    # inserted: like a transaction's wire and the normalised document it carries.
+    source = bytearray(noise + value + noise)
+    for at, insert in edits:
+        source[at:at] = insert
+    kv = MemoryKV()
+    kv.write({b"Xsource": bytes(source)})
+    overlay = Overlay(kv)
+    tree = StateTree(overlay, EMPTY_ROOT)
+    tree.update({b"doc": value, b"other": b"x"}, {b"doc": (b"Xsource", bytes(source))})
+    overlay.flush()
+    cold = StateTree(Overlay(kv), tree.root, cache=NodeCache(0))
+    assert cold.get(b"doc") == value
+    assert dict(cold.leaves()) == {h(b"doc"): value, h(b"other"): b"x"}
+    record = kv.get(VALUE_PREFIX + h(b"\x00" + h(b"doc") + h(value)))
+    assert record is not None
+    if record[0] == 1:
+        assert len(record) <= len(value) + 8  # kept as pieces only where that saves bytes
+
+
+def test_a_value_whose_source_changed_is_refused() -> None:
+    value = bytes(range(256)) * 4
+    source = b"head" + value + b"tail"
+    kv = MemoryKV()
+    kv.write({b"Xsource": source})
+    overlay = Overlay(kv)
+    tree = StateTree(overlay, EMPTY_ROOT)
+    tree.update({b"doc": value}, {b"doc": (b"Xsource", source)})
+    overlay.flush()
+    record = kv.get(VALUE_PREFIX + h(b"\x00" + h(b"doc") + h(value)))
+    assert record is not None and record[0] == 1 and len(record) < 100
+    assert StateTree(Overlay(kv), tree.root, cache=NodeCache(0)).get(b"doc") == value
+    for damaged in (b"head" + value[:-1] + b"!tail", b"short", None):
+        kv.write({b"Xsource": damaged})
+        with pytest.raises(CorruptStore, match="not where its record says"):
+            StateTree(Overlay(kv), tree.root, cache=NodeCache(0)).get(b"doc")
+    # A value its source does not hold is kept whole.
+    overlay = Overlay(kv)
+    StateTree(overlay, tree.root).update({b"new": b"v" * 300}, {b"new": (b"Xsource", source)})
+    kept = overlay.pending[VALUE_PREFIX + h(b"\x00" + h(b"new") + h(b"v" * 300))]
+    assert kept is not None and kept[0] == 0
