@@ -821,7 +821,14 @@ class Pruned:
     """Records an entry named but written again since, so still in use."""
 
 
-def prune(kv: KVStore, keep_from: int, *, batch: int = 20_000) -> Pruned:
+def prune(
+    kv: KVStore,
+    keep_from: int,
+    *,
+    batch: int = 20_000,
+    written: Mapping[bytes, int] | None = None,
+    written_from: int = MAX_VERSION,
+) -> Pruned:
     """Delete the state records no root of version ``keep_from`` or later uses.
 
     Reads the ``S`` entries of versions up to ``keep_from``; each one's
@@ -829,6 +836,11 @@ def prune(kv: KVStore, keep_from: int, *, batch: int = 20_000) -> Pruned:
     any case. Written in batches of about ``batch`` entries, unsynced: a
     crash in between loses nothing, since a deleted record was in no kept
     root and the entries left are read again by the next call.
+
+    ``written``, if given, is the version of the last write of every record
+    written by the updates of versions ``written_from`` and later (a node
+    keeps it for the blocks it committed since it started): an entry of
+    such a version is then judged from it, without reading the record back.
     """
     if type(keep_from) is not int or not 0 <= keep_from <= MAX_VERSION:
         raise SchemaError("must be an integer from 0 to 2**64 - 1", field="keep_from")
@@ -849,6 +861,15 @@ def prune(kv: KVStore, keep_from: int, *, batch: int = 20_000) -> Pruned:
             stale = int.from_bytes(entry[len(STALE_PREFIX) : head], "big")
             record_key = entry[head:]
             if record_key in deletes:
+                continue
+            if written is not None and stale >= written_from:
+                if written.get(record_key, -1) >= stale:
+                    done.kept += 1
+                else:
+                    deletes[record_key] = None
+                    done.deleted += 1
+                if len(deletes) >= batch:
+                    break
                 continue
             record = kv.get(record_key)
             if record is None:

@@ -28,7 +28,15 @@ from ledger.genesis import Genesis
 from ledger.kv import KVStore, Overlay
 from ledger.merkle_log import MerkleLog
 from ledger.replay import Tip, check_block
-from ledger.smt import STALE_LOG_KEY, NodeCache, StateTree, prune
+from ledger.smt import (
+    DEEP_NODE_PREFIX,
+    NODE_PREFIX,
+    STALE_LOG_KEY,
+    VALUE_PREFIX,
+    NodeCache,
+    StateTree,
+    prune,
+)
 from ledger.tx import Transaction
 from ledger.validators import ValidatorSet
 from ledger.votes import Certificate
@@ -40,6 +48,10 @@ MIN_PRUNE_KEEP: Final = 2
 """Fewest blocks whose state a pruning node keeps: the tip's, and the one before (whose
 validator set checks the tip's certificate after a restart)."""
 STATE_FROM_KEY: Final = b"Mstate_from"
+WRITTEN_WINDOW: Final = 64
+"""Up to this ``prune_keep``, the node remembers which state records the kept blocks
+wrote, so that pruning need not read each one back (see :func:`ledger.smt.prune`)."""
+_STATE_RECORDS: Final = (NODE_PREFIX[0], DEEP_NODE_PREFIX[0], VALUE_PREFIX[0])
 """Lowest height whose state is whole (8 bytes; absent: 0, every state is)."""
 
 log = logging.getLogger("dgledger.chain")
@@ -112,6 +124,11 @@ class Chain:
         self.prune_keep = prune_keep
         self.pruned_records = 0
         """State records this node's pruning deleted since it started."""
+        # The version each state record was last written at, for the blocks this
+        # process committed (from ``_written_from`` on), and the records by version.
+        self._written: dict[bytes, int] | None = None
+        self._written_at: dict[int, list[bytes]] = {}
+        self._written_from = 0
         self.kv = kv
         self.genesis = genesis
         self.lists = lists
@@ -166,6 +183,9 @@ class Chain:
         raw = self.kv.get(STATE_FROM_KEY)
         self.state_from = 0 if raw is None else int.from_bytes(raw, "big")
         logging_now = self.kv.get(STALE_LOG_KEY) is not None
+        if self.prune_keep and self.prune_keep <= WRITTEN_WINDOW:
+            self._written = {}
+            self._written_from = self.height + 1
         if bool(self.prune_keep) == logging_now:
             if self.prune_keep:
                 self.prune()
@@ -192,11 +212,28 @@ class Chain:
         keep_from = self.height - self.prune_keep + 1
         if not self.prune_keep or keep_from <= self.state_from:
             return 0
-        done = prune(self.kv, keep_from)
+        done = prune(self.kv, keep_from, written=self._written, written_from=self._written_from)
         self.kv.write({STATE_FROM_KEY: keep_from.to_bytes(8, "big")}, sync=False)
         self.state_from = keep_from
         self.pruned_records += done.deleted
+        if self._written is not None:
+            # Entries still to prune are of later versions: older writes cannot be after them.
+            for version in [v for v in self._written_at if v <= keep_from]:
+                for key in self._written_at.pop(version):
+                    if self._written.get(key) == version:
+                        del self._written[key]
         return done.deleted
+
+    def _remember_writes(self, overlay: Overlay, height: int) -> None:
+        """Note the state records the block at ``height`` writes (before its commit)."""
+        if self._written is None:
+            return
+        records = _STATE_RECORDS
+        keys = [k for k, v in overlay.pending.items() if v is not None and k[0] in records]
+        written = self._written
+        for key in keys:
+            written[key] = height
+        self._written_at[height] = keys
 
     def _refresh(self) -> None:
         if self.store.height == 0:
@@ -369,6 +406,7 @@ class Chain:
             self.store.stage_validators(
                 execution.overlay, block.height, encode({"value": value, "proof": proof.to_value()})
             )
+        self._remember_writes(execution.overlay, block.height)
         self.store.commit(execution.overlay)
         self._executions.clear()
         self.previous_validators = self.validators
