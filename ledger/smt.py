@@ -153,6 +153,8 @@ _WITHIN: Final = b"\x01"
 _KEY_LENGTH: Final = struct.Struct(">H")
 _LITERAL: Final = struct.Struct(">BI")
 _SPAN: Final = struct.Struct(">BII")
+_SCAN: Final = 16
+"""How many times its source's length the search for one value's pieces may read."""
 _PROBE: Final = 64
 """Bytes of a value looked for in its source at a time (:func:`_pieces`). On the
 documents of a 500-declaration chain (3,203 bytes each, 2026-12-07): 32 left 441
@@ -531,18 +533,26 @@ def _pieces(value: bytes, source: bytes) -> bytes | None:
     """``value`` as pieces of ``source`` and literal bytes, or None if none is in ``source``.
 
     Greedy: each run of :data:`_PROBE` bytes not yet covered is looked for in
-    ``source``; a run found is grown both ways as far as the bytes agree.
+    ``source``, after the last piece found (a document keeps the order of the
+    transaction that carries it); a run found is grown both ways as far as
+    the bytes agree. The search reads at most :data:`_SCAN` times the
+    source's length, whatever the value: a transaction made so that nothing
+    matches costs each node a few scans of it, not one per probe.
     """
     size = len(value)
     out = []
     literal_from = i = 0
     copied = 0
-    while i + _PROBE <= size:
-        offset = source.find(value[i : i + _PROBE])
+    after = 0
+    budget = _SCAN * len(source)
+    while i + _PROBE <= size and budget > 0:
+        offset = source.find(value[i : i + _PROBE], after)
         if offset < 0:
+            budget -= len(source) - after
             i += _PROBE
             continue
-        back = _common_before(value, i, source, offset, min(i - literal_from, offset))
+        budget -= offset - after + _PROBE
+        back = _common_before(value, i, source, offset, min(i - literal_from, offset - after))
         start, offset = i - back, offset - back
         length = _PROBE + back
         length += _common(
@@ -557,6 +567,7 @@ def _pieces(value: bytes, source: bytes) -> bytes | None:
         out.append(_SPAN.pack(1, offset, length))
         copied += length
         literal_from = i = start + length
+        after = offset + length
     if not copied:
         return None
     if literal_from < size:

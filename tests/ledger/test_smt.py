@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import random
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -614,3 +615,30 @@ def test_a_value_whose_source_changed_is_refused() -> None:
     StateTree(overlay, tree.root).update({b"new": b"v" * 300}, {b"new": (b"Xsource", source)})
     kept = overlay.pending[VALUE_PREFIX + h(b"\x00" + h(b"new") + h(b"v" * 300))]
     assert kept is not None and kept[0] == 0
+
+
+class CountingBytes(bytes):
+    """Bytes that count how much of themselves each ``find`` reads."""
+
+    scanned = 0
+
+    def find(self, sub: Any, start: Any = 0, *rest: Any) -> int:
+        found = bytes.find(self, sub, start, *rest)
+        CountingBytes.scanned += len(self) - start if found < 0 else found - start + len(sub)
+        return found
+
+
+def test_the_search_for_pieces_reads_a_bounded_part_of_a_hostile_source() -> None:
+    # A transaction made so that its document shares nothing with it, at the
+    # largest size: each node's search must not read it once per 64-byte probe.
+    rng = random.Random(5)
+    source = CountingBytes(rng.randbytes(256 * 1024))
+    CountingBytes.scanned = 0
+    assert smt._pieces(rng.randbytes(250 * 1024), source) is None
+    assert 0 < CountingBytes.scanned <= 16 * len(source)
+    # And a document that is all there is found whole, in one read.
+    CountingBytes.scanned = 0
+    inner = bytes(source[1000:201000])
+    pieces = smt._pieces(inner, source)
+    assert pieces is not None and len(pieces) < 20
+    assert CountingBytes.scanned <= 1000 + 64
