@@ -48,11 +48,11 @@ MIN_PRUNE_KEEP: Final = 2
 """Fewest blocks whose state a pruning node keeps: the tip's, and the one before (whose
 validator set checks the tip's certificate after a restart)."""
 STATE_FROM_KEY: Final = b"Mstate_from"
+"""Lowest height whose state is whole (8 bytes; absent: 0, every state is)."""
 WRITTEN_WINDOW: Final = 64
 """Up to this ``prune_keep``, the node remembers which state records the kept blocks
 wrote, so that pruning need not read each one back (see :func:`ledger.smt.prune`)."""
 _STATE_RECORDS: Final = (NODE_PREFIX[0], DEEP_NODE_PREFIX[0], VALUE_PREFIX[0])
-"""Lowest height whose state is whole (8 bytes; absent: 0, every state is)."""
 
 log = logging.getLogger("dgledger.chain")
 
