@@ -19,11 +19,19 @@ from node.devnet.checks import ChainCheck, check_chains
 from node.devnet.load import Cluster, Load
 from tests.node.metrics_text import parse_metrics
 
+PRUNING = "forwarder-b"
+"""The validator that keeps the state of its last 2 blocks only ([store] prune_keep)."""
+
 
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[Cluster]:
-    """A started four-validator network, stopped whatever the test does."""
+    """A started four-validator network, stopped whatever the test does.
+
+    One validator prunes its old states: the others must not be able to tell.
+    """
     with Cluster(tmp_path / "net") as c:
+        with (c.directory / PRUNING / "node.toml").open("a") as config:
+            config.write("\n[store]\nprune_keep = 2\n")
         c.start()
         c.wait_ready()
         yield c
@@ -84,8 +92,12 @@ def test_steady_load_every_acknowledged_transaction_on_every_node(cluster: Clust
 
 @pytest.mark.slow
 def test_kill_nine_one_validator_mid_load_then_it_catches_up(cluster: Cluster) -> None:
-    """``kill -9`` one validator under load: the others go on; restarted, it catches up."""
-    victim = "forwarder-b"
+    """``kill -9`` one validator under load: the others go on; restarted, it catches up.
+
+    The victim is the one that prunes: killed mid-prune or mid-commit, it
+    must restart, catch up, and keep pruning.
+    """
+    victim = PRUNING
     rest = cluster.others(victim)
     with Load(cluster) as load:
         load.wait_more(15)
@@ -100,6 +112,9 @@ def test_kill_nine_one_validator_mid_load_then_it_catches_up(cluster: Cluster) -
         cluster.wait_height([victim], ahead, timeout=150)
         load.set_targets(cluster.names)
         load.wait_more(15, timeout=150)
+        samples = parse_metrics(cluster.http.get(f"{cluster.url(victim)}/metrics").text)
+        assert samples[("dgledger_state_records_pruned_total", ())] > 0
+        assert samples[("dgledger_state_from_height", ())] >= ahead - 1
     settle_and_check(cluster, load)
 
 
