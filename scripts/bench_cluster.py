@@ -578,6 +578,12 @@ def main() -> int:
     )
     parser.add_argument("--block-delay-ms", type=int, default=50)
     parser.add_argument("--max-block-txs", type=int, default=2000)
+    parser.add_argument(
+        "--prune-keep",
+        type=int,
+        default=0,
+        help="every node keeps the state of its last N blocks only ([store] prune_keep; 0: all)",
+    )
     parser.add_argument("--drain", type=float, default=20.0, help="max wait for the last commits")
     parser.add_argument("--dir", help="network directory, kept (default: a temporary one)")
     parser.add_argument("--log-level", default="warning", help="the nodes' log level")
@@ -615,6 +621,10 @@ def run(
         chain="dgledger-bench",
         log_level=args.log_level,
     ) as cluster:
+        if args.prune_keep:
+            for name in NODES:
+                with (directory / name / "node.toml").open("a") as config:
+                    config.write(f"\n[store]\nprune_keep = {args.prune_keep}\n")
         cluster.start()
         plans = [
             ClientPlan(
