@@ -874,18 +874,13 @@ def prune(
             if record_key in deletes:
                 continue
             if written is not None and stale >= written_from:
-                if written.get(record_key, -1) >= stale:
-                    done.kept += 1
-                else:
-                    deletes[record_key] = None
-                    done.deleted += 1
-                if len(deletes) >= batch:
-                    break
-                continue
-            record = kv.get(record_key)
-            if record is None:
-                continue
-            if record_version(record) < stale:
+                version = written.get(record_key, -1)
+            else:
+                record = kv.get(record_key)
+                if record is None:
+                    continue
+                version = record_version(record)
+            if version < stale:
                 deletes[record_key] = None
                 done.deleted += 1
             else:
