@@ -176,16 +176,12 @@ class Prover:
             raise LedgerError(f"certificate of block {height} is missing from the store")
         validators = None
         if header.next_validators_hash != header.validators_hash:
+            # Kept by the commit (Chain.commit_block), since pruning deletes that state.
             record = self.chain.store.validators_record(height)
-            if record is not None:
-                kept = decode(record, max_size=MAX_VALUE_SIZE)
-                validators = (kept["value"], StateProof.from_value(kept["proof"]))
-            else:
-                tree = StateTree(Overlay(self.chain.kv), header.state_root, cache=self.chain.cache)
-                value, proof = tree.proven(b"validators")
-                if value is None:
-                    raise LedgerError(f"no validator set in the state of block {height}")
-                validators = (value, proof)
+            if record is None:
+                raise LedgerError(f"the validator set block {height} changed to is not stored")
+            kept = decode(record, max_size=MAX_VALUE_SIZE)
+            validators = (kept["value"], StateProof.from_value(kept["proof"]))
         return HeaderLink(header, certificate, validators)
 
     def block_json(self, height: int) -> dict[str, Any]:
