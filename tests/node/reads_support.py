@@ -22,6 +22,7 @@ from contracts.sealed import sealing_keys
 from ledger.crypto import SigningKey
 from ledger.genesis import Genesis
 from ledger.keyfile import load_signing_key
+from ledger.validators import Validator, ValidatorSet
 from node.api.app import create_app
 from node.auth import sign_request
 from node.client.client import Client
@@ -30,7 +31,7 @@ from node.config import StoreConfig, load_config
 from node.genesis_file import load_genesis
 from node.network import init_network
 from node.service import NodeService
-from tests.samples import MEMBERS, member
+from tests.samples import MEMBERS, member, sample
 
 # Starlette warns once, on import, that it would rather drive httpx2; the
 # client under test is httpx, which TestClient still is.
@@ -144,6 +145,34 @@ class LocalNode:
     def close(self) -> None:
         """Stop the node (closes its store)."""
         self.http.__exit__(None, None, None)
+
+
+def change_validators(node: LocalNode, prefix: str, declarations: int) -> int:
+    """Change ``node``'s validator set by governance while its shipper declares.
+
+    ``shipper-acme`` declares ``<prefix>1``; customs then proposes itself alone,
+    at voting power 20, from three blocks on; ``<prefix>2`` to
+    ``<prefix><declarations>`` follow. Returns the height the new set takes
+    effect at, which the chain has passed.
+    """
+    shipper = node.client("shipper-acme")
+    shipper.declare(sample(decl_id=f"{prefix}1"))
+    node_key = load_signing_key(node.dir / "customs" / "node-key.pem")
+    new_set = ValidatorSet.create([Validator(node_key.public, 20, "customs")])
+    assert new_set.hash != node.genesis.validators.hash
+    effective = node.service.chain.height + 3
+    node.client("customs").send(
+        "governance",
+        {
+            "action": "validators.set",
+            "effective_height": effective,
+            "params": {"validators": new_set.to_value()},
+        },
+    )
+    for i in range(2, declarations + 1):
+        shipper.declare(sample(decl_id=f"{prefix}{i}"))
+    assert node.service.chain.height > effective
+    return effective
 
 
 @contextlib.contextmanager

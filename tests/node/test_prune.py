@@ -17,18 +17,15 @@ import pytest
 from contracts.dgl_builtin import builtin_list
 from ledger.crypto import Verifier
 from ledger.errors import ChainError
-from ledger.keyfile import load_signing_key
 from ledger.kv import LevelDBKV
 from ledger.smt import STALE_LOG_KEY, STALE_PREFIX
-from ledger.validators import Validator, ValidatorSet
 from node.chain import STATE_FROM_KEY, Chain
 from node.chainfile import read_chain_file
 from node.client.receipt import verify_receipt
 from node.config import StoreConfig
 from tests.ledger.test_smt_prune import reachable, records
 from tests.node.metrics_text import scrape
-from tests.node.reads_support import LocalNode
-from tests.samples import sample
+from tests.node.reads_support import LocalNode, change_validators
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -42,21 +39,7 @@ def pruned(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalNode
     """A node keeping 2 states, whose validator set changed by governance along the way."""
     n = LocalNode(tmp_path_factory.mktemp("pruned"), store=StoreConfig(prune_keep=2))
     try:
-        shipper = n.client("shipper-acme")
-        shipper.declare(sample(decl_id="DG-PRUNE-1"))
-        node_key = load_signing_key(n.dir / "customs" / "node-key.pem")
-        new_set = ValidatorSet.create([Validator(node_key.public, 20, "customs")])
-        effective = n.service.chain.height + 3
-        n.client("customs").send(
-            "governance",
-            {
-                "action": "validators.set",
-                "effective_height": effective,
-                "params": {"validators": new_set.to_value()},
-            },
-        )
-        for i in range(2, 6):
-            shipper.declare(sample(decl_id=f"DG-PRUNE-{i}"))
+        effective = change_validators(n, "DG-PRUNE-", 5)
         assert n.service.chain.height > effective + 1
         yield n, effective
     finally:

@@ -21,7 +21,6 @@ from ledger.block import Header
 from ledger.crypto import SigningKey
 from ledger.encoding import encode
 from ledger.genesis import Genesis
-from ledger.keyfile import load_signing_key
 from ledger.tx import Transaction
 from ledger.validators import Validator, ValidatorSet
 from ledger.votes import Vote, VoteType
@@ -33,7 +32,7 @@ from node.client.errors import (
     UntrustedHeader,
 )
 from node.client.receipt import verify_receipt
-from tests.node.reads_support import LocalNode
+from tests.node.reads_support import LocalNode, change_validators
 from tests.samples import sample
 
 DECL: Final = "DG-RCPT-1"
@@ -580,23 +579,7 @@ def governed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalNo
     """A node whose validator set changes by governance, and a receipt from after the change."""
     n = LocalNode(tmp_path_factory.mktemp("governed"))
     try:
-        shipper = n.client("shipper-acme")
-        shipper.declare(sample(decl_id="DG-GOV-1"))
-        node_key = load_signing_key(n.dir / "customs" / "node-key.pem")
-        new_set = ValidatorSet.create([Validator(node_key.public, 20, "customs")])
-        assert new_set.hash != n.genesis.validators.hash
-        effective = n.service.chain.height + 3
-        n.client("customs").send(
-            "governance",
-            {
-                "action": "validators.set",
-                "effective_height": effective,
-                "params": {"validators": new_set.to_value()},
-            },
-        )
-        for i in range(2, 5):
-            shipper.declare(sample(decl_id=f"DG-GOV-{i}"))
-        assert n.service.chain.height > effective
+        effective = change_validators(n, "DG-GOV-", 4)
         doc = n.client("auditor").declaration("DG-GOV-4")
         yield n, with_headers(n, doc, doc["receipt"]["header"]["height"]), effective
     finally:
