@@ -244,13 +244,6 @@ def test_a_batch_hashes_each_node_once() -> None:
 # -- node records: shallow under N, deep under P and their bucket ---------------------
 
 
-@pytest.fixture(params=[0, 1, 3, CLUSTER_DEPTH])
-def cluster_depth(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> int:
-    """The depth from which nodes go under ``P``: small ones make small trees cross it."""
-    monkeypatch.setattr(smt, "CLUSTER_DEPTH", request.param)
-    return int(request.param)
-
-
 @settings(
     max_examples=60,
     deadline=None,

@@ -8,11 +8,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ledger import smt
 from ledger.errors import CorruptStore, SchemaError
 from ledger.kv import KVStore, LevelDBKV, MemoryKV, Overlay
 from ledger.smt import (
-    CLUSTER_DEPTH,
     DEEP_NODE_PREFIX,
     EMPTY_ROOT,
     NODE_PREFIX,
@@ -81,13 +79,6 @@ def tracked_store(kind: str, tmp_path: object) -> KVStore:
     kv: KVStore = MemoryKV() if kind == "memory" else LevelDBKV(tmp_path / "db")  # type: ignore[operator]
     kv.write({STALE_LOG_KEY: b""})
     return kv
-
-
-@pytest.fixture(params=[1, 3, CLUSTER_DEPTH])
-def cluster_depth(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> int:
-    """Small cluster depths make small trees move leaves between ``N`` and ``P``."""
-    monkeypatch.setattr(smt, "CLUSTER_DEPTH", request.param)
-    return int(request.param)
 
 
 @settings(
