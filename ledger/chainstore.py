@@ -50,7 +50,9 @@ state record the height of the block that wrote it, names each value
 record by its leaf, keeps a declaration's document as pieces of its
 transaction's ``X`` record, and can log what each block takes out of the
 tree, so that old states can be pruned (:mod:`ledger.smt`), with the same
-blocks and state roots as layout 5. A reader of blocks alone
+blocks and state roots as layout 5; layout 7 keeps the state tree in pages
+of four levels instead of a record a node (:mod:`ledger.smt`), with the
+same blocks and state roots as layout 6. A reader of blocks alone
 (an audit, an export: ``blocks_only``) also opens
 the layouts in :data:`BLOCK_LAYOUTS`, whose block records are the same.
 """
@@ -73,8 +75,8 @@ _CHAIN = b"Mchain"
 _GENESIS = b"Mgenesis"
 _HEIGHT = b"Mheight"
 _FORMAT = b"Mformat"
-FORMAT = 6
-BLOCK_LAYOUTS = frozenset({2, 3, 4, 5, 6})
+FORMAT = 7
+BLOCK_LAYOUTS = frozenset({2, 3, 4, 5, 6, 7})
 """Layouts whose blocks, headers, certificates and indexes this version reads."""
 _U64 = struct.Struct(">Q")
 _U32 = struct.Struct(">I")

@@ -13,13 +13,8 @@ with it.
 Store layout (hashes are 32 bytes; ``<version:8>`` is the version, a block
 height, of the update that wrote the record, big-endian)::
 
-    N <node hash>            a node at depth below 16: its hash preimage then
-                             ``<version:8>``. The preimage is
-                             0x00 || key_hash || value_hash for a leaf,
-                             0x01 || left || right for an internal node (65
-                             bytes either way, so SHA-256 of its first 65
-                             bytes is the record's hash)
-    P <bucket:2> <node hash> the same record for a node at depth 16 or more,
+    N <node hash>            a page (below) whose node is at a depth below 16
+    P <bucket:2> <node hash> a page whose node is at depth 16 or more,
                              ``bucket`` being the first 16 bits of its position
     V <leaf hash>   the value of that leaf, then ``<version:8>``: either
                     0x00 || the value's bytes, or 0x01 || key length:2 ||
@@ -31,22 +26,48 @@ height, of the update that wrote the record, big-endian)::
                     transaction is kept once
     K <key hash>    value hash of the key at the indexed root (see below)
     Mstate_index    the root the ``K`` index describes
-    S <version:8> <record key>   a node or value record that version's update
+    S <version:8> <record key>   a page or value record that version's update
                                  took out of the tree (only while
                                  ``Mstate_stale`` is set; see pruning)
 
-Why two node prefixes: keys are hashes, so the nodes one path visits are
-spread over the whole store, and on a store of gigabytes each node read
-below the cached upper levels would open another LevelDB table. Under
-``P`` the nodes of a subtree at depth 16 sit together in key order, so a
-path's deep nodes are a few neighbouring records (2026-11-23, 25 million
-keys, 1.3 GB: 8 reads within one bucket took 48 - 98 us each, 8 random
-reads 315 - 360 us each). The position of an internal node is fixed by
-its content (its leaves share exactly its path prefix); a leaf moves when
-its neighbours come and go, so a leaf is written again under the other
-prefix when it crosses depth 16.
+**Pages.** The tree is stored four levels at a time. The page of an internal
+node at a depth ``d`` that is a multiple of 4 holds that node's subtree down
+to depth ``d + 4``: its 16 *slots* are the subtrees at depth ``d + 4`` whose
+paths extend the node's by the 4-bit numbers 0 - 15 (most significant bit
+first). A slot is empty, a leaf (the one pair of its subtree; the tree's
+rule lifts it to the shallowest depth where it is alone, so the nodes
+between a slot and the page's node follow from the slots alone), or an
+internal node, which has a page of its own, named by its hash. The page's
+own name is its node's hash, as the binary tree defines it; the root page is
+named by the state root, even when the state is a single leaf. A page
+record is::
 
-``N``, ``P`` and ``V`` records are named by their content (a value by the
+    slot kinds:4     2 bits a slot, slot 0 first (most significant): 0 empty,
+                     1 leaf, 2 internal node (3 never)
+    inner hashes     the hash of each internal node below the page's node,
+                     in heap order (the page's node is 1, the children of
+                     node i are 2i and 2i + 1, so the slots are 16 - 31):
+                     first nodes 2 - 15 whose subtree holds two or more
+                     leaves or an internal slot, then the internal slots,
+                     which name the pages below
+    leaves           key_hash || value_hash of each leaf slot, in slot order
+    <version:8>
+
+A lookup at 10 million keys (depth about 24) reads 6 pages, the first 3 of
+which (4,369 pages) any bounded cache keeps; proofs are those of the binary
+tree (:mod:`ledger.smt_proof`), taken from the pages' nodes.
+
+Why two page prefixes: keys are hashes, so the pages one path visits are
+spread over the whole store, and on a store of gigabytes each read below
+the cached upper levels would open another LevelDB table. Under ``P`` the
+pages of a subtree at depth 16 sit together in key order, so a path's deep
+pages are neighbouring records (2026-11-23, 25 million keys, 1.3 GB: 8
+reads within one bucket took 48 - 98 us each, 8 random reads 315 - 360 us
+each). The position of an internal node is fixed by its content (its leaves
+share exactly its path prefix); a leaf moves between pages as its
+neighbours come and go, and needs no record of its own.
+
+Page and value records are named by their content (a value by the
 leaf that holds it, so two keys with one value have a record each), and a
 record is only ever rewritten with the same bytes but a later version, so
 every root ever written stays readable and provable until it is pruned: a
@@ -54,10 +75,8 @@ block's header root is enough to answer "what was K at height h".
 ``EMPTY_ROOT`` (32 zero bytes) has no record.
 
 **Pruning.** While ``Mstate_stale`` is in the store, each update records under
-``S`` every record it took out of the tree: each internal node it replaced,
-each leaf that left its key (a leaf that moves to another depth keeps its
-record when its key is unchanged), and the value of each leaf that was
-replaced or deleted. A record can come back later with the same name (a
+``S`` every record it took out of the tree: each page it replaced and the
+value of each leaf that was replaced or deleted. A record can come back later with the same name (a
 key set back to an earlier value, a subtree that regains its earlier
 leaves); it is then written again, with the later version.
 :func:`prune` with ``keep_from`` = F takes every ``S`` entry of a version
@@ -69,18 +88,19 @@ from one update to the next; two updates with one version are safe (the
 record is then kept).
 
 An update applies a whole batch in one recursive pass over the sorted key
-hashes: every internal node on the touched paths is read once and hashed
-once per batch, so the new root depends only on the old root and the batch,
-never on the order of the mapping. Deleting an absent key changes nothing.
+hashes: every page on the touched paths is read once and written once per
+batch, and in it only the nodes above a changed slot are hashed again, so
+the new root depends only on the old root and the batch, never on the
+order of the mapping. Deleting an absent key changes nothing.
 A batch with a bad key or value is refused before anything is staged; a
 :class:`~ledger.errors.CorruptStore` raised during the pass leaves partial
 writes in the overlay, which the caller must then discard.
 
-A :class:`NodeCache` shared by the trees over one store keeps decoded nodes
+A :class:`NodeCache` shared by the trees over one store keeps decoded pages
 between batches (without one, every block reads its paths back from the
-store). Nodes are immutable and named by their hash, so a cached node is
+store). Pages are immutable and named by their hash, so a cached page is
 never stale; a root is always read from the store when a tree is opened, so
-a root whose records were discarded is refused even if its nodes are cached.
+a root whose records were discarded is refused even if its pages are cached.
 """
 
 from __future__ import annotations
@@ -88,8 +108,9 @@ from __future__ import annotations
 import hashlib
 import struct
 from bisect import bisect_left
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
+from itertools import compress
 from typing import Final
 
 from ledger.errors import CorruptStore, SchemaError, TooLarge
@@ -131,11 +152,13 @@ __all__ = [
 
 MAX_KEY_SIZE: Final = 1024
 MAX_VALUE_SIZE: Final = 1 << 20
-DEFAULT_CACHE_ENTRIES: Final = 1 << 16
+DEFAULT_CACHE_ENTRIES: Final = 1 << 12
 
 NODE_PREFIX: Final = b"N"
 DEEP_NODE_PREFIX: Final = b"P"
 CLUSTER_DEPTH: Final = 16
+PAGE_DEPTH: Final = 4
+"""Levels of the binary tree one page record holds."""
 """Nodes at this depth or deeper are stored under ``P`` and their 16-bit bucket."""
 VALUE_PREFIX: Final = b"V"
 INDEX_PREFIX: Final = b"K"
@@ -146,8 +169,6 @@ STALE_LOG_KEY: Final = b"Mstate_stale"
 VERSION_SIZE: Final = 8
 MAX_VERSION: Final = (1 << 64) - 1
 
-_PREIMAGE_SIZE: Final = 1 + 2 * HASH_SIZE
-_RECORD_SIZE: Final = _PREIMAGE_SIZE + VERSION_SIZE
 _INLINE: Final = b"\x00"
 _WITHIN: Final = b"\x01"
 _KEY_LENGTH: Final = struct.Struct(">H")
@@ -159,19 +180,149 @@ _PROBE: Final = 64
 """Bytes of a value looked for in its source at a time (:func:`_pieces`). On the
 documents of a 500-declaration chain (3,203 bytes each, 2026-12-07): 32 left 441
 bytes of record in 53 us a document, 64 left 659 in 32 us, 128 left 778 in 23 us."""
-_LEAF_BYTE: Final = LEAF_TAG[0]
-_INTERNAL_BYTE: Final = INTERNAL_TAG[0]
 
-# A decoded node: (is_leaf, key_hash, value_hash) or (is_leaf, left, right).
+# A decoded page's parts by heap position: 1 is the page's own node (at the
+# page's depth), 2i and 2i + 1 the children of i, 16 + s slot s (depth + 4).
+_EMPTY: Final = 0
+_LEAF: Final = 1
+_INNER: Final = 2
+_SLOTS: Final = 16
+_PAGE_HEAD: Final = 4
+_PAIR_SIZE: Final = 2 * HASH_SIZE
+
+# A slot's content while updating: (kind, hash, pair), the pair being a
+# leaf's key_hash || value_hash (empty for anything else).
+Content = tuple[int, bytes, bytes]
+_NOTHING: Final[Content] = (_EMPTY, EMPTY_ROOT, b"")
+# A decoded leaf, as the walk reports it: (is_leaf, key_hash, value_hash).
 Node = tuple[bool, bytes, bytes]
+_KIND_OF_SUM: Final = b"\x00\x01" + b"\x02" * 254
+"""A node's kind from the sum of its children's: empty + empty is empty, empty +
+leaf a lone leaf, anything more an internal node."""
+
+
+def _head_kinds(byte: int) -> tuple[int, ...]:
+    slots = (byte >> 6, (byte >> 4) & 3, (byte >> 2) & 3, byte & 3)
+    pairs = (_KIND_OF_SUM[slots[0] + slots[1]], _KIND_OF_SUM[slots[2] + slots[3]])
+    return (*slots, *pairs, _KIND_OF_SUM[pairs[0] + pairs[1]])
+
+
+_HEAD_KINDS: Final = tuple(_head_kinds(byte) for byte in range(256))
+"""For a byte of a page's head (four slots): the slots' kinds, those of the two
+nodes above them and of the node above those."""
+_IS_INNER: Final = bytes(int(b == _INNER) for b in range(256))
+_IS_LEAF: Final = bytes(int(b == _LEAF) for b in range(256))
+_ABOVE_SLOTS: Final = range(_SLOTS - 1, 0, -1)
+_POSITIONS: Final = range(2 * _SLOTS)
+_SLOT_NUMBERS: Final = range(_SLOTS)
+_NO_PAIRS: Final = (b"",) * _SLOTS
+
+
+class Page:
+    """A decoded page: the nodes of one four-level subtree, by heap position.
+
+    ``kinds[i]`` is 0 (empty), 1 (a lone leaf) or 2 (an internal node) and
+    ``hashes[i]`` its hash (``EMPTY_ROOT``, the leaf's hash, the node's hash)
+    for positions 1 - 31 (index 0 unused); a slot ``s`` (position ``16 + s``)
+    that is a leaf has its key_hash || value_hash in ``pairs[s]``, one that is
+    an internal node is the page below. Pages are never changed once made.
+    """
+
+    __slots__ = ("hashes", "kinds", "pairs")
+
+    def __init__(self, kinds: bytes, hashes: list[bytes], pairs: list[bytes]) -> None:
+        self.kinds = kinds
+        self.hashes = hashes
+        self.pairs = pairs
+
+
+def _lone_slot(kinds: bytes | bytearray, position: int) -> int:
+    """The slot of the lone leaf at ``position`` (a position of kind 1)."""
+    while position < _SLOTS:
+        position = 2 * position if kinds[2 * position] else 2 * position + 1
+    return position - _SLOTS
+
+
+def _decode_page(record: bytes, page_hash: bytes) -> Page | None:
+    """The page ``page_hash`` from its record, or None if the record is malformed."""
+    size = len(record) - VERSION_SIZE
+    if size < _PAGE_HEAD:
+        return None
+    kinds = _kinds(record)
+    if 3 in kinds:
+        return None
+    if not kinds[1]:
+        return None
+    inner = kinds.translate(_IS_INNER)
+    inner[1] = 0  # the page's own node: its hash is the page's name
+    at = _PAGE_HEAD + HASH_SIZE * inner.count(1)
+    leaves = kinds.translate(_IS_LEAF)
+    if at + _PAIR_SIZE * leaves.count(1, _SLOTS) != size:
+        return None
+    hashes = [EMPTY_ROOT] * (2 * _SLOTS)
+    for i, start in zip(compress(_POSITIONS, inner), range(_PAGE_HEAD, at, HASH_SIZE), strict=True):
+        hashes[i] = record[start : start + HASH_SIZE]
+    pairs = [b""] * _SLOTS
+    sha256 = hashlib.sha256
+    for s in compress(_SLOT_NUMBERS, leaves[_SLOTS:]):
+        pair = pairs[s] = record[at : at + _PAIR_SIZE]
+        hashes[_SLOTS + s] = sha256(LEAF_TAG + pair).digest()
+        at += _PAIR_SIZE
+    for i in compress(_ABOVE_SLOTS, leaves[_SLOTS - 1 : 0 : -1]):
+        hashes[i] = hashes[2 * i] if kinds[2 * i] else hashes[2 * i + 1]
+    if kinds[1] == _INNER:
+        hashes[1] = page_hash
+    elif hashes[1] != page_hash:
+        return None
+    return Page(bytes(kinds), hashes, pairs)
+
+
+def _kinds(head: bytes) -> bytearray:
+    """The kinds of a page's 31 positions (index 0 unused) from its record's first 4 bytes."""
+    a, b, c, d = (_HEAD_KINDS[byte] for byte in head[:_PAGE_HEAD])
+    kind_of = _KIND_OF_SUM
+    left = kind_of[a[6] + b[6]]
+    right = kind_of[c[6] + d[6]]
+    return bytearray(
+        (
+            *(0, kind_of[left + right], left, right, a[6], b[6], c[6], d[6]),
+            *a[4:6],
+            *b[4:6],
+            *c[4:6],
+            *d[4:6],
+            *a[:4],
+            *b[:4],
+            *c[:4],
+            *d[:4],
+        )
+    )
+
+
+def _encode_page(kinds: bytearray, hashes: list[bytes], pairs: list[bytes]) -> bytes:
+    """The record of a page (without its version); see the module's docstring."""
+    k = kinds
+    head = bytes(
+        (
+            k[16] << 6 | k[17] << 4 | k[18] << 2 | k[19],
+            k[20] << 6 | k[21] << 4 | k[22] << 2 | k[23],
+            k[24] << 6 | k[25] << 4 | k[26] << 2 | k[27],
+            k[28] << 6 | k[29] << 4 | k[30] << 2 | k[31],
+        )
+    )
+    # Index 0 is never an internal node; position 1's hash is the page's name.
+    inner = k.translate(_IS_INNER)
+    inner[1] = 0
+    return b"".join(
+        (head, *compress(hashes, inner), *compress(pairs, k[_SLOTS:].translate(_IS_LEAF)))
+    )
 
 
 class NodeCache:
-    """Decoded nodes by hash, shared by the trees over one store; about ``max_entries`` nodes.
+    """Decoded pages by hash, shared by the trees over one store; about ``max_entries`` pages.
 
     Two generations: new entries go to the young one; when it holds half of
     ``max_entries`` the old one is dropped and the young one takes its place.
-    A hit in the old generation copies the node into the young one, so nodes
+    A hit in the old generation copies the page into the young one, so pages
     in use survive. ``max_entries=0`` caches nothing. Threads may share one:
     a race can only lose an entry, which costs a read from the store.
     """
@@ -180,13 +331,13 @@ class NodeCache:
         if type(max_entries) is not int or max_entries < 0:
             raise SchemaError("must be a non-negative integer", field="max_entries")
         self.max_entries = max_entries
-        self._young: dict[bytes, Node] = {}
-        self._old: dict[bytes, Node] = {}
+        self._young: dict[bytes, Page] = {}
+        self._old: dict[bytes, Page] = {}
 
     def __len__(self) -> int:
         return len(self._young) + len(self._old)
 
-    def get(self, node_hash: bytes) -> Node | None:
+    def get(self, node_hash: bytes) -> Page | None:
         """The cached node, or None."""
         node = self._young.get(node_hash)
         if node is None:
@@ -195,7 +346,7 @@ class NodeCache:
                 self._young[node_hash] = node
         return node
 
-    def add(self, node_hash: bytes, node: Node) -> None:
+    def add(self, node_hash: bytes, node: Page) -> None:
         """Remember ``node``."""
         if self.max_entries:
             self._young[node_hash] = node
@@ -294,22 +445,23 @@ class StateTree:
 
     # -- reading -----------------------------------------------------------
 
-    def _read(self, node_hash: bytes, depth: int, path: int) -> Node:
-        """The node ``node_hash`` at ``depth`` on ``path``, read from the store; it must exist."""
-        record = self._overlay.get(node_key(node_hash, depth, path))
+    def _read(self, page_hash: bytes, depth: int, path: int) -> Page:
+        """The page ``page_hash`` at ``depth`` on ``path``, read from the store; it must exist."""
+        record = self._overlay.get(node_key(page_hash, depth, path))
         if record is None:
-            raise CorruptStore(f"state node {node_hash.hex()} is missing")
-        if len(record) != _RECORD_SIZE or record[0] not in (_LEAF_BYTE, _INTERNAL_BYTE):
-            raise CorruptStore(f"state node {node_hash.hex()} is malformed")
-        return (record[0] == _LEAF_BYTE, record[1:33], record[33:_PREIMAGE_SIZE])
+            raise CorruptStore(f"state node {page_hash.hex()} is missing")
+        page = _decode_page(record, page_hash)
+        if page is None:
+            raise CorruptStore(f"state node {page_hash.hex()} is malformed")
+        return page
 
-    def _node(self, node_hash: bytes, depth: int, path: int) -> Node:
-        """The node ``node_hash`` at ``depth`` on ``path``, from the cache or the store."""
-        node = self._cache.get(node_hash)
-        if node is None:
-            node = self._read(node_hash, depth, path)
-            self._cache.add(node_hash, node)
-        return node
+    def _node(self, page_hash: bytes, depth: int, path: int) -> Page:
+        """The page ``page_hash`` at ``depth`` on ``path``, from the cache or the store."""
+        page = self._cache.get(page_hash)
+        if page is None:
+            page = self._read(page_hash, depth, path)
+            self._cache.add(page_hash, page)
+        return page
 
     def _value(self, key_hash: bytes, value_hash: bytes) -> bytes:
         record = self._overlay.get(VALUE_PREFIX + leaf_hash(key_hash, value_hash))
@@ -352,25 +504,37 @@ class StateTree:
         return b"".join(parts) if at == end else None
 
     def _walk(self, key_hash: bytes, root: bytes) -> tuple[list[bytes], Node | None]:
-        """Siblings down the path of ``key_hash`` and the node where it ends (None: empty)."""
+        """Siblings down the path of ``key_hash`` and the leaf where it ends (None: empty)."""
         siblings: list[bytes] = []
-        node_hash = root
+        if root == EMPTY_ROOT:
+            return siblings, None
         path = int.from_bytes(key_hash, "big")
-        shift = 255
-        while node_hash != EMPTY_ROOT:
-            node = self._node(node_hash, 255 - shift, path)
-            if node[0]:
-                return siblings, node
-            if shift < 0:
+        page_hash = root
+        depth = 0
+        while True:
+            page = self._node(page_hash, depth, path)
+            kinds = page.kinds
+            hashes = page.hashes
+            position = 1
+            shift = 255 - depth
+            while True:
+                kind = kinds[position]
+                if kind == _EMPTY:
+                    return siblings, None
+                if kind == _LEAF:
+                    s = _lone_slot(kinds, position)
+                    pair = page.pairs[s]
+                    return siblings, (True, pair[:HASH_SIZE], pair[HASH_SIZE:])
+                if position >= _SLOTS:
+                    break
+                bit = (path >> shift) & 1
+                siblings.append(hashes[2 * position + 1 - bit])
+                position = 2 * position + bit
+                shift -= 1
+            page_hash = hashes[position]
+            depth += PAGE_DEPTH
+            if depth > 256 - PAGE_DEPTH:
                 raise CorruptStore(f"state path of {key_hash.hex()} is deeper than 256")
-            if (path >> shift) & 1:
-                siblings.append(node[1])
-                node_hash = node[2]
-            else:
-                siblings.append(node[2])
-                node_hash = node[1]
-            shift -= 1
-        return siblings, None
 
     def _indexed_root(self) -> bytes:
         # No record yet: no ``K`` entry was ever written, which is the empty state's index.
@@ -411,24 +575,30 @@ class StateTree:
         root = self._root if root is None else _check_root(root)
         if root == EMPTY_ROOT:
             return
-        # (node hash, depth, path so far as the top bits of a 256-bit int), right child
-        # pushed first so that leaves come in key-hash order.
-        stack = [(root, 0, 0)]
+        # Pages to open as (hash, depth, a path below), and leaves found, as
+        # (key hash, value hash), in reverse key-hash order so that pop() takes
+        # the smallest first.
+        stack: list[tuple[bytes, int, int] | tuple[bytes, bytes]] = [(root, 0, 0)]
         while stack:
-            node_hash, depth, path = stack.pop()
+            item = stack.pop()
+            if len(item) == 2:
+                yield item[0], self._value(item[0], item[1])
+                continue
+            page_hash, depth, path = item
+            if depth > 256 - PAGE_DEPTH:
+                raise CorruptStore(f"state node {page_hash.hex()} is deeper than 256")
             # Read past the cache, not into it: one pass over everything would push out
             # the upper levels that every block's paths use.
-            node = self._cache.get(node_hash) or self._read(node_hash, depth, path)
-            is_leaf, first, second = node
-            if is_leaf:
-                yield first, self._value(first, second)
-                continue
-            if depth >= 256:
-                raise CorruptStore(f"state node {node_hash.hex()} is deeper than 256")
-            if second != EMPTY_ROOT:
-                stack.append((second, depth + 1, path | (1 << (255 - depth))))
-            if first != EMPTY_ROOT:
-                stack.append((first, depth + 1, path))
+            page = self._cache.get(page_hash) or self._read(page_hash, depth, path)
+            kinds = page.kinds
+            for s in range(_SLOTS - 1, -1, -1):
+                kind = kinds[_SLOTS + s]
+                if kind == _LEAF:
+                    pair = page.pairs[s]
+                    stack.append((pair[:HASH_SIZE], pair[HASH_SIZE:]))
+                elif kind == _INNER:
+                    below = path | (s << (256 - PAGE_DEPTH - depth))
+                    stack.append((page.hashes[_SLOTS + s], depth + PAGE_DEPTH, below))
 
     def _prove(self, key: bytes, root: bytes | None) -> tuple[bytes, StateProof]:
         key_hash = hashlib.sha256(_check_key(key)).digest()
@@ -586,17 +756,16 @@ def _apply_batch(
     leaf_hashes: list[bytes],
     gone: list[bytes] | None,
 ) -> bytes:
-    """The root after applying the sorted batch to ``tree``: one recursive pass.
+    """The root after applying the sorted batch to ``tree``: one recursive pass over its pages.
 
     Written as closures over local names, with the cache's dictionaries used
-    directly, because this is the hot path of block execution: every touched
-    node costs a lookup, a hash and a put. Every function takes the depth of
-    the node it reads or makes and a path through it (``path``: any key path
-    below it), which together give the node's store key.
+    directly, because this is the hot path of block execution. Each function
+    takes the depth of the slot or page it makes and a path through it (any
+    key path below it), which together give a page's store key.
 
     ``gone``, when not None, receives the store keys of the records the pass
-    takes out of the tree: internal nodes replaced, leaves gone from their
-    key, and the values of leaves gone from the tree.
+    takes out of the tree: pages replaced, and the values of leaves replaced
+    or deleted.
     """
     paths = [int.from_bytes(kh, "big") for kh in key_hashes]
     put = tree._overlay.put
@@ -608,216 +777,169 @@ def _apply_batch(
     young_get = young.get
     old_get = cache._old.get
     sha256 = hashlib.sha256
-    empty = EMPTY_ROOT
-    leaf_tag = LEAF_TAG
     internal_tag = INTERNAL_TAG
     version = tree._version.to_bytes(VERSION_SIZE, "big")
     key = node_key
     cluster = CLUSTER_DEPTH
     shallow = NODE_PREFIX
-    # Leaves made or moved in this pass, with their records. A leaf's depth is
-    # known only once it has a parent (a lone leaf moves up), so its record is
-    # written then, by ``internal``, or at the end if it is the root.
-    placed: dict[bytes, bytes] = {}
     tracking = gone is not None
-    replaced: list[bytes] = [] if gone is None else gone
-    # With ``gone``: existing leaves the pass took up, by hash, with their key
-    # before it, and the key each placed leaf was written under.
-    taken: dict[bytes, bytes] = {}
-    written: dict[bytes, bytes] = {}
+    removed: list[bytes] = [] if gone is None else gone
+    empty = EMPTY_ROOT
+    empty_hashes = [empty] * (2 * _SLOTS)
+    empty_pairs = list(_NO_PAIRS)
+    kind_of = _KIND_OF_SUM
+    every_position = _ABOVE_SLOTS
 
-    def load(node_hash: bytes, depth: int, path: int) -> Node:
-        node = young_get(node_hash)
-        if node is None:
-            node = old_get(node_hash)
-            if node is None:
-                node = read(node_hash, depth, path)
+    def load(page_hash: bytes, depth: int, path: int) -> Page:
+        page = young_get(page_hash)
+        if page is None:
+            page = old_get(page_hash)
+            if page is None:
+                page = read(page_hash, depth, path)
             if caching:
-                young[node_hash] = node
-        return node
+                young[page_hash] = page
+        return page
 
-    def internal(left: bytes, right: bytes, depth: int, path: int) -> bytes:
-        # A new internal node; the placed leaves among its children are written here.
-        record = internal_tag + left + right
-        node_hash = sha256(record).digest()
-        where = shallow + node_hash if depth < cluster else key(node_hash, depth, path)
-        put(where, record + version)
-        if caching:
-            young[node_hash] = (False, left, right)
-        # Written out for each child: a helper called here cost 0.6% more
-        # instructions per declaration and 1% per decision (bench_instructions.py).
-        if left in placed:
-            if depth + 1 < cluster:
-                where = shallow + left
-            else:
-                where = key(left, depth + 1, path & ~(1 << (255 - depth)))
-            put(where, placed.pop(left))
-            if tracking:
-                written[left] = where
-        if right in placed:
-            if depth + 1 < cluster:
-                where = shallow + right
-            else:
-                where = key(right, depth + 1, path | (1 << (255 - depth)))
-            put(where, placed.pop(right))
-            if tracking:
-                written[right] = where
-        return node_hash
-
-    def take_leaf(node_hash: bytes, a: bytes, b: bytes, depth: int, path: int) -> None:
-        # An existing leaf leaves its place: placed again unless the pass replaces it.
-        placed[node_hash] = leaf_tag + a + b + version
-        if tracking and node_hash not in taken:
-            taken[node_hash] = key(node_hash, depth, path)
-
-    def join(left: bytes, right: bytes, depth: int, path: int) -> bytes:
-        # A lone leaf moves up to where it is alone; anything else is an internal node.
-        if right == empty:
-            if left == empty or left in placed:
-                return left
-            child = path & ~(1 << (255 - depth))
-            node = load(left, depth + 1, child)
-            if node[0]:
-                take_leaf(left, node[1], node[2], depth + 1, child)
-                return left
-        elif left == empty:
-            if right in placed:
-                return right
-            child = path | (1 << (255 - depth))
-            node = load(right, depth + 1, child)
-            if node[0]:
-                take_leaf(right, node[1], node[2], depth + 1, child)
-                return right
-        return internal(left, right, depth, path)
-
-    def leaf(index: int) -> bytes:
-        value_hash = value_hashes[index]
-        if value_hash is None:
-            return empty
-        key_hash = key_hashes[index]
-        node_hash = leaf_hashes[index]
-        placed[node_hash] = leaf_tag + key_hash + value_hash + version
-        if caching:
-            young[node_hash] = (True, key_hash, value_hash)
-        return node_hash
-
-    def build(depth: int, lo: int, hi: int, extra_path: int, extra: bytes) -> bytes:
-        # A new subtree over items lo:hi plus, unless ``extra`` is empty, the
-        # existing leaf ``extra`` (already placed) whose path is ``extra_path``.
-        if extra == empty:
-            if hi - lo <= 1:
-                return empty if hi == lo else leaf(lo)
-            first = paths[lo]
+    def finish(
+        depth: int,
+        path: int,
+        kinds: bytearray,
+        hashes: list[bytes],
+        pairs: list[bytes],
+        changed: list[int] | None,
+        write_leaf: bool = False,
+    ) -> Content:
+        # The page's nodes above the slots ``changed`` (None: all) hashed
+        # again, level by level; the page is written if its own node is
+        # internal (or a lone leaf with ``write_leaf``: the root) and returned
+        # as its parent's slot.
+        if changed is None:
+            level: Collection[int] = every_position
+        elif len(changed) == 1:
+            level = ((_SLOTS + changed[0]) >> 1,)
         else:
-            if hi == lo:
-                return extra
-            first = extra_path
-        shift = 255 - depth
-        split = ((first >> shift) | 1) << shift
-        mid = bisect_left(paths, split, lo, hi)
-        if extra == empty or extra_path >= split:
-            left = build(depth + 1, lo, mid, 0, empty)
-            right = build(depth + 1, mid, hi, extra_path, extra)
-        else:
-            left = build(depth + 1, lo, mid, extra_path, extra)
-            right = build(depth + 1, mid, hi, 0, empty)
-        return join(left, right, depth, first)
-
-    def apply_one(node_hash: bytes, depth: int, index: int) -> bytes:
-        # ``apply`` for a single item, most of every path: a loop down and back up.
-        path = paths[index]
-        trail: list[tuple[int, bytes, bytes]] = []
-        current = node_hash
-        while current != empty:
-            node_is_leaf, a, b = young_get(current) or load(current, depth, path)
-            if node_is_leaf:
-                if a == key_hashes[index]:
-                    if leaf_hashes[index] == current:
-                        return node_hash  # the same value: nothing to place
-                    new = leaf(index)
-                    if tracking:
-                        taken.setdefault(current, key(current, depth, path))
-                elif value_hashes[index] is None:
-                    return node_hash
+            level = {(_SLOTS + s) >> 1 for s in changed}
+        while True:
+            for i in level:
+                left = 2 * i
+                kind = kinds[i] = kind_of[kinds[left] + kinds[left + 1]]
+                if kind == _INNER:
+                    hashes[i] = sha256(internal_tag + hashes[left] + hashes[left + 1]).digest()
+                elif kind == _LEAF:
+                    hashes[i] = hashes[left] if kinds[left] else hashes[left + 1]
                 else:
-                    take_leaf(current, a, b, depth, path)
-                    new = build(depth, index, index + 1, int.from_bytes(a, "big"), current)
+                    hashes[i] = empty
+            if changed is None or 1 in level:
                 break
-            shift = 255 - depth
-            if shift < 0:
-                raise CorruptStore(f"state node {current.hex()} is deeper than 256")
-            if (path >> shift) & 1:
-                trail.append((1, a, current))
-                current = b
-            else:
-                trail.append((0, b, current))
-                current = a
-            depth += 1
-        else:
-            new = leaf(index)
-        if new == current:
-            return node_hash
-        for went_right, sibling, old in reversed(trail):
-            depth -= 1
-            if tracking:
-                replaced.append(key(old, depth, path))
-            left, right = (sibling, new) if went_right else (new, sibling)
-            if empty in (left, right):
-                new = join(left, right, depth, path)
-            else:
-                new = internal(left, right, depth, path)
-        return new
+            level = (next(iter(level)) >> 1,) if len(level) == 1 else {i >> 1 for i in level}
+        kind = kinds[1]
+        if kind == _EMPTY:
+            return _NOTHING
+        page_hash = hashes[1]
+        if kind == _LEAF and not write_leaf:
+            return (_LEAF, page_hash, pairs[_lone_slot(kinds, 1)])
+        where = shallow + page_hash if depth < cluster else key(page_hash, depth, path)
+        put(where, _encode_page(kinds, hashes, pairs) + version)
+        if caching:
+            young[page_hash] = Page(bytes(kinds), hashes, pairs)
+        if kind == _LEAF:
+            return (_LEAF, page_hash, pairs[_lone_slot(kinds, 1)])
+        return (_INNER, page_hash, b"")
 
-    def apply(node_hash: bytes, depth: int, lo: int, hi: int) -> bytes:
-        # The subtree ``node_hash`` at ``depth`` with items lo:hi (at least one) applied.
-        if node_hash == empty:
-            return build(depth, lo, hi, 0, empty)
-        if hi - lo == 1:
-            return apply_one(node_hash, depth, lo)
-        path = paths[lo]
-        node_is_leaf, a, b = young_get(node_hash) or load(node_hash, depth, path)
-        if node_is_leaf:
-            leaf_path = int.from_bytes(a, "big")
-            at = bisect_left(paths, leaf_path, lo, hi)
-            if at < hi and paths[at] == leaf_path:
+    def make(depth: int, found: list[tuple[int, Content]]) -> Content:
+        # A new page over two or more leaves, ``found`` in key order.
+        kinds = bytearray(2 * _SLOTS)
+        hashes = empty_hashes.copy()
+        pairs = empty_pairs.copy()
+        shift = 256 - PAGE_DEPTH - depth
+        i = 0
+        count = len(found)
+        while i < count:
+            s = (found[i][0] >> shift) & 15
+            j = i + 1
+            while j < count and (found[j][0] >> shift) & 15 == s:
+                j += 1
+            content = found[i][1] if j == i + 1 else make(depth + PAGE_DEPTH, found[i:j])
+            kinds[_SLOTS + s], hashes[_SLOTS + s], pairs[s] = content
+            i = j
+        return finish(depth, found[0][0], kinds, hashes, pairs, None)
+
+    def merge(content: Content, depth: int, lo: int, hi: int) -> Content:
+        # An empty slot or a leaf at ``depth`` with items lo:hi applied.
+        found: list[tuple[int, Content]] = []
+        existing = content if content[0] == _LEAF else None
+        existing_path = int.from_bytes(content[2][:HASH_SIZE], "big") if existing else -1
+        for i in range(lo, hi):
+            if paths[i] == existing_path:
+                if leaf_hashes[i] == content[1]:
+                    continue  # the same value: nothing changes
                 if tracking:
-                    taken.setdefault(node_hash, key(node_hash, depth, leaf_path))
-                return build(depth, lo, hi, 0, empty)
-            take_leaf(node_hash, a, b, depth, leaf_path)
-            return build(depth, lo, hi, leaf_path, node_hash)
-        shift = 255 - depth
-        if shift < 0:
-            raise CorruptStore(f"state node {node_hash.hex()} is deeper than 256")
-        mid = bisect_left(paths, ((path >> shift) | 1) << shift, lo, hi)
-        left = apply(a, depth + 1, lo, mid) if mid > lo else a
-        right = apply(b, depth + 1, mid, hi) if hi > mid else b
-        if left == a and right == b:
-            return node_hash
+                    removed.append(VALUE_PREFIX + content[1])
+                existing = None
+            value_hash = value_hashes[i]
+            if value_hash is not None:
+                found.append((paths[i], (_LEAF, leaf_hashes[i], key_hashes[i] + value_hash)))
+        if existing is not None:
+            if not found:
+                return content
+            found.append((existing_path, existing))
+            found.sort(key=_first_of)
+        if len(found) < 2:
+            return found[0][1] if found else _NOTHING
+        return make(depth, found)
+
+    def apply(content: Content, depth: int, lo: int, hi: int) -> Content:
+        # The slot ``content`` at ``depth`` with items lo:hi (at least one) applied.
+        if content[0] != _INNER:
+            return merge(content, depth, lo, hi)
+        if depth > 256 - PAGE_DEPTH:
+            raise CorruptStore(f"state node {content[1].hex()} is deeper than 256")
+        path = paths[lo]
+        page = young_get(content[1]) or load(content[1], depth, path)
+        kinds = bytearray(page.kinds)
+        hashes = page.hashes.copy()
+        pairs = page.pairs.copy()
+        shift = 256 - PAGE_DEPTH - depth
+        changed: list[int] = []
+        i = lo
+        while i < hi:
+            top = paths[i] >> shift
+            j = i + 1
+            if j < hi and paths[j] >> shift == top:
+                j = bisect_left(paths, (top + 1) << shift, j, hi)
+            s = top & 15
+            p = _SLOTS + s
+            old = (kinds[p], hashes[p], pairs[s])
+            new = apply(old, depth + PAGE_DEPTH, i, j)
+            if new[1] != old[1]:
+                kinds[p], hashes[p], pairs[s] = new
+                changed.append(s)
+            i = j
+        if not changed:
+            return content
         if tracking:
-            replaced.append(key(node_hash, depth, path))
-        if empty not in (left, right):
-            return internal(left, right, depth, path)
-        return join(left, right, depth, path)
+            removed.append(key(content[1], depth, path))
+        return finish(depth, path, kinds, hashes, pairs, changed)
 
     try:
-        root = apply(tree.root, 0, 0, len(paths))
-        record = placed.pop(root, None)
-        if record is not None:
-            put(key(root, 0, 0), record)
-            if tracking:
-                written[root] = key(root, 0, 0)
-        for node_hash, before in taken.items():
-            if node_hash in placed:
-                continue  # never written: still where it was, under unchanged parents
-            after = written.get(node_hash)
-            if after is None:
-                replaced.append(before)
-                replaced.append(VALUE_PREFIX + node_hash)
-            elif after != before:
-                replaced.append(before)
-        return root
+        root = tree.root
+        before: Content = _NOTHING if root == EMPTY_ROOT else (_INNER, root, b"")
+        after = apply(before, 0, 0, len(paths))
+        if after[0] == _LEAF and after[1] != root:
+            # A root that is one leaf is still a page, so that it can be opened.
+            kinds = bytearray(2 * _SLOTS)
+            hashes = empty_hashes.copy()
+            pairs = empty_pairs.copy()
+            s = after[2][0] >> 4
+            kinds[_SLOTS + s], hashes[_SLOTS + s], pairs[s] = after
+            finish(0, paths[0], kinds, hashes, pairs, None, True)
+        return after[1]
     finally:
         cache.trim()
+
+
+def _first_of(item: tuple[int, Content]) -> int:
+    return item[0]
 
 
 @dataclass(slots=True)

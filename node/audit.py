@@ -69,8 +69,8 @@ cannot shrink, and the store is thrown away after the audit (1.36x less CPU toge
 with the write buffer above, same measurement)."""
 STATE_CACHE_BYTES = 8 << 20
 """LevelDB's block cache for the audit's state: most reads hit the node cache first."""
-STATE_CACHE_NODES = 1 << 17
-"""Decoded state-tree nodes kept between blocks (a node keeps twice as many)."""
+STATE_CACHE_NODES = 1 << 14
+"""Decoded state-tree pages kept between blocks, as a node keeps (about 1.4 KB each)."""
 SIGNATURE_CACHE = 1 << 16
 """Verified signatures remembered: those of the blocks the prefetch checked ahead
 (:func:`node.pipeline.memo_capacity`), and a certificate met twice."""

@@ -110,17 +110,17 @@ def test_header_records_are_checked(tmp_path: Path) -> None:
     kv.close()
 
 
-@pytest.mark.parametrize("layout", [None, 1, 2, 3, 4, 5, 7])
+@pytest.mark.parametrize("layout", [None, 1, 2, 3, 4, 5, 6, 8])
 def test_store_of_another_layout_refused(tmp_path: Path, layout: int | None) -> None:
     maker = make_chain(2)
     kv = LevelDBKV(tmp_path / "db")
     commit_all(kv, maker)
     kv.write({b"Mformat": None if layout is None else layout.to_bytes(8, "big")})
-    with pytest.raises(IncompatibleStore, match="reads layout 6 only") as caught:
+    with pytest.raises(IncompatibleStore, match="reads layout 7 only") as caught:
         ChainStore(kv, maker.genesis)
     assert caught.value.code == "incompatible_store"
-    if layout in (2, 3, 4, 5):
-        # Layouts 2 to 5 differ in the state's records only: their blocks can still be read.
+    if layout in (2, 3, 4, 5, 6):
+        # Layouts 2 to 6 differ in the state's records only: their blocks can still be read.
         store = ChainStore(kv, maker.genesis, blocks_only=True)
         assert store.height == 2
         assert store.block_bytes(2) == maker.blocks[1].encode()

@@ -62,6 +62,50 @@ def naive_root(model: Mapping[bytes, bytes]) -> bytes:
     return subtree([(h(k), h(v)) for k, v in model.items()], 0)
 
 
+def page_parts(
+    record: bytes,
+) -> tuple[bytes, list[tuple[int, bytes, bytes]], list[tuple[int, bytes]]]:
+    """A page record read from the layout in ``ledger.smt``'s docstring alone.
+
+    Returns the hash of the page's node, recomputed from its slots by the
+    tree's definition (and checked against every inner hash the record
+    keeps), its leaves as (slot, key hash, value hash) and its internal
+    slots as (slot, hash).
+    """
+    word = int.from_bytes(record[:4], "big")
+    slots = [(word >> (30 - 2 * s)) & 3 for s in range(16)]
+    assert 3 not in slots
+    kinds = [0] * 16 + slots
+    for i in range(15, 0, -1):
+        pair = (kinds[2 * i], kinds[2 * i + 1])
+        kinds[i] = 0 if pair == (0, 0) else 1 if sorted(pair) == [0, 1] else 2
+    kept = {}
+    at = 4
+    for i in range(2, 32):
+        if kinds[i] == 2:
+            kept[i] = record[at : at + 32]
+            at += 32
+    hashes = [bytes(32)] * 32
+    leaves, inner = [], []
+    for s, kind in enumerate(slots):
+        if kind == 1:
+            leaves.append((s, record[at : at + 32], record[at + 32 : at + 64]))
+            hashes[16 + s] = h(b"\x00" + record[at : at + 64])
+            at += 64
+        elif kind == 2:
+            inner.append((s, kept[16 + s]))
+            hashes[16 + s] = kept[16 + s]
+    assert at == len(record) - 8, "a version of 8 bytes ends the record"
+    for i in range(15, 0, -1):
+        left, right = hashes[2 * i], hashes[2 * i + 1]
+        if kinds[i] == 2:
+            hashes[i] = h(b"\x01" + left + right)
+        else:
+            hashes[i] = right if left == bytes(32) else left
+        assert kept.get(i, hashes[i]) == hashes[i]
+    return hashes[1], leaves, inner
+
+
 # -- strategies -------------------------------------------------------------------------
 
 # A small key universe so that batches overwrite and delete keys that exist.
@@ -219,7 +263,7 @@ def test_deleting_everything_returns_the_empty_root(model: Model) -> None:
 
 
 class CountingOverlay(Overlay):
-    """Counts puts per key, to show a batch writes each node once."""
+    """Counts puts per key, to show a batch writes each page once."""
 
     def __init__(self, base: KVStore) -> None:
         super().__init__(base)
@@ -230,14 +274,14 @@ class CountingOverlay(Overlay):
         super().put(key, value)
 
 
-def test_a_batch_hashes_each_node_once() -> None:
+def test_a_batch_writes_each_page_once() -> None:
     overlay = CountingOverlay(MemoryKV())
     tree = StateTree(overlay, EMPTY_ROOT)
     tree.update({b"key%d" % i: b"a" for i in range(3000)})
     overlay.puts.clear()
     tree.update({b"key%d" % i: b"b" for i in range(0, 3000, 3)})
     node_puts = [n for k, n in overlay.puts.items() if k.startswith(NODE_PREFIX)]
-    assert len(node_puts) > 1000
+    assert len(node_puts) > 500  # 1,000 of 3,000 leaves changed: most pages above them
     assert max(node_puts) == 1
 
 
@@ -285,10 +329,16 @@ def test_deep_nodes_are_grouped_by_the_bucket_of_their_position() -> None:
     tree.update({b"key%d" % i: b"v" for i in range(200_000)})
     deep = [k for k in overlay.pending if k[:1] == DEEP_NODE_PREFIX]
     assert deep, "200,000 keys reach depth 16"
+    leaves = 0
     for record_key in deep:
         record = overlay.pending[record_key]
-        if record is not None and record[0] == 0:  # a leaf: its bucket is its key's
-            assert record_key[1:3] == record[1:3]
+        assert record is not None
+        name, found, _ = page_parts(record)
+        assert record_key[3:] == name
+        for _, key_hash, _ in found:  # every leaf below a deep page is in its bucket
+            assert key_hash[:2] == record_key[1:3]
+            leaves += 1
+    assert leaves > 100_000
 
 
 # -- proofs ----------------------------------------------------------------------------
@@ -523,19 +573,28 @@ def test_bad_roots_and_missing_records() -> None:
         tree.get(b"a", root=b"\x01" * 31)
     with pytest.raises(CorruptStore):
         StateTree(overlay, b"\x01" * 32)
-    root = tree.update({b"k%d" % i: b"v%d" % i for i in range(20)})
+    model = {b"k%d" % i: b"v%d" % i for i in range(20)}
+    root = tree.update(model)
     overlay.delete(VALUE_PREFIX + h(b"\x00" + h(b"k3") + h(b"v3")))
     with pytest.raises(CorruptStore):
         tree.get(b"k3")
-    child = tree.prove(b"k5").siblings[0]
+    # 20 keys in 16 slots of the root page: some slot holds a page of its own.
+    root_record = overlay.get(NODE_PREFIX + root)
+    assert root_record is not None
+    slot, child = page_parts(root_record)[2][0]
     overlay.delete(NODE_PREFIX + child)
     fresh = StateTree(overlay, root, cache=NodeCache(0))
-    missing = [k for k in UNIVERSE if tree.prove(k).siblings[0] != child]
-    with pytest.raises(CorruptStore):
-        for key in missing:
-            fresh.prove(key)
+    for key in UNIVERSE:
+        if h(key)[0] >> 4 == slot:
+            with pytest.raises(CorruptStore, match="missing"):
+                fresh.prove(key)
+        else:
+            verify_state_proof(root, key, model.get(key), fresh.prove(key))
     overlay.put(NODE_PREFIX + root, b"\x07" * 73)
-    with pytest.raises(CorruptStore):
+    with pytest.raises(CorruptStore, match="malformed"):
+        StateTree(overlay, root)
+    overlay.put(NODE_PREFIX + root, root_record[:-40] + root_record[-8:])
+    with pytest.raises(CorruptStore, match="malformed"):
         StateTree(overlay, root)
 
 

@@ -25,7 +25,15 @@ from ledger.smt import (
     record_version,
     verify_state_proof,
 )
-from tests.ledger.test_smt import ABSENT, UNIVERSE, Model, apply_model, changes, naive_root
+from tests.ledger.test_smt import (
+    ABSENT,
+    UNIVERSE,
+    Model,
+    apply_model,
+    changes,
+    naive_root,
+    page_parts,
+)
 
 RECORD_PREFIXES = (NODE_PREFIX, DEEP_NODE_PREFIX, VALUE_PREFIX)
 # Few keys and values: keys go back to earlier values and subtrees to earlier
@@ -46,24 +54,23 @@ def records(kv: KVStore) -> set[bytes]:
 
 
 def reachable(kv: KVStore, root: bytes) -> set[bytes]:
-    """The record keys the tree at ``root`` uses, found by walking it from the definition."""
+    """The record keys the tree at ``root`` uses, found by walking its pages from the layout."""
     found: set[bytes] = set()
-    stack = [(root, 0, 0)]
+    stack = [(root, 0, 0)] if root != EMPTY_ROOT else []
     while stack:
-        node_hash, depth, path = stack.pop()
-        if node_hash == EMPTY_ROOT:
-            continue
-        where = node_key(node_hash, depth, path)
+        page_hash, depth, path = stack.pop()
+        where = node_key(page_hash, depth, path)
         record = kv.get(where)
-        assert record is not None, f"record of {node_hash.hex()} at depth {depth} missing"
-        assert h(record[:65]) == node_hash
+        assert record is not None, f"page {page_hash.hex()} at depth {depth} missing"
+        name, leaves, inner = page_parts(record)
+        assert name == page_hash
         found.add(where)
-        if record[0] == 0:
-            assert kv.get(VALUE_PREFIX + node_hash) is not None
-            found.add(VALUE_PREFIX + node_hash)
-            continue
-        stack.append((record[1:33], depth + 1, path))
-        stack.append((record[33:65], depth + 1, path | (1 << (255 - depth))))
+        for _, key_hash, value_hash in leaves:
+            value_key = VALUE_PREFIX + h(b"\x00" + key_hash + value_hash)
+            assert kv.get(value_key) is not None
+            found.add(value_key)
+        for slot, child in inner:
+            stack.append((child, depth + 4, path | (slot << (252 - depth))))
     return found
 
 
