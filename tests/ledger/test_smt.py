@@ -646,6 +646,21 @@ def test_a_value_kept_within_another_record_reads_back(
         assert len(record) <= len(value) + 8  # kept as pieces only where that saves bytes
 
 
+def kept_within(value: bytes, source: bytes) -> tuple[MemoryKV, bytes, bytes]:
+    """A store whose state holds ``value`` under ``doc``, kept within ``source`` (the
+    record ``Xsource``) and checked to read back from a cold tree; its root; the value's record."""
+    kv = MemoryKV()
+    kv.write({b"Xsource": source})
+    overlay = Overlay(kv)
+    tree = StateTree(overlay, EMPTY_ROOT)
+    tree.update({b"doc": value}, {b"doc": (b"Xsource", source)})
+    overlay.flush()
+    assert StateTree(Overlay(kv), tree.root, cache=NodeCache(0)).get(b"doc") == value
+    record = kv.get(VALUE_PREFIX + h(b"\x00" + h(b"doc") + h(value)))
+    assert record is not None
+    return kv, tree.root, record
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.integers(0, 2**32), st.integers(1, 40), st.integers(1, 30))
 def test_a_value_with_fields_inserted_is_kept_as_pieces(
@@ -665,15 +680,7 @@ def test_a_value_with_fields_inserted_is_kept_as_pieces(
         added += len(insert)
         at += step
     value = b"".join(parts)
-    kv = MemoryKV()
-    kv.write({b"Xsource": source})
-    overlay = Overlay(kv)
-    tree = StateTree(overlay, EMPTY_ROOT)
-    tree.update({b"doc": value}, {b"doc": (b"Xsource", source)})
-    overlay.flush()
-    assert StateTree(Overlay(kv), tree.root, cache=NodeCache(0)).get(b"doc") == value
-    record = kv.get(VALUE_PREFIX + h(b"\x00" + h(b"doc") + h(value)))
-    assert record is not None
+    _, _, record = kept_within(value, source)
     pieces = len(parts) // 2
     if record[0] == 1 and every >= 16:
         # Each piece: 9 bytes of span and 5 of literal header around what was inserted.
@@ -683,22 +690,15 @@ def test_a_value_with_fields_inserted_is_kept_as_pieces(
 def test_a_value_whose_source_changed_is_refused() -> None:
     value = bytes(range(256)) * 4
     source = b"head" + value + b"tail"
-    kv = MemoryKV()
-    kv.write({b"Xsource": source})
-    overlay = Overlay(kv)
-    tree = StateTree(overlay, EMPTY_ROOT)
-    tree.update({b"doc": value}, {b"doc": (b"Xsource", source)})
-    overlay.flush()
-    record = kv.get(VALUE_PREFIX + h(b"\x00" + h(b"doc") + h(value)))
-    assert record is not None and record[0] == 1 and len(record) < 100
-    assert StateTree(Overlay(kv), tree.root, cache=NodeCache(0)).get(b"doc") == value
+    kv, root, record = kept_within(value, source)
+    assert record[0] == 1 and len(record) < 100
     for damaged in (b"head" + value[:-1] + b"!tail", b"short", None):
         kv.write({b"Xsource": damaged})
         with pytest.raises(CorruptStore, match="not where its record says"):
-            StateTree(Overlay(kv), tree.root, cache=NodeCache(0)).get(b"doc")
+            StateTree(Overlay(kv), root, cache=NodeCache(0)).get(b"doc")
     # A value its source does not hold is kept whole.
     overlay = Overlay(kv)
-    StateTree(overlay, tree.root).update({b"new": b"v" * 300}, {b"new": (b"Xsource", source)})
+    StateTree(overlay, root).update({b"new": b"v" * 300}, {b"new": (b"Xsource", source)})
     kept = overlay.pending[VALUE_PREFIX + h(b"\x00" + h(b"new") + h(b"v" * 300))]
     assert kept is not None and kept[0] == 0
 
