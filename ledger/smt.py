@@ -147,6 +147,7 @@ __all__ = [
     "leaf_hash",
     "prune",
     "record_version",
+    "records_written",
     "verify_state_proof",
 ]
 
@@ -167,6 +168,7 @@ STALE_PREFIX: Final = b"S"
 STALE_LOG_KEY: Final = b"Mstate_stale"
 """Present (any value): updates record what they take out of the tree, for :func:`prune`."""
 VERSION_SIZE: Final = 8
+_RECORD_PREFIXES: Final = (NODE_PREFIX, DEEP_NODE_PREFIX, VALUE_PREFIX)
 MAX_VERSION: Final = (1 << 64) - 1
 
 _INLINE: Final = b"\x00"
@@ -381,6 +383,11 @@ def node_key(node_hash: bytes, depth: int, path: int) -> bytes:
 def leaf_hash(key_hash: bytes, value_hash: bytes) -> bytes:
     """The hash of the leaf of ``key_hash`` holding ``value_hash`` (its value's record name)."""
     return hashlib.sha256(LEAF_TAG + key_hash + value_hash).digest()
+
+
+def records_written(pending: Mapping[bytes, bytes | None]) -> list[bytes]:
+    """The page and value record keys an overlay's pending writes put (for :func:`prune`)."""
+    return [k for k, v in pending.items() if v is not None and k[:1] in _RECORD_PREFIXES]
 
 
 def record_version(record: bytes) -> int:

@@ -32,7 +32,7 @@ from ledger.encoding import decode
 from ledger.genesis import Genesis
 from ledger.kv import MIN_TABLE_BYTES, LevelDBKV, Overlay
 from ledger.replay import BlockOutcome, ReplaySummary, replay
-from ledger.smt import NodeCache
+from ledger.smt import STALE_LOG_KEY, NodeCache, prune, records_written
 from ledger.votes import Certificate
 from node.auth import sign_request
 from node.errors import AuditSourceError
@@ -109,7 +109,12 @@ class AuditReport:
 
 
 class _AuditMachine:
-    """The contracts engine over a throwaway store, flushed block by block."""
+    """The contracts engine over a throwaway store, flushed block by block.
+
+    Only the last block's state is kept: what each block takes out of the
+    state tree is deleted after it (:func:`ledger.smt.prune`), so the store
+    holds one state, not every version of it.
+    """
 
     def __init__(self, genesis: Genesis, lists: dict[bytes, Any], directory: Path) -> None:
         self.kv = LevelDBKV(
@@ -120,6 +125,7 @@ class _AuditMachine:
             write_buffer_bytes=STATE_WRITE_BUFFER_BYTES,
             compression=STATE_COMPRESSION,
         )
+        self.kv.write({STALE_LOG_KEY: b""})
         self.overlay = Overlay(self.kv)
         self.memo = OnceMemo(memo_capacity(DEFAULT_AHEAD))
         self.engine = Engine(
@@ -131,7 +137,10 @@ class _AuditMachine:
 
     def apply_block(self, block: Block) -> BlockOutcome:
         outcome = self.engine.apply_block(block)
+        written = dict.fromkeys(records_written(self.overlay.pending), block.height)
         self.overlay.flush(sync=False)
+        # The records this block took out and did not write again are in no later state.
+        prune(self.kv, block.height, written=written, written_from=block.height)
         for tx, result in zip(block.txs, self.engine.results, strict=True):
             if not result.get("ok"):
                 for violation in result.get("violations", []):

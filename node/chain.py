@@ -28,15 +28,7 @@ from ledger.genesis import Genesis
 from ledger.kv import KVStore, Overlay
 from ledger.merkle_log import MerkleLog
 from ledger.replay import Tip, check_block
-from ledger.smt import (
-    DEEP_NODE_PREFIX,
-    NODE_PREFIX,
-    STALE_LOG_KEY,
-    VALUE_PREFIX,
-    NodeCache,
-    StateTree,
-    prune,
-)
+from ledger.smt import STALE_LOG_KEY, NodeCache, StateTree, prune, records_written
 from ledger.tx import Transaction
 from ledger.validators import ValidatorSet
 from ledger.votes import Certificate
@@ -52,7 +44,6 @@ STATE_FROM_KEY: Final = b"Mstate_from"
 WRITTEN_WINDOW: Final = 64
 """Up to this ``prune_keep``, the node remembers which state records the kept blocks
 wrote, so that pruning need not read each one back (see :func:`ledger.smt.prune`)."""
-_STATE_RECORDS: Final = (NODE_PREFIX[0], DEEP_NODE_PREFIX[0], VALUE_PREFIX[0])
 
 log = logging.getLogger("dgledger.chain")
 
@@ -229,8 +220,7 @@ class Chain:
         """Note the state records the block at ``height`` writes (before its commit)."""
         if self._written is None:
             return
-        records = _STATE_RECORDS
-        keys = [k for k, v in overlay.pending.items() if v is not None and k[0] in records]
+        keys = records_written(overlay.pending)
         written = self._written
         for key in keys:
             written[key] = height
