@@ -76,9 +76,10 @@ block's header root is enough to answer "what was K at height h".
 
 **Pruning.** While ``Mstate_stale`` is in the store, each update records under
 ``S`` every record it took out of the tree: each page it replaced and the
-value of each leaf that was replaced or deleted. A record can come back later with the same name (a
-key set back to an earlier value, a subtree that regains its earlier
-leaves); it is then written again, with the later version.
+value of each leaf that was replaced or deleted. A record can come back
+later with the same name (a key set back to an earlier value, a subtree that
+regains its earlier leaves); it is then written again, with the later
+version.
 :func:`prune` with ``keep_from`` = F takes every ``S`` entry of a version
 v <= F and deletes its record if the record's version is below v: written
 before v and not since, it is in no root of version v or later. Roots of
@@ -108,9 +109,10 @@ from __future__ import annotations
 import hashlib
 import struct
 from bisect import bisect_left
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from itertools import compress
+from operator import itemgetter
 from typing import Final
 
 from ledger.errors import CorruptStore, SchemaError, TooLarge
@@ -158,9 +160,9 @@ DEFAULT_CACHE_ENTRIES: Final = 1 << 12
 NODE_PREFIX: Final = b"N"
 DEEP_NODE_PREFIX: Final = b"P"
 CLUSTER_DEPTH: Final = 16
+"""Pages at this depth or deeper are stored under ``P`` and their 16-bit bucket."""
 PAGE_DEPTH: Final = 4
 """Levels of the binary tree one page record holds."""
-"""Nodes at this depth or deeper are stored under ``P`` and their 16-bit bucket."""
 VALUE_PREFIX: Final = b"V"
 INDEX_PREFIX: Final = b"K"
 INDEX_ROOT_KEY: Final = b"Mstate_index"
@@ -225,6 +227,7 @@ _ABOVE_SLOTS: Final = range(_SLOTS - 1, 0, -1)
 _POSITIONS: Final = range(2 * _SLOTS)
 _SLOT_NUMBERS: Final = range(_SLOTS)
 _NO_PAIRS: Final = (b"",) * _SLOTS
+_first: Final = itemgetter(0)
 
 
 class Page:
@@ -258,9 +261,7 @@ def _decode_page(record: bytes, page_hash: bytes) -> Page | None:
     if size < _PAGE_HEAD:
         return None
     kinds = _kinds(record)
-    if 3 in kinds:
-        return None
-    if not kinds[1]:
+    if 3 in kinds or not kinds[1]:
         return None
     inner = kinds.translate(_IS_INNER)
     inner[1] = 0  # the page's own node: its hash is the page's name
@@ -779,10 +780,6 @@ def _pieces(value: bytes, source: bytes) -> bytes | None:
     return b"".join(out)
 
 
-def _first(item: tuple[bytes, bytes | None, bytes]) -> bytes:
-    return item[0]
-
-
 def _apply_batch(
     tree: StateTree,
     key_hashes: list[bytes],
@@ -847,12 +844,9 @@ def _apply_batch(
         # again, level by level; the page is written if its own node is
         # internal (or a lone leaf with ``write_leaf``: the root) and returned
         # as its parent's slot.
-        if changed is None:
-            level: Collection[int] = every_position
-        elif len(changed) == 1:
-            level = ((_SLOTS + changed[0]) >> 1,)
-        else:
-            level = {(_SLOTS + s) >> 1 for s in changed}
+        level: Iterable[int] = (
+            every_position if changed is None else {(_SLOTS + s) >> 1 for s in changed}
+        )
         while True:
             for i in level:
                 left = 2 * i
@@ -865,7 +859,7 @@ def _apply_batch(
                     hashes[i] = empty
             if changed is None or 1 in level:
                 break
-            level = (next(iter(level)) >> 1,) if len(level) == 1 else {i >> 1 for i in level}
+            level = {i >> 1 for i in level}
         kind = kinds[1]
         if kind == _EMPTY:
             return _NOTHING
@@ -917,7 +911,7 @@ def _apply_batch(
             if not found:
                 return content
             found.append((existing_path, existing))
-            found.sort(key=_first_of)
+            found.sort(key=_first)
         if len(found) < 2:
             return found[0][1] if found else _NOTHING
         return make(depth, found)
@@ -970,10 +964,6 @@ def _apply_batch(
         return after[1]
     finally:
         cache.trim()
-
-
-def _first_of(item: tuple[int, Content]) -> int:
-    return item[0]
 
 
 @dataclass(slots=True)
